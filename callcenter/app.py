@@ -1,0 +1,34 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g
+
+from .config import load_config
+from .runtime import Runtime
+
+
+def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
+    config = load_config(override=config_override)
+    app = Flask(__name__)
+    app.config.update(config)
+    app.config["MAX_CONTENT_LENGTH"] = config["MAX_WEBHOOK_BYTES"] * 4
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=config["LOG_LEVEL"])
+    runtime = Runtime.from_config(config)
+    app.extensions["callcenter"] = runtime
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    from .web import register_blueprints
+
+    register_blueprints(app)
+    return app

@@ -1,0 +1,173 @@
+"""`callcenter …` commands. Bad settings end in one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from .config import ConfigError, describe, load_config
+
+log = logging.getLogger("callcenter")
+
+
+class UsageFailure(click.ClickException):
+    """One-line failure; exit code 2 like click's own usage errors."""
+
+    exit_code = 2
+
+
+def _config(override: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:
+        return load_config(override=override)
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+@click.group()
+def cli() -> None:
+    """The clinic front desk's telephony service."""
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate settings and print them (secrets masked)."""
+    config = _config()
+    for name, shown in describe(config):
+        click.echo(f"{name:34} {shown}")
+    click.echo("configuration ok")
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema (a no-op when already current)."""
+    from . import migrate
+
+    config = _config()
+    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    click.echo(f"database at revision {migrate.head_revision()}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    from . import migrate
+
+    config = _config()
+    rev = _with_database(lambda: migrate.current_revision(config["DATABASE_URL"]), config)
+    click.echo(rev or "empty")
+
+
+def _with_database(action: Any, config: dict[str, Any]) -> Any:
+    try:
+        return action()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise UsageFailure(f"DATABASE_URL: cannot use the database: {reason}") from None
+
+
+@cli.command()
+@click.option("--seed", default=20261122, show_default=True, help="random seed (same seed, same clinic)")
+@click.option("--patients", default=5000, show_default=True, help="how many patients")
+@click.option("--force", is_flag=True, help="load even if the database already has a clinic")
+def demo(seed: int, patients: int, force: bool) -> None:
+    """Load the deterministic demo clinic."""
+    config = _config()
+    loaded = _load_demo(config, seed=seed, patients=patients, force=force)
+    click.echo(loaded)
+
+
+def _load_demo(config: dict[str, Any], *, seed: int, patients: int, force: bool) -> str:
+    from . import migrate
+    from .db import make_engine, make_session_factory, session_scope
+    from .demo import load_demo
+    from .models import Clinic
+
+    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    engine = make_engine(config["DATABASE_URL"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            if session.scalar(select(func.count(Clinic.id))) and not force:
+                return "demo: the database already has a clinic; nothing loaded"
+            summary = load_demo(session, seed=seed, patients=patients, config=config)
+        return f"demo: loaded {summary}"
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker (same as python worker.py)."""
+    from .workers import QUEUES, run_worker
+
+    config = _config()
+    if not config["REDIS_URL"]:
+        raise UsageFailure("REDIS_URL: required for a worker (callcenter serve starts one for you)")
+    logging.basicConfig(level=config["LOG_LEVEL"])
+    run_worker(config, queues or QUEUES, burst=burst)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo/--no-demo", "with_demo", default=True, show_default=True,
+              help="load the demo clinic into an empty database")
+def serve(host: str, port: int, with_demo: bool) -> None:
+    """Run everything on one machine: web, worker, embedded Redis, SQLite."""
+    from werkzeug.serving import run_simple
+
+    from . import create_app, migrate
+
+    config = _config()
+    redis_handle = None
+    if not config["REDIS_URL"]:
+        from .embedded_redis import start
+
+        config["REDIS_URL"], redis_handle = start(config["INSTANCE_DIR"])
+        click.echo(f"embedded Redis at {config['REDIS_URL']}")
+    os.environ["REDIS_URL"] = config["REDIS_URL"]
+    os.environ["DATABASE_URL"] = config["DATABASE_URL"]
+    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    if with_demo:
+        click.echo(_load_demo(config, seed=20261122, patients=5000, force=False))
+    worker_proc = None
+    if config["WEB_WORKER"]:
+        script = Path(__file__).resolve().parent.parent / "worker.py"
+        worker_proc = subprocess.Popen([sys.executable, str(script)], env=os.environ.copy())
+    app = create_app({"REDIS_URL": config["REDIS_URL"], "DATABASE_URL": config["DATABASE_URL"]})
+    click.echo(f"callcenter is running: open http://{host}:{port}/desk  (Ctrl+C to stop)")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if worker_proc is not None:
+            worker_proc.send_signal(signal.SIGTERM)
+            worker_proc.wait(timeout=15)
+        del redis_handle
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="callcenter")
+    except ConfigError as exc:  # raised from deep inside a command
+        click.echo(f"callcenter: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

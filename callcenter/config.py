@@ -1,0 +1,221 @@
+"""All settings in one table: environment variables (and an optional .env), validated at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("ru", "en", "zh")
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or has a bad value; the message names it."""
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+def _locale(value: str) -> str:
+    if value not in LOCALES:
+        raise ValueError(f"must be one of {', '.join(LOCALES)}, got {value!r}")
+    return value
+
+
+def _database_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {value!r}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {url.get_backend_name()!r} (sqlite or postgresql)")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"not a Redis URL: {value!r}")
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"not an integer: {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"must be positive, got {number}")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _region(value: str) -> str:
+    if len(value) != 2 or not value.isalpha():
+        raise ValueError(f"must be a two-letter country code, got {value!r}")
+    return value.upper()
+
+
+def _environment(value: str) -> str:
+    if value not in ("development", "production"):
+        raise ValueError(f"must be development or production, got {value!r}")
+    return value
+
+
+def _text(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+
+# The one table of settings. Key = name in app.config; env = variable that sets it.
+DEFAULTS: dict[str, Setting] = {
+    s.env.removeprefix("CALLCENTER_"): s
+    for s in (
+        Setting("CALLCENTER_ENV", "development", _environment,
+                "development or production (production refuses unsigned webhooks and dev secrets)"),
+        Setting("CALLCENTER_INSTANCE_DIR", str(REPO_ROOT / "instance"), _text,
+                "folder for the SQLite file, the embedded Redis and generated secrets"),
+        Setting("DATABASE_URL", "", _database_url,
+                "SQLAlchemy URL; default: SQLite file in the instance folder"),
+        Setting("REDIS_URL", "", _redis_url,
+                "redis:// or unix:// URL; default: an embedded Redis in the instance folder"),
+        Setting("CALLCENTER_SECRET_KEY", "", _text, "session signing key; generated in development",
+                secret=True),
+        Setting("CALLCENTER_TIMEZONE", "Europe/Moscow", _timezone,
+                "IANA time zone of the default clinic"),
+        Setting("CALLCENTER_LOCALE", "ru", _locale, "default locale: ru, en or zh"),
+        Setting("CALLCENTER_REGION", "RU", _region,
+                "country whose numbering plan applies to numbers written without +"),
+        Setting("CALLCENTER_LOG_LEVEL", "INFO", _text, "logging level"),
+        Setting("CALLCENTER_MAX_WEBHOOK_BYTES", "262144", _positive_int,
+                "largest webhook body accepted (413 above)"),
+        Setting("CALLCENTER_REPLAY_WINDOW", "300", _positive_int,
+                "seconds a signed, time-stamped webhook stays valid"),
+        Setting("CALLCENTER_PUBLIC_URL", "", _text,
+                "public base URL the PBX calls (behind a proxy: what Twilio signed)"),
+        Setting("CALLCENTER_SCRIPTS_DIR", "", _text,
+                "folder of the clinic's own scripts that override the packaged ones"),
+        Setting("CALLCENTER_WEB_WORKER", "1", _bool, "serve: also start a worker process"),
+        Setting("TWILIO_ACCOUNT_SID", "", _text, "Twilio account SID"),
+        Setting("TWILIO_AUTH_TOKEN", "", _text, "Twilio auth token (signs webhooks)", secret=True),
+        Setting("TWILIO_API_BASE", "", _text,
+                "override of Twilio's REST base URL (tests point it at a local server)"),
+        Setting("CALLCENTER_TWILIO_RING", "", _text,
+                "comma-separated sip:/client: URIs the Twilio reply rings"),
+        Setting("CALLCENTER_TWILIO_CALLER_ID", "", _text, "number outbound Twilio calls come from"),
+        Setting("CALLCENTER_GENERIC_SECRET", "", _text, "HMAC secret of the generic JSON webhook",
+                secret=True),
+        Setting("CALLCENTER_ASTERISK_SECRET", "", _text, "HMAC secret of Asterisk HTTP posts",
+                secret=True),
+        Setting("CALLCENTER_AMI_HOST", "127.0.0.1", _text, "Asterisk AMI host for ami-bridge"),
+        Setting("CALLCENTER_AMI_PORT", "5038", _positive_int, "Asterisk AMI port"),
+        Setting("CALLCENTER_AMI_USER", "", _text, "Asterisk AMI user"),
+        Setting("CALLCENTER_AMI_PASSWORD", "", _text, "Asterisk AMI password", secret=True),
+        Setting("CALLCENTER_ZADARMA_SECRET", "", _text, "Zadarma API secret", secret=True),
+        Setting("CALLCENTER_MANGO_API_KEY", "", _text, "Mango Office VPBX API key", secret=True),
+        Setting("CALLCENTER_MANGO_SALT", "", _text, "Mango Office VPBX API salt", secret=True),
+        Setting("CALLCENTER_YEASTAR_SECRET", "", _text, "Yeastar webhook secret", secret=True),
+        Setting("CALLCENTER_TELNYX_PUBLIC_KEY", "", _text, "Telnyx Ed25519 public key (base64)"),
+        Setting("CALLCENTER_3CX_SECRET", "", _text, "key 3CX sends with CRM lookups", secret=True),
+    )
+}
+ENV_NAMES = {s.env for s in DEFAULTS.values()}
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "=" not in stripped:
+            raise ConfigError(f"{path}:{number}: expected NAME=value")
+        name, _, value = stripped.partition("=")
+        values[name.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_config(environ: Mapping[str, str] | None = None,
+                override: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings dict from the environment (+ .env) and an override of keys."""
+    env = dict(_read_dotenv(Path.cwd() / ".env"))
+    env.update(os.environ if environ is None else environ)
+    for name in env:
+        if name.startswith("CALLCENTER_") and name not in ENV_NAMES:
+            raise ConfigError(f"{name}: unknown setting")
+    config: dict[str, Any] = {}
+    for key, setting in DEFAULTS.items():
+        raw = env.get(setting.env, setting.default)
+        try:
+            config[key] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}: {exc}") from None
+    for key, value in (override or {}).items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"{key}: unknown setting")
+        config[key] = value
+    return _fill_derived(config)
+
+
+def _fill_derived(config: dict[str, Any]) -> dict[str, Any]:
+    instance = Path(config["INSTANCE_DIR"])
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'callcenter.db'}"
+    if not config["SECRET_KEY"]:
+        if config["ENV"] == "production":
+            raise ConfigError("CALLCENTER_SECRET_KEY: required in production")
+        config["SECRET_KEY"] = _development_secret(instance)
+    return config
+
+
+def _development_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def describe(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(env name, shown value) pairs for `check-config`; secrets are masked."""
+    rows = []
+    for key, setting in DEFAULTS.items():
+        value = config.get(key, "")
+        shown = ("set" if value else "not set") if setting.secret else str(value)
+        rows.append((setting.env, shown))
+    return rows

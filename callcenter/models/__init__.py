@@ -1,0 +1,70 @@
+"""SQLAlchemy models, split by aggregate; import from here."""
+
+from .audit import AuditLog
+from .base import Base, UTCDateTime, utcnow
+from .calls import (
+    Call,
+    CallCandidate,
+    CallDirection,
+    CallerKind,
+    CallEventRecord,
+    CallOutcome,
+    CallStatus,
+    Channel,
+    RawState,
+    RawWebhook,
+    TrackingNumber,
+)
+from .care import ACTIVE_STATUSES, Appointment, AppointmentStatus, Treatment, TreatmentType
+from .clinic import WEEKDAYS, Clinic, DayOff, DoctorSchedule, Staff, StaffRole
+from .outbound import (
+    Campaign,
+    CampaignState,
+    DialAttempt,
+    DialMode,
+    DialTask,
+    OptOut,
+    TaskPurpose,
+    TaskState,
+)
+from .patients import Patient, PatientPhone, Sex
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "WEEKDAYS",
+    "Appointment",
+    "AppointmentStatus",
+    "AuditLog",
+    "Base",
+    "Call",
+    "CallCandidate",
+    "CallDirection",
+    "CallEventRecord",
+    "CallOutcome",
+    "CallStatus",
+    "CallerKind",
+    "Campaign",
+    "CampaignState",
+    "Channel",
+    "Clinic",
+    "DayOff",
+    "DialAttempt",
+    "DialMode",
+    "DialTask",
+    "DoctorSchedule",
+    "OptOut",
+    "Patient",
+    "PatientPhone",
+    "RawState",
+    "RawWebhook",
+    "Sex",
+    "Staff",
+    "StaffRole",
+    "TaskPurpose",
+    "TaskState",
+    "TrackingNumber",
+    "Treatment",
+    "TreatmentType",
+    "UTCDateTime",
+    "utcnow",
+]

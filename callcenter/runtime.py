@@ -1,0 +1,42 @@
+"""Per-process handles the app and the worker share: database sessions and the Redis connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    config: dict[str, Any]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _redis: redis.Redis | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Runtime:
+        engine = make_engine(config["DATABASE_URL"])
+        return cls(config=config, engine=engine, sessions=make_session_factory(engine))
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The shared Redis client; short timeouts so a Redis outage never stalls a webhook."""
+        if self._redis is None:
+            url = self.config["REDIS_URL"]
+            if not url:
+                raise RuntimeError("REDIS_URL is not set (callcenter serve starts an embedded one)")
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            )
+        return self._redis
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+        self.engine.dispose()

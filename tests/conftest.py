@@ -1,0 +1,147 @@
+"""Fixtures: real Redis, real SQLite and PostgreSQL, the app on top of them.
+
+A missing system service skips with its reason on a bare machine; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from callcenter import create_app, migrate
+from callcenter.db import make_engine
+from callcenter.models import Base
+
+from .services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+def require(condition: object, reason: str) -> None:
+    """Skip visibly when a service is missing; in CI a missing service is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    binary, origin = redis_binary()
+    require(binary, "no redis-server binary (apt-get install redis-server)")
+    if IN_CI:
+        require(origin == "system", "CI must test against Debian's redis-server")
+    server = RedisServer(binary)  # type: ignore[arg-type]
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    if redis_server.proc is None:  # a fault test stopped it
+        redis_server.start()
+    client = redis_lib.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = postgres_bindir()
+    require(bindir, "PostgreSQL server binaries not found (apt-get install postgresql)")
+    server = PostgresServer(bindir)  # type: ignore[arg-type]
+    server.init()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres(postgres_server: PostgresServer) -> str:
+    url = postgres_server.create_database("callcenter_test")
+    migrate.upgrade(url)
+    return url
+
+
+def _wipe(url: str) -> None:
+    engine = make_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(text("DELETE FROM sqlite_sequence"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test that takes this runs on both databases, starting from empty tables."""
+    url = request.getfixturevalue(f"_migrated_{request.param}")
+    _wipe(url)
+    yield url
+
+
+@pytest.fixture
+def sqlite_url(_migrated_sqlite: str) -> str:
+    _wipe(_migrated_sqlite)
+    return _migrated_sqlite
+
+
+def app_settings(database_url: str, redis_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": "test-secret",
+        "TIMEZONE": "Europe/Moscow",
+        "LOCALE": "ru",
+        "REGION": "RU",
+    }
+    settings.update(extra)
+    return settings
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Override this in a test module to add provider secrets and the like."""
+    return app_settings(database_url, redis_url, tmp_path)
+
+
+@pytest.fixture
+def app(settings: dict[str, Any]) -> Iterator[Any]:
+    application = create_app(settings)
+    yield application
+    application.extensions["callcenter"].close()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Any) -> Iterator[Session]:
+    db_session = app.extensions["callcenter"].sessions()
+    yield db_session
+    db_session.close()

@@ -1,0 +1,35 @@
+"""PBX webhooks: one normalized CallEvent, one module per provider, one registry."""
+
+from __future__ import annotations
+
+from .events import (
+    Adapter,
+    CallEvent,
+    CallEventKind,
+    Direction,
+    InboundRequest,
+    PayloadError,
+    SignatureError,
+    WebhookReply,
+)
+
+# The registry, written out in one place: adding a PBX is one module and one line here.
+ADAPTERS: dict[str, Adapter] = {}
+
+
+def get_adapter(name: str) -> Adapter | None:
+    return ADAPTERS.get(name)
+
+
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "CallEvent",
+    "CallEventKind",
+    "Direction",
+    "InboundRequest",
+    "PayloadError",
+    "SignatureError",
+    "WebhookReply",
+    "get_adapter",
+]
