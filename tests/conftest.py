@@ -75,7 +75,7 @@ def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def _migrated_postgres(postgres_server: PostgresServer) -> str:
+def _migrated_postgresql(postgres_server: PostgresServer) -> str:
     url = postgres_server.create_database("callcenter_test")
     migrate.upgrade(url)
     return url
@@ -90,7 +90,6 @@ def _wipe(url: str) -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-            conn.execute(text("DELETE FROM sqlite_sequence"))
     engine.dispose()
 
 

@@ -20,7 +20,8 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import errors, health
+    from . import errors, health, webhooks
 
     errors.register(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)

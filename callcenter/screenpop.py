@@ -1,0 +1,48 @@
+"""Desk events: published to a Redis stream (ids double as SSE ids, so a desk can resume).
+
+Only ids and states travel through Redis; the desk's authenticated stream builds the card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from .calls import CallChange
+from .runtime import Runtime
+
+STREAM = "desk:events"
+STREAM_MAXLEN = 50_000
+
+log = logging.getLogger(__name__)
+
+
+def publish(runtime: Runtime, payload: dict[str, Any]) -> str | None:
+    """Append a desk event; a Redis outage is logged, never raised (the call is already stored)."""
+    try:
+        event_id = runtime.redis.xadd(STREAM, {"data": json.dumps(payload)}, maxlen=STREAM_MAXLEN,
+                                      approximate=True)
+    except redis.RedisError as exc:
+        log.warning("desk event not published (Redis: %s)", type(exc).__name__)
+        return None
+    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+
+def publish_change(runtime: Runtime, change: CallChange) -> str | None:
+    return publish(runtime, {"type": "call", "call_id": change.call_id, "event": str(change.kind),
+                             "status": str(change.status), "created": change.created})
+
+
+def read(runtime: Runtime, last_id: str = "$", block_ms: int = 15000,
+         count: int = 100) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Events after last_id ("$" = only new ones); blocks up to block_ms when none are waiting."""
+    answer = runtime.redis.xread({STREAM: last_id}, block=block_ms, count=count)
+    for _stream, entries in answer or []:
+        for raw_id, fields in entries:
+            event_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            data = fields.get(b"data") or fields.get("data")
+            yield event_id, json.loads(data)

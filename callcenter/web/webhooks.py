@@ -1,0 +1,61 @@
+"""POST /webhooks/<provider>[/<subpath>]: hop 1 of webhook → pop (store raw, verify, parse, apply)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError
+
+from webhooks import InboundRequest
+
+from ..ingest import handle_webhook, headers_for_storage
+from . import runtime
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+METHODS = ["GET", "POST"]
+
+
+def signed_url() -> str:
+    """The URL the provider signed: behind a proxy, the configured public base plus our path."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+@bp.route("/webhooks/<provider>", methods=METHODS, defaults={"subpath": ""})
+@bp.route("/webhooks/<provider>/<path:subpath>", methods=METHODS)
+def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
+    limit = current_app.config["MAX_WEBHOOK_BYTES"]
+    if (request.content_length or 0) > limit:
+        return _error(413, "payload_too_large", f"body over {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return _error(413, "payload_too_large", f"body over {limit} bytes")
+    url = signed_url()
+    inbound = InboundRequest(
+        provider=provider, subpath=subpath, method=request.method, url=url,
+        headers=headers_for_storage(request.headers, url), body=body,
+        query=request.query_string.decode("latin-1"), remote_addr=request.remote_addr or "",
+    )
+    try:
+        result = handle_webhook(runtime(), inbound)
+    except DBAPIError as exc:
+        # Nothing could be stored: ask the PBX to retry rather than pretend we have it.
+        log.error("webhook not stored, database unavailable: %s", type(exc.orig).__name__)
+        response = _error(503, "database_unavailable", "try again shortly")
+        response[0].headers["Retry-After"] = "5"
+        return response
+    if result.error is not None:
+        body_json = {**result.error, "raw_id": result.raw_id}
+        return jsonify(body_json), result.status
+    reply = result.reply
+    assert reply is not None
+    return Response(reply.body, status=reply.status, content_type=reply.content_type)
+
+
+def _error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify({"error": code, "message": message}), status

@@ -1,0 +1,57 @@
+"""Small builders for test data (real rows through the real models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from callcenter.models import Channel, Clinic, Patient, PatientPhone, Staff, StaffRole, TrackingNumber
+from webhooks import CallEvent, CallEventKind, Direction
+
+T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+
+
+def clinic(session: Session, **kw: Any) -> Clinic:
+    row = Clinic(name=kw.pop("name", "Dental Plus"), timezone=kw.pop("timezone", "Europe/Moscow"),
+                 locale=kw.pop("locale", "ru"), region=kw.pop("region", "RU"),
+                 opening_hours=kw.pop("opening_hours", {}), **kw)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def channel_number(session: Session, clinic_row: Clinic, code: str, e164: str) -> TrackingNumber:
+    channel = Channel(code=code, name=code.replace("_", " ").title())
+    session.add(channel)
+    session.flush()
+    number = TrackingNumber(clinic_id=clinic_row.id, e164=e164, channel_id=channel.id, label=code)
+    session.add(number)
+    session.flush()
+    return number
+
+
+def patient(session: Session, clinic_row: Clinic, *phones: str, **kw: Any) -> Patient:
+    row = Patient(clinic_id=clinic_row.id, first_name=kw.pop("first_name", "Ivan"),
+                  last_name=kw.pop("last_name", "Petrov"), **kw)
+    row.phones = [PatientPhone(e164=p) for p in phones]
+    session.add(row)
+    session.flush()
+    return row
+
+
+def receptionist(session: Session, clinic_row: Clinic, extension: str, login: str = "anna") -> Staff:
+    row = Staff(clinic_id=clinic_row.id, role=StaffRole.RECEPTIONIST, login=login,
+                first_name=login.title(), last_name="Desk", sip_extension=extension)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def event(kind: CallEventKind, seconds: int = 0, call_id: str = "c1", **kw: Any) -> CallEvent:
+    kw.setdefault("caller", "+79001234567")
+    kw.setdefault("dialed", "+74951230001")
+    kw.setdefault("direction", Direction.INBOUND)
+    return CallEvent(provider=kw.pop("provider", "test"), provider_call_id=call_id, kind=kind,
+                     occurred_at=T0 + timedelta(seconds=seconds), **kw)
