@@ -55,3 +55,19 @@ def event(kind: CallEventKind, seconds: int = 0, call_id: str = "c1", **kw: Any)
     kw.setdefault("direction", Direction.INBOUND)
     return CallEvent(provider=kw.pop("provider", "test"), provider_call_id=call_id, kind=kind,
                      occurred_at=T0 + timedelta(seconds=seconds), **kw)
+
+
+def signed_in(client: Any, session: Session, role: str = "receptionist", clinic_row: Clinic | None = None,
+              extension: str | None = "101", locale: str = "ru") -> Staff:
+    """A staff member with a live session in the test client; mutating calls send X-CSRF-Token."""
+    clinic_row = clinic_row or session.query(Clinic).first() or clinic(session)
+    staff = Staff(clinic_id=clinic_row.id, role=StaffRole(role), login=f"{role}-{extension}",
+                  first_name="Anna", last_name="Smirnova", sip_extension=extension, locale=locale)
+    session.add(staff)
+    session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session["staff_id"] = staff.id
+        flask_session["role"] = role
+        flask_session["csrf"] = "test-csrf"
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = "test-csrf"
+    return staff

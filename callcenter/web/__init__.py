@@ -20,8 +20,15 @@ def db() -> Session:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import errors, health, webhooks
+    from .. import auth as auth_core
+    from . import api_calls, auth, errors, health, webhooks
+
+    from ..i18n import t
 
     errors.register(app)
+    auth_core.init_app(app)
+    app.jinja_env.globals["t"] = t
+    app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api_calls.bp)
