@@ -35,21 +35,20 @@ def unattributed_numbers(session: Session) -> list[TrackingNumber]:
 
 def assign_channel(session: Session, number: TrackingNumber, channel: Channel | None) -> int:
     """Give a tracking number its channel; past calls to it are re-attributed. Returns calls moved."""
-    number.channel_id = channel.id if channel else None
+    number.channel = channel
     number.auto_created = False
     calls = session.scalars(select(Call).where(Call.tracking_number_id == number.id)).all()
     for call in calls:
-        call.channel_id = number.channel_id
+        call.channel = channel
     return len(calls)
 
 
 def set_heard_from(session: Session, call: Call, channel_code: str | None, note: str = "") -> None:
     """Store the receptionist's "how did you hear about us" answer; it never changes attribution."""
-    if channel_code is None:
-        call.heard_from_channel_id = None
-    else:
+    channel = None
+    if channel_code is not None:
         channel = session.scalar(select(Channel).where(Channel.code == channel_code))
         if channel is None:
             raise LookupError(f"unknown channel {channel_code!r}")
-        call.heard_from_channel_id = channel.id
+    call.heard_from_channel = channel
     call.heard_from_note = note[:200]
