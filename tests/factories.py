@@ -7,7 +7,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from callcenter.models import Channel, Clinic, Patient, PatientPhone, Staff, StaffRole, TrackingNumber
+from callcenter.models import (
+    Channel,
+    Clinic,
+    Patient,
+    PatientPhone,
+    Staff,
+    StaffRole,
+    TrackingNumber,
+)
 from webhooks import CallEvent, CallEventKind, Direction
 
 T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)  # 10:00 in Moscow

@@ -6,6 +6,7 @@ restart it (fault tests) without touching anything else on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -132,8 +133,6 @@ class PostgresServer:
         return self.url(name)
 
     def cleanup(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
