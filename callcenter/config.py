@@ -63,6 +63,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _clock_shift(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if abs(seconds) > 86400:
+        raise ValueError(f"must be within one day, got {seconds}")
+    return seconds
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -85,6 +95,75 @@ def _environment(value: str) -> str:
 
 
 def _text(value: str) -> str:
+    return value
+
+
+def _clock_time(value: str) -> str:
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and int(hours) <= 24 and int(minutes) < 60):
+        raise ValueError(f"expected HH:MM, got {value!r}")
+    if int(hours) == 24 and int(minutes):
+        raise ValueError(f"expected HH:MM, got {value!r}")
+    return value
+
+
+def _time_window(value: str) -> str:
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}")
+    _clock_time(start)
+    _clock_time(end)
+    if start >= end:
+        raise ValueError(f"window ends before it starts: {value!r}")
+    return value
+
+
+def _day_list(value: str) -> tuple[int, ...]:
+    try:
+        days = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated day counts, got {value!r}") from None
+    if any(day <= 0 for day in days):
+        raise ValueError(f"day counts must be positive, got {value!r}")
+    return days
+
+
+def _followup_schedule(value: str) -> str:
+    from .campaigns.followup_schedule import parse_overrides
+
+    parse_overrides(value)
+    return value
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a number: {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"must be positive, got {number}")
+    return number
+
+
+def _dial_mode(value: str) -> str:
+    if value not in ("preview", "twilio", "sip"):
+        raise ValueError(f"must be preview, twilio or sip, got {value!r}")
+    return value
+
+
+def _backoff(value: str) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for part in value.split(","):
+        name, sep, seconds = part.strip().partition("=")
+        if not sep or not seconds.strip().isdigit():
+            raise ValueError(f"expected outcome=seconds pairs, got {part!r}")
+        table[name.strip()] = int(seconds)
+    return table
+
+
+def _machine_policy(value: str) -> str:
+    if value not in ("message", "retry"):
+        raise ValueError(f"must be message or retry, got {value!r}")
     return value
 
 
@@ -144,9 +223,43 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_ZADARMA_SECRET", "", _text, "Zadarma API secret", secret=True),
         Setting("CALLCENTER_MANGO_API_KEY", "", _text, "Mango Office VPBX API key", secret=True),
         Setting("CALLCENTER_MANGO_SALT", "", _text, "Mango Office VPBX API salt", secret=True),
+        Setting("CALLCENTER_MANGO_CLOCK_SHIFT", "0", _clock_shift,
+                "seconds to subtract from Mango time stamps (10800 if they prove to be UTC+3)"),
         Setting("CALLCENTER_YEASTAR_SECRET", "", _text, "Yeastar webhook secret", secret=True),
         Setting("CALLCENTER_TELNYX_PUBLIC_KEY", "", _text, "Telnyx Ed25519 public key (base64)"),
         Setting("CALLCENTER_3CX_SECRET", "", _text, "key 3CX sends with CRM lookups", secret=True),
+        Setting("CALLCENTER_CALL_HOURS", "09:00-21:00", _time_window,
+                "outbound calls only in this window, patient's local time"),
+        Setting("CALLCENTER_CONFIRM_WINDOW", "16:00-20:00", _time_window,
+                "evening window for next-day confirmation calls"),
+        Setting("CALLCENTER_CONFIRM_MORNING", "09:00-11:00", _time_window,
+                "morning window for the second half of a day that follows days off"),
+        Setting("CALLCENTER_LISTS_AT", "07:00", _clock_time,
+                "local time the daily call lists (confirmations, follow-ups, recalls) are built"),
+        Setting("CALLCENTER_FOLLOWUP_SCHEDULE", "", _followup_schedule,
+                "override of follow-up days per treatment, e.g. filling=1,90,180,360;cleaning=1,180"),
+        Setting("CALLCENTER_RECALL_DAYS", "180,360", _day_list,
+                "preventive check-up invitations, days after the last treatment"),
+        Setting("CALLCENTER_DIAL_MODE", "preview", _dial_mode,
+                "how new campaigns dial: preview (desk calls by hand), twilio or sip"),
+        Setting("CALLCENTER_DIAL_CPS", "1", _positive_float, "calls per second per trunk"),
+        Setting("CALLCENTER_DIAL_CHANNELS", "4", _positive_int, "simultaneous outbound calls per trunk"),
+        Setting("CALLCENTER_DIAL_MAX_ATTEMPTS", "3", _positive_int, "attempts per task before giving up"),
+        Setting("CALLCENTER_DIAL_BACKOFF", "busy=600,no_answer=1800,machine=3600,hung_up=1800,failed=900",
+                _backoff, "seconds before the next attempt, per outcome"),
+        Setting("CALLCENTER_DIAL_MACHINE", "message", _machine_policy,
+                "answering machine: message (leave a short one) or retry"),
+        Setting("CALLCENTER_DIAL_RING_SECONDS", "30", _positive_int, "ring time before no-answer"),
+        Setting("CALLCENTER_DIAL_REQUEUE_AFTER", "600", _positive_int,
+                "seconds before a due task whose dial job vanished is queued again"),
+        Setting("CALLCENTER_DIAL_ATTEMPT_TIMEOUT", "300", _positive_int,
+                "seconds after which an attempt with no result is closed as failed"),
+        Setting("CALLCENTER_SIP_SERVER", "", _text, "IP-PBX host the SIP dialer registers with"),
+        Setting("CALLCENTER_SIP_PORT", "5060", _positive_int, "IP-PBX SIP port (UDP)"),
+        Setting("CALLCENTER_SIP_USER", "", _text, "extension the SIP dialer registers as"),
+        Setting("CALLCENTER_SIP_PASSWORD", "", _text, "password of that extension", secret=True),
+        Setting("CALLCENTER_SIP_MY_IP", "127.0.0.1", _text,
+                "this machine's address on the PBX network (pyVoIP puts it in SDP)"),
     )
 }
 ENV_NAMES = {s.env for s in DEFAULTS.values()}

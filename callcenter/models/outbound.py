@@ -64,6 +64,7 @@ class DialTask(Base):
     __table_args__ = (
         UniqueConstraint("patient_id", "purpose", "due_date"),
         Index("ix_dial_tasks_state_due", "state", "due_date"),
+        Index("ix_dial_tasks_state_next", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +81,8 @@ class DialTask(Base):
     state: Mapped[TaskState] = mapped_column(str_enum(TaskState, "task_state"), default=TaskState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Past this moment the task is no longer worth calling (the visit is tomorrow morning...).
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str] = mapped_column(String(40), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Outbound campaigns: pure list builders, the dial jobs, the dialers and the one write-back."""
