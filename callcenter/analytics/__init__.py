@@ -1,0 +1,50 @@
+"""Read-only marketing analytics: each report is a function (session, Filters) -> rows.
+
+REPORTS names every report with its columns in order; the dashboard, the JSON API and the CSV
+export all read from it, so they always show the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from . import agents, campaigns, funnel
+from .funnel import FUNNEL_COLUMNS, Row
+from .periods import Filters, Granularity
+
+__all__ = ["REPORTS", "Filters", "Granularity", "Report", "Row"]
+
+
+@dataclass(frozen=True)
+class Report:
+    build: Callable[[Session, Filters], list[Row]]
+    columns: tuple[str, ...]
+
+
+_ANSWERING = ("calls", "answered", "missed", "missed_share")
+
+REPORTS: dict[str, Report] = {
+    "summary": Report(funnel.summary, FUNNEL_COLUMNS),
+    "channels": Report(funnel.by_channel, ("channel_id", "channel", *FUNNEL_COLUMNS)),
+    "tracking_numbers": Report(funnel.by_tracking_number,
+                               ("tracking_number_id", "tracking_number", "channel", *FUNNEL_COLUMNS)),
+    "heard_from": Report(funnel.by_heard_from, ("channel_id", "channel", *FUNNEL_COLUMNS)),
+    "disagreements": Report(funnel.disagreements,
+                            ("tracking_channel", "heard_channel", "calls", "unique_callers")),
+    "periods": Report(funnel.series, ("period", *FUNNEL_COLUMNS)),
+    "hours": Report(funnel.by_hour, ("hour", *_ANSWERING)),
+    "weekdays": Report(funnel.by_weekday, ("weekday", *_ANSWERING)),
+    "receptionists": Report(agents.receptionists, (
+        "staff_id", "receptionist", "calls", "taken", "missed", "missed_share",
+        "avg_answer_seconds", "callbacks", "avg_callback_minutes", "bookings", "booking_rate")),
+    "callbacks": Report(agents.callbacks, ("missed", "called_back", "caller_called_again", "open",
+                                           "called_back_share", "avg_callback_minutes")),
+    "invitations": Report(agents.invitations, ("month", "staff_id", "receptionist", "invitations",
+                                               "target", "achieved")),
+    "campaigns": Report(campaigns.campaigns, (
+        "campaign_id", "campaign", "purpose", "tasks", "reached", "reached_rate", "confirmed",
+        "confirmation_rate", "cancellations_caught", "booked", "booked_rate")),
+}

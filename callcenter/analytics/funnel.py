@@ -1,0 +1,200 @@
+"""The inbound funnel: calls → unique callers → first-time callers → bookings → arrivals.
+
+Every figure is a cohort of the inbound calls that started in the period: a booking counts for
+the call it is credited to (see bookings.py), wherever in the window it was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..models import Call, CallDirection, CallStatus, Channel, TrackingNumber
+from .bookings import credited_bookings
+from .periods import Filters, LocalClock, buckets
+
+Row = dict[str, Any]
+ANSWERED = (CallStatus.ANSWERED, CallStatus.COMPLETED)
+FUNNEL_COLUMNS = ("calls", "unique_callers", "first_time_callers", "answered", "missed",
+                  "bookings", "arrivals", "revenue", "booking_rate", "arrival_rate", "show_rate")
+
+
+def call_conditions(flt: Filters) -> list[ColumnElement[bool]]:
+    """The inbound calls of the clinic that started in the period, narrowed by the filters."""
+    conditions = [
+        Call.clinic_id == flt.clinic_id,
+        Call.direction == CallDirection.INBOUND,
+        Call.started_at >= flt.start_utc,
+        Call.started_at < flt.end_utc,
+    ]
+    if flt.channel_ids:
+        conditions.append(Call.channel_id.in_(flt.channel_ids))
+    if flt.tracking_number_ids:
+        conditions.append(Call.tracking_number_id.in_(flt.tracking_number_ids))
+    return conditions
+
+
+def caller_key() -> ColumnElement[str]:
+    """Who called: the number; each hidden-number call is a caller of its own."""
+    return func.coalesce(Call.caller, literal("#") + cast(Call.id, String))
+
+
+def rate(part: float | int | None, whole: float | int | None) -> float | None:
+    return round(part / whole, 4) if part is not None and whole else None
+
+
+def money(value: Decimal | float | None) -> float:
+    return round(float(value or 0), 2)
+
+
+def funnel(session: Session, flt: Filters, dimension: ColumnElement[Any] | None = None
+           ) -> dict[Any, Row]:
+    """Funnel figures keyed by the dimension's value (one key, None, without a dimension)."""
+    dims = [dimension.label("key")] if dimension is not None else [literal(None).label("key")]
+    group = [dimension] if dimension is not None else []
+    key = caller_key()
+    answered = Call.status.in_(ANSWERED)
+    calls = session.execute(
+        select(
+            *dims,
+            func.count(),
+            func.count(func.distinct(key)),
+            func.count(func.distinct(case((Call.first_time.is_(True), key)))),
+            func.coalesce(func.sum(case((answered, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Call.status == CallStatus.MISSED, 1), else_=0)), 0),
+        ).where(*call_conditions(flt)).group_by(*group)
+    ).all()
+    booked = credited_bookings(flt).subquery()
+    bookings = session.execute(
+        select(*dims, func.count(), func.coalesce(func.sum(booked.c.attended), 0),
+               func.sum(booked.c.revenue))
+        .select_from(booked).join(Call, Call.id == booked.c.call_id)
+        .where(*call_conditions(flt)).group_by(*group)
+    ).all()
+    rows: dict[Any, Row] = {}
+    for k, n_calls, unique, first, n_answered, n_missed in calls:
+        rows[k] = {"calls": n_calls, "unique_callers": unique, "first_time_callers": first,
+                   "answered": int(n_answered), "missed": int(n_missed)}
+    for k, n_bookings, attended, revenue in bookings:
+        rows.setdefault(k, empty_counts()).update(
+            bookings=n_bookings, arrivals=int(attended), revenue=money(revenue))
+    for row in rows.values():
+        row.setdefault("bookings", 0)
+        row.setdefault("arrivals", 0)
+        row.setdefault("revenue", 0.0)
+        add_rates(row)
+    return rows
+
+
+def empty_counts() -> Row:
+    return {"calls": 0, "unique_callers": 0, "first_time_callers": 0, "answered": 0, "missed": 0}
+
+
+def add_rates(row: Row) -> Row:
+    row["booking_rate"] = rate(row["bookings"], row["calls"])
+    row["arrival_rate"] = rate(row["arrivals"], row["calls"])
+    row["show_rate"] = rate(row["arrivals"], row["bookings"])
+    return row
+
+
+def empty_row() -> Row:
+    return add_rates({**empty_counts(), "bookings": 0, "arrivals": 0, "revenue": 0.0})
+
+
+def summary(session: Session, flt: Filters) -> list[Row]:
+    return [funnel(session, flt).get(None, empty_row())]
+
+
+def _named(rows: dict[Any, Row], names: dict[int, str], id_field: str, name_field: str) -> list[Row]:
+    out = [{id_field: k, name_field: names.get(k) if k is not None else None, **row}
+           for k, row in rows.items()]
+    return sorted(out, key=lambda r: (-r["calls"], -r["bookings"], str(r[name_field])))
+
+
+def _channel_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Channel.id, Channel.name)).all())
+
+
+def by_channel(session: Session, flt: Filters) -> list[Row]:
+    """Channel of the tracking number the caller dialed."""
+    return _named(funnel(session, flt, Call.channel_id), _channel_names(session),
+                  "channel_id", "channel")
+
+
+def by_heard_from(session: Session, flt: Filters) -> list[Row]:
+    """Channel the caller named when asked how they heard of the clinic."""
+    return _named(funnel(session, flt, Call.heard_from_channel_id), _channel_names(session),
+                  "channel_id", "channel")
+
+
+def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
+    numbers = session.execute(
+        select(TrackingNumber.id, TrackingNumber.e164, TrackingNumber.label, Channel.name)
+        .outerjoin(Channel, Channel.id == TrackingNumber.channel_id)
+        .where(TrackingNumber.clinic_id == flt.clinic_id)
+    ).all()
+    names = {n.id: f"{n.e164} {n.label}".strip() for n in numbers}
+    channel = {n.id: n.name for n in numbers}
+    rows = _named(funnel(session, flt, Call.tracking_number_id), names,
+                  "tracking_number_id", "tracking_number")
+    return [{**r, "channel": channel.get(r["tracking_number_id"])} for r in rows]
+
+
+def disagreements(session: Session, flt: Filters) -> list[Row]:
+    """Calls whose tracking channel and "how did you hear" answer name different channels."""
+    names = _channel_names(session)
+    pairs = session.execute(
+        select(Call.channel_id, Call.heard_from_channel_id, func.count(),
+               func.count(func.distinct(caller_key())))
+        .where(*call_conditions(flt), Call.channel_id.is_not(None),
+               Call.heard_from_channel_id.is_not(None),
+               Call.channel_id != Call.heard_from_channel_id)
+        .group_by(Call.channel_id, Call.heard_from_channel_id)
+    ).all()
+    rows = [{"tracking_channel": names.get(tracked), "heard_channel": names.get(heard),
+             "calls": n, "unique_callers": unique} for tracked, heard, n, unique in pairs]
+    return sorted(rows, key=lambda r: (-r["calls"], str(r["tracking_channel"])))
+
+
+def series(session: Session, flt: Filters) -> list[Row]:
+    """The funnel per day, week or month of the clinic's calendar; empty periods included."""
+    clock = LocalClock(Call.started_at, flt)
+    rows = funnel(session, flt, clock.bucket())
+    return [{"period": first.isoformat(), **rows.get(key, empty_row())}
+            for key, first in buckets(flt)]
+
+
+def _answering(session: Session, flt: Filters, pick: Callable[[LocalClock], ColumnElement[int]],
+               keys: Iterable[int], name: str) -> list[Row]:
+    clock = LocalClock(Call.started_at, flt)
+    dimension = pick(clock)
+    found = {
+        k: (n, int(answered), int(missed))
+        for k, n, answered, missed in session.execute(
+            select(dimension, func.count(),
+                   func.coalesce(func.sum(case((Call.status.in_(ANSWERED), 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((Call.status == CallStatus.MISSED, 1), else_=0)), 0))
+            .where(*call_conditions(flt)).group_by(dimension)
+        ).all()
+    }
+    rows = []
+    for k in keys:
+        n, answered, missed = found.get(k, (0, 0, 0))
+        rows.append({name: k, "calls": n, "answered": answered, "missed": missed,
+                     "missed_share": rate(missed, n)})
+    return rows
+
+
+def by_hour(session: Session, flt: Filters) -> list[Row]:
+    """When calls come and when they are missed, by hour of the clinic's day."""
+    return _answering(session, flt, lambda c: c.hour, range(24), "hour")
+
+
+def by_weekday(session: Session, flt: Filters) -> list[Row]:
+    """The same by weekday, 0 = Monday."""
+    return _answering(session, flt, lambda c: c.weekday, range(7), "weekday")
