@@ -1,0 +1,126 @@
+"""Typed reads of PBX dialect fields (Zadarma, Mango, Yeastar, Telnyx, 3CX).
+
+Anything malformed becomes a PayloadError naming the field, never another exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .events import InboundRequest, PayloadError
+
+
+def form_fields(request: InboundRequest) -> dict[str, str]:
+    """The form body (query string for GET) as a dict; bad bytes are a PayloadError."""
+    try:
+        return request.form()
+    except UnicodeDecodeError:
+        raise PayloadError("body", "not UTF-8 text") from None
+
+
+def json_object(raw: bytes | str, field: str = "body") -> dict[str, Any]:
+    """Parse a JSON object; anything else (array, number, bad JSON) is a PayloadError."""
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise PayloadError(field, "not valid JSON") from None
+    if not isinstance(value, dict):
+        raise PayloadError(field, "expected a JSON object")
+    return value
+
+
+def text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
+    """A scalar field as a stripped string ('' when absent and not required)."""
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise PayloadError(name, "missing")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise PayloadError(name, "expected a string")
+    return str(value).strip()
+
+
+def mapping(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A nested object; absent means empty."""
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PayloadError(name, "expected an object")
+    return value
+
+
+def integer(data: Mapping[str, Any], name: str, *, default: int | None = None) -> int:
+    """A non-negative integer sent as a number or a digit string (PBXs do both)."""
+    value = data.get(name)
+    if value is None or value == "":
+        if default is None:
+            raise PayloadError(name, "missing")
+        return default
+    if isinstance(value, bool):
+        raise PayloadError(name, "expected an integer")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.isascii() and stripped.isdigit() and len(stripped) <= 18:
+            value = int(stripped)
+    if not isinstance(value, int) or value < 0 or value > 10**12:
+        raise PayloadError(name, "expected a non-negative integer")
+    return value
+
+
+def epoch(data: Mapping[str, Any], name: str) -> datetime:
+    """Unix seconds as an aware UTC datetime."""
+    try:
+        return datetime.fromtimestamp(integer(data, name), UTC)
+    except (OverflowError, ValueError, OSError):
+        raise PayloadError(name, "time out of range") from None
+
+
+def local_time(value: str, zone: str, name: str) -> datetime:
+    """'YYYY-MM-DD HH:MM:SS' wall-clock time in `zone`, as aware UTC."""
+    try:
+        naive = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
+        return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise PayloadError(name, "expected YYYY-MM-DD HH:MM:SS") from None
+
+
+def iso_time(value: str, name: str) -> datetime:
+    """An ISO 8601 time; one without an offset is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise PayloadError(name, "expected an ISO 8601 time") from None
+
+
+def later(start: datetime, seconds: int, name: str) -> datetime:
+    try:
+        return start + timedelta(seconds=seconds)
+    except OverflowError:
+        raise PayloadError(name, "time out of range") from None
+
+
+def b64decode(value: str) -> bytes | None:
+    """Strict base64, None when it is not base64 at all."""
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def phone(raw: str, settings: Mapping[str, Any]) -> str | None:
+    """E.164 in the clinic's region; None for hidden numbers and extensions."""
+    # Imported here: the callcenter package imports webhooks, so a top-level import is a cycle.
+    from callcenter.phones import normalize
+
+    return normalize(raw, settings.get("REGION", "RU"))
