@@ -161,6 +161,27 @@ def serve(host: str, port: int, with_demo: bool) -> None:
         del redis_handle
 
 
+@cli.command("ami-bridge")
+def ami_bridge() -> None:
+    """Read Asterisk's manager port (AMI) and feed call events in; runs until stopped."""
+    from .ami_bridge import AmiBridge, AmiLoginError, ingest_sink
+    from .runtime import Runtime
+
+    config = _config()
+    if not config["AMI_USER"]:
+        raise UsageFailure("CALLCENTER_AMI_USER: required for ami-bridge")
+    logging.basicConfig(level=config["LOG_LEVEL"])
+    runtime = Runtime.from_config(config)
+    try:
+        AmiBridge(config, ingest_sink(runtime)).run()
+    except AmiLoginError as exc:
+        raise UsageFailure(f"CALLCENTER_AMI_USER/CALLCENTER_AMI_PASSWORD: AMI login refused: {exc}") from None
+    except KeyboardInterrupt:
+        click.echo("ami-bridge stopped")
+    finally:
+        runtime.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="callcenter")

@@ -212,6 +212,8 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_TWILIO_RING", "", _text,
                 "comma-separated sip:/client: URIs the Twilio reply rings"),
         Setting("CALLCENTER_TWILIO_CALLER_ID", "", _text, "number outbound Twilio calls come from"),
+        Setting("CALLCENTER_TWILIO_RECORD", "0", _bool,
+                "record desk conversations of Twilio calls (tell callers; voicemail is always kept)"),
         Setting("CALLCENTER_GENERIC_SECRET", "", _text, "HMAC secret of the generic JSON webhook",
                 secret=True),
         Setting("CALLCENTER_ASTERISK_SECRET", "", _text, "HMAC secret of Asterisk HTTP posts",

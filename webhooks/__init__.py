@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .asterisk import AsteriskAdapter
 from .events import (
     Adapter,
     CallEvent,
@@ -12,9 +13,15 @@ from .events import (
     SignatureError,
     WebhookReply,
 )
+from .generic import GenericAdapter
+from .twilio import TwilioAdapter
 
 # The registry, written out in one place: adding a PBX is one module and one line here.
-ADAPTERS: dict[str, Adapter] = {}
+ADAPTERS: dict[str, Adapter] = {
+    "twilio": TwilioAdapter(),
+    "asterisk": AsteriskAdapter(),
+    "generic": GenericAdapter(),
+}
 
 
 def get_adapter(name: str) -> Adapter | None:
