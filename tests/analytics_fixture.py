@@ -12,7 +12,7 @@ Moscow clinic (UTC+3, no DST), March 2026. Ten inbound calls:
                                  which booked b6, a visit on the 20th); b4 made 19 days later: outside the window
   c8, c9 hidden  maps  missed
   c10 n6 no tracking number  answered boris  first-time  heard "maps"
-Outside the period: c0 (n1, in February). Dial tasks of three campaigns, one task due in April.
+Outside the period: c0 (n1, in February). Dial tasks of two campaigns and the desk, one due in April.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def march(session: Session) -> Month:
     p1 = f.patient(session, clinic, "+79000000001")
     f.patient(session, clinic, "+79000000002")
     p3 = f.patient(session, clinic, "+79000000003")
-    f.patient(session, clinic, "+79000000004", first_name="Mum")
+    mum = f.patient(session, clinic, "+79000000004", first_name="Mum")
     child = f.patient(session, clinic, "+79000000004", first_name="Child")
     p5 = f.patient(session, clinic, "+79000000005")
     m = Month(clinic, maps, search, anna, boris)
@@ -150,21 +150,22 @@ def march(session: Session) -> Month:
     recall = Campaign(clinic_id=clinic.id, purpose=TaskPurpose.RECALL, name="Spring recall")
     session.add_all([confirm, recall])
     session.flush()
-    tasks = [
-        (confirm, TaskPurpose.CONFIRMATION, 3, "confirmed"),
-        (confirm, TaskPurpose.CONFIRMATION, 4, "confirmed"),
-        (confirm, TaskPurpose.CONFIRMATION, 5, "not_reached"),
-        (confirm, TaskPurpose.CONFIRMATION, 6, "cancelled"),
-        (recall, TaskPurpose.RECALL, 10, "booked"),
-        (recall, TaskPurpose.RECALL, 11, "information"),
-        (recall, TaskPurpose.RECALL, 12, ""),
-        (None, TaskPurpose.NO_SHOW, 10, "rescheduled"),
-        (None, TaskPurpose.NO_SHOW, 11, "not_reached"),
-        (recall, TaskPurpose.RECALL, 32, "booked"),  # 1 April: outside the period
+    tasks = [  # (campaign, purpose, due day, result, patient, task made at)
+        (confirm, TaskPurpose.CONFIRMATION, 3, "confirmed", None, at(2, 13)),
+        (confirm, TaskPurpose.CONFIRMATION, 4, "confirmed", None, at(3, 13)),
+        (confirm, TaskPurpose.CONFIRMATION, 5, "no_answer", None, at(4, 13)),
+        (confirm, TaskPurpose.CONFIRMATION, 6, "cancel", None, at(5, 13)),
+        (recall, TaskPurpose.RECALL, 10, "acknowledged", child, at(10, 6)),  # child booked on the 12th
+        (recall, TaskPurpose.RECALL, 11, "acknowledged", p1, at(11, 6)),  # p1 booked before: no
+        (recall, TaskPurpose.RECALL, 12, "", p3, at(12, 6)),
+        (None, TaskPurpose.NO_SHOW, 11, "acknowledged", p5, at(11, 6)),  # p5 booked at 07:35
+        (None, TaskPurpose.NO_SHOW, 11, "no_answer", mum, at(11, 6)),
+        (recall, TaskPurpose.RECALL, 32, "acknowledged", p5, at(31, 6)),  # due 1 April: outside
     ]
-    for campaign, purpose, day, result in tasks:
+    for campaign, purpose, day, result, patient, made in tasks:
         due = date(2026, 3, 1) + timedelta(days=day - 1)
         session.add(DialTask(clinic_id=clinic.id, campaign_id=campaign.id if campaign else None,
-                             purpose=purpose, due_date=due, phone="+79000000009", result=result))
+                             purpose=purpose, due_date=due, phone="+79000000009", result=result,
+                             patient_id=patient.id if patient else None, created_at=made))
     session.commit()
     return m

@@ -1,36 +1,45 @@
 """Outbound work: how many were reached, confirmed, caught cancelling, booked or rebooked.
 
-Counted over dial tasks due in the period, from the result the desk or the dialer wrote on the
-task (a CallOutcome value).
+Counted over dial tasks due in the period. Reached / confirmed / cancelling come from the
+result written on the task (the outcome names of campaigns/results.py). Booked is read from
+the schedule, not from a result: the patient has an appointment (new or moved) created after
+the task was made and within the attribution window.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from typing import Any
+
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..models import CallOutcome, Campaign, DialTask, TaskPurpose
+from ..models import Appointment, Campaign, DialTask, TaskPurpose
 from .funnel import Row, rate
 from .periods import Filters
+from .sqltime import shifted
 
-NOT_REACHED = ("", CallOutcome.NOT_REACHED.value, CallOutcome.WRONG_NUMBER.value)
-CANCELLING = (CallOutcome.CANCELLED.value, CallOutcome.RESCHEDULED.value)
-BOOKING = (CallOutcome.BOOKED.value, CallOutcome.RESCHEDULED.value)
+REACHED = ("confirmed", "acknowledged", "reschedule", "cancel", "opt_out")
+CONFIRMED = "confirmed"
+CANCELLING = ("cancel", "reschedule")
 
 
-def _count(condition: object) -> object:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)  # type: ignore[arg-type]
+def _count(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def campaigns(session: Session, flt: Filters) -> list[Row]:
     """One row per campaign (desk tasks without a campaign: one row per purpose)."""
     result = DialTask.result
+    booked_after = exists().where(
+        Appointment.patient_id == DialTask.patient_id,
+        Appointment.clinic_id == DialTask.clinic_id,
+        Appointment.created_at >= DialTask.created_at,
+        Appointment.created_at <= shifted(DialTask.created_at, flt.window_seconds),
+    )
     found = session.execute(
         select(DialTask.campaign_id, Campaign.name, DialTask.purpose, func.count(),
-               _count(result.not_in(NOT_REACHED)),
-               _count(result == CallOutcome.CONFIRMED.value),
-               _count(result.in_(CANCELLING)),
-               _count(result.in_(BOOKING)))
+               _count(result.in_(REACHED)), _count(result == CONFIRMED),
+               _count(result.in_(CANCELLING)), _count(booked_after))
         .outerjoin(Campaign, Campaign.id == DialTask.campaign_id)
         .where(DialTask.clinic_id == flt.clinic_id, DialTask.due_date >= flt.start,
                DialTask.due_date <= flt.end)
@@ -38,11 +47,10 @@ def campaigns(session: Session, flt: Filters) -> list[Row]:
     ).all()
     rows = []
     for campaign_id, name, purpose, tasks, reached, confirmed, cancelling, booked in found:
-        purpose = TaskPurpose(purpose)
-        confirming = purpose is TaskPurpose.CONFIRMATION
+        confirming = TaskPurpose(purpose) is TaskPurpose.CONFIRMATION
         reached, confirmed, cancelling, booked = map(int, (reached, confirmed, cancelling, booked))
         rows.append({
-            "campaign_id": campaign_id, "campaign": name or None, "purpose": purpose.value,
+            "campaign_id": campaign_id, "campaign": name or None, "purpose": str(purpose),
             "tasks": tasks, "reached": reached, "reached_rate": rate(reached, tasks),
             "confirmed": confirmed if confirming else None,
             "confirmation_rate": rate(confirmed, tasks) if confirming else None,
