@@ -14,10 +14,20 @@ from .events import (
     WebhookReply,
 )
 from .generic import GenericAdapter
+from .mango import MangoAdapter
+from .telnyx import TelnyxAdapter
+from .threecx import ThreeCXAdapter
 from .twilio import TwilioAdapter
+from .yeastar import YeastarAdapter
+from .zadarma import ZadarmaAdapter
 
 # The registry, written out in one place: adding a PBX is one module and one line here.
 ADAPTERS: dict[str, Adapter] = {
+    "zadarma": ZadarmaAdapter(),
+    "mango": MangoAdapter(),
+    "yeastar": YeastarAdapter(),
+    "telnyx": TelnyxAdapter(),
+    "3cx": ThreeCXAdapter(),
     "twilio": TwilioAdapter(),
     "asterisk": AsteriskAdapter(),
     "generic": GenericAdapter(),

@@ -21,7 +21,7 @@ def db() -> Session:
 
 def register_blueprints(app: Flask) -> None:
     from .. import auth as auth_core
-    from . import api_calls, auth, errors, health, marketing, webhooks
+    from . import api_calls, auth, errors, health, marketing, threecx, webhooks
 
     from ..i18n import t
 
@@ -33,3 +33,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
+    app.register_blueprint(threecx.bp)
