@@ -161,6 +161,12 @@ def _backoff(value: str) -> dict[str, int]:
     return table
 
 
+def _click_to_call(value: str) -> str:
+    if value not in ("auto", "twilio", "ami", "off"):
+        raise ValueError(f"must be auto, twilio, ami or off, got {value!r}")
+    return value
+
+
 def _machine_policy(value: str) -> str:
     if value not in ("message", "retry"):
         raise ValueError(f"must be message or retry, got {value!r}")
@@ -212,6 +218,8 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_TWILIO_RING", "", _text,
                 "comma-separated sip:/client: URIs the Twilio reply rings"),
         Setting("CALLCENTER_TWILIO_CALLER_ID", "", _text, "number outbound Twilio calls come from"),
+        Setting("CALLCENTER_TWILIO_AGENT_URI", "client:{extension}", _text,
+                "click-to-call: the receptionist's leg Twilio rings first ({extension} filled in)"),
         Setting("CALLCENTER_TWILIO_RECORD", "0", _bool,
                 "record desk conversations of Twilio calls (tell callers; voicemail is always kept)"),
         Setting("CALLCENTER_GENERIC_SECRET", "", _text, "HMAC secret of the generic JSON webhook",
@@ -222,6 +230,14 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_AMI_PORT", "5038", _positive_int, "Asterisk AMI port"),
         Setting("CALLCENTER_AMI_USER", "", _text, "Asterisk AMI user"),
         Setting("CALLCENTER_AMI_PASSWORD", "", _text, "Asterisk AMI password", secret=True),
+        Setting("CALLCENTER_AMI_CONTEXT", "from-internal", _text,
+                "click-to-call: dial-plan context the patient's number is dialed in"),
+        Setting("CALLCENTER_AMI_AGENT_CHANNEL", "PJSIP/{extension}", _text,
+                "click-to-call: the receptionist's channel the PBX rings first"),
+        Setting("CALLCENTER_CLICK_TO_CALL", "auto", _click_to_call,
+                "click-to-call through twilio, ami (Asterisk) or off; auto = whichever is set up"),
+        Setting("CALLCENTER_DESK_LOCK_MINUTES", "5", _positive_int,
+                "the desk locks after this many idle minutes (password to unlock)"),
         Setting("CALLCENTER_ZADARMA_SECRET", "", _text, "Zadarma API secret", secret=True),
         Setting("CALLCENTER_MANGO_API_KEY", "", _text, "Mango Office VPBX API key", secret=True),
         Setting("CALLCENTER_MANGO_SALT", "", _text, "Mango Office VPBX API salt", secret=True),
@@ -240,6 +256,8 @@ DEFAULTS: dict[str, Setting] = {
                 "evening window for next-day confirmation calls"),
         Setting("CALLCENTER_CONFIRM_MORNING", "09:00-11:00", _time_window,
                 "morning window for the second half of a day that follows days off"),
+        Setting("CALLCENTER_PLAN_SECONDS", "60", _positive_int,
+                "how often workers build due lists and queue due calls"),
         Setting("CALLCENTER_LISTS_AT", "07:00", _clock_time,
                 "local time the daily call lists (confirmations, follow-ups, recalls) are built"),
         Setting("CALLCENTER_FOLLOWUP_SCHEDULE", "", _followup_schedule,

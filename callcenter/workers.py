@@ -26,4 +26,8 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     queues = [Queue(name, connection=connection) for name in queue_names]
     worker = Worker(queues, connection=connection)
     log.info("worker %s on queues %s", worker.name, ", ".join(queue_names))
+    if not burst:
+        from .campaigns.schedule import start_schedule
+
+        start_schedule(connect(config), config)
     return worker.work(burst=burst, with_scheduler=True)
