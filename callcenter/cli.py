@@ -161,6 +161,36 @@ def serve(host: str, port: int, with_demo: bool) -> None:
         del redis_handle
 
 
+@cli.group()
+def scripts() -> None:
+    """Call scripts (scripts_library/ and the clinic's own folder)."""
+
+
+@scripts.command("check")
+@click.option("--library", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="library folder to check instead of the packaged one")
+@click.option("--overrides", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="clinic folder on top (default: CALLCENTER_SCRIPTS_DIR)")
+@click.option("--locale", "locales", multiple=True, help="a locale that must have every scenario")
+def scripts_check(library: Path | None, overrides: Path | None, locales: tuple[str, ...]) -> None:
+    """Validate every script; prints file:line: problem, exits 1 on any."""
+    from .script_library import PACKAGED_DIR
+    from .scripts_check import check_scripts
+
+    config = _config()
+    folder = overrides or (Path(config["SCRIPTS_DIR"]) if config["SCRIPTS_DIR"] else None)
+    problems, usable = check_scripts(library or PACKAGED_DIR, folder, (*locales, config["LOCALE"]))
+    for problem in problems:
+        shown = problem.path.resolve()
+        if shown.is_relative_to(Path.cwd()):
+            shown = shown.relative_to(Path.cwd())
+        click.echo(f"{shown}:{problem.line}: {problem.message}")
+    if problems:
+        click.echo(f"scripts check: {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"scripts ok: {usable} scripts")
+
+
 @cli.command("ami-bridge")
 def ami_bridge() -> None:
     """Read Asterisk's manager port (AMI) and feed call events in; runs until stopped."""

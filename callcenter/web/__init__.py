@@ -21,17 +21,7 @@ def db() -> Session:
 
 def register_blueprints(app: Flask) -> None:
     from .. import auth as auth_core
-    from . import (
-        api_calls,
-        auth,
-        campaigns_admin,
-        errors,
-        health,
-        marketing,
-        outbound,
-        threecx,
-        webhooks,
-    )
+    from . import api_calls, auth, errors, health, marketing, scripts_api, threecx, webhooks
 
     from ..i18n import t
 
@@ -40,9 +30,8 @@ def register_blueprints(app: Flask) -> None:
     app.jinja_env.globals["t"] = t
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
-    app.register_blueprint(campaigns_admin.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
     app.register_blueprint(threecx.bp)
+    app.register_blueprint(scripts_api.bp)

@@ -1,0 +1,110 @@
+"""/api/calls/<id>/script and /api/scripts/preview: the filled-in script as JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest, NotFound
+
+from ..auth import require_role
+from ..config import LOCALES
+from ..models import Call, Clinic
+from ..script_library import APPLIES_VALUES, PLACEHOLDERS
+from ..scripts import ScriptNotFound, library_for, preview_script, script_for_call
+from . import db
+
+bp = Blueprint("scripts_api", __name__)
+
+DESK = ("receptionist", "admin")
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: not an integer: {raw!r}") from None
+
+
+def _locale(value: Any, name: str = "locale") -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in LOCALES:
+        raise BadRequest(f"{name}: must be one of {', '.join(LOCALES)}, got {value!r}")
+    return str(value)
+
+
+def _library():  # type: ignore[no-untyped-def]
+    return library_for(current_app.config["SCRIPTS_DIR"])
+
+
+@bp.get("/api/calls/<int:call_id>/script")
+@require_role(*DESK)
+def call_script(call_id: int):  # type: ignore[no-untyped-def]
+    call = db().get(Call, call_id)
+    if call is None:
+        raise NotFound(f"no call {call_id}")
+    try:
+        result = script_for_call(
+            db(), call, datetime.now(UTC), library=_library(),
+            scenario=request.args.get("scenario") or None, locale=_locale(request.args.get("locale")),
+            doctor_id=_int_arg("doctor_id"), specialty=request.args.get("specialty") or None,
+        )
+    except ScriptNotFound as exc:
+        raise NotFound(str(exc)) from None
+    return jsonify(result.to_json())
+
+
+@bp.post("/api/scripts/preview")
+@require_role(*DESK)
+def preview():  # type: ignore[no-untyped-def]
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    known = {"scenario", "locale", "direction", "channel", "caller_kind", "purpose", "clinic_id",
+             "now", "context"}
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
+    scenario = body.get("scenario")
+    if not isinstance(scenario, str) or not scenario:
+        raise BadRequest("scenario: required")
+    context = body.get("context") or {}
+    if not isinstance(context, dict) or not all(isinstance(v, str) for v in context.values()):
+        raise BadRequest("context: expected an object of texts")
+    bad = sorted(set(context) - set(PLACEHOLDERS))
+    if bad:
+        raise BadRequest(f"context: unknown placeholder(s): {', '.join(bad)}")
+    for name in ("direction", "caller_kind", "purpose", "channel", "locale"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise BadRequest(f"{name}: expected a text")
+    for name in ("direction", "caller_kind", "purpose"):
+        allowed = APPLIES_VALUES[name] or ()
+        if body.get(name) is not None and body[name] not in allowed:
+            raise BadRequest(f"{name}: must be one of {', '.join(allowed)}, got {body[name]!r}")
+    clinic = None
+    if body.get("clinic_id") is not None:
+        clinic = db().get(Clinic, body["clinic_id"]) if isinstance(body["clinic_id"], int) else None
+        if clinic is None:
+            raise BadRequest(f"clinic_id: no clinic {body['clinic_id']!r}")
+    try:
+        now = datetime.fromisoformat(body["now"]) if body.get("now") else datetime.now(UTC)
+    except (TypeError, ValueError):
+        raise BadRequest(f"now: not an ISO datetime: {body.get('now')!r}") from None
+    if now.tzinfo is None:
+        raise BadRequest("now: needs a time zone offset")
+    try:
+        result = preview_script(
+            db(), _library(), scenario=scenario, locale=_locale(body.get("locale")),
+            direction=body.get("direction"), caller_kind=body.get("caller_kind"),
+            channel=body.get("channel"), purpose=body.get("purpose"), clinic=clinic, now=now,
+            context=context, default_timezone=current_app.config["TIMEZONE"],
+            default_locale=current_app.config["LOCALE"],
+        )
+    except ScriptNotFound as exc:
+        raise NotFound(str(exc)) from None
+    return jsonify(result.to_json())
