@@ -21,7 +21,18 @@ def db() -> Session:
 
 def register_blueprints(app: Flask) -> None:
     from .. import auth as auth_core
-    from . import api_calls, auth, errors, health, marketing, scripts_api, threecx, webhooks
+    from . import (
+        api_calls,
+        auth,
+        campaigns_admin,
+        errors,
+        health,
+        marketing,
+        outbound,
+        scripts_api,
+        threecx,
+        webhooks,
+    )
 
     from ..i18n import t
 
@@ -30,6 +41,8 @@ def register_blueprints(app: Flask) -> None:
     app.jinja_env.globals["t"] = t
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
+    app.register_blueprint(campaigns_admin.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
