@@ -118,7 +118,7 @@ def apply_events(runtime: Runtime, events: Sequence[CallEvent], raw_id: int | No
         if change.changed:
             log.info("call %s %s from %s (%s)", change.call_id, event.kind, mask(event.caller),
                      event.provider)
-            screenpop.publish_change(runtime, change)
+            screenpop.publish_change(runtime, change, event.extension)
     return changes
 
 

@@ -32,9 +32,11 @@ def publish(runtime: Runtime, payload: dict[str, Any]) -> str | None:
     return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
 
 
-def publish_change(runtime: Runtime, change: CallChange) -> str | None:
+def publish_change(runtime: Runtime, change: CallChange, extension: str | None = None) -> str | None:
+    """`extension` is the event's own (which desk rang or answered): the desk's pop/close rule."""
     return publish(runtime, {"type": "call", "call_id": change.call_id, "event": str(change.kind),
-                             "status": str(change.status), "created": change.created})
+                             "status": str(change.status), "created": change.created,
+                             "extension": extension})
 
 
 def read(runtime: Runtime, last_id: str = "$", block_ms: int = 15000,

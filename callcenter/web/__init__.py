@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         api_calls,
         auth,
         campaigns_admin,
+        desk,
         errors,
         health,
         marketing,
@@ -46,5 +47,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
+    app.register_blueprint(desk.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)

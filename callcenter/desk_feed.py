@@ -1,0 +1,138 @@
+"""What one desk does with one desk event: pop the card, update it, close it, or ignore it.
+
+The rule: a ringing event pops at the desk whose extension rang (every desk when it names no
+extension: ring-all); once a call is answered at extension X, every other desk closes the pop;
+a call that ends unanswered closes everywhere (it goes to the missed list).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import screenpop
+from .audit import record as audit
+from .models import Call, CallStatus, Staff, utcnow
+from .popcard import build_card
+from .runtime import Runtime
+
+POP, UPDATE, CLOSE = "pop", "update", "close"
+RINGS = ("ringing", "transferred")
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Desk:
+    staff_id: int
+    clinic_id: int
+    extension: str | None
+    locale: str
+
+
+def desk_action(kind: str, event_extension: str | None, status: str, answered_by: str | None,
+                was_answered: bool, desk_extension: str | None) -> str | None:
+    """POP / UPDATE / CLOSE / None for one desk, from the event and the call's current state.
+
+    The current state matters on resume: a ringing event replayed after the call was taken
+    elsewhere must not pop.
+    """
+    mine = answered_by is not None and answered_by == desk_extension
+    if kind in RINGS:
+        if event_extension not in (None, desk_extension):
+            return None
+        if status == CallStatus.RINGING or (status in (CallStatus.ANSWERED, CallStatus.COMPLETED) and mine):
+            return POP
+        return None
+    if kind == "answered":
+        if event_extension is None or event_extension == desk_extension:
+            return POP if event_extension == desk_extension else UPDATE
+        return CLOSE
+    if kind in ("ended", "missed", "recording"):
+        if was_answered and (mine or answered_by is None):
+            return UPDATE
+        return CLOSE
+    return None
+
+
+def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def audit_card_view(session: Session, staff_id: int, card: dict[str, Any], via: str) -> None:
+    """Every patient shown on a desk is an audited view."""
+    for patient in card["patients"]:
+        audit(session, staff_id, "view_patient", "patient", patient["id"], call_id=card["call"]["id"],
+              via=via)
+
+
+def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, Any],
+                now: datetime) -> str | None:
+    """The SSE message this desk gets for one stream entry (None: not for this desk)."""
+    if payload.get("type") != "call":
+        return None
+    with runtime.sessions() as session:
+        call = session.scalar(select(Call).where(Call.id == payload["call_id"]))
+        if call is None or call.clinic_id != desk.clinic_id:
+            return None
+        action = desk_action(str(payload.get("event")), payload.get("extension"), str(call.status),
+                             call.extension if call.answered_at else None,
+                             call.answered_at is not None, desk.extension)
+        if action is None:
+            return None
+        state = {"call_id": call.id, "status": str(call.status), "event": payload.get("event"),
+                 "extension": payload.get("extension")}
+        if action != POP:
+            return sse(action, state, event_id)
+        staff = session.get(Staff, desk.staff_id)
+        card = build_card(session, call.id, now, desk.locale, speaker=staff)
+        if card is None:
+            return None
+        session.rollback()  # drop anything the card builder loaded; the audit goes in clean
+        audit_card_view(session, desk.staff_id, card, via="pop")
+        session.commit()
+        return sse(POP, {**state, "card": card}, event_id)
+
+
+def resolve_start(runtime: Runtime, last_id: str) -> str:
+    """ "$" pinned to the newest id now, so nothing between two blocking reads is lost."""
+    if last_id != "$":
+        return last_id
+    newest = runtime.redis.xrevrange(screenpop.STREAM, count=1)
+    if not newest:
+        return "0-0"
+    raw = newest[0][0]
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
+           block_ms: int = 1000) -> Iterator[str]:
+    """The desk's SSE body: pops from last_id on, a comment every 15 s to keep proxies open."""
+    yield "retry: 1000\n\n"
+    position = None
+    quiet_since = clock()
+    while True:
+        try:
+            if position is None:
+                position = resolve_start(runtime, last_id)
+            entries = list(screenpop.read(runtime, position, block_ms=block_ms))
+        except redis.RedisError:
+            yield ": redis unavailable, retrying\n\n"
+            sleep(1.0)
+            continue
+        for event_id, payload in entries:
+            position = event_id
+            message = message_for(runtime, desk, event_id, payload, utcnow())
+            if message is not None:
+                quiet_since = clock()
+                yield message
+        if clock() - quiet_since >= HEARTBEAT_SECONDS:
+            quiet_since = clock()
+            yield ": keep-alive\n\n"

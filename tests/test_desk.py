@@ -1,0 +1,244 @@
+"""The desk over HTTP with real Redis and both databases: webhook → SSE pop, the pop/close rule,
+resume, booking and cancellation rules, family pick, lists, audit, lock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter import desk_feed, screenpop
+from callcenter.desk_feed import CLOSE, POP, UPDATE, desk_action
+from callcenter.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditLog,
+    Call,
+    CallOutcome,
+    DialTask,
+    TaskPurpose,
+    utcnow,
+)
+
+from . import desk_world as w
+from .conftest import app_settings
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    return app_settings(database_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET,
+                        CLICK_TO_CALL="off")
+
+
+@pytest.fixture
+def world(session: Session) -> w.World:
+    return w.build(session)
+
+
+def _sign_in(client: Any, staff: Any) -> None:
+    with client.session_transaction() as flask_session:
+        flask_session["staff_id"] = staff.id
+        flask_session["role"] = "receptionist"
+        flask_session["csrf"] = "t"
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = "t"
+
+
+def _post(client: Any, call_id: str, event: str, **kw: Any) -> None:
+    body, headers = w.webhook(call_id, event, **kw)
+    response = client.post("/webhooks/generic", data=body, headers=headers)
+    assert response.status_code == 204, response.get_data(as_text=True)
+
+
+def _first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
+    """Open the desk's SSE stream and read up to its first real message."""
+    import json
+
+    response = client.get("/desk/stream", headers=headers, buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    text = ""
+    try:
+        for chunk in response.response:
+            text += chunk.decode() if isinstance(chunk, bytes) else chunk
+            if "\ndata: " in text and text.endswith("\n\n"):
+                break
+    finally:
+        response.close()
+    fields = dict(line.split(": ", 1) for line in text.strip().splitlines() if ": " in line
+                  and not line.startswith(":"))
+    return fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}
+
+
+@pytest.mark.parametrize(("kind", "event_ext", "status", "answered_by", "was_answered", "desk", "want"), [
+    ("ringing", "101", "ringing", None, False, "101", POP),
+    ("ringing", "101", "ringing", None, False, "102", None),
+    ("ringing", None, "ringing", None, False, "102", POP),  # ring-all
+    ("ringing", "101", "answered", "102", True, "101", None),  # replayed after another desk took it
+    ("ringing", "101", "answered", "101", True, "101", POP),  # resumed: still mine
+    ("answered", "101", "answered", "101", True, "101", POP),
+    ("answered", "101", "answered", "101", True, "102", CLOSE),
+    ("answered", None, "answered", None, True, "102", UPDATE),
+    ("ended", None, "completed", "101", True, "101", UPDATE),
+    ("ended", None, "completed", "101", True, "102", CLOSE),
+    ("missed", None, "missed", None, False, "101", CLOSE),
+])
+def test_pop_and_close_rule(kind: str, event_ext: str | None, status: str, answered_by: str | None,
+                            was_answered: bool, desk: str, want: str | None) -> None:
+    assert desk_action(kind, event_ext, status, answered_by, was_answered, desk) == want
+
+
+def test_ringing_webhook_pops_the_card_with_script_and_audit(client, session: Session,
+                                                             world: w.World) -> None:
+    _sign_in(client, world.anna)
+    _post(client, "c-1", "ringing")
+    _event_id, message = _first_message(client, **{"Last-Event-ID": "0-0"})
+    assert message["sse"] == "pop" and message["status"] == "ringing"
+    card = message["card"]
+    assert card["call"]["channel"] == {"code": "maps_listing", "name": "Maps listing", "label": "implants"}
+    [maria] = card["patients"]
+    assert maria["id"] == world.maria.id and maria["address"] == "Мария Ивановна"
+    assert not maria["new"] and maria["visits"] == 1 and maria["last_visit"]["service"] == "Пломба"
+    assert [a["service"] for a in maria["next_appointments"]] == ["Чистка"]
+    assert [d["purpose"] for d in maria["due"]] == ["recall"]
+    assert maria["notes"] == "Боится анестезии"
+    script = card["script"]
+    assert script["scenario"] == "repeat_patient" and script["locale"] == "ru"
+    greeting = " ".join(i["text"] for s in script["sections"] for i in s["items"])
+    assert "Мария Ивановна" in greeting and "Анна" in greeting  # the popping desk's own name
+    assert len(script["slots"]) == 2 and all(s["doctor_id"] == world.doctor.id for s in script["slots"])
+    views = session.scalars(select(AuditLog).where(AuditLog.action == "view_patient")).all()
+    assert [(v.staff_id, v.object_id, v.details["via"]) for v in views] == [
+        (world.anna.id, str(world.maria.id), "pop")]
+
+
+def test_other_desks_close_when_one_answers(app, client, session: Session, world: w.World) -> None:
+    runtime = app.extensions["callcenter"]
+    _post(client, "c-2", "ringing", extension=None)  # ring-all
+    _post(client, "c-2", "answered", extension="101")
+    entries = list(screenpop.read(runtime, "0-0", block_ms=10))
+    anna = desk_feed.Desk(world.anna.id, world.clinic.id, "101", "ru")
+    john = desk_feed.Desk(world.john.id, world.clinic.id, "102", "en")
+    (ring_id, ring), (answer_id, answer) = entries
+    # Replayed after the answer (a desk that resumes late): the ringing pop is only for the answerer.
+    assert desk_feed.message_for(runtime, john, ring_id, ring, utcnow()) is None
+    assert desk_feed.message_for(runtime, anna, ring_id, ring, utcnow()).startswith(f"id: {ring_id}\nevent: pop")
+    assert "event: close" in desk_feed.message_for(runtime, john, answer_id, answer, utcnow())
+    assert "event: pop" in desk_feed.message_for(runtime, anna, answer_id, answer, utcnow())
+
+
+def test_stream_resumes_after_last_event_id(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.john)
+    _post(client, "c-3", "ringing", extension="102")
+    first_id, first = _first_message(client, **{"Last-Event-ID": "0-0"})
+    _post(client, "c-4", "ringing", extension="102", caller=w.STRANGER_PHONE)
+    second_id, second = _first_message(client, **{"Last-Event-ID": first_id})
+    assert second_id > first_id and second["call_id"] != first["call_id"]
+    assert second["card"]["patients"] == [] and second["card"]["call"]["first_time"] is True
+    assert second["card"]["script"]["scenario"] == "first_time"
+
+
+def test_book_an_offered_slot_and_cancel_only_with_a_next_contact(client, session: Session,
+                                                                   world: w.World) -> None:
+    _sign_in(client, world.anna)
+    _post(client, "c-5", "ringing")
+    call_id = session.scalar(select(Call.id).where(Call.provider_call_id == "c-5"))
+    card = client.get(f"/api/desk/calls/{call_id}/card").json
+    slot = card["script"]["slots"][1]
+    booked = client.post(f"/api/desk/calls/{call_id}/book",
+                         json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]})
+    assert booked.status_code == 200, booked.json
+    again = client.post(f"/api/desk/calls/{call_id}/book",
+                        json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]})
+    assert again.status_code == 409 and again.json["field"] == "starts_at"
+    appointment = session.get(Appointment, booked.json["appointment_id"])
+    assert appointment.patient_id == world.maria.id and appointment.created_by_call_id == call_id
+    assert session.get(Call, call_id).outcome == CallOutcome.BOOKED
+
+    refused = client.post(f"/api/desk/appointments/{appointment.id}/cancel", json={"call_id": call_id})
+    assert refused.status_code == 409 and refused.json["field"] == "next_contact"
+    outcome = client.post(f"/api/desk/calls/{call_id}/wrap-up", json={"outcome": "cancelled"})
+    assert outcome.status_code == 409 and outcome.json["field"] == "outcome"
+    when = (utcnow() + timedelta(days=1)).isoformat()
+    cancelled = client.post(f"/api/desk/appointments/{appointment.id}/cancel",
+                            json={"call_id": call_id, "call_back_at": when})
+    assert cancelled.status_code == 200, cancelled.json
+    session.expire_all()
+    assert session.get(Appointment, appointment.id).status == AppointmentStatus.CANCELLED
+    task = session.get(DialTask, cancelled.json["task_id"])
+    assert task.purpose == TaskPurpose.CALL_BACK and task.call_id == call_id and task.phone == w.MARIA_PHONE
+    wrap = client.post(f"/api/desk/calls/{call_id}/wrap-up",
+                       json={"outcome": "cancelled", "heard_from": "maps_listing", "notes": "перезвонить"})
+    assert wrap.status_code == 200
+    session.expire_all()
+    call = session.get(Call, call_id)
+    assert call.outcome == CallOutcome.CANCELLED and call.heard_from_channel.code == "maps_listing"
+
+
+def test_family_number_lists_everyone_and_the_pick_sticks(client, session: Session,
+                                                           world: w.World) -> None:
+    _sign_in(client, world.anna)
+    _post(client, "c-6", "ringing", caller=w.FAMILY_PHONE)
+    call_id = session.scalar(select(Call.id).where(Call.provider_call_id == "c-6"))
+    card = client.get(f"/api/desk/calls/{call_id}/card").json
+    assert [p["name"] for p in card["patients"]] == ["Орлов Пётр Андреевич", "Орлова Алиса Петровна"]
+    picked = client.post(f"/api/desk/calls/{call_id}/patient", json={"patient_id": world.family[1].id})
+    assert picked.json["call"]["patient_id"] == world.family[1].id
+    greeting = " ".join(i["text"] for s in picked.json["script"]["sections"] for i in s["items"])
+    assert "Алиса Петровна" in greeting
+
+
+def test_unknown_caller_gets_a_card_and_missed_calls_wait_on_the_list(client, session: Session,
+                                                                       world: w.World) -> None:
+    _sign_in(client, world.anna)
+    _post(client, "c-7", "ringing", caller=w.STRANGER_PHONE, timestamp=(utcnow() - timedelta(minutes=20)).timestamp())
+    _post(client, "c-7", "missed", caller=w.STRANGER_PHONE)
+    lists = client.get("/api/desk/lists").json
+    [missed] = lists["missed"]
+    assert missed["number_e164"] == w.STRANGER_PHONE and 19 <= missed["waited_minutes"] <= 21
+    call_id = missed["call_id"]
+    created = client.post(f"/api/desk/calls/{call_id}/new-patient",
+                          json={"last_name": "Зайцев", "first_name": "Олег"})
+    assert created.status_code == 200
+    [patient] = created.json["patients"]
+    assert patient["is_lead"] and patient["phones_e164"] == [w.STRANGER_PHONE]
+    empty = client.post(f"/api/desk/calls/{call_id}/new-patient", json={"last_name": " "})
+    assert empty.status_code == 400 and empty.json["field"] == "first_name"
+
+
+def test_confirmation_marks(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.anna)
+    appointment = session.scalars(select(Appointment).where(
+        Appointment.status == AppointmentStatus.BOOKED)).one()
+    marked = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "call"})
+    assert marked.json["status"] == "call_back"
+    marked = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "confirmed"})
+    assert marked.json["status"] == "confirmed"
+    bad = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "maybe"})
+    assert bad.status_code == 409 and bad.json["field"] == "mark"
+
+
+def test_locked_desk_shows_nothing_until_the_password(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.anna)
+    assert client.post("/api/desk/lock").status_code == 200
+    assert client.get("/api/desk/lists").status_code == 423
+    assert client.get("/desk/stream").status_code == 423
+    assert client.post("/api/desk/unlock", json={"password": "nope"}).status_code == 403
+    assert client.post("/api/desk/unlock", json={"password": w.PASSWORD}).status_code == 200
+    assert client.get("/api/desk/lists").status_code == 200
+
+
+def test_desk_page_speaks_the_staff_language(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.john)
+    page = client.get("/desk").get_data(as_text=True)
+    assert "Missed calls to return" in page and 'lang="en"' in page
+    _sign_in(client, world.anna)
+    page = client.get("/desk").get_data(as_text=True)
+    assert "Пропущенные — перезвонить" in page
+
+
+def test_desk_needs_a_desk_role(client, session: Session, world: w.World) -> None:
+    assert client.get("/api/desk/lists").status_code == 401
+    assert client.get("/desk").status_code == 302
