@@ -16,7 +16,15 @@ from nacl.signing import SigningKey
 
 from webhooks import ADAPTERS, CallEvent, InboundRequest, PayloadError, SignatureError
 
-from .dialects import ADAPTER_SETTINGS, PROVIDERS, SECRETS, Signed, scenario, scenarios
+from .dialects import (
+    ADAPTER_SETTINGS,
+    PROVIDERS,
+    SECRETS,
+    Signed,
+    scenario,
+    scenarios,
+    signed_requests,
+)
 from .dialects import sign as sign_step
 
 NOW = datetime.now(UTC)
@@ -31,7 +39,7 @@ CASES = [(p, name) for p in PROVIDERS for name in scenarios(p)]
 
 
 def _requests(provider: str, name: str) -> list[Signed]:
-    return [sign_step(provider, step, NOW) for step in scenario(provider, name)["requests"]]
+    return signed_requests(provider, name, NOW)
 
 
 @pytest.mark.parametrize(("provider", "name"), CASES)
