@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.server
 import json
+import os
+import shutil
+import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +28,8 @@ from webhooks import (
     SignatureError,
 )
 from webhooks.generic import GenericAdapter
+
+from .conftest import require
 
 PAYLOADS = Path(__file__).parent / "payloads" / "generic"
 SECRET = "generic-shared-secret"
@@ -184,3 +191,46 @@ def test_any_bytes_give_events_or_a_payload_error(body: bytes) -> None:
     except PayloadError:
         return
     assert all(isinstance(e, CallEvent) for e in events)
+
+
+SCRIPT = Path(__file__).resolve().parent.parent / "integrations" / "asterisk" / "callcenter-event"
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_documented_pbx_script_sends_a_valid_signed_event(tmp_path: Path) -> None:
+    require(shutil.which("curl") and shutil.which("openssl"), "curl and openssl are needed")
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Capture)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    secret_file = tmp_path / "callcenter.secret"
+    secret_file.write_text(SECRET)
+    env = {"PATH": os.environ["PATH"], "CALLCENTER_SECRET_FILE": str(secret_file),
+           "CALLCENTER_URL": f"http://127.0.0.1:{server.server_port}/webhooks/generic"}
+    subprocess.run([str(SCRIPT), "event=ended", "call_id=1714546800.1", 'from=7900"1234567',
+                    "to=74951234567", "extension=101", "duration=60", "recording_url=",
+                    "timestamp=1714546865"], env=env, check=True, timeout=20)
+    thread.join(timeout=10)
+    server.server_close()
+    headers, body = _Capture.received[-1]
+    request = InboundRequest(provider="generic", subpath="", method="POST",
+                             url="https://clinic.example/webhooks/generic", headers=headers,
+                             body=body)
+    adapter = GenericAdapter()
+    adapter.verify(request, config())
+    (event,) = adapter.parse(request, config())
+    assert (event.kind, event.provider_call_id, event.caller, event.dialed, event.extension,
+            event.duration, event.occurred_at) == (
+        CallEventKind.ENDED, "1714546800.1", "+79001234567", "+74951234567", "101", 60,
+        datetime(2024, 5, 1, 7, 1, 5, tzinfo=UTC))
