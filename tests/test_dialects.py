@@ -132,7 +132,8 @@ def _assert_events_or_payload_error(provider: str, request: InboundRequest) -> N
 SUBPATHS = st.sampled_from(["", "events/call", "events/summary", "events/recording",
                             "events/record/added", "events/dtmf", "x/y"])
 HEADERS = st.sampled_from([{}, {"Content-Type": "application/json"},
-                           {"Content-Type": "application/x-www-form-urlencoded"}])
+                           {"Content-Type": "application/x-www-form-urlencoded"},
+                           {"Content-Type": "multipart/form-data; boundary=b"}])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -106,3 +106,18 @@ def test_outbound_call_is_dialed_to_the_client() -> None:
 def test_unknown_event_cannot_be_verified() -> None:
     with pytest.raises(SignatureError):
         ADAPTER.verify(_post({"event": "NOTIFY_SMS"}, "c2ln"), ADAPTER_SETTINGS)
+
+
+def test_multipart_posts_are_read_like_url_encoded_ones() -> None:
+    form, settings, example = _self_example()
+    parts = b"".join(
+        b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value.encode()) for name, value in form.items())
+    request = InboundRequest(
+        provider="zadarma", subpath="", method="POST", url="https://x/",
+        headers={"Content-Type": "multipart/form-data; boundary=b0undary",
+                 "Signature": example["Signature_base64_of_hex (PHP/Python official)"]},
+        body=parts + b"--b0undary--\r\n")
+    ADAPTER.verify(request, settings)
+    (event,) = ADAPTER.parse(request, settings)
+    assert event.caller == "+79001234567" and event.provider_call_id == "in_example"

@@ -10,6 +10,8 @@ import binascii
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +19,32 @@ from .events import InboundRequest, PayloadError
 
 
 def form_fields(request: InboundRequest) -> dict[str, str]:
-    """The form body (query string for GET) as a dict; bad bytes are a PayloadError."""
+    """The form body (query string for GET) as a dict; bad bytes are a PayloadError.
+
+    Some PBXs (Zadarma, seen in the wild) post multipart/form-data instead of url-encoding.
+    """
+    content_type = request.header("Content-Type") or ""
+    if request.method != "GET" and content_type.lower().startswith("multipart/form-data"):
+        return _multipart(content_type, request.body)
     try:
         return request.form()
     except UnicodeDecodeError:
         raise PayloadError("body", "not UTF-8 text") from None
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "replace")
+    try:
+        message = BytesParser(policy=HTTP).parsebytes(head + body)
+        fields: dict[str, str] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            content = part.get_content()
+            if isinstance(name, str) and isinstance(content, str):
+                fields[name] = content
+    except (ValueError, LookupError, TypeError, AttributeError, UnicodeError):
+        raise PayloadError("body", "unreadable multipart form") from None
+    return fields
 
 
 def json_object(raw: bytes | str, field: str = "body") -> dict[str, Any]:

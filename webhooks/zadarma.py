@@ -82,9 +82,9 @@ class ZadarmaAdapter:
         if not given:
             raise SignatureError("missing Signature header")
         try:
-            form = request.form()
-        except UnicodeDecodeError:
-            raise SignatureError("body is not UTF-8 text") from None
+            form = fields.form_fields(request)
+        except PayloadError as exc:
+            raise SignatureError(f"unreadable body ({exc.problem})") from None
         signed = SIGNED_FIELDS.get(form.get("event", ""))
         if signed is None:
             raise SignatureError("event without a known signature scheme")
