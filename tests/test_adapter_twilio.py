@@ -412,3 +412,46 @@ def test_any_bytes_parse_or_raise_payload_error(subpath: str, body: bytes) -> No
     except PayloadError:
         return
     assert all(isinstance(e, CallEvent) for e in events)
+
+
+def _click_to_call(sid: str, to: str, status: str, parent: str = "", **more: str) -> InboundRequest:
+    fields = {"CallSid": sid, "CallStatus": status, "From": "+74951234567", "To": to,
+              "Direction": "outbound-dial" if parent else "outbound-api",
+              "Timestamp": "Wed, 01 May 2024 07:00:00 +0000", **more}
+    if parent:
+        fields["ParentCallSid"] = parent
+    return _form("status", **fields)
+
+
+def test_click_to_call_rings_the_receptionist_first_then_the_patient() -> None:
+    """REST call to the desk phone, whose TwiML <Dial>s the patient: one outbound call."""
+    adapter = TwilioAdapter()
+    agent, patient = "CAagent", "CApatient"
+    steps = [
+        _click_to_call(agent, "sip:101@clinic-desk.sip.twilio.com", "ringing"),
+        _click_to_call(agent, "sip:101@clinic-desk.sip.twilio.com", "in-progress"),
+        _click_to_call(patient, "+79001234567", "ringing", parent=agent),
+        _click_to_call(patient, "+79001234567", "in-progress", parent=agent),
+        _click_to_call(patient, "+79001234567", "completed", parent=agent, CallDuration="95"),
+    ]
+    events = [e for step in steps for e in adapter.parse(step, config())]
+    assert [(e.kind, e.provider_call_id, e.direction, e.extension, e.dialed, e.duration)
+            for e in events] == [
+        (CallEventKind.RINGING, agent, Direction.OUTBOUND, "101", None, None),
+        # the receptionist picking up her own phone is not an answer
+        (CallEventKind.RINGING, agent, Direction.OUTBOUND, None, "+79001234567", None),
+        (CallEventKind.ANSWERED, agent, Direction.OUTBOUND, None, "+79001234567", None),
+        (CallEventKind.ENDED, agent, Direction.OUTBOUND, None, "+79001234567", 95),
+    ]
+
+
+def test_click_to_call_patient_not_reached_is_missed() -> None:
+    request = _click_to_call("CApatient", "+79001234567", "no-answer", parent="CAagent")
+    (event,) = TwilioAdapter().parse(request, config())
+    assert (event.kind, event.provider_call_id) == (CallEventKind.MISSED, "CAagent")
+
+
+def test_a_number_in_the_ring_list_is_a_desk_phone() -> None:
+    request = _form("status", CallSid="CAleg", ParentCallSid=PARENT, CallStatus="no-answer",
+                    Direction="outbound-dial", From="+79001234567", To="+74951230000")
+    assert TwilioAdapter().parse(request, config()) == []

@@ -6,9 +6,11 @@ Sub-paths under /webhooks/twilio (form POSTs signed with X-Twilio-Signature):
   dial       the <Dial action>: how ringing the desk ended (an agent talked, or nobody answered)
   recording  the voicemail <Record>: its recordingStatusCallback and its action
 
-A desk leg carries ParentCallSid: its events belong to the parent call and name the extension
-that rang or answered. A desk leg that ends unanswered says nothing about the call (another phone
-may have answered); the dial action decides answered versus missed.
+A desk leg (ParentCallSid, To = a sip:/client: URI or a TWILIO_RING number) belongs to the
+parent call and names the extension that rang or answered; one that ends unanswered says nothing
+about the call (another phone may have answered): the dial action decides answered or missed.
+A leg to an outside number (click-to-call dialing the patient) is the outbound call's far end.
+An outbound call to a desk phone rings the receptionist first: her picking up is not an answer.
 
 Dedupe: every event gets an id built from the leg's CallSid plus what happened (a leg goes
 through each CallStatus at most once), so a retried callback maps onto the stored event even when
@@ -19,6 +21,7 @@ recording; otherwise the time we received the request (voice and dial requests h
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -99,7 +102,7 @@ class TwilioAdapter:
         if handler is None:
             raise PayloadError("subpath", f"unknown Twilio callback {request.subpath!r}; "
                                           "expected voice, status, dial or recording")
-        return handler(form, settings["REGION"], self.clock())
+        return handler(form, settings, self.clock())
 
     def reply(self, request: InboundRequest, events: list[CallEvent],
               settings: Mapping[str, Any]) -> WebhookReply:
@@ -212,30 +215,56 @@ def _agent(uri: str) -> str | None:
     return value or None
 
 
-def _call(form: Mapping[str, str], region: str) -> dict[str, Any]:
-    """The CallEvent fields every Twilio callback shares; a desk leg maps onto its parent call."""
+class Leg(enum.Enum):
+    """Which leg a callback is about: they map differently onto the call."""
+
+    CALL = "call"  # the call itself (an incoming call, or an outbound call to an outside number)
+    DESK = "desk"  # one desk phone we <Dial> for an incoming call (has ParentCallSid)
+    AGENT_FIRST = "agent_first"  # an outbound call that rings a desk phone first (click-to-call)
+    OUTSIDE = "outside"  # a <Dial> leg to an outside number (e.g. the patient in click-to-call)
+
+
+def _desk_phone(to: str, settings: Mapping[str, Any]) -> bool:
+    """SIP and client URIs are desk phones; so are numbers listed in TWILIO_RING."""
+    if to.lower().startswith(("sip:", "client:")):
+        return True
+    region = settings["REGION"]
+    number = normalize(to, region)
+    ring = (t.strip() for t in (settings.get("TWILIO_RING") or "").split(","))
+    return number is not None and number in {normalize(t, region) for t in ring if t}
+
+
+def _call(form: Mapping[str, str], settings: Mapping[str, Any]) -> tuple[dict[str, Any], Leg]:
+    """The CallEvent fields a callback carries, and which leg it is about."""
+    region = settings["REGION"]
     call_sid = required(form, "CallSid")
-    raw_from = text(form, "From")
+    raw_from, to = text(form, "From"), text(form, "To")
     caller = None if raw_from in HIDDEN_NUMBERS else normalize(raw_from, region)
-    base: dict[str, Any] = {"provider": PROVIDER, "caller": caller, "caller_raw": raw_from[:64]}
+    fields: dict[str, Any] = {"provider": PROVIDER, "caller": caller, "caller_raw": raw_from[:64]}
     parent = text(form, "ParentCallSid")
+    if parent and _desk_phone(to, settings):
+        # The desk rings for an incoming call; the parent's own events carry the dialed number.
+        return {**fields, "provider_call_id": parent, "direction": Direction.INBOUND,
+                "extension": _agent(to)}, Leg.DESK
     if parent:
-        # Our desk legs serve inbound calls; the parent's own events carry the dialed number.
-        return {**base, "provider_call_id": parent, "direction": Direction.INBOUND,
-                "extension": _agent(text(form, "To"))}
+        return {**fields, "provider_call_id": parent, "direction": Direction.OUTBOUND,
+                "dialed": normalize(to, region)}, Leg.OUTSIDE
     direction = text(form, "Direction") or "inbound"
     if direction == "inbound":
-        kind = Direction.INBOUND
-    elif direction.startswith("outbound"):
-        kind = Direction.OUTBOUND
-    else:
+        return {**fields, "provider_call_id": call_sid, "direction": Direction.INBOUND,
+                "dialed": normalize(to, region)}, Leg.CALL
+    if not direction.startswith("outbound"):
         raise PayloadError("Direction", f"unknown direction {direction!r}")
-    return {**base, "provider_call_id": call_sid, "direction": kind,
-            "dialed": normalize(text(form, "To"), region)}
+    if _desk_phone(to, settings):
+        return {**fields, "provider_call_id": call_sid, "direction": Direction.OUTBOUND,
+                "extension": _agent(to)}, Leg.AGENT_FIRST
+    return {**fields, "provider_call_id": call_sid, "direction": Direction.OUTBOUND,
+            "dialed": normalize(to, region)}, Leg.CALL
 
 
-def _voice(form: Mapping[str, str], region: str, received: datetime) -> list[CallEvent]:
-    call = _call(form, region)
+def _voice(form: Mapping[str, str], settings: Mapping[str, Any],
+           received: datetime) -> list[CallEvent]:
+    call, _ = _call(form, settings)
     status = required(form, "CallStatus")
     kind = VOICE_KINDS.get(status)
     if kind is None:
@@ -244,26 +273,28 @@ def _voice(form: Mapping[str, str], region: str, received: datetime) -> list[Cal
                       event_id=f"{form['CallSid']}:voice", raw=dict(form))]
 
 
-def _status(form: Mapping[str, str], region: str, received: datetime) -> list[CallEvent]:
-    call = _call(form, region)
+def _status(form: Mapping[str, str], settings: Mapping[str, Any],
+            received: datetime) -> list[CallEvent]:
+    call, leg = _call(form, settings)
     status = required(form, "CallStatus")
     if status in SILENT_STATUSES:
         return []
     kind = STATUS_KINDS.get(status)
     if kind is None:
         raise PayloadError("CallStatus", f"unknown status {status!r}")
-    desk_leg = bool(text(form, "ParentCallSid"))
-    if desk_leg and kind is CallEventKind.MISSED:
-        return []
+    if leg is Leg.DESK and kind is CallEventKind.MISSED:
+        return []  # this phone stopped ringing; another may have answered (the dial action says)
+    if leg is Leg.AGENT_FIRST and kind is CallEventKind.ANSWERED:
+        return []  # the receptionist picked up; the patient is only being dialed now
     extra = {key: value for key, value in (
         ("sequence", text(form, "SequenceNumber")),
         ("status", status),
         ("answered_by", text(form, "AnsweredBy")),
         ("sip_response_code", text(form, "SipResponseCode")),
-        ("leg", form["CallSid"] if desk_leg else ""),
+        ("leg", form["CallSid"] if leg in (Leg.DESK, Leg.OUTSIDE) else ""),
     ) if value}
     duration = optional_int(form, "CallDuration") if kind is CallEventKind.ENDED else None
-    if call["direction"] is Direction.INBOUND and not desk_leg and duration is not None:
+    if leg is not Leg.DESK and call["direction"] is Direction.INBOUND and duration is not None:
         # An inbound call's own duration also counts ringing and voicemail: not talk time.
         extra["call_duration"] = duration
         duration = None
@@ -272,8 +303,9 @@ def _status(form: Mapping[str, str], region: str, received: datetime) -> list[Ca
                       raw=dict(form))]
 
 
-def _dial(form: Mapping[str, str], region: str, received: datetime) -> list[CallEvent]:
-    call = _call(form, region)
+def _dial(form: Mapping[str, str], settings: Mapping[str, Any],
+          received: datetime) -> list[CallEvent]:
+    call, _ = _call(form, settings)
     status = required(form, "DialCallStatus")
     extra = {"dial_status": status, "dial_call_sid": text(form, "DialCallSid")}
     if status in ANSWERED_DIAL_STATUSES:
@@ -286,9 +318,10 @@ def _dial(form: Mapping[str, str], region: str, received: datetime) -> list[Call
                       event_id=f"{form['CallSid']}:dial", extra=extra, raw=dict(form))]
 
 
-def _recording(form: Mapping[str, str], region: str, received: datetime) -> list[CallEvent]:
-    """A finished voicemail: from the status callback or the <Record> action, whichever is first."""
-    call = _call(form, region)
+def _recording(form: Mapping[str, str], settings: Mapping[str, Any],
+               received: datetime) -> list[CallEvent]:
+    """A finished recording: from the status callback or the <Record> action, whichever is first."""
+    call, _ = _call(form, settings)
     status = text(form, "RecordingStatus")
     if status and status != "completed":
         return []  # in-progress, or absent/failed: nothing to listen to
