@@ -1,7 +1,8 @@
-"""The webhook pipeline: store raw → verify → parse → apply → publish.
+"""The webhook pipeline: verify → parse → store raw + apply (one transaction) → publish.
 
-The raw request is committed before anything can fail, so a webhook is never lost: a rejected
-one stays for security review, a failed one for an admin to re-process.
+The raw request commits in the same transaction as its effects, and the PBX is answered only
+after that commit: a webhook is never lost. A rejected one stays for security review; one whose
+effects fail to apply is rolled back to a savepoint and stays as `failed` for re-processing.
 """
 
 from __future__ import annotations
@@ -41,18 +42,13 @@ class IngestResult:
     changes: list[CallChange] = field(default_factory=list)
 
 
-def store_raw(runtime: Runtime, request: InboundRequest, state: RawState = RawState.RECEIVED,
-              error: str = "") -> int:
-    """Commit the request as received, in its own transaction; returns its id."""
-    with runtime.sessions() as session:
-        raw = RawWebhook(
-            provider=request.provider[:32], path=request.subpath[:300], method=request.method[:8],
-            query=request.query, headers=dict(request.headers), body=request.body,
-            remote_addr=request.remote_addr[:64], state=state, error=error,
-        )
-        session.add(raw)
-        session.commit()
-        return raw.id
+def _raw_row(request: InboundRequest, state: RawState, error: str = "") -> RawWebhook:
+    return RawWebhook(
+        provider=request.provider[:32], path=request.subpath[:300], method=request.method[:8],
+        query=request.query, headers=dict(request.headers), body=request.body,
+        remote_addr=request.remote_addr[:64], state=state, error=error, attempts=1,
+        processed_at=utcnow() if state != RawState.RECEIVED else None,
+    )
 
 
 def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
@@ -62,78 +58,112 @@ def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
 
 
 def handle_webhook(runtime: Runtime, request: InboundRequest) -> IngestResult:
-    """The whole pipeline for one HTTP delivery."""
-    adapter = get_adapter(request.provider)
-    if adapter is None:
-        raw_id = store_raw(runtime, request, RawState.REJECTED, "unknown provider")
-        return IngestResult(404, raw_id, error={"error": "unknown_provider",
-                                               "message": f"no PBX adapter named {request.provider!r}"})
-    raw_id = store_raw(runtime, request)
-    return process(runtime, raw_id, request)
+    """The whole pipeline for one HTTP delivery: one transaction holds the raw row and its effects."""
+    return _run(runtime, request, raw_id=None)
 
 
-def process(runtime: Runtime, raw_id: int, request: InboundRequest) -> IngestResult:
-    """Verify, parse and apply a stored request; also used to re-process failed ones."""
-    config = runtime.config
+@dataclass
+class _Reading:
+    """What verify + parse made of a request, before any database work."""
+
+    events: list[CallEvent] = field(default_factory=list)
+    reply: WebhookReply | None = None
+    refusal: IngestResult | None = None
+    state: RawState = RawState.PROCESSED
+    error: str = ""
+
+
+def _refuse(status: int, state: RawState, error: str, body: dict[str, Any]) -> _Reading:
+    return _Reading(refusal=IngestResult(status, None, error=body), state=state, error=error)
+
+
+def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
+    """Verify and parse (pure, no database): events and reply, or the refusal to answer with."""
     adapter = get_adapter(request.provider)
     if adapter is None:
-        return IngestResult(404, raw_id, error={"error": "unknown_provider", "message": request.provider})
+        return _refuse(404, RawState.REJECTED, "unknown provider", {
+            "error": "unknown_provider", "message": f"no PBX adapter named {request.provider!r}"})
     try:
         adapter.verify(request, config)
-    except SignatureError as exc:
-        _mark(runtime, raw_id, RawState.REJECTED, f"signature: {exc}")
-        log.warning("webhook %s rejected: %s", raw_id, exc)
-        return IngestResult(403, raw_id, error={"error": "bad_signature", "message": str(exc)})
-    try:
         events = adapter.parse(request, config)
+    except SignatureError as exc:
+        return _refuse(403, RawState.REJECTED, f"signature: {exc}",
+                       {"error": "bad_signature", "message": str(exc)})
     except PayloadError as exc:
-        _mark(runtime, raw_id, RawState.INVALID, str(exc))
-        return IngestResult(400, raw_id, error={"error": "invalid_payload", "field": exc.field,
-                                               "message": exc.problem})
-    reply = adapter.reply(request, events, config)
-    try:
-        changes = apply_events(runtime, events, raw_id)
-    except Exception as exc:
-        # The PBX still gets its answer (the phone keeps ringing); the raw row waits for re-processing.
-        log.exception("webhook %s failed to apply", raw_id)
-        _mark(runtime, raw_id, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-        return IngestResult(reply.status, raw_id, reply=reply)
-    return IngestResult(reply.status, raw_id, reply=reply, changes=changes)
+        return _refuse(400, RawState.INVALID, str(exc),
+                       {"error": "invalid_payload", "field": exc.field, "message": exc.problem})
+    except Exception as exc:  # an adapter bug: keep the request, answer like a parse failure
+        log.exception("adapter %s crashed", request.provider)
+        return _refuse(400, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000], {
+            "error": "invalid_payload", "field": "body", "message": "could not be interpreted"})
+    return _Reading(events=events, reply=adapter.reply(request, events, config))
 
 
-def apply_events(runtime: Runtime, events: Sequence[CallEvent], raw_id: int | None) -> list[CallChange]:
-    """Apply events in one transaction, mark the raw row processed, then publish the pops."""
-    with runtime.sessions() as session:
-        changes = [record_call_event(session, event, config=runtime.config, raw_webhook_id=raw_id)
-                   for event in events]
-        if raw_id is not None:
-            raw = session.get(RawWebhook, raw_id)
-            if raw is not None:
-                raw.state = RawState.PROCESSED
-                raw.error = ""
-                raw.attempts += 1
-                raw.processed_at = utcnow()
+def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> IngestResult:
+    reading = _interpret(request, runtime.config)
+    with runtime.write_guard(), runtime.sessions() as session:
+        raw = _store(session, request, raw_id, reading.state, reading.error)
+        changes: list[CallChange] = []
+        if reading.refusal is None:
+            try:
+                with session.begin_nested():
+                    changes = [record_call_event(session, event, config=runtime.config,
+                                                 raw_webhook_id=raw.id) for event in reading.events]
+            except Exception as exc:
+                # The effects roll back to the savepoint; the raw row commits as failed for an
+                # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
+                log.exception("webhook %s failed to apply", raw.id)
+                raw.state = RawState.FAILED
+                raw.error = f"{type(exc).__name__}: {exc}"[:2000]
         session.commit()
+        raw_id = raw.id
+    if reading.refusal is not None:
+        if reading.state == RawState.REJECTED:
+            log.warning("webhook %s rejected: %s", raw_id, reading.error)
+        reading.refusal.raw_id = raw_id
+        return reading.refusal
+    _publish(runtime, reading.events, changes)
+    assert reading.reply is not None
+    return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes)
+
+
+def _store(session: Session, request: InboundRequest, raw_id: int | None, state: RawState,
+           error: str) -> RawWebhook:
+    if raw_id is None:
+        raw = _raw_row(request, state, error)
+        session.add(raw)
+        session.flush()
+        return raw
+    raw = session.get(RawWebhook, raw_id)
+    if raw is None:
+        raise LookupError(f"no raw webhook {raw_id}")
+    raw.state, raw.error, raw.attempts, raw.processed_at = state, error, raw.attempts + 1, utcnow()
+    return raw
+
+
+def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[CallChange]) -> None:
     for event, change in zip(events, changes, strict=True):
         if change.changed:
             log.info("call %s %s from %s (%s)", change.call_id, event.kind, mask(event.caller),
                      event.provider)
             screenpop.publish_change(runtime, change, event.extension)
-    return changes
 
 
 def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], raw: str | bytes,
                   source: str = "") -> list[CallChange]:
-    """Entry for non-HTTP sources (AMI bridge, SIP): store the raw text, then apply."""
+    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together."""
     body = raw.encode() if isinstance(raw, str) else raw
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
                              body=body)
-    raw_id = store_raw(runtime, request)
-    try:
-        return apply_events(runtime, events, raw_id)
-    except Exception as exc:
-        _mark(runtime, raw_id, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-        raise
+    with runtime.write_guard(), runtime.sessions() as session:
+        raw_row = _raw_row(request, RawState.PROCESSED)
+        session.add(raw_row)
+        session.flush()
+        changes = [record_call_event(session, event, config=runtime.config,
+                                     raw_webhook_id=raw_row.id) for event in events]
+        session.commit()
+    _publish(runtime, events, changes)
+    return changes
 
 
 def reprocess(runtime: Runtime, raw_id: int, url: str = "") -> IngestResult:
@@ -143,7 +173,7 @@ def reprocess(runtime: Runtime, raw_id: int, url: str = "") -> IngestResult:
         if raw is None:
             raise LookupError(f"no raw webhook {raw_id}")
         request = request_from_raw(raw, url or _stored_url(raw))
-    return process(runtime, raw_id, request)
+    return _run(runtime, request, raw_id=raw_id)
 
 
 def _stored_url(raw: RawWebhook) -> str:
@@ -155,16 +185,6 @@ def failed_ids(session: Session, limit: int = 1000) -> list[int]:
         select(RawWebhook.id).where(RawWebhook.state == RawState.FAILED)
         .order_by(RawWebhook.id).limit(limit)
     ))
-
-
-def _mark(runtime: Runtime, raw_id: int, state: RawState, error: str) -> None:
-    with runtime.sessions() as session:
-        raw = session.get(RawWebhook, raw_id)
-        if raw is not None:
-            raw.state = state
-            raw.error = error
-            raw.attempts += 1
-            session.commit()
 
 
 def headers_for_storage(headers: Mapping[str, str], url: str) -> dict[str, str]:

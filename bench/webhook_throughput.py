@@ -1,0 +1,195 @@
+"""Webhook pipeline vs a bare insert endpoint, side by side, same load tool (wrk), same gunicorn.
+
+    python -m bench webhook_throughput [--db sqlite|postgresql|both] [--patients 100000]
+                                       [--numbers 50] [--duration 15] [--connections 4]
+
+Each POST to the pipeline is a distinct signed generic-webhook event (ringing, answered, ended of
+distinct calls from real patients' numbers to the 50 tracking numbers), so every request does the
+full work: verify, store raw, apply, match, attribute, publish. The baseline is a Flask endpoint
+that inserts one row per POST. Needs `wrk` (apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from callcenter import migrate
+from callcenter.db import make_engine, make_session_factory
+from callcenter.models import Call, RawState, RawWebhook
+from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+from .population import patient_phone, populate, tracking_number
+from .servers import Gunicorn
+from .table import print_table
+
+SECRET = "bench-secret"
+EVENTS = ("ringing", "answered", "ended")
+
+
+def _requests(count: int, patients: int, numbers: int) -> list[tuple[str, dict[str, str]]]:
+    """Pre-signed generic webhook requests: (body, headers)."""
+    rng = random.Random(11)
+    now = int(time.time())
+    out = []
+    for call in range(count // len(EVENTS) + 1):
+        caller = patient_phone(rng.randrange(patients))
+        dialed = tracking_number(rng.randrange(numbers))
+        for step, event in enumerate(EVENTS):
+            payload = {"call_id": f"bench-{call}", "event": event, "direction": "inbound",
+                       "from": caller, "to": dialed, "extension": "101",
+                       "timestamp": now + step * 30}
+            if event == "ended":
+                payload["duration"] = 60
+            body = json.dumps(payload, separators=(",", ":"))
+            headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
+                       SIGNATURE_HEADER: sign(SECRET, now, body.encode())}
+            out.append((body, headers))
+    return out[:count]
+
+
+LUA_TEMPLATE = """
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local counter = 0
+function request()
+  -- thread t sends requests t, t+T, t+2T... so no two threads repeat one
+  local index = (tid + counter * NTHREADS) %% #reqs + 1
+  counter = counter + 1
+  local r = reqs[index]
+  return wrk.format("POST", "%(path)s", r.headers, r.body)
+end
+"""
+
+
+def _lua(path: str, requests: list[tuple[str, dict[str, str]]], folder: Path, threads: int) -> Path:
+    """A wrk script cycling through pre-signed requests."""
+    def lua_str(text: str) -> str:
+        return "[==[" + text + "]==]"
+
+    lines = ["local reqs = {"]
+    for body, headers in requests:
+        hdrs = ", ".join(f"[ {lua_str(k)} ] = {lua_str(v)}" for k, v in headers.items())
+        lines.append(f"  {{ body = {lua_str(body)}, headers = {{ {hdrs} }} }},")
+    lines.append("}")
+    lines.append((LUA_TEMPLATE % {"path": path}).replace("NTHREADS", str(threads)))
+    script = folder / (path.strip("/").replace("/", "_") + ".lua")
+    script.write_text("\n".join(lines))
+    return script
+
+
+def _wrk(url: str, script: Path, duration: int, connections: int, threads: int) -> dict[str, float]:
+    result = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    )
+    out = result.stdout
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "90", "99"):
+        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        figures[f"p{pct}"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    total = re.search(r"(\d+) requests in", out)
+    figures["requests"] = float(total.group(1)) if total else 0.0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = float(non2xx.group(1)) if non2xx else 0.0
+    return figures
+
+
+def _measure(backend: str, url_for: dict[str, str], redis_url: str, args: argparse.Namespace,
+             folder: Path) -> list[list[object]]:
+    migrate.upgrade(url_for["app"])
+    started = time.monotonic()
+    populate(url_for["app"], args.patients, args.numbers)
+    print(f"[{backend}] populated {args.patients:,} patients, {args.numbers} numbers "
+          f"in {time.monotonic() - started:.1f} s", flush=True)
+    expected = int(args.duration * 3000) + 5000
+    pipeline_reqs = _requests(expected, args.patients, args.numbers)
+    bare_reqs = [(body, {"Content-Type": "application/json"}) for body, _ in pipeline_reqs[:2000]]
+    rows = []
+    threads = 2
+    with Gunicorn("bench.bare_app:app", {"DATABASE_URL": url_for["bare"]}) as bare:
+        bare_fig = _wrk(bare.base + "/bare", _lua("/bare", bare_reqs, folder, threads), args.duration,
+                        args.connections, threads)
+    env = {"DATABASE_URL": url_for["app"], "REDIS_URL": redis_url,
+           "CALLCENTER_GENERIC_SECRET": SECRET, "CALLCENTER_INSTANCE_DIR": str(folder),
+           "CALLCENTER_LOG_LEVEL": "WARNING", "CALLCENTER_SECRET_KEY": "bench"}
+    with Gunicorn("callcenter.wsgi:app", env) as app:
+        app_fig = _wrk(app.base + "/webhooks/generic", _lua("/webhooks/generic", pipeline_reqs, folder, threads),
+                       args.duration, args.connections, threads)
+    engine = make_engine(url_for["app"])
+    with make_session_factory(engine)() as session:
+        calls = session.scalar(select(func.count(Call.id)))
+        failed = session.scalar(select(func.count(RawWebhook.id))
+                                .where(RawWebhook.state != RawState.PROCESSED))
+    engine.dispose()
+    ratio = 100.0 * app_fig["rps"] / bare_fig["rps"]
+    rows.append([backend, "bare insert", bare_fig["rps"], bare_fig["p50"], bare_fig["p90"],
+                 bare_fig["p99"], int(bare_fig["errors"]), "100 %"])
+    rows.append([backend, "webhook pipeline", app_fig["rps"], app_fig["p50"], app_fig["p90"],
+                 app_fig["p99"], int(app_fig["errors"]), f"{ratio:.0f} %"])
+    print(f"[{backend}] pipeline stored {calls:,} calls; raw webhooks not processed: {failed}",
+          flush=True)
+    if app_fig["requests"] > len(pipeline_reqs):
+        print(f"[{backend}] note: wrk sent more requests than were prepared; the rest were "
+              "redeliveries (dedupe path)")
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench webhook_throughput")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--numbers", type=int, default=50)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        print("bench webhook_throughput: wrk not found (apt-get install wrk)")
+        return 2
+    binary, _origin = redis_binary()
+    redis = RedisServer(binary)  # type: ignore[arg-type]
+    redis.start()
+    rows: list[list[object]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="cc-bench-") as tmp:
+            folder = Path(tmp)
+            if args.db in ("sqlite", "both"):
+                rows += _measure("sqlite", {"app": f"sqlite:///{folder}/app.db",
+                                            "bare": f"sqlite:///{folder}/bare.db"},
+                                 redis.url, args, folder)
+            if args.db in ("postgresql", "both"):
+                bindir = postgres_bindir()
+                if bindir is None:
+                    print("PostgreSQL binaries not found: skipping the PostgreSQL run")
+                else:
+                    pg = PostgresServer(bindir)
+                    pg.init()
+                    pg.start()
+                    try:
+                        rows += _measure("postgresql", {"app": pg.create_database("bench_app"),
+                                                        "bare": pg.create_database("bench_bare")},
+                                         redis.url, args, folder)
+                    finally:
+                        pg.cleanup()
+    finally:
+        redis.cleanup()
+    print_table(["db", "endpoint", "requests/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "vs bare"],
+                rows, title=f"Webhook throughput: gunicorn 2 workers x 4 threads, wrk "
+                            f"{args.connections} connections, {args.duration} s, "
+                            f"{args.patients:,} patients, {args.numbers} tracking numbers")
+    return 0
