@@ -16,6 +16,8 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -186,10 +188,24 @@ def dispatch(session: Session, connection: Redis, clinic: Clinic, now: datetime,
                     .values(next_attempt_at=retry_at).execution_options(synchronize_session=False))
     session.commit()
     queue = Queue(DIAL_QUEUE, connection=connection)
+    queued = 0
     for row in due:
-        queue.enqueue(dial_attempt, row.id, row.attempts + 1, job_timeout=600,
+        job_id = f"dial-{row.id}-{row.attempts + 1}"
+        if _waiting(job_id, connection):
+            continue
+        queue.enqueue(dial_attempt, row.id, row.attempts + 1, job_id=job_id, job_timeout=600,
                       result_ttl=3600, failure_ttl=24 * 3600)
-    return len(due)
+        queued += 1
+    return queued
+
+
+def _waiting(job_id: str, connection: Redis) -> bool:
+    """The attempt's job is still queued or running (not lost with Redis, not finished)."""
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status()
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 # ---- dial --------------------------------------------------------------------------------------
