@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUPPORT = {"__main__", "table", "population", "servers", "bare_app"}
+SUPPORT = {"__main__", "table", "population", "bare_app"}
 
 
 def available() -> list[str]:

@@ -23,10 +23,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from callcenter import migrate
-from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 from .population import patient_phone, populate, tracking_number
-from .servers import Gunicorn
 from .table import print_table
 
 KEY_3CX = "bench-3cx-key"

@@ -26,11 +26,10 @@ from sqlalchemy import func, select
 from callcenter import migrate
 from callcenter.db import make_engine, make_session_factory
 from callcenter.models import Call, RawState, RawWebhook
-from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from .population import patient_phone, populate, tracking_number
-from .servers import Gunicorn
 from .table import print_table
 
 SECRET = "bench-secret"
