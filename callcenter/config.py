@@ -98,6 +98,12 @@ def _text(value: str) -> str:
     return value
 
 
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError(f"must be text or json, got {value!r}")
+    return value
+
+
 def _clock_time(value: str) -> str:
     hours, sep, minutes = value.partition(":")
     if not (sep and hours.isdigit() and minutes.isdigit() and int(hours) <= 24 and int(minutes) < 60):
@@ -202,6 +208,14 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_REGION", "RU", _region,
                 "country whose numbering plan applies to numbers written without +"),
         Setting("CALLCENTER_LOG_LEVEL", "INFO", _text, "logging level"),
+        Setting("CALLCENTER_LOG_FORMAT", "text", _log_format,
+                "text (one readable line) or json (one JSON object a line); numbers are masked"),
+        Setting("CALLCENTER_LOGIN_FAILURES", "5", _positive_int,
+                "failed sign-ins per login name and per client address before a pause"),
+        Setting("CALLCENTER_LOGIN_WINDOW", "300", _positive_int,
+                "seconds over which failed sign-ins are counted"),
+        Setting("CALLCENTER_WEBHOOK_RATE", "6000", _positive_int,
+                "webhook requests per minute accepted from one source address (429 above)"),
         Setting("CALLCENTER_MAX_WEBHOOK_BYTES", "262144", _positive_int,
                 "largest webhook body accepted (413 above)"),
         Setting("CALLCENTER_REPLAY_WINDOW", "300", _positive_int,

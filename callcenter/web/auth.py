@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..audit import record as audit
 from ..auth import authenticate, current_staff, sign_in, sign_out
 from ..i18n import request_locale, t
-from . import db
+from ..login_throttle import LoginThrottle
+from ..ratelimit import Limit
+from . import db, runtime
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 HOME_BY_ROLE = {"receptionist": "/desk", "doctor": "/desk", "marketing": "/marketing", "admin": "/admin"}
 
@@ -22,18 +28,37 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _throttle() -> LoginThrottle:
+    extensions = current_app.extensions
+    if "login_throttle" not in extensions:
+        config = current_app.config
+        limit = Limit("login", config["LOGIN_FAILURES"], config["LOGIN_WINDOW"])
+        extensions["login_throttle"] = LoginThrottle(
+            limit, lambda: runtime().redis if config["REDIS_URL"] else None)
+    return extensions["login_throttle"]
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int, dict[str, str]]:
     locale = request_locale(current_app.config["LOCALE"])
     next_url = _safe_next(request.args.get("next"))
     error = None
     if request.method == "POST":
-        staff = authenticate(db(), request.form.get("login", "").strip(), request.form.get("password", ""))
+        name, address, now = request.form.get("login", "").strip(), request.remote_addr or "", time.time()
+        wait = _throttle().refused(name, address, now)
+        if wait is not None:
+            log.warning("sign-in paused for %s s: too many failures (address %s)", wait, address)
+            page = render_template("login.html", locale=locale, error=t("login.throttled", locale),
+                                   next=next_url)
+            return page, 429, {"Retry-After": str(wait)}
+        staff = authenticate(db(), name, request.form.get("password", ""))
         if staff is not None:
+            _throttle().succeeded(name, now)
             sign_in(staff)
             audit(db(), staff.id, "login", "staff", staff.id)
             db().commit()
             return redirect(next_url or HOME_BY_ROLE.get(str(staff.role), "/"))
+        _throttle().failed(name, address, now)
         error = t("login.failed", locale)
     return render_template("login.html", locale=locale, error=error, next=next_url)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
@@ -10,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from webhooks import InboundRequest
 
 from ..ingest import handle_webhook, headers_for_storage
+from ..webhook_rate import SourceRate
 from . import runtime
 
 bp = Blueprint("webhooks", __name__)
@@ -35,6 +37,11 @@ def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
     body = request.stream.read(limit + 1)
     if len(body) > limit:
         return _error(413, "payload_too_large", f"body over {limit} bytes")
+    wait = _source_rate().wait(request.remote_addr or "", time.time())
+    if wait is not None:
+        response = _error(429, "rate_limited", f"too many webhooks from this address; retry in {wait} s")
+        response[0].headers["Retry-After"] = str(wait)
+        return response
     url = signed_url()
     inbound = InboundRequest(
         provider=provider, subpath=subpath, method=request.method, url=url,
@@ -55,6 +62,15 @@ def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
     reply = result.reply
     assert reply is not None
     return Response(reply.body, status=reply.status, content_type=reply.content_type)
+
+
+def _source_rate() -> SourceRate:
+    extensions = current_app.extensions
+    if "webhook_rate" not in extensions:
+        config = current_app.config
+        extensions["webhook_rate"] = SourceRate(
+            config["WEBHOOK_RATE"], lambda: runtime().redis if config["REDIS_URL"] else None)
+    return extensions["webhook_rate"]
 
 
 def _error(status: int, code: str, message: str) -> tuple[Response, int]:
