@@ -41,9 +41,16 @@ def cli() -> None:
 @cli.command("check-config")
 def check_config() -> None:
     """Validate settings and print them (secrets masked)."""
+    from .webhook_secrets import provider_status
+
     config = _config()
     for name, shown in describe(config):
         click.echo(f"{name:34} {shown}")
+    status = provider_status(config)
+    for provider, ready in status.items():
+        click.echo(f"webhooks/{provider:25} {'signed' if ready else 'not set up: refuses every request'}")
+    if not any(status.values()):
+        click.echo("warning: no PBX is set up; every webhook will be refused with 403", err=True)
     click.echo("configuration ok")
 
 
