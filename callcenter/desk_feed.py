@@ -8,6 +8,7 @@ a call that ends unanswered closes everywhere (it goes to the missed list).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,26 +114,37 @@ def resolve_start(runtime: Runtime, last_id: str) -> str:
 
 
 def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
-           block_ms: int = 1000) -> Iterator[str]:
-    """The desk's SSE body: pops from last_id on, a comment every 15 s to keep proxies open."""
-    yield "retry: 1000\n\n"
-    position = None
-    quiet_since = clock()
-    while True:
-        try:
-            if position is None:
-                position = resolve_start(runtime, last_id)
-            entries = list(screenpop.read(runtime, position, block_ms=block_ms))
-        except redis.RedisError:
-            yield ": redis unavailable, retrying\n\n"
-            sleep(1.0)
-            continue
-        for event_id, payload in entries:
-            position = event_id
-            message = message_for(runtime, desk, event_id, payload, utcnow())
-            if message is not None:
+           stop: threading.Event, block_ms: int = 5000) -> Iterator[str]:
+    """The desk's SSE body: pops from last_id on, a comment every 15 s to keep proxies open.
+
+    The blocking reads use a connection of the stream's own, with a timeout longer than the block.
+    `stop` ends every stream of the app (shutdown), at the latest one block later.
+    """
+    reader = redis.Redis.from_url(runtime.config["REDIS_URL"], socket_timeout=block_ms / 1000 + 5,
+                                  socket_connect_timeout=2)
+    try:
+        yield "retry: 1000\n\n"
+        position = None
+        quiet_since = clock()
+        while not stop.is_set():
+            try:
+                if position is None:
+                    position = resolve_start(runtime, last_id)
+                entries = list(screenpop.read(runtime, position, block_ms=block_ms, client=reader))
+            except redis.RedisError:
+                yield ": redis unavailable, retrying\n\n"
+                sleep(1.0)
+                continue
+            for event_id, payload in entries:
+                if stop.is_set():
+                    return
+                position = event_id
+                message = message_for(runtime, desk, event_id, payload, utcnow())
+                if message is not None:
+                    quiet_since = clock()
+                    yield message
+            if clock() - quiet_since >= HEARTBEAT_SECONDS:
                 quiet_since = clock()
-                yield message
-        if clock() - quiet_since >= HEARTBEAT_SECONDS:
-            quiet_since = clock()
-            yield ": keep-alive\n\n"
+                yield ": keep-alive\n\n"
+    finally:
+        reader.close()

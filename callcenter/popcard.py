@@ -56,10 +56,14 @@ def _appointment(appt: Appointment, tz: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _full_name(patient: Patient, locale: str) -> str:
+def _full_name(patient: Patient) -> str:
+    """As the patient's own language writes it: surname first in ru and zh, given name first in en."""
+    locale = patient.preferred_language
     if locale == "zh":
         return f"{patient.last_name}{patient.first_name}"
-    return " ".join(p for p in (patient.last_name, patient.first_name, patient.patronymic) if p)
+    parts = ((patient.first_name, patient.last_name) if locale == "en"
+             else (patient.last_name, patient.first_name, patient.patronymic))
+    return " ".join(p for p in parts if p)
 
 
 def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[int], now: datetime,
@@ -93,7 +97,7 @@ def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[in
         last = visits[-1] if visits else None
         cards.append({
             "id": patient.id,
-            "name": _full_name(patient, locale),
+            "name": _full_name(patient),
             "address": address_patient(patient, patient.preferred_language or locale),
             "language": patient.preferred_language,
             "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,

@@ -39,10 +39,13 @@ def publish_change(runtime: Runtime, change: CallChange, extension: str | None =
                              "extension": extension})
 
 
-def read(runtime: Runtime, last_id: str = "$", block_ms: int = 15000,
-         count: int = 100) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Events after last_id ("$" = only new ones); blocks up to block_ms when none are waiting."""
-    answer = runtime.redis.xread({STREAM: last_id}, block=block_ms, count=count)
+def read(runtime: Runtime, last_id: str = "$", block_ms: int = 15000, count: int = 100,
+         client: redis.Redis | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Events after last_id ("$" = only new ones); blocks up to block_ms when none are waiting.
+
+    `client`: a connection of the reader's own (a long-lived SSE stream) instead of the shared one.
+    """
+    answer = (client or runtime.redis).xread({STREAM: last_id}, block=block_ms, count=count)
     for _stream, entries in answer or []:
         for raw_id, fields in entries:
             event_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id

@@ -38,6 +38,7 @@ TRACKED = "+74951230001"
 MARIA_PHONE = "+79161112233"
 FAMILY_PHONE = "+79165556677"
 STRANGER_PHONE = "+79030001122"
+EMILY_PHONE = "+79267778899"
 
 
 @dataclass
@@ -46,6 +47,7 @@ class World:
     doctor: Staff
     maria: Patient
     family: list[Patient]
+    emily: Patient  # speaks English
     anna: Staff  # ext 101, Russian desk
     john: Staff  # ext 102, English desk
 
@@ -77,9 +79,12 @@ def build(session: Session, now: datetime | None = None) -> World:
         f.patient(session, clinic, FAMILY_PHONE, first_name="Алиса", last_name="Орлова",
                   patronymic="Петровна", sex=Sex.FEMALE),
     ]
+    emily = f.patient(session, clinic, EMILY_PHONE, first_name="Emily", last_name="Clark", sex=Sex.FEMALE,
+                      preferred_language="en", notes="Prefers evening visits")
     session.flush()
     past = now - timedelta(days=40)
     future = _at_hour(now + timedelta(days=5), 12)
+    tomorrow = _at_hour(now + timedelta(days=1), 10)
     session.add_all([
         Appointment(clinic_id=clinic.id, patient_id=maria.id, doctor_id=doctor.id, starts_at=past,
                     ends_at=past + timedelta(minutes=30), service="Пломба", status=AppointmentStatus.COMPLETED),
@@ -87,11 +92,18 @@ def build(session: Session, now: datetime | None = None) -> World:
                     ends_at=future + timedelta(minutes=30), service="Чистка", status=AppointmentStatus.BOOKED),
         DialTask(clinic_id=clinic.id, patient_id=maria.id, purpose=TaskPurpose.RECALL,
                  due_date=date.today() + timedelta(days=2), phone=MARIA_PHONE),
+        Appointment(clinic_id=clinic.id, patient_id=emily.id, doctor_id=doctor.id, starts_at=past,
+                    ends_at=past + timedelta(minutes=30), service="Implant", status=AppointmentStatus.COMPLETED),
+        Appointment(clinic_id=clinic.id, patient_id=family[0].id, doctor_id=doctor.id, starts_at=tomorrow,
+                    ends_at=tomorrow + timedelta(minutes=30), service="Осмотр", status=AppointmentStatus.BOOKED),
+        DialTask(clinic_id=clinic.id, patient_id=family[1].id, purpose=TaskPurpose.CALL_BACK,
+                 due_date=now.astimezone(ZoneInfo("Europe/Moscow")).date(), phone=FAMILY_PHONE,
+                 next_attempt_at=now + timedelta(minutes=30)),
     ])
     anna = _staff(session, clinic, "anna", "Анна", "Смирнова", "101", "ru")
     john = _staff(session, clinic, "john", "John", "Baker", "102", "en")
     session.commit()
-    return World(clinic, doctor, maria, family, anna, john)
+    return World(clinic, doctor, maria, family, emily, anna, john)
 
 
 def _at_hour(moment: datetime, hour: int) -> datetime:

@@ -210,8 +210,11 @@ def test_unknown_caller_gets_a_card_and_missed_calls_wait_on_the_list(client, se
 
 def test_confirmation_marks(client, session: Session, world: w.World) -> None:
     _sign_in(client, world.anna)
+    lists = client.get("/api/desk/lists").json
+    assert [c["patient_id"] for c in lists["confirmations"]] == [world.family[0].id]  # tomorrow's visit
+    assert [(b["purpose"], b["patient_id"]) for b in lists["call_backs"]] == [("call_back", world.family[1].id)]
     appointment = session.scalars(select(Appointment).where(
-        Appointment.status == AppointmentStatus.BOOKED)).one()
+        Appointment.status == AppointmentStatus.BOOKED, Appointment.patient_id == world.maria.id)).one()
     marked = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "call"})
     assert marked.json["status"] == "call_back"
     marked = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "confirmed"})

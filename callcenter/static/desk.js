@@ -159,7 +159,7 @@
         <button type="button" data-act="mark" data-mark="confirmed" data-appt="${a.id}" class="ok">${esc(T.confirm)}</button>
         <button type="button" data-act="mark" data-mark="call" data-appt="${a.id}">${esc(T.mark_call)}</button>
         <button type="button" data-act="cancel-open" data-appt="${a.id}" class="bad">${esc(T.cancel_visit)}</button></span>` : "";
-    return `<li data-appt-row="${a.id}"><b>${esc(a.when)}</b> · ${esc(a.doctor)}${a.service ? " · " + esc(a.service) : ""} <span class="appt-status" data-status="${esc(a.status)}">${esc(tx(`outcome.${a.status}`, a.status === "confirmed" ? T.confirm : a.status === "call_back" ? T.mark_call : ""))}</span>${buttons}</li>`;
+    return `<li data-appt-row="${a.id}"><b>${esc(a.when)}</b> · ${esc(a.doctor)}${a.service ? " · " + esc(a.service) : ""} ${a.status === "booked" ? "" : `<span class="appt-status" data-status="${esc(a.status)}">${esc(a.status === "confirmed" ? T.confirm : T.mark_call)}</span>`}${buttons}</li>`;
   }
 
   function patientBlock(p, index, total, selected) {
@@ -171,7 +171,7 @@
       ${pick}
       <div class="who">
         <h3 class="patient-name">${esc(p.name)}</h3>
-        <span class="badge ${p.new ? "new" : "repeat"}">${esc(p.new ? T.new_badge : T.repeat_badge)}${p.visits ? ` · ${p.visits} ${esc(T.visits)}` : ""}</span>
+        <span class="badge ${p.new ? "new" : "repeat"}">${esc(p.new ? T.new_badge : T.repeat_badge)}${p.visits ? ` · ${esc(T.visits)}: ${p.visits}` : ""}</span>
         <a class="open-card" href="/desk/patients/${p.id}" target="_blank" rel="noopener">${esc(T.open_card)}</a>
       </div>
       <p class="address">${esc(T.address_as)}: <b class="address-as">${esc(p.address || T.ask_name)}</b></p>
@@ -197,7 +197,7 @@
     if (!script) return "";
     const sections = script.sections.map((s) => `<section class="step ${esc(s.kind)}">${s.title ? `<h4>${esc(s.title)}</h4>` : ""}<ul>${s.items.map((i) => `<li>${esc(i.text)}${i.answer ? `<div class="answer">${esc(i.answer)}</div>` : ""}</li>`).join("")}</ul></section>`).join("");
     const slots = script.slots.length ? `<div class="slots"><h4>${esc(T.slots)}</h4>${script.slots.map((s, i) => `<button type="button" class="slot" data-act="book" data-slot="${i}"><kbd>B ${i + 1}</kbd> ${esc(s.label)} · ${esc(s.doctor)}${s.may_wait ? ` <em>(${esc(T.may_wait)})</em>` : ""}</button>`).join("")}</div>` : "";
-    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${sections}${slots}</div>`;
+    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${slots}<div class="steps">${sections}</div></div>`;
   }
 
   function renderCard(entry) {
@@ -242,7 +242,7 @@
           <form class="wrap-up" data-form="wrap-up">
             <h4>${esc(T.outcome)}</h4>
             <div class="row">
-              <select name="outcome" data-draft="outcome"><option value=""></option>${cfg.outcomes.map((o) => `<option value="${o}"${call.outcome === o ? " selected" : ""}>${esc(tx(`outcome.${o}`, o))}</option>`).join("")}</select>
+              <select name="outcome" data-draft="outcome" aria-label="${esc(T.outcome)}"><option value="">${esc(T.outcome)}…</option>${cfg.outcomes.map((o) => `<option value="${o}"${call.outcome === o ? " selected" : ""}>${esc(tx(`outcome.${o}`, o))}</option>`).join("")}</select>
               <select name="heard_from" data-draft="heard" aria-label="${esc(T.heard_from)}"><option value="">${esc(T.heard_from)}</option>${cfg.channels.map((c, i) => `<option value="${esc(c)}"${call.heard_from === c ? " selected" : ""}>${esc(cfg.channelNames[i])}</option>`).join("")}</select>
             </div>
             <textarea name="notes" rows="2" placeholder="${esc(T.call_notes)}" data-draft="notes">${esc(call.notes)}</textarea>

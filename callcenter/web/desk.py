@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ from . import db, runtime
 bp = Blueprint("desk", __name__)
 
 DESK = ("receptionist", "admin")
+# app.extensions key of the Event that ends every open desk stream (set it before shutting down).
+STREAMS_STOP = "desk_streams_stop"
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 ACTIVE_WINDOW = timedelta(hours=2)
 DESK_OUTCOMES = (CallOutcome.BOOKED, CallOutcome.RESCHEDULED, CallOutcome.CANCELLED,
@@ -185,7 +188,8 @@ def stream() -> Response:
     if last_id != "$" and not STREAM_ID.match(last_id):
         raise DeskError("Last-Event-ID", "expected a stream id like 1700000000000-0")
     desk = desk_feed.Desk(staff.id, staff.clinic_id, staff.sip_extension, _locale())
-    body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep)
+    stop = current_app.extensions.setdefault(STREAMS_STOP, threading.Event())
+    body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep, stop)
     return Response(body, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

@@ -1,0 +1,181 @@
+"""The desk in a real browser: Chromium via Playwright, two desks (ext 101 ru, ext 102 en) against
+the app in a threaded werkzeug server with real Redis and SQLite.
+
+A signed webhook is posted → the pop appears on both ringing desks with the right patient and
+greeting → desk 101 answers, desk 102's pop closes → booking (B 1) and wrap-up are saved. Also:
+family pick by key, idle lock removing patient data from the DOM. SCREENSHOTS=docs refreshes
+docs/desk-ru.png and docs/desk-en.png for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from callcenter import create_app
+from callcenter.db import make_engine, make_session_factory
+from callcenter.models import Appointment, AuditLog, Call, CallOutcome
+from callcenter.web.desk import STREAMS_STOP
+
+from . import desk_world as w
+from .conftest import app_settings, require
+from .services import free_port
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class Live:
+    def __init__(self, url: str, sessions: Any, world: w.World) -> None:
+        self.url = url
+        self.sessions = sessions
+        self.world = world
+
+    def post(self, call_id: str, event: str, **kw: Any) -> None:
+        body, headers = w.webhook(call_id, event, **kw)
+        request = urllib.request.Request(f"{self.url}/webhooks/generic", data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204
+
+
+@pytest.fixture
+def live(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Live]:
+    settings = app_settings(sqlite_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET,
+                            CLICK_TO_CALL="off", DESK_LOCK_MINUTES=1)
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        world = w.build(session)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Live(f"http://127.0.0.1:{server.server_port}", sessions, world)
+    app.extensions.setdefault(STREAMS_STOP, threading.Event()).set()
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["callcenter"].close()
+    engine.dispose()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    require(shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), "no Chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def desk(browser: Any, live: Live, login: str) -> Any:
+    """A signed-in desk in its own browser context (its own cookies: a second workstation)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="ru-RU")
+    page = context.new_page()
+    page.goto(f"{live.url}/desk")
+    page.fill('input[name="login"]', login)
+    page.fill('input[name="password"]', w.PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url("**/desk")
+    page.wait_for_selector('#conn[data-state="live"]')
+    return page
+
+
+def _shoot(page: Any, name: str) -> None:
+    if os.environ.get("SCREENSHOTS") == "docs":
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / name), full_page=False)
+
+
+def test_pop_answer_elsewhere_book_and_wrap_up(live: Live, browser: Any) -> None:
+    anna, john = desk(browser, live, "anna"), desk(browser, live, "john")
+    live.post("br-1", "ringing", extension=None)  # ring-all: both desks pop
+
+    for page in (anna, john):
+        pop = page.locator("article.pop")
+        pop.wait_for()
+        assert pop.locator(".patient-name").inner_text() == "Соколова Мария Ивановна"
+        assert pop.locator(".address-as").inner_text() == "Мария Ивановна"
+        assert "Maps listing — implants" in pop.locator(".channel").inner_text()
+    greeting = anna.locator(".step.opening li:first-child").inner_text()
+    assert greeting.startswith(("Доброе утро", "Добрый день", "Добрый вечер")) and "Анна" in greeting
+    assert "Мария Ивановна" in anna.locator(".step.opening").inner_text()
+    assert "John" in john.locator(".step.opening li:first-child").inner_text()  # each desk's own name
+    assert john.locator("#list-missed h2").text_content() == "Missed calls to return"
+
+    live.post("br-1", "answered", extension="101")
+    john.locator("article.pop").wait_for(state="detached")
+    anna.locator('article.pop .status[data-status="answered"]').wait_for()
+    assert john.locator("#waiting").is_visible()
+
+    anna.keyboard.press("b")
+    anna.keyboard.press("1")
+    anna.wait_for_function("document.querySelector('article.pop select[name=outcome]').value === 'booked'")
+    anna.keyboard.press("h")
+    anna.select_option("article.pop select[name=heard_from]", "maps_listing")
+    anna.keyboard.press("Escape")
+    anna.keyboard.press("n")
+    anna.keyboard.type("Просит утренние часы")
+    anna.keyboard.press("Control+Enter")
+    anna.locator("article.pop .wrap-up .form-note").filter(has_text="Сохранено").wait_for()
+
+    with live.sessions() as session:
+        call = session.scalars(select(Call).where(Call.provider_call_id == "br-1")).one()
+        assert call.outcome == CallOutcome.BOOKED and call.heard_from_channel.code == "maps_listing"
+        assert call.notes == "Просит утренние часы"
+        booked = session.scalars(select(Appointment).where(Appointment.created_by_call_id == call.id)).one()
+        assert booked.patient_id == live.world.maria.id and booked.doctor_id == live.world.doctor.id
+        viewers = set(session.scalars(select(AuditLog.staff_id).where(AuditLog.action == "view_patient")))
+        assert viewers == {live.world.anna.id, live.world.john.id}
+
+
+def test_family_pick_by_key_and_the_lock_removes_patient_data(live: Live, browser: Any) -> None:
+    anna = desk(browser, live, "anna")
+    live.post("br-2", "ringing", caller=w.FAMILY_PHONE)
+    anna.locator("article.pop .pick").first.wait_for()
+    assert anna.locator("article.pop .pick").count() == 2
+    anna.keyboard.press("2")
+    anna.locator("article.pop .patient-name").filter(has_text="Орлова Алиса Петровна").wait_for()
+    assert "Алиса Петровна" in anna.locator(".step.opening").inner_text()
+
+    anna.keyboard.press("l")
+    anna.locator("#lock").wait_for()
+    assert anna.locator("article.pop").count() == 0
+    assert "Орлова" not in anna.content() and "Орлов" not in anna.content()
+    anna.fill("#lock input[name=password]", "wrong")
+    anna.click("#lock button")
+    anna.locator("#lock-error").filter(has_text="Неверный").wait_for()
+    anna.fill("#lock input[name=password]", w.PASSWORD)
+    anna.click("#lock button")
+    anna.locator("article.pop .patient-name").filter(has_text="Орлова Алиса Петровна").wait_for()
+
+
+def test_screenshots_of_the_desk_with_a_pop(live: Live, browser: Any) -> None:
+    """A busy moment at both desks: lists filled, a pop with script and slots (ru and en)."""
+    anna, john = desk(browser, live, "anna"), desk(browser, live, "john")
+    live.post("br-m", "ringing", caller=w.STRANGER_PHONE, timestamp=__import__("time").time() - 1500)
+    live.post("br-m", "missed", caller=w.STRANGER_PHONE)
+    live.post("br-3", "ringing", extension="101")
+    live.post("br-4", "ringing", caller=w.EMILY_PHONE, extension="102")
+    anna.locator("article.pop .slot").first.wait_for()
+    john.locator("article.pop .slot").first.wait_for()
+    for page in (anna, john):
+        page.locator("#list-missed li .wait").first.wait_for()
+        page.locator("#list-confirmations li .who").first.wait_for()
+    assert john.locator("article.pop .address-as").inner_text() == "Ms. Clark"
+    assert "Good" in john.locator(".step.opening li:first-child").inner_text()
+    _shoot(anna, "desk-ru.png")
+    _shoot(john, "desk-en.png")
