@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyVoIP import SIP
-from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone
+# pyVoIP.SIP cannot be imported first (circular import inside pyVoIP 1.6.8); take it from here.
+from pyVoIP.VoIP.VoIP import SIP, CallState, InvalidStateError, VoIPCall, VoIPPhone
 
 from webhooks import CallEvent, CallEventKind, Direction
 
@@ -113,7 +113,7 @@ class SipDialer:
             outcome, digits = self._converse(phone, call, request, prompt, thanks, events)
             events.append(self._event(request, call.call_id, CallEventKind.ENDED))
             log.info("sip attempt %s to %s: %s", request.attempt_id, mask(request.phone), outcome)
-            return DialResult(provider_call_id=call.call_id, outcome=outcome, digits=digits,
+            return DialResult(provider_call_id=f"{request.attempt_id}:{call.call_id}", outcome=outcome, digits=digits,
                               events=events)
         finally:
             try:
@@ -130,7 +130,11 @@ class SipDialer:
                 return (Outcome.BUSY if code in BUSY_CODES else
                         Outcome.NO_ANSWER if code in NO_ANSWER_CODES else Outcome.FAILED), ""
             if call.state is CallState.ENDED:
-                return Outcome.FAILED, ""
+                if not call.RTPClients:
+                    return Outcome.FAILED, ""
+                # Answered and hung up between two looks: pyVoIP handled 200 OK and BYE together.
+                events.append(self._event(request, call.call_id, CallEventKind.ANSWERED))
+                return Outcome.HUNG_UP, ""
             if time.monotonic() >= ring_until:
                 _cancel(phone, call)
                 self._wait(lambda: call.call_id in phone.sip.final_codes, 3.0)
@@ -166,7 +170,8 @@ class SipDialer:
             call.hangup()
 
     def _event(self, request: DialRequest, call_id: str, kind: CallEventKind) -> CallEvent:
-        return CallEvent(provider="sip", provider_call_id=call_id, kind=kind,
+        # pyVoIP's Call-IDs repeat across processes and restarts: the attempt keeps ours unique.
+        return CallEvent(provider="sip", provider_call_id=f"{request.attempt_id}:{call_id}", kind=kind,
                          occurred_at=datetime.now(UTC), direction=Direction.OUTBOUND,
                          dialed=request.phone,
                          extension=self.config["SIP_USER"] or None,

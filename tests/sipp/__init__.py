@@ -1,0 +1,1 @@
+"""sipp as the patient's phone (and the PBX registrar) for the SIP dialer tests."""
