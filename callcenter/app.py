@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g
 
+from . import logging_setup
 from .config import load_config
 from .runtime import Runtime
 
@@ -18,7 +18,8 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.config["MAX_CONTENT_LENGTH"] = config["MAX_WEBHOOK_BYTES"] * 4
     app.json.ensure_ascii = False
-    logging.basicConfig(level=config["LOG_LEVEL"])
+    logging_setup.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
+    logging_setup.install_request_ids(app)
     runtime = Runtime.from_config(config)
     app.extensions["callcenter"] = runtime
 

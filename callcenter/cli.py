@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from .config import ConfigError, describe, load_config
+from .logging_setup import configure as configure_logging
 
 log = logging.getLogger("callcenter")
 
@@ -126,7 +127,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     config = _config()
     if not config["REDIS_URL"]:
         raise UsageFailure("REDIS_URL: required for a worker (callcenter serve starts one for you)")
-    logging.basicConfig(level=config["LOG_LEVEL"])
+    configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
     run_worker(config, queues or QUEUES, burst=burst)
 
 
@@ -207,7 +208,7 @@ def ami_bridge() -> None:
     config = _config()
     if not config["AMI_USER"]:
         raise UsageFailure("CALLCENTER_AMI_USER: required for ami-bridge")
-    logging.basicConfig(level=config["LOG_LEVEL"])
+    configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
     runtime = Runtime.from_config(config)
     try:
         AmiBridge(config, ingest_sink(runtime)).run()
