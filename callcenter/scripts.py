@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -231,6 +232,12 @@ def library_for(scripts_dir: str | Path | None, packaged: Path = PACKAGED_DIR) -
     return _cached_library(packaged, overrides, _stamp(packaged, overrides))
 
 
+def default_library() -> Library:
+    """Inside the app: the packaged scripts plus its SCRIPTS_DIR; elsewhere the packaged ones."""
+    folder = current_app.config.get("SCRIPTS_DIR") if has_app_context() else None
+    return library_for(folder)
+
+
 def offered(slots: Sequence[Slot], doctors: Mapping[int, Staff], tz: str, locale: str) -> list[OfferedSlot]:
     zone = ZoneInfo(tz)
     return [
@@ -309,12 +316,14 @@ def _attending_doctor_id(session: Session, patient: Patient | None,
 
 def script_for_call(session: Session, call: Call, now: datetime, *, library: Library | None = None,
                     scenario: str | None = None, locale: str | None = None,
-                    doctor_id: int | None = None, specialty: str | None = None) -> RenderedScript:
+                    doctor_id: int | None = None, specialty: str | None = None,
+                    agent: Staff | None = None) -> RenderedScript:
     """The filled-in script for a call, with the two slots offered (the desk can book them).
 
-    `scenario`, `locale`, `doctor_id`, `specialty` override what the call itself suggests.
+    `scenario`, `locale`, `doctor_id`, `specialty` override what the call itself suggests;
+    `agent` is who will speak when the call has no agent yet (the desk that pops).
     """
-    library = library or library_for(None)
+    library = library or default_library()
     clinic = session.get(Clinic, call.clinic_id)
     if clinic is None:
         raise LookupError(f"call {call.id} has no clinic")
@@ -335,7 +344,8 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
     treatment = session.get(Treatment, task.treatment_id) if task and task.treatment_id else None
     attending = _attending_doctor_id(session, patient, appointment, treatment)
     values = base_values(clinic, now, chosen)
-    agent = session.get(Staff, call.agent_id) if call.agent_id else None
+    if call.agent_id is not None:
+        agent = session.get(Staff, call.agent_id)
     values["agent"] = agent_name(agent, chosen) if agent else None
     values["patient"] = address_patient(patient, chosen) if patient else None
     if appointment is not None:

@@ -202,7 +202,7 @@ def test_locale_falls_back_and_days_off_move_the_offer(session: Session) -> None
                                                "среда, 25 ноября, 09:00"]
 
 
-def test_clinic_override_wins_and_is_named(session: Session, app: Any) -> None:
+def test_clinic_override_wins_and_is_named(session: Session, app: Any, client: Any) -> None:
     folder = Path(app.config["SCRIPTS_DIR"])
     (folder / "ru" / "non_patient.md").write_text(
         "---\nscenario: non_patient\nlocale: ru\ntitle: Свой скрипт\napplies:\n  direction: inbound\n"
@@ -214,6 +214,21 @@ def test_clinic_override_wins_and_is_named(session: Session, app: Any) -> None:
     assert (result.file, result.source, result.title) == ("ru/non_patient.md", "clinic", "Свой скрипт")
     assert result.sections[0]["items"][0]["text"] == "Добрый вечер! Улыбка, слушаю Вас."
     assert result.slots == []
+    # The API (and anything calling inside the app) uses the configured folder by default.
+    f.signed_in(client, session, clinic_row=world["clinic"])
+    body = client.get(f"/api/calls/{call.id}/script").get_json()
+    assert (body["file"], body["source"]) == ("ru/non_patient.md", "clinic")
+
+
+def test_the_desk_that_pops_can_name_its_receptionist(session: Session) -> None:
+    world = _world(session)
+    call = _call(session, world, caller_kind=CallerKind.NEW)
+    call.agent_id = None
+    session.commit()
+    assert script_for_call(session, call, NOW).missing == ["agent", "patient"]
+    result = script_for_call(session, call, NOW, agent=world["agent"])
+    assert result.sections[0]["items"][0]["text"].startswith(
+        "Добрый вечер, клиника «Улыбка», администратор Мария.")
 
 
 def test_api_call_script(client: Any, session: Session, app: Any) -> None:

@@ -12,7 +12,7 @@ from ..auth import require_role
 from ..config import LOCALES
 from ..models import Call, Clinic
 from ..script_library import APPLIES_VALUES, PLACEHOLDERS
-from ..scripts import ScriptNotFound, library_for, preview_script, script_for_call
+from ..scripts import ScriptNotFound, default_library, preview_script, script_for_call
 from . import db
 
 bp = Blueprint("scripts_api", __name__)
@@ -38,10 +38,6 @@ def _locale(value: Any, name: str = "locale") -> str | None:
     return str(value)
 
 
-def _library():  # type: ignore[no-untyped-def]
-    return library_for(current_app.config["SCRIPTS_DIR"])
-
-
 @bp.get("/api/calls/<int:call_id>/script")
 @require_role(*DESK)
 def call_script(call_id: int):  # type: ignore[no-untyped-def]
@@ -50,7 +46,7 @@ def call_script(call_id: int):  # type: ignore[no-untyped-def]
         raise NotFound(f"no call {call_id}")
     try:
         result = script_for_call(
-            db(), call, datetime.now(UTC), library=_library(),
+            db(), call, datetime.now(UTC), library=default_library(),
             scenario=request.args.get("scenario") or None, locale=_locale(request.args.get("locale")),
             doctor_id=_int_arg("doctor_id"), specialty=request.args.get("specialty") or None,
         )
@@ -99,7 +95,7 @@ def preview():  # type: ignore[no-untyped-def]
         raise BadRequest("now: needs a time zone offset")
     try:
         result = preview_script(
-            db(), _library(), scenario=scenario, locale=_locale(body.get("locale")),
+            db(), default_library(), scenario=scenario, locale=_locale(body.get("locale")),
             direction=body.get("direction"), caller_kind=body.get("caller_kind"),
             channel=body.get("channel"), purpose=body.get("purpose"), clinic=clinic, now=now,
             context=context, default_timezone=current_app.config["TIMEZONE"],
