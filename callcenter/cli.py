@@ -199,6 +199,64 @@ def scripts_check(library: Path | None, overrides: Path | None, locales: tuple[s
     click.echo(f"scripts ok: {usable} scripts")
 
 
+@cli.group()
+def patient() -> None:
+    """A patient's data requests: a copy of everything held, or erasure."""
+
+
+@patient.command("export")
+@click.argument("patient_id", type=int)
+def patient_export(patient_id: int) -> None:
+    """Print everything held on the patient as JSON (audited)."""
+    import json
+
+    from .audit import record as audit
+    from .models import utcnow
+    from .privacy import export
+
+    def run(session: Any) -> str:
+        document = export(session, patient_id, utcnow())
+        audit(session, None, "export", "patient", patient_id, via="cli")
+        return json.dumps(document, ensure_ascii=False, indent=2)
+
+    click.echo(_patient_request(run))
+
+
+@patient.command("erase")
+@click.argument("patient_id", type=int)
+@click.option("--yes", is_flag=True, help="confirm: erasure cannot be undone")
+def patient_erase(patient_id: int, yes: bool) -> None:
+    """Erase the patient's personal data, keeping anonymous statistics (audited)."""
+    from .models import utcnow
+    from .privacy import AlreadyErased, erase
+
+    if not yes:
+        raise UsageFailure("erasure cannot be undone: add --yes")
+
+    def run(session: Any) -> str:
+        try:
+            removed = erase(session, patient_id, None, utcnow(), via="cli")
+        except AlreadyErased as exc:
+            raise click.ClickException(str(exc)) from None
+        return f"patient {patient_id} erased: " + ", ".join(f"{k} {v}" for k, v in removed.items())
+
+    click.echo(_patient_request(run))
+
+
+def _patient_request(action: Any) -> str:
+    from .db import make_engine, make_session_factory, session_scope
+
+    config = _config()
+    engine = make_engine(config["DATABASE_URL"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return _with_database(lambda: action(session), config)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
 @cli.command("ami-bridge")
 def ami_bridge() -> None:
     """Read Asterisk's manager port (AMI) and feed call events in; runs until stopped."""

@@ -30,6 +30,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         marketing,
         outbound,
+        privacy,
         scripts_api,
         threecx,
         webhooks,
@@ -50,3 +51,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
+    app.register_blueprint(privacy.bp)
