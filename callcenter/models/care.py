@@ -54,6 +54,8 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
         Index("ix_appointments_clinic_start", "clinic_id", "starts_at"),
+        # analytics: bookings made in a period (attribution to calls)
+        Index("ix_appointments_clinic_created", "clinic_id", "created_at"),
     )
 
 

@@ -27,6 +27,10 @@ def _number(value: float) -> str:
     return f"{value:,.0f}".replace(",", " ") if value == int(value) else f"{value:,.1f}"
 
 
+def _clip(label: str, length: int) -> str:
+    return label if len(label) <= length else label[: length - 1] + "…"
+
+
 def _legend(series: Sequence[Series], x: float) -> str:
     parts = []
     for index, s in enumerate(series):
@@ -78,7 +82,7 @@ def column_chart(title: str, categories: Sequence[str], series: Sequence[Series]
 def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], *,
               width: int = 760) -> Markup:
     """Horizontal bars, one group per category (funnel stages, channels)."""
-    label_w, right, top, row_gap = 170, 60, 24, 6
+    label_w, right, top, row_gap = 210, 60, 24, 6
     bar_h = 14
     group_h = bar_h * len(series) + row_gap * 2
     height = top + group_h * max(len(categories), 1) + 4
@@ -90,7 +94,7 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series], *
     for i, category in enumerate(categories):
         y0 = top + group_h * i + row_gap
         out.append(f'<text x="{label_w - 6}" y="{y0 + group_h / 2 - 2:.1f}" text-anchor="end">'
-                   f"{escape(category[:28])}</text>")
+                   f"{escape(_clip(category, 30))}</text>")
         for index, s in enumerate(series):
             value = s.values[i]
             w = plot_w * value / peak
