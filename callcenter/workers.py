@@ -9,6 +9,8 @@ from typing import Any
 import redis
 from rq import Queue, Worker
 
+from .worker_heartbeat import WORKER_TTL
+
 QUEUES = ("callbacks", "default", "dial")
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     """Work the queues in priority order until stopped (or until empty, with burst)."""
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
-    worker = Worker(queues, connection=connection)
+    worker = Worker(queues, connection=connection, worker_ttl=WORKER_TTL)
     log.info("worker %s on queues %s", worker.name, ", ".join(queue_names))
     if not burst:
         from .campaigns.schedule import start_schedule
