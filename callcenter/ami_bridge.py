@@ -115,7 +115,7 @@ class AmiBridge:
         while not self.stop.is_set():
             try:
                 for _ in self.session():
-                    backoff = self.first_backoff  # events flow again: the link is healthy
+                    backoff = self.first_backoff
             except (OSError, ConnectionError) as exc:
                 log.warning("AMI %s:%s: %s; retrying in %.0f s", self.settings["AMI_HOST"],
                             self.settings["AMI_PORT"], exc, backoff)
@@ -124,7 +124,7 @@ class AmiBridge:
             backoff = min(backoff * 2, self.max_backoff)
 
     def session(self) -> Iterator[list[CallEvent]]:
-        """One connection: yields the events of each block it delivers to the sink."""
+        """One connection: yields [] once logged in, then the events of each block it delivers."""
         address = (self.settings["AMI_HOST"], int(self.settings["AMI_PORT"]))
         with socket.create_connection(address, timeout=10) as sock:
             connection = AmiConnection(sock, self.idle)
@@ -133,6 +133,7 @@ class AmiBridge:
                 raise ConnectionError(f"not an AMI server (banner {banner[:40]!r})")
             self._login(connection)
             log.info("AMI connected to %s:%s", *address)
+            yield []  # logged in: the link is healthy again
             while not self.stop.is_set():
                 block = connection.read_block()
                 events = self._events(block)

@@ -140,6 +140,16 @@ def test_internal_call_between_extensions() -> None:
     assert event.direction is Direction.INTERNAL
 
 
+def test_cdr_of_an_internal_call() -> None:
+    fields = {"Event": "Cdr", "UniqueID": "1714560000.40", "Source": "101", "Destination": "102",
+              "DestinationChannel": "PJSIP/102-00000041", "Disposition": "ANSWERED",
+              "AnswerTime": "2024-05-01 10:00:03", "EndTime": "2024-05-01 10:02:03",
+              "BillableSeconds": "120"}
+    answered, ended = ami_message_to_events(fields, config(), NOW)
+    assert (ended.direction, ended.extension, ended.duration) == (Direction.INTERNAL, "102", 120)
+    assert answered.occurred_at == datetime(2024, 5, 1, 7, 0, 3, tzinfo=UTC)
+
+
 def test_holding_bridge_is_not_an_answer() -> None:
     fields = {"Event": "BridgeEnter", "BridgeType": "holding", "Channel": "PJSIP/101-00000002",
               "CallerIDNum": "101", "Uniqueid": "1714546800.2", "Linkedid": "1714546800.1"}

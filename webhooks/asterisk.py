@@ -123,19 +123,24 @@ def _first_channel(message: Mapping[str, Any]) -> bool:
 
 
 def _call(message: Mapping[str, Any], settings: Mapping[str, Any], call_id: str) -> dict[str, Any]:
-    """Fields shared by a call's events; caller and dialed come from the call's first channel."""
+    """Fields shared by a call's events; caller, dialed and direction come from the call's first
+    channel (a later channel's event leaves them to the call's earlier events)."""
     base: dict[str, Any] = {"provider": PROVIDER, "provider_call_id": call_id}
     if not _first_channel(message):
         return base
     caller_num = text(message, "calleridnum")
     exten = text(message, "exten")
-    if _is_extension(caller_num):
-        direction = Direction.INTERNAL if _is_extension(exten) else Direction.OUTBOUND
-    else:
-        direction = Direction.INBOUND
     region = settings["REGION"]
-    return {**base, "direction": direction, "caller": normalize(caller_num, region),
+    return {**base, "direction": _direction(caller_num, exten),
+            "caller": normalize(caller_num, region),
             "caller_raw": caller_num[:64], "dialed": normalize(exten, region)}
+
+
+def _direction(caller: str, dialed: str) -> Direction:
+    """An extension calling out is outbound, two extensions are internal, the rest inbound."""
+    if _is_extension(caller):
+        return Direction.INTERNAL if _is_extension(dialed) else Direction.OUTBOUND
+    return Direction.INBOUND
 
 
 def _channel_event(message: Mapping[str, Any], settings: Mapping[str, Any], received: datetime,
@@ -221,7 +226,7 @@ def _cdr(message: Mapping[str, Any], settings: Mapping[str, Any],
     base = {"provider": PROVIDER, "provider_call_id": call_id, "extension": extension,
             "caller": normalize(source, settings["REGION"]), "caller_raw": source[:64],
             "dialed": normalize(text(message, "destination"), settings["REGION"]),
-            "direction": Direction.OUTBOUND if _is_extension(source) else Direction.INBOUND,
+            "direction": _direction(source, text(message, "destination")),
             "raw": dict(message)}
     event_id = f"{uniqueid}:cdr:{destination}"
     disposition = required(message, "disposition").upper()
