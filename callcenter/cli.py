@@ -90,7 +90,8 @@ def _with_database(action: Any, config: dict[str, Any]) -> Any:
 
 @cli.command()
 @click.option("--seed", default=20261122, show_default=True, help="random seed (same seed, same clinic)")
-@click.option("--patients", default=5000, show_default=True, help="how many patients")
+@click.option("--patients", default=5000, show_default=True, type=click.IntRange(min=20),
+              help="how many patients")
 @click.option("--force", is_flag=True, help="load even if the database already has a clinic")
 def demo(seed: int, patients: int, force: bool) -> None:
     """Load the deterministic demo clinic."""
