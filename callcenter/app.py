@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logging_setup
 from .config import load_config
@@ -20,6 +21,8 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging_setup.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
     logging_setup.install_request_ids(app)
+    if config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     runtime = Runtime.from_config(config)
     app.extensions["callcenter"] = runtime
 

@@ -63,6 +63,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"not an integer: {value!r}") from None
+    if number < 0:
+        raise ValueError(f"must be 0 or more, got {number}")
+    return number
+
+
 def _clock_shift(value: str) -> int:
     try:
         seconds = int(value)
@@ -211,7 +221,11 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_LOG_FORMAT", "text", _log_format,
                 "text (one readable line) or json (one JSON object a line); numbers are masked"),
         Setting("CALLCENTER_LOGIN_FAILURES", "5", _positive_int,
-                "failed sign-ins per login name and per client address before a pause"),
+                "failed sign-ins per login name before a pause"),
+        Setting("CALLCENTER_LOGIN_ADDRESS_FAILURES", "20", _positive_int,
+                "failed sign-ins per client address before a pause (a desk behind one NAT shares it)"),
+        Setting("CALLCENTER_TRUSTED_PROXIES", "0", _non_negative_int,
+                "proxies in front that set X-Forwarded-For (client address for rate limits and audit)"),
         Setting("CALLCENTER_LOGIN_WINDOW", "300", _positive_int,
                 "seconds over which failed sign-ins are counted"),
         Setting("CALLCENTER_WEBHOOK_RATE", "6000", _positive_int,

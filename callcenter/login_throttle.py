@@ -22,30 +22,33 @@ T = TypeVar("T")
 
 
 class LoginThrottle:
-    def __init__(self, limit: Limit, connect: Callable[[], redis.Redis | None]) -> None:
-        self.limit = limit
+    """Per name: a few guesses at one account. Per address: more, since a clinic's desks often
+    share one NAT address and one receptionist's typos must not lock out the others."""
+
+    def __init__(self, per_name: Limit, per_address: Limit,
+                 connect: Callable[[], redis.Redis | None]) -> None:
+        self.per_name, self.per_address = per_name, per_address
         self._connect = connect
         self._memory = MemoryCounters()
 
-    @staticmethod
-    def subjects(login: str, address: str) -> tuple[str, str]:
-        return f"name:{login.strip().casefold()[:80]}", f"addr:{address[:64]}"
+    def _subjects(self, login: str, address: str) -> list[tuple[Limit, str]]:
+        return [(self.per_name, login.strip().casefold()[:80]), (self.per_address, address[:64])]
 
     def refused(self, login: str, address: str, now: float) -> int | None:
         """Seconds to wait when this name or address has used up its failures, else None."""
-        verdicts = self._run(lambda c: [check(c, self.limit, s, now)
-                                        for s in self.subjects(login, address)], now)
+        verdicts = self._run(lambda c: [check(c, limit, s, now)
+                                        for limit, s in self._subjects(login, address)], now)
         waits = [v.retry_after for v in verdicts if not v.allowed]
         return max(waits) if waits else None
 
     def failed(self, login: str, address: str, now: float) -> None:
-        self._run(lambda c: [hit(c, self.limit, s, now) for s in self.subjects(login, address)], now)
+        self._run(lambda c: [hit(c, limit, s, now) for limit, s in self._subjects(login, address)], now)
 
     def succeeded(self, login: str, now: float) -> None:
         """A right password clears the name's count; the address keeps its count (a guesser who
         owns one account must not reset the brake on the others)."""
-        name, _ = self.subjects(login, "")
-        self._run(lambda c: reset(c, self.limit, name, now), now)
+        limit, name = self._subjects(login, "")[0]
+        self._run(lambda c: reset(c, limit, name, now), now)
 
     def _run(self, action: Callable[[Counters], T], now: float) -> T:
         try:
@@ -55,5 +58,6 @@ class LoginThrottle:
         except redis.RedisError as exc:
             log.warning("login throttle: Redis unavailable (%s), counting in this process",
                         type(exc).__name__)
-        self._memory.forget_before(self.limit, now)
+        self._memory.forget_before(self.per_name, now)
+        self._memory.forget_before(self.per_address, now)
         return action(self._memory)

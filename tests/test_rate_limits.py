@@ -25,7 +25,7 @@ SECRET = "generic-test-secret"
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return app_settings(database_url, redis_url, tmp_path, GENERIC_SECRET=SECRET, WEBHOOK_RATE=3,
-                        LOGIN_FAILURES=5, LOGIN_WINDOW=300)
+                        LOGIN_FAILURES=5, LOGIN_ADDRESS_FAILURES=8, LOGIN_WINDOW=300)
 
 
 def _staff(session: Session, login: str, password: str) -> Staff:
@@ -86,10 +86,38 @@ def test_five_failures_pause_that_login_even_with_the_right_password(client, ses
 
 def test_one_address_guessing_many_names_is_paused(client, session: Session) -> None:
     _staff(session, "olga", "right-pw")
-    for n in range(5):
+    for n in range(8):
         _post_login(client, f"guess{n}", "wrong", address="10.9.9.9")
     assert _post_login(client, "olga", "right-pw", address="10.9.9.9").status_code == 429
     assert _post_login(client, "olga", "right-pw", address="10.0.0.7").status_code == 302
+
+
+def test_one_receptionists_typos_do_not_lock_out_the_desk_next_to_her(client, session: Session) -> None:
+    _staff(session, "olga", "right-pw")
+    _staff(session, "nina", "her-pw")
+    for _ in range(5):  # both desks sit behind the clinic's one NAT address
+        _post_login(client, "olga", "typo", address="10.0.0.1")
+    assert _post_login(client, "olga", "right-pw", address="10.0.0.1").status_code == 429
+    assert _post_login(client, "nina", "her-pw", address="10.0.0.1").status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, session: Session) -> None:
+    from callcenter import create_app
+
+    app = create_app({**settings, "TRUSTED_PROXIES": 1})
+    try:
+        client = app.test_client()
+        _staff(session, "olga", "right-pw")
+        with client.session_transaction() as flask_session:
+            flask_session["csrf"] = "tok"
+        for n in range(8):
+            client.post("/login", data={"login": f"g{n}", "password": "x", "csrf_token": "tok"},
+                        headers={"X-Forwarded-For": "203.0.113.5"})
+        form = {"login": "olga", "password": "right-pw", "csrf_token": "tok"}
+        assert client.post("/login", data=form, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 429
+        assert client.post("/login", data=form, headers={"X-Forwarded-For": "203.0.113.6"}).status_code == 302
+    finally:
+        app.extensions["callcenter"].close()
 
 
 def test_a_right_password_clears_the_names_count(client, session: Session) -> None:

@@ -32,9 +32,11 @@ def _throttle() -> LoginThrottle:
     extensions = current_app.extensions
     if "login_throttle" not in extensions:
         config = current_app.config
-        limit = Limit("login", config["LOGIN_FAILURES"], config["LOGIN_WINDOW"])
+        window = config["LOGIN_WINDOW"]
         extensions["login_throttle"] = LoginThrottle(
-            limit, lambda: runtime().redis if config["REDIS_URL"] else None)
+            Limit("login-name", config["LOGIN_FAILURES"], window),
+            Limit("login-address", config["LOGIN_ADDRESS_FAILURES"], window),
+            lambda: runtime().redis if config["REDIS_URL"] else None)
     return extensions["login_throttle"]
 
 
