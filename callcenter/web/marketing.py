@@ -30,6 +30,8 @@ MAX_DAYS = 3 * 366
 HIDDEN = {"channel_id", "tracking_number_id", "staff_id", "campaign_id"}
 RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_back_share",
          "achieved", "reached_rate", "confirmation_rate", "booked_rate"}
+TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_channel", "heard_channel",
+                "receptionist", "campaign", "purpose"}
 NONE_LABEL = {"channel": "mkt.unattributed", "tracking_number": "mkt.unattributed",
               "receptionist": "mkt.nobody", "campaign": "mkt.no_campaign"}
 
@@ -175,7 +177,7 @@ class _Formatter:
 
     def table(self, name: str, rows: list[Row]) -> dict[str, Any]:
         columns = [c for c in REPORTS[name].columns if c not in HIDDEN]
-        return {"name": name, "columns": columns,
+        return {"name": name, "columns": columns, "text": [c in TEXT_COLUMNS for c in columns],
                 "rows": [[self.cell(c, row.get(c)) for c in columns] for row in rows]}
 
     def label(self, column: str, row: Row) -> str:
@@ -211,7 +213,7 @@ def _charts(data: dict[str, list[Row]], fmt: _Formatter, tr: Any) -> dict[str, M
             tr("mkt.sec.weekdays"), [fmt.label("weekday", r) for r in data["weekdays"]],
             [Series(tr("mkt.col.answered"), [r["answered"] for r in data["weekdays"]]),
              Series(tr("mkt.col.missed"), [r["missed"] for r in data["weekdays"]])],
-            stacked=True, width=280),
+            stacked=True, width=470),
     }
 
 
