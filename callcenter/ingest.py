@@ -47,6 +47,7 @@ def _raw_row(request: InboundRequest, state: RawState, error: str = "") -> RawWe
         provider=request.provider[:32], path=request.subpath[:300], method=request.method[:8],
         query=request.query, headers=dict(request.headers), body=request.body,
         remote_addr=request.remote_addr[:64], state=state, error=error, attempts=1,
+        received_at=request.received_at or utcnow(),
         processed_at=utcnow() if state != RawState.RECEIVED else None,
     )
 
@@ -54,7 +55,7 @@ def _raw_row(request: InboundRequest, state: RawState, error: str = "") -> RawWe
 def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
     return InboundRequest(provider=raw.provider, subpath=raw.path, method=raw.method, url=url,
                           headers=raw.headers, body=raw.body, query=raw.query,
-                          remote_addr=raw.remote_addr)
+                          remote_addr=raw.remote_addr, received_at=raw.received_at)
 
 
 def handle_webhook(runtime: Runtime, request: InboundRequest) -> IngestResult:
@@ -154,7 +155,7 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
     """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together."""
     body = raw.encode() if isinstance(raw, str) else raw
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
-                             body=body)
+                             body=body, received_at=utcnow())
     with runtime.write_guard(), runtime.sessions() as session:
         raw_row = _raw_row(request, RawState.PROCESSED)
         session.add(raw_row)

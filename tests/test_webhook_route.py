@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import RawState, RawWebhook
+from callcenter.models import Call, RawState, RawWebhook, utcnow
 from tests.conftest import app_settings
+from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+from . import factories as f
 
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return app_settings(database_url, redis_url, tmp_path, MAX_WEBHOOK_BYTES=1024)
+    return app_settings(database_url, redis_url, tmp_path, MAX_WEBHOOK_BYTES=1024,
+                        GENERIC_SECRET="generic-secret")
 
 
 def test_unknown_provider_is_404_and_kept(client, session: Session) -> None:
@@ -37,3 +43,27 @@ def test_database_down_answers_503_so_the_pbx_retries(redis_url: str, tmp_path) 
     response = app.test_client().post("/webhooks/generic", data=b"{}", content_type="application/json")
     assert response.status_code == 503 and response.json["error"] == "database_unavailable"
     assert response.headers["Retry-After"] == "5"
+
+
+def test_failed_webhook_reprocessed_later_is_judged_as_on_arrival(client, session: Session,
+                                                                  settings: dict[str, Any]) -> None:
+    """An hour after arrival the signature's replay window has long passed; re-processing must
+    still accept it, with the event times it had then."""
+    arrived = utcnow() - timedelta(hours=1)
+    stamp = int(arrived.timestamp())
+    body = json.dumps({"call_id": "late-1", "event": "ringing", "from": "+79001234567",
+                       "to": "+74951230001", "timestamp": stamp}).encode()
+    raw = RawWebhook(provider="generic", path="", method="POST", query="", body=body,
+                     headers={TIMESTAMP_HEADER: str(stamp),
+                              SIGNATURE_HEADER: sign("generic-secret", stamp, body)},
+                     state=RawState.FAILED, error="OperationalError: database is locked",
+                     received_at=arrived)
+    session.add(raw)
+    session.commit()
+    f.signed_in(client, session, role="admin", extension=None)
+    response = client.post(f"/api/webhooks/raw/{raw.id}/reprocess")
+    assert response.status_code == 200 and response.json["status"] == 204, response.json
+    session.expire_all()
+    assert session.get(RawWebhook, raw.id).state == RawState.PROCESSED
+    call = session.scalars(select(Call)).one()
+    assert abs((call.started_at - arrived).total_seconds()) < 1

@@ -52,10 +52,10 @@ class AsteriskAdapter:
 
     def verify(self, request: InboundRequest, settings: Mapping[str, Any]) -> None:
         verify_signed(request, settings.get("ASTERISK_SECRET") or "", settings["REPLAY_WINDOW"],
-                      self.clock())
+                      request.received_at or self.clock())
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
-        received = self.clock()
+        received = request.received_at or self.clock()
         events: list[CallEvent] = []
         for fields in _messages(request.body):
             events.extend(ami_message_to_events(fields, settings, received))

@@ -85,6 +85,9 @@ class InboundRequest:
     body: bytes
     query: str = ""
     remote_addr: str = ""
+    # When we received it: replay windows and events without a time of their own use this, so a
+    # stored request re-processed later is judged as it was on arrival.
+    received_at: datetime | None = None
 
     def header(self, name: str) -> str | None:
         return _Headers(self.headers).get_ci(name)

@@ -35,7 +35,7 @@ class GenericAdapter:
 
     def verify(self, request: InboundRequest, settings: Mapping[str, Any]) -> None:
         verify_signed(request, settings.get("GENERIC_SECRET") or "", settings["REPLAY_WINDOW"],
-                      self.clock())
+                      request.received_at or self.clock())
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
         try:

@@ -55,7 +55,8 @@ class TelnyxAdapter:
         if not stamp.isdigit() or len(stamp) > 12:
             raise SignatureError("telnyx-timestamp is not unix seconds")
         window = int(settings.get("REPLAY_WINDOW") or 300)
-        if abs(self.clock() - int(stamp)) > window:
+        now = request.received_at.timestamp() if request.received_at else self.clock()
+        if abs(now - int(stamp)) > window:
             raise SignatureError("telnyx-timestamp outside the replay window")
         try:
             VerifyKey(key).verify(signed_message(stamp, request.body), signature)

@@ -102,7 +102,7 @@ class TwilioAdapter:
         if handler is None:
             raise PayloadError("subpath", f"unknown Twilio callback {request.subpath!r}; "
                                           "expected voice, status, dial or recording")
-        return handler(form, settings, self.clock())
+        return handler(form, settings, request.received_at or self.clock())
 
     def reply(self, request: InboundRequest, events: list[CallEvent],
               settings: Mapping[str, Any]) -> WebhookReply:

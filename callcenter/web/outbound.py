@@ -15,15 +15,13 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from webhooks import InboundRequest
-
 from ..campaigns import prompts
 from ..campaigns.results import Outcome, RetryPolicy, outcome_for_key, record_outcome
-from ..ingest import handle_webhook, headers_for_storage
+from ..ingest import handle_webhook
 from ..models import Appointment, Clinic, DialAttempt, DialTask, Patient, utcnow
 from ..phones import mask
 from . import db, runtime
-from .webhooks import signed_url
+from .webhooks import inbound_request, signed_url
 
 bp = Blueprint("outbound", __name__, url_prefix="/webhooks/twilio/outbound")
 XML = "text/xml; charset=utf-8"
@@ -132,13 +130,7 @@ def gather(attempt_id: int) -> Response | tuple[Response, int]:
 
 @bp.post("/<int:attempt_id>/status")
 def status(attempt_id: int) -> Response | tuple[Response, int]:
-    url = signed_url()
-    body = request.get_data()
-    inbound = InboundRequest(
-        provider="twilio", subpath="status", method="POST", url=url,
-        headers=headers_for_storage(request.headers, url), body=body,
-        query=request.query_string.decode("latin-1"), remote_addr=request.remote_addr or "")
-    result = handle_webhook(runtime(), inbound)
+    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data()))
     if result.error is not None:
         return jsonify({**result.error, "raw_id": result.raw_id}), result.status
     final = FINAL_STATUS.get(request.form.get("CallStatus", ""))

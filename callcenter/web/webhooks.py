@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from webhooks import InboundRequest
 
 from ..ingest import handle_webhook, headers_for_storage
+from ..models import utcnow
 from ..webhook_rate import SourceRate
 from . import runtime
 
@@ -28,6 +29,17 @@ def signed_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
+def inbound_request(provider: str, subpath: str, body: bytes) -> InboundRequest:
+    """The Flask request as the adapters see it: the signed URL, headers, body, receipt time."""
+    url = signed_url()
+    return InboundRequest(
+        provider=provider, subpath=subpath, method=request.method, url=url,
+        headers=headers_for_storage(request.headers, url), body=body,
+        query=request.query_string.decode("latin-1"), remote_addr=request.remote_addr or "",
+        received_at=utcnow(),
+    )
+
+
 @bp.route("/webhooks/<provider>", methods=METHODS, defaults={"subpath": ""})
 @bp.route("/webhooks/<provider>/<path:subpath>", methods=METHODS)
 def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
@@ -42,14 +54,8 @@ def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
         response = _error(429, "rate_limited", f"too many webhooks from this address; retry in {wait} s")
         response[0].headers["Retry-After"] = str(wait)
         return response
-    url = signed_url()
-    inbound = InboundRequest(
-        provider=provider, subpath=subpath, method=request.method, url=url,
-        headers=headers_for_storage(request.headers, url), body=body,
-        query=request.query_string.decode("latin-1"), remote_addr=request.remote_addr or "",
-    )
     try:
-        result = handle_webhook(runtime(), inbound)
+        result = handle_webhook(runtime(), inbound_request(provider, subpath, body))
     except DBAPIError as exc:
         # Nothing could be stored: ask the PBX to retry rather than pretend we have it.
         log.error("webhook not stored, database unavailable: %s", type(exc.orig).__name__)
