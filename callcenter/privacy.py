@@ -79,7 +79,10 @@ def export(session: Session, patient_id: int, now: datetime) -> dict[str, Any]:
         "appointments": [_plain(a) for a in appointments],
         "treatments": [_plain(t) for t in _rows(session, Treatment, Treatment.patient_id == patient.id)],
         "calls": [{**_plain(c), "events": [_plain(e) for e in c.events]} for c in calls],
-        "raw_webhooks": [_plain(r) for r in raws],
+        # What each delivery was, not its bytes: bodies and headers carry the PBX's credentials
+        # (Mango's API key, 3CX's key); what they said about the call is in the events above.
+        "raw_webhooks": [{k: v for k, v in _plain(r).items() if k not in ("body", "headers", "query")}
+                         for r in raws],
         "dial_tasks": [{**_plain(t), "attempts": [_plain(a) for a in t.attempts_log]} for t in tasks],
         "opt_outs": [_plain(o) for o in _rows(session, OptOut, or_(
             OptOut.patient_id == patient.id, OptOut.e164.in_(_numbers(patient))))],

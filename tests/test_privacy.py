@@ -156,7 +156,9 @@ def test_export_holds_everything_about_her(client, session: Session) -> None:
                           world.later_call, world.outbound_call}
     assert all(c["events"] for c in calls.values())
     assert calls[world.own_call]["recording_url"].endswith("own.mp3")
-    assert any(OWN in r["body"] for r in document["raw_webhooks"])
+    raw_ids = {e["raw_webhook_id"] for c in calls.values() for e in c["events"]}
+    assert {r["id"] for r in document["raw_webhooks"]} == raw_ids
+    assert not any({"body", "headers", "query"} & set(r) for r in document["raw_webhooks"])  # PBX keys
     assert document["appointments"][0]["price"] == "12000.00"
     assert document["treatments"][0]["type"] == "filling"
     assert document["dial_tasks"][0]["attempts"][0]["phone"] == OWN
