@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,10 +27,16 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     """Work the queues in priority order until stopped (or until empty, with burst)."""
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
-    worker = Worker(queues, connection=connection, worker_ttl=WORKER_TTL)
-    log.info("worker %s on queues %s", worker.name, ", ".join(queue_names))
     if not burst:
         from .campaigns.schedule import start_schedule
 
         start_schedule(connect(config), config)
-    return worker.work(burst=burst, with_scheduler=True)
+    while True:
+        try:
+            worker = Worker(queues, connection=connection, worker_ttl=WORKER_TTL)
+            log.info("worker %s on queues %s", worker.name, ", ".join(queue_names))
+            return worker.work(burst=burst, with_scheduler=True)
+        except redis.ConnectionError as exc:
+            # RQ gives up when Redis goes away outside its dequeue wait (a restart): start over.
+            log.warning("worker: lost Redis (%s); starting again in a second", exc)
+            time.sleep(1)

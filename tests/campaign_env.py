@@ -49,20 +49,40 @@ def start_worker(env: dict[str, str], log: Path, *queues: str) -> subprocess.Pop
                             stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+def _descendants(pid: int) -> list[int]:
+    """Child processes, recursively (RQ's work horse runs in a process group of its own)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def kill_hard(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and every process it started, mid-whatever they were doing."""
+    for pid in [*_descendants(proc.pid), proc.pid]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=30)
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        kill_group(proc)  # its work horse may have outlived it
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=20)
-    kill_group(proc)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)  # warm shutdown: the current call finishes first
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+    if proc.poll() is None:
+        kill_hard(proc)
 
 
 @contextmanager

@@ -65,12 +65,14 @@ def twilio() -> Any:
 
 def twilio_env(sqlite_url: str, redis_url: str, tmp_path: Path, fake: FakeTwilio, base: str,
                **extra: str) -> dict[str, str]:
-    return worker_env(
-        sqlite_url, redis_url, tmp_path, CALLCENTER_DIAL_MODE="twilio", TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN, TWILIO_API_BASE=fake.base_url, CALLCENTER_PUBLIC_URL=base,
-        CALLCENTER_TWILIO_CALLER_ID="+74950000000", CALLCENTER_DIAL_CPS="5",
-        CALLCENTER_DIAL_MAX_ATTEMPTS="2",
-        CALLCENTER_DIAL_BACKOFF="busy=1,no_answer=1,machine=1,hung_up=1,failed=1", **extra)
+    settings = {
+        "CALLCENTER_DIAL_MODE": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE": fake.base_url, "CALLCENTER_PUBLIC_URL": base,
+        "CALLCENTER_TWILIO_CALLER_ID": "+74950000000", "CALLCENTER_DIAL_CPS": "5",
+        "CALLCENTER_DIAL_MAX_ATTEMPTS": "2",
+        "CALLCENTER_DIAL_BACKOFF": "busy=1,no_answer=1,machine=1,hung_up=1,failed=1",
+    }
+    return worker_env(sqlite_url, redis_url, tmp_path, **{**settings, **extra})
 
 
 def confirmation_tasks(session: Session) -> list[DialTask]:
