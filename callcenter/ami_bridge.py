@@ -16,7 +16,7 @@ from typing import Any
 
 from webhooks import CallEvent, PayloadError
 from webhooks.asterisk import PROVIDER, ami_message_to_events
-from webhooks.field_values import Clock, system_clock
+from webhooks.payload_fields import Clock, system_clock
 
 log = logging.getLogger(__name__)
 

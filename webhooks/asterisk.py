@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 from callcenter.phones import normalize
 
 from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
-from .field_values import Clock, optional_int, required, system_clock, text
 from .hmac_signing import verify_signed
+from .payload_fields import Clock, optional_int, optional_text, required, system_clock
 
 PROVIDER = "asterisk"
 # Internal extensions are short; anything longer is an outside number.
@@ -109,7 +109,7 @@ def _extension(*candidates: str) -> str | None:
 
 
 def _occurred(message: Mapping[str, Any], received: datetime) -> datetime:
-    stamp = text(message, "timestamp")
+    stamp = optional_text(message, "timestamp")
     if not stamp:
         return received
     try:
@@ -119,7 +119,7 @@ def _occurred(message: Mapping[str, Any], received: datetime) -> datetime:
 
 
 def _first_channel(message: Mapping[str, Any]) -> bool:
-    return text(message, "uniqueid") == text(message, "linkedid")
+    return optional_text(message, "uniqueid") == optional_text(message, "linkedid")
 
 
 def _call(message: Mapping[str, Any], settings: Mapping[str, Any], call_id: str) -> dict[str, Any]:
@@ -128,8 +128,8 @@ def _call(message: Mapping[str, Any], settings: Mapping[str, Any], call_id: str)
     base: dict[str, Any] = {"provider": PROVIDER, "provider_call_id": call_id}
     if not _first_channel(message):
         return base
-    caller_num = text(message, "calleridnum")
-    exten = text(message, "exten")
+    caller_num = optional_text(message, "calleridnum")
+    exten = optional_text(message, "exten")
     region = settings["REGION"]
     return {**base, "direction": _direction(caller_num, exten),
             "caller": normalize(caller_num, region),
@@ -159,13 +159,13 @@ def _newchannel(message: Mapping[str, Any], settings: Mapping[str, Any],
 
 
 def _dial_extension(message: Mapping[str, Any]) -> str | None:
-    return _extension(text(message, "destcalleridnum"), _peer(text(message, "destchannel")),
-                      text(message, "calleridnum"))
+    return _extension(optional_text(message, "destcalleridnum"), _peer(optional_text(message, "destchannel")),
+                      optional_text(message, "calleridnum"))
 
 
 def _dialbegin(message: Mapping[str, Any], settings: Mapping[str, Any],
                received: datetime) -> list[CallEvent]:
-    leg = text(message, "destuniqueid") or required(message, "destchannel")
+    leg = optional_text(message, "destuniqueid") or required(message, "destchannel")
     return [_channel_event(message, settings, received, CallEventKind.RINGING, f"{leg}:dial",
                            extension=_dial_extension(message))]
 
@@ -175,7 +175,7 @@ def _dialend(message: Mapping[str, Any], settings: Mapping[str, Any],
     status = required(message, "dialstatus").upper()
     if status != "ANSWER":
         return []  # one phone of a group stopped ringing; the call goes on
-    leg = text(message, "destuniqueid") or required(message, "destchannel")
+    leg = optional_text(message, "destuniqueid") or required(message, "destchannel")
     return [_channel_event(message, settings, received, CallEventKind.ANSWERED, f"{leg}:answer",
                            extension=_dial_extension(message))]
 
@@ -183,10 +183,10 @@ def _dialend(message: Mapping[str, Any], settings: Mapping[str, Any],
 def _bridgeenter(message: Mapping[str, Any], settings: Mapping[str, Any],
                  received: datetime) -> list[CallEvent]:
     uniqueid = required(message, "uniqueid")
-    if _first_channel(message) or text(message, "bridgetype").lower() == "holding":
+    if _first_channel(message) or optional_text(message, "bridgetype").lower() == "holding":
         return []  # the caller's own channel, or a parking/holding bridge
-    extension = _extension(text(message, "calleridnum"), _peer(text(message, "channel")),
-                           text(message, "connectedlinenum"))
+    extension = _extension(optional_text(message, "calleridnum"), _peer(optional_text(message, "channel")),
+                           optional_text(message, "connectedlinenum"))
     # Same id as DialEnd's answer of this channel: the two are one answer.
     return [_channel_event(message, settings, received, CallEventKind.ANSWERED,
                            f"{uniqueid}:answer", extension=extension)]
@@ -197,15 +197,15 @@ def _hangup(message: Mapping[str, Any], settings: Mapping[str, Any],
     uniqueid = required(message, "uniqueid")
     if not _first_channel(message):
         return []  # a desk phone hung up or stopped ringing
-    answered = text(message, "channelstate") == UP_STATE
+    answered = optional_text(message, "channelstate") == UP_STATE
     kind = CallEventKind.ENDED if answered else CallEventKind.MISSED
-    extra = {"cause": text(message, "cause"), "cause_txt": text(message, "cause-txt")}
+    extra = {"cause": optional_text(message, "cause"), "cause_txt": optional_text(message, "cause-txt")}
     return [_channel_event(message, settings, received, kind, f"{uniqueid}:hangup",
-                           extension=_extension(text(message, "connectedlinenum")), extra=extra)]
+                           extension=_extension(optional_text(message, "connectedlinenum")), extra=extra)]
 
 
 def _cdr_time(message: Mapping[str, Any], name: str, zone: ZoneInfo) -> datetime | None:
-    value = text(message, name)
+    value = optional_text(message, name)
     if not value:
         return None
     try:
@@ -217,16 +217,16 @@ def _cdr_time(message: Mapping[str, Any], name: str, zone: ZoneInfo) -> datetime
 def _cdr(message: Mapping[str, Any], settings: Mapping[str, Any],
          received: datetime) -> list[CallEvent]:
     uniqueid = required(message, "uniqueid")
-    call_id = text(message, "linkedid") or uniqueid
+    call_id = optional_text(message, "linkedid") or uniqueid
     zone = ZoneInfo(settings["TIMEZONE"])
-    destination = text(message, "destinationchannel")
-    extension = _extension(_peer(destination), text(message, "source"))
+    destination = optional_text(message, "destinationchannel")
+    extension = _extension(_peer(destination), optional_text(message, "source"))
     ended = _cdr_time(message, "endtime", zone) or _occurred(message, received)
-    source = text(message, "source")
+    source = optional_text(message, "source")
     base = {"provider": PROVIDER, "provider_call_id": call_id, "extension": extension,
             "caller": normalize(source, settings["REGION"]), "caller_raw": source[:64],
-            "dialed": normalize(text(message, "destination"), settings["REGION"]),
-            "direction": _direction(source, text(message, "destination")),
+            "dialed": normalize(optional_text(message, "destination"), settings["REGION"]),
+            "direction": _direction(source, optional_text(message, "destination")),
             "raw": dict(message)}
     event_id = f"{uniqueid}:cdr:{destination}"
     disposition = required(message, "disposition").upper()
@@ -246,7 +246,7 @@ def _cdr(message: Mapping[str, Any], settings: Mapping[str, Any],
 
 def _varset(message: Mapping[str, Any], settings: Mapping[str, Any],
             received: datetime) -> list[CallEvent]:
-    if text(message, "variable") != "MIXMONITOR_FILENAME":
+    if optional_text(message, "variable") != "MIXMONITOR_FILENAME":
         return []
     path = required(message, "value")
     uniqueid = required(message, "uniqueid")

@@ -17,8 +17,8 @@ from typing import Any
 from callcenter.phones import normalize
 
 from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
-from .field_values import Clock, optional_int, required, system_clock, text
 from .hmac_signing import verify_signed
+from .payload_fields import Clock, optional_int, optional_text, required, system_clock
 
 PROVIDER = "generic"
 MAX_ID = 128
@@ -69,25 +69,25 @@ def generic_event(item: Mapping[str, Any], region: str) -> CallEvent:
     except ValueError:
         choices = ", ".join(k.value for k in CallEventKind)
         raise PayloadError("event", f"must be one of {choices}") from None
-    direction_text = text(item, "direction") or "inbound"
+    direction_text = optional_text(item, "direction") or "inbound"
     try:
         direction = Direction(direction_text)
     except ValueError:
         raise PayloadError("direction", "must be inbound, outbound or internal") from None
-    recording_url = text(item, "recording_url") or None
+    recording_url = optional_text(item, "recording_url") or None
     if kind is CallEventKind.RECORDING and recording_url is None:
         raise PayloadError("recording_url", "required for a recording event")
     if recording_url is not None and len(recording_url) > MAX_URL:
         raise PayloadError("recording_url", f"longer than {MAX_URL} characters")
-    caller_raw = text(item, "from")
-    event_id = text(item, "event_id")
+    caller_raw = optional_text(item, "from")
+    event_id = optional_text(item, "event_id")
     if len(event_id) > MAX_ID:
         raise PayloadError("event_id", f"longer than {MAX_ID} characters")
     return CallEvent(
         provider=PROVIDER, provider_call_id=call_id, kind=kind, direction=direction,
         occurred_at=event_time(item.get("timestamp")),
         caller=normalize(caller_raw, region), caller_raw=caller_raw[:64],
-        dialed=normalize(text(item, "to"), region), extension=text(item, "extension")[:32] or None,
+        dialed=normalize(optional_text(item, "to"), region), extension=optional_text(item, "extension")[:32] or None,
         duration=optional_int(item, "duration"), recording_url=recording_url,
         event_id=event_id or None, raw=dict(item),
     )

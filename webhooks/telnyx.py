@@ -15,7 +15,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from . import dialect_fields as fields
+from . import payload_fields as fields
 from .events import (
     CallEvent,
     CallEventKind,

@@ -47,7 +47,7 @@ from .events import (
     SignatureError,
     WebhookReply,
 )
-from .field_values import Clock, optional_int, required, system_clock, text
+from .payload_fields import Clock, optional_int, optional_text, required, system_clock
 
 PROVIDER = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -112,10 +112,10 @@ class TwilioAdapter:
         if subpath == "voice":
             return WebhookReply(200, desk_twiml(base, settings), XML)
         if subpath == "dial":
-            if text(form, "DialCallStatus") in ANSWERED_DIAL_STATUSES:
+            if optional_text(form, "DialCallStatus") in ANSWERED_DIAL_STATUSES:
                 return WebhookReply(200, _hangup_twiml(), XML)
             return WebhookReply(200, voicemail_twiml(base, settings["LOCALE"]), XML)
-        if subpath == "recording" and not text(form, "RecordingStatus"):
+        if subpath == "recording" and not optional_text(form, "RecordingStatus"):
             # The <Record action>: Twilio waits for TwiML; the message is taken, so hang up.
             return WebhookReply(200, _hangup_twiml(), XML)
         return WebhookReply(204)
@@ -194,7 +194,7 @@ def _form(request: InboundRequest) -> dict[str, str]:
 
 
 def _occurred(form: Mapping[str, str], name: str, received: datetime) -> datetime:
-    value = text(form, name)
+    value = optional_text(form, name)
     if not value:
         return received
     try:
@@ -238,10 +238,10 @@ def _call(form: Mapping[str, str], settings: Mapping[str, Any]) -> tuple[dict[st
     """The CallEvent fields a callback carries, and which leg it is about."""
     region = settings["REGION"]
     call_sid = required(form, "CallSid")
-    raw_from, to = text(form, "From"), text(form, "To")
+    raw_from, to = optional_text(form, "From"), optional_text(form, "To")
     caller = None if raw_from in HIDDEN_NUMBERS else normalize(raw_from, region)
     fields: dict[str, Any] = {"provider": PROVIDER, "caller": caller, "caller_raw": raw_from[:64]}
-    parent = text(form, "ParentCallSid")
+    parent = optional_text(form, "ParentCallSid")
     if parent and _desk_phone(to, settings):
         # The desk rings for an incoming call; the parent's own events carry the dialed number.
         return {**fields, "provider_call_id": parent, "direction": Direction.INBOUND,
@@ -249,7 +249,7 @@ def _call(form: Mapping[str, str], settings: Mapping[str, Any]) -> tuple[dict[st
     if parent:
         return {**fields, "provider_call_id": parent, "direction": Direction.OUTBOUND,
                 "dialed": normalize(to, region)}, Leg.OUTSIDE
-    direction = text(form, "Direction") or "inbound"
+    direction = optional_text(form, "Direction") or "inbound"
     if direction == "inbound":
         return {**fields, "provider_call_id": call_sid, "direction": Direction.INBOUND,
                 "dialed": normalize(to, region)}, Leg.CALL
@@ -287,10 +287,10 @@ def _status(form: Mapping[str, str], settings: Mapping[str, Any],
     if leg is Leg.AGENT_FIRST and kind is CallEventKind.ANSWERED:
         return []  # the receptionist picked up; the patient is only being dialed now
     extra = {key: value for key, value in (
-        ("sequence", text(form, "SequenceNumber")),
+        ("sequence", optional_text(form, "SequenceNumber")),
         ("status", status),
-        ("answered_by", text(form, "AnsweredBy")),
-        ("sip_response_code", text(form, "SipResponseCode")),
+        ("answered_by", optional_text(form, "AnsweredBy")),
+        ("sip_response_code", optional_text(form, "SipResponseCode")),
         ("leg", form["CallSid"] if leg in (Leg.DESK, Leg.OUTSIDE) else ""),
     ) if value}
     duration = optional_int(form, "CallDuration") if kind is CallEventKind.ENDED else None
@@ -307,7 +307,7 @@ def _dial(form: Mapping[str, str], settings: Mapping[str, Any],
           received: datetime) -> list[CallEvent]:
     call, _ = _call(form, settings)
     status = required(form, "DialCallStatus")
-    extra = {"dial_status": status, "dial_call_sid": text(form, "DialCallSid")}
+    extra = {"dial_status": status, "dial_call_sid": optional_text(form, "DialCallSid")}
     if status in ANSWERED_DIAL_STATUSES:
         kind, duration = CallEventKind.ENDED, optional_int(form, "DialCallDuration")
     elif status in MISSED_STATUSES:
@@ -322,15 +322,15 @@ def _recording(form: Mapping[str, str], settings: Mapping[str, Any],
                received: datetime) -> list[CallEvent]:
     """A finished recording: from the status callback or the <Record> action, whichever is first."""
     call, _ = _call(form, settings)
-    status = text(form, "RecordingStatus")
+    status = optional_text(form, "RecordingStatus")
     if status and status != "completed":
         return []  # in-progress, or absent/failed: nothing to listen to
-    url = text(form, "RecordingUrl")
+    url = optional_text(form, "RecordingUrl")
     if not url:
         return []  # the caller hung up before the tone
     recording_sid = required(form, "RecordingSid")
     duration = optional_int(form, "RecordingDuration")
-    started = text(form, "RecordingStartTime")
+    started = optional_text(form, "RecordingStartTime")
     occurred = (_occurred(form, "RecordingStartTime", received) + timedelta(seconds=duration or 0)
                 if started else received)
     return [CallEvent(**call, kind=CallEventKind.RECORDING, occurred_at=occurred,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import dialect_fields as fields
+from . import payload_fields as fields
 from .events import (
     CallEvent,
     CallEventKind,

@@ -1,4 +1,4 @@
-"""Typed reads of PBX dialect fields (Zadarma, Mango, Yeastar, Telnyx, 3CX).
+"""Typed reads of provider payload fields, shared by every adapter.
 
 Anything malformed becomes a PayloadError naming the field, never another exception.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -16,6 +16,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .events import InboundRequest, PayloadError
+
+Clock = Callable[[], datetime]
+# Longer than any call: a bigger number is a corrupted field, not a duration.
+MAX_SECONDS = 10**9
+
+
+def system_clock() -> datetime:
+    """Receipt time, for events whose payload carries no time of its own."""
+    return datetime.now(UTC)
 
 
 def form_fields(request: InboundRequest) -> dict[str, str]:
@@ -68,6 +77,24 @@ def text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise PayloadError(name, "expected a string")
     return str(value).strip()
+
+
+def optional_text(data: Mapping[str, Any], name: str) -> str:
+    return text(data, name, required=False)
+
+
+def required(data: Mapping[str, Any], name: str) -> str:
+    return text(data, name)
+
+
+def optional_int(data: Mapping[str, Any], name: str) -> int | None:
+    """A non-negative whole number of seconds, or None when absent or empty."""
+    if data.get(name) is None or data.get(name) == "":
+        return None
+    value = integer(data, name)
+    if value >= MAX_SECONDS:
+        raise PayloadError(name, "expected a non-negative integer")
+    return value
 
 
 def mapping(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
