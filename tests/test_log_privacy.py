@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter import create_app
-from callcenter.logging_setup import scrub
+from callcenter.logging_setup import configure, scrub
 from callcenter.models import Call, Staff, StaffRole
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -126,3 +127,16 @@ def test_a_whole_call_and_the_desk_work_leave_no_number_or_name_in_the_logs(
     for text in (printed, caplog.text):
         for secret in (CALLER[2:], FAMILY[2:], *NAMES):
             assert secret not in text, secret
+
+
+def test_json_lines_carry_the_masked_traceback(app) -> None:
+    stream = io.StringIO()
+    configure("INFO", "json", stream)
+    try:
+        raise RuntimeError(f"row (caller)=({CALLER}) already exists")
+    except RuntimeError:
+        logging.getLogger("callcenter.test").exception("could not store call from %s", CALLER)
+    (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert line["level"] == "ERROR" and line["logger"] == "callcenter.test" and line["request_id"] == "-"
+    assert line["message"] == "could not store call from +7********67"
+    assert "RuntimeError" in line["exception"] and CALLER[2:] not in line["exception"]
