@@ -69,16 +69,30 @@ def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
 
 def audit_card_view(session: Session, staff_id: int, card: dict[str, Any], via: str) -> None:
     """Every patient shown on a desk is an audited view."""
-    for patient in card["patients"]:
-        audit(session, staff_id, "view_patient", "patient", patient["id"], call_id=card["call"]["id"],
-              via=via)
+    audit_views(session, staff_id, card["call"]["id"], [p["id"] for p in card["patients"]], via)
+
+
+def audit_views(session: Session, staff_id: int, call_id: int, patient_ids: list[int], via: str) -> None:
+    for patient_id in patient_ids:
+        audit(session, staff_id, "view_patient", "patient", patient_id, call_id=call_id, via=via)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One SSE message for one desk, and the patients it shows (audited once it is sent)."""
+
+    text: str
+    call_id: int
+    patient_ids: list[int]
 
 
 def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, Any],
-                now: datetime) -> str | None:
+                now: datetime) -> Outgoing | None:
     """The SSE message this desk gets for one stream entry (None: not for this desk)."""
     if payload.get("type") != "call":
         return None
+    if payload.get("event") in RINGS and payload.get("extension") not in (None, desk.extension):
+        return None  # ringing elsewhere: decided without touching the database
     with runtime.sessions() as session:
         call = session.scalar(select(Call).where(Call.id == payload["call_id"]))
         if call is None or call.clinic_id != desk.clinic_id:
@@ -91,15 +105,21 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
         state = {"call_id": call.id, "status": str(call.status), "event": payload.get("event"),
                  "extension": payload.get("extension")}
         if action != POP:
-            return sse(action, state, event_id)
-        staff = session.get(Staff, desk.staff_id)
-        card = build_card(session, call.id, now, desk.locale, speaker=staff)
+            return Outgoing(sse(action, state, event_id), call.id, [])
+        card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id))
         if card is None:
             return None
-        session.rollback()  # drop anything the card builder loaded; the audit goes in clean
-        audit_card_view(session, desk.staff_id, card, via="pop")
+        return Outgoing(sse(POP, {**state, "card": card}, event_id), call.id,
+                        [p["id"] for p in card["patients"]])
+
+
+def record_sent(runtime: Runtime, desk: Desk, outgoing: Outgoing) -> None:
+    """Audit what a desk was shown; written after sending, so the pop never waits for a writer."""
+    if not outgoing.patient_ids:
+        return
+    with runtime.write_guard(), runtime.sessions() as session:
+        audit_views(session, desk.staff_id, outgoing.call_id, outgoing.patient_ids, "pop")
         session.commit()
-        return sse(POP, {**state, "card": card}, event_id)
 
 
 def resolve_start(runtime: Runtime, last_id: str) -> str:
@@ -139,10 +159,13 @@ def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
                 if stop.is_set():
                     return
                 position = event_id
-                message = message_for(runtime, desk, event_id, payload, utcnow())
-                if message is not None:
+                outgoing = message_for(runtime, desk, event_id, payload, utcnow())
+                if outgoing is not None:
                     quiet_since = clock()
-                    yield message
+                    try:
+                        yield outgoing.text
+                    finally:  # also when the desk hung up right after: the card may have reached it
+                        record_sent(runtime, desk, outgoing)
             if clock() - quiet_since >= HEARTBEAT_SECONDS:
                 quiet_since = clock()
                 yield ": keep-alive\n\n"

@@ -149,20 +149,11 @@ def _channel(session: Session, call: Call) -> dict[str, Any] | None:
 
 def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None) -> dict[str, Any] | None:
     """The filled-in script as the desk that pops will say it (its receptionist's name in it)."""
-    original = call.agent_id
     try:
-        with session.no_autoflush:
-            # The desk that pops is the one who will speak, even before the PBX says who answered;
-            # the change is never flushed (the card's session is read-only).
-            if speaker is not None and call.agent_id is None:
-                call.agent_id = speaker.id
-            return script_for_call(session, call, now).to_json()
+        return script_for_call(session, call, now, agent=speaker).to_json()
     except ScriptNotFound as exc:
         log.warning("no script for call %s: %s", call.id, exc)
         return None
-    finally:
-        if call.agent_id != original:
-            call.agent_id = original
 
 
 def build_card(session: Session, call_id: int, now: datetime, locale: str,

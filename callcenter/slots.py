@@ -85,28 +85,38 @@ def _window_slots(window: WorkWindow, day: date, zone: tzinfo) -> Iterator[tuple
         wall += step
 
 
+def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
+                 now: datetime, zone: tzinfo, days: int, lead: timedelta) -> Iterator[list[Slot]]:
+    """Free slots one local day at a time (each day earliest first), so an offer can stop early."""
+    closed = set(days_off)
+    taken = _by_doctor(busy)
+    earliest = now + lead
+    today = now.astimezone(zone).date()
+    for offset in range(days):
+        day = today + timedelta(days=offset)
+        if day in closed:
+            continue
+        day_start, day_end = _local(day, time(0), zone), _local(day + timedelta(days=1), time(0), zone)
+        # Only that day's bookings can clash with that day's slots.
+        busy_today = {doctor: [b for b in items if b.starts_at < day_end and day_start < b.ends_at]
+                      for doctor, items in taken.items()}
+        found: list[Slot] = []
+        for window in windows:
+            if window.weekday != day.weekday():
+                continue
+            for start, end in _window_slots(window, day, zone):
+                if start >= earliest and not _overlaps(start, end, busy_today.get(window.doctor_id, ())):
+                    found.append(Slot(window.doctor_id, start, end))
+        found.sort(key=lambda s: (s.starts_at, s.doctor_id))
+        yield found
+
+
 def free_slots(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
                now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS,
                lead: timedelta = LEAD) -> list[Slot]:
     """Every free slot from now + lead over `days` local days, earliest first."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    closed = set(days_off)
-    taken = _by_doctor(busy)
-    earliest = now + lead
-    today = now.astimezone(zone).date()
-    found: list[Slot] = []
-    for offset in range(days):
-        day = today + timedelta(days=offset)
-        if day in closed:
-            continue
-        for window in windows:
-            if window.weekday != day.weekday():
-                continue
-            for start, end in _window_slots(window, day, zone):
-                if start >= earliest and not _overlaps(start, end, taken.get(window.doctor_id, ())):
-                    found.append(Slot(window.doctor_id, start, end))
-    found.sort(key=lambda s: (s.starts_at, s.doctor_id))
-    return found
+    return [slot for day in _free_by_day(windows, busy, days_off, now, zone, days, lead) for slot in day]
 
 
 def offer_two(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
@@ -114,12 +124,16 @@ def offer_two(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Ite
               days: int = HORIZON_DAYS) -> list[Slot]:
     """The nearest morning slot and the nearest evening slot; the two nearest if a half is full."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    free = free_slots(windows, busy, days_off, now, zone, days=days)
-    morning = next((s for s in free if s.starts_at.astimezone(zone).time() < split), None)
-    evening = next((s for s in free if s.starts_at.astimezone(zone).time() >= split), None)
-    if morning and evening:
-        return sorted((morning, evening), key=lambda s: s.starts_at)
-    return _two_distinct(free)
+    morning = evening = None
+    seen: list[Slot] = []
+    # Day by day, stopping once both halves are found: the screen-pop waits for this.
+    for day in _free_by_day(windows, busy, days_off, now, zone, days, LEAD):
+        seen.extend(day)
+        morning = morning or next((s for s in day if s.starts_at.astimezone(zone).time() < split), None)
+        evening = evening or next((s for s in day if s.starts_at.astimezone(zone).time() >= split), None)
+        if morning and evening:
+            return sorted((morning, evening), key=lambda s: s.starts_at)
+    return _two_distinct(seen)
 
 
 def _two_distinct(free: Sequence[Slot]) -> list[Slot]:

@@ -124,9 +124,10 @@ def test_other_desks_close_when_one_answers(app, client, session: Session, world
     (ring_id, ring), (answer_id, answer) = entries
     # Replayed after the answer (a desk that resumes late): the ringing pop is only for the answerer.
     assert desk_feed.message_for(runtime, john, ring_id, ring, utcnow()) is None
-    assert desk_feed.message_for(runtime, anna, ring_id, ring, utcnow()).startswith(f"id: {ring_id}\nevent: pop")
-    assert "event: close" in desk_feed.message_for(runtime, john, answer_id, answer, utcnow())
-    assert "event: pop" in desk_feed.message_for(runtime, anna, answer_id, answer, utcnow())
+    assert desk_feed.message_for(runtime, anna, ring_id, ring, utcnow()).text.startswith(
+        f"id: {ring_id}\nevent: pop")
+    assert "event: close" in desk_feed.message_for(runtime, john, answer_id, answer, utcnow()).text
+    assert "event: pop" in desk_feed.message_for(runtime, anna, answer_id, answer, utcnow()).text
 
 
 def test_stream_resumes_after_last_event_id(client, session: Session, world: w.World) -> None:
