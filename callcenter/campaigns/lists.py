@@ -360,16 +360,14 @@ def save_new(session: Session, tasks: Sequence[DialTask], campaign_ids: Mapping[
     columns = ("clinic_id", "patient_id", "purpose", "due_date", "phone", "appointment_id",
                "treatment_id", "call_id", "priority", "state", "attempts", "next_attempt_at",
                "deadline_at", "result", "notes")
-    added = 0
-    for start in range(0, len(tasks), 500):
-        values = []
-        for task in tasks[start:start + 500]:
-            row = {name: getattr(task, name) for name in columns}
-            row["campaign_id"] = campaign_ids.get(task.purpose)
-            values.append(row)
-        statement = insert(DialTask).values(values).on_conflict_do_nothing().returning(DialTask.id)
-        added += len(session.execute(statement).all())
-    return added
+    values = []
+    for task in tasks:
+        row = {name: getattr(task, name) for name in columns}
+        row["campaign_id"] = campaign_ids.get(task.purpose)
+        values.append(row)
+    # One statement compiled once, sent in batches (executemany); RETURNING counts what was new.
+    statement = insert(DialTask).on_conflict_do_nothing().returning(DialTask.id)
+    return len(session.connection().execute(statement, values).all())
 
 
 def tasks_dropped_by_booking(session: Session, clinic: Clinic, now: datetime) -> list[int]:

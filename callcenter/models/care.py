@@ -74,6 +74,8 @@ class TreatmentType(enum.StrEnum):
 
 class Treatment(Base):
     __tablename__ = "treatments"
+    # Follow-up and recall lists look treatments up by clinic and date.
+    __table_args__ = (Index("ix_treatments_clinic_performed", "clinic_id", "performed_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
