@@ -3,7 +3,8 @@
     python -m bench pop_latency [--patients 100000] [--rate 20] [--duration 30] [--desks 4]
                                 [--db sqlite|postgresql] [--no-browser] [--full-calls]
 
-The demo clinic (callcenter.demo.load_demo) with 100,000 patients; the app under gunicorn
+The demo clinic (callcenter.demo.load_demo: doctors, schedules, visits, calls) topped up in bulk
+to 100,000 patients; the app under gunicorn
 (gthread) with real Redis; `--desks` receptionists signed in, each with an SSE client on
 /desk/stream, and one of them also in headless Chromium on /desk. Ringing webhooks (generic,
 HMAC-signed) go out at `--rate` calls per second, spread over the desks' extensions, each from a
@@ -25,16 +26,27 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 from callcenter import migrate
 from callcenter.db import make_engine, make_session_factory
 from callcenter.demo import load_demo
-from callcenter.models import Clinic, PatientPhone, Staff, StaffRole, TrackingNumber
+from callcenter.models import (
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    Patient,
+    PatientPhone,
+    Staff,
+    StaffRole,
+    TrackingNumber,
+    utcnow,
+)
 from callcenter.passwords import hash_password
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -48,27 +60,59 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+DEMO_PATIENTS = 5000  # the demo clinic's own (schedules, visits, calls); the rest are added in bulk
+CHUNK = 5000
+
+
 def _prepare(url: str, patients: int, desks: int) -> tuple[list[str], list[str]]:
-    """Demo clinic + desk logins; returns the callers (one number per household) and tracking numbers."""
+    """Demo clinic, topped up to `patients` in bulk, + desk logins; returns callers and tracking numbers."""
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     config = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
     with sessions() as session:
         started = time.monotonic()
-        print(load_demo(session, seed=20261122, patients=patients, config=config), flush=True)
+        print(load_demo(session, seed=20261122, patients=min(patients, DEMO_PATIENTS), config=config),
+              flush=True)
         clinic = session.scalars(select(Clinic).order_by(Clinic.id)).first()
+        _top_up(session, clinic.id, patients - min(patients, DEMO_PATIENTS))
         for n in range(desks):
             session.add(Staff(clinic_id=clinic.id, role=StaffRole.RECEPTIONIST, login=f"bench{n}",
                               first_name="Desk", last_name=str(n), sip_extension=str(801 + n),
                               locale="ru", password_hash=hash_password(PASSWORD)))
         session.commit()
-        print(f"demo loaded in {time.monotonic() - started:.0f} s", flush=True)
+        print(f"{patients:,} patients ready in {time.monotonic() - started:.0f} s", flush=True)
         numbers = sorted(set(session.scalars(select(PatientPhone.e164))))
         tracking = list(session.scalars(select(TrackingNumber.e164).where(
             TrackingNumber.channel_id.is_not(None))))
     engine.dispose()
     return numbers, tracking
+
+
+def _top_up(session: Any, clinic_id: int, extra: int) -> None:
+    """Bulk patients with a mobile each, and every other one with a past visit to a demo doctor."""
+    if extra <= 0:
+        return
+    rng = random.Random(3)
+    doctors = list(session.scalars(select(Staff.id).where(Staff.clinic_id == clinic_id,
+                                                          Staff.role == StaffRole.DOCTOR)))
+    first_id = (session.scalar(select(func.max(Patient.id))) or 0) + 1
+    now = utcnow()
+    for offset in range(0, extra, CHUNK):
+        count = min(CHUNK, extra - offset)
+        ids = range(first_id + offset, first_id + offset + count)
+        session.execute(insert(Patient), [
+            {"id": pid, "clinic_id": clinic_id, "first_name": rng.choice(("Анна", "Илья", "Вера", "Олег")),
+             "last_name": f"Пациент{pid}", "preferred_language": "ru"} for pid in ids])
+        session.execute(insert(PatientPhone), [
+            {"patient_id": pid, "e164": f"+7985{pid:07d}", "label": "mobile"} for pid in ids])
+        visits = []
+        for pid in ids[::2]:
+            at = now - timedelta(days=rng.randrange(20, 400), hours=rng.randrange(0, 8))
+            visits.append({"clinic_id": clinic_id, "patient_id": pid, "doctor_id": rng.choice(doctors),
+                           "starts_at": at, "ends_at": at + timedelta(minutes=30), "service": "Осмотр",
+                           "status": AppointmentStatus.COMPLETED})
+        session.execute(insert(Appointment), visits)
 
 
 def _signed(item: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

@@ -206,7 +206,10 @@ def offer_for_clinic(session: Session, clinic: Clinic, now: datetime, *, acute: 
         Busy(a.doctor_id, a.starts_at, a.ends_at)
         for a in session.scalars(select(Appointment).where(
             Appointment.doctor_id.in_(ids), Appointment.status.in_(OCCUPYING),
-            Appointment.starts_at < horizon, Appointment.ends_at > now - timedelta(days=1)))
+            # A lower bound on starts_at keeps this a range on (doctor_id, starts_at): without it
+            # every past visit of the doctor is scanned (years of them in a real clinic).
+            Appointment.starts_at < horizon, Appointment.starts_at > now - timedelta(days=2),
+            Appointment.ends_at > now - timedelta(days=1)))
     ]
     today = now.astimezone(zone).date()
     days_off = session.scalars(select(DayOff.day).where(
