@@ -116,9 +116,10 @@ class _Visit:
     starts: datetime
     ends: datetime
     service: data.Service
+    created_at: datetime
+    by_phone: bool
     patient: int = -1
     status: AppointmentStatus = AppointmentStatus.BOOKED
-    created_at: datetime | None = None
     call: int | None = None  # index of the booking call
     moved_from: int | None = None  # index of the rescheduled original
 
@@ -192,10 +193,12 @@ class _Builder:
 
     def _moment(self, day: date, *, open_only: bool, before: datetime | None = None) -> datetime | None:
         """A call-like moment on `day` following the hourly curve; None when none fits."""
-        hours = self._open_hours(day)
-        if open_only and hours is None:
-            return None
-        choices = [h for h in HOUR_WEIGHTS if not open_only or hours[0] <= h < hours[1]]  # type: ignore[index]
+        choices = list(HOUR_WEIGHTS)
+        if open_only:
+            hours = self._open_hours(day)
+            if hours is None:
+                return None
+            choices = [h for h in choices if hours[0] <= h < hours[1]]
         if before is not None:
             choices = [h for h in choices if self._at(day, time(h, 59)) < before]
         if not choices:
@@ -383,30 +386,29 @@ class _Builder:
                 if minute + length > last:
                     break
             begins = self._at(day, time(minute // 60, minute % 60))
-            self.visits.append(_Visit(index, begins, begins + timedelta(minutes=length), service))
+            booked, by_phone = self._booking_moment(begins)
+            self.visits.append(_Visit(index, begins, begins + timedelta(minutes=length), service,
+                                      booked, by_phone))
             minute += length
 
     def _book_visits(self) -> None:
         """Decide when and how each visit was booked, by whom, and what became of it."""
-        for visit in self.visits:
-            visit.created_at, by_phone = self._booking_moment(visit)
-            visit.call = -1 if by_phone else None
-        self.visits.sort(key=lambda v: v.created_at)  # type: ignore[arg-type,return-value]
+        self.visits.sort(key=lambda v: v.created_at)
         new_households = [h for h in self.households if h.new]
         window = self.window
-        phone_bookings = sum(1 for v in self.visits if v.call == -1 and v.created_at >= window)  # type: ignore[operator]
+        phone_bookings = sum(1 for v in self.visits if v.by_phone and v.created_at >= window)
         p_new = min(0.9, 0.85 * len(new_households) / max(phone_bookings, 1))
         self.old_patients = [i for h in self.households if not h.new for i in h.members]
         pending = iter(new_households)
         for visit in list(self.visits):
-            by_phone_now = visit.call == -1 and visit.created_at >= window  # type: ignore[operator]
+            by_phone_now = visit.by_phone and visit.created_at >= window
             household = next(pending, None) if by_phone_now and self.rng.random() < p_new else None
             if household is not None:
                 visit.patient = household.members[0]
             else:
                 visit.patient = self._returning_patient()
             visit.status = self._status(visit)
-            if visit.call == -1:
+            if visit.by_phone:
                 visit.call = self._booking_call(visit, household)
             if visit.status is AppointmentStatus.CANCELLED and self.rng.random() < 0.7:
                 self._status_call(visit, CallOutcome.CANCELLED)
@@ -419,12 +421,12 @@ class _Builder:
             return self.joined[self.rng.randrange(len(self.joined))]
         return self.old_patients[self.rng.randrange(len(self.old_patients))]
 
-    def _booking_moment(self, visit: _Visit) -> tuple[datetime, bool]:
-        local_day = visit.starts.astimezone(self.zone).date()
+    def _booking_moment(self, starts: datetime) -> tuple[datetime, bool]:
+        local_day = starts.astimezone(self.zone).date()
         lead = self.rng.choices((0, 1, 2, 3, 5, 7, 10, 14, 21, 28), (8, 14, 12, 10, 10, 12, 10, 10, 8, 6))[0]
         by_phone = self.rng.random() < 0.6
         latest = min(local_day - timedelta(days=lead), self.today - timedelta(days=1))
-        limit = min(visit.starts - timedelta(hours=1), self.cutoff)
+        limit = min(starts - timedelta(hours=1), self.cutoff)
         busiest = max(WEEKDAY_WEIGHTS)
         for back in range(10):
             day = latest - timedelta(days=back)
@@ -434,7 +436,7 @@ class _Builder:
             if moment is not None:
                 return moment, by_phone
         # Booked long ago at the desk (only reachable for visits at the very start of the window).
-        return visit.starts - timedelta(days=lead + 10), False
+        return starts - timedelta(days=lead + 10), False
 
     def _status(self, visit: _Visit) -> AppointmentStatus:
         ahead = (visit.starts.astimezone(self.zone).date() - self.today).days
@@ -454,7 +456,6 @@ class _Builder:
         return AppointmentStatus.CONFIRMED if r < 0.05 + confirmed else AppointmentStatus.BOOKED
 
     def _booking_call(self, visit: _Visit, household: _Household | None) -> int | None:
-        assert visit.created_at is not None
         if visit.created_at < self._at(self.first_day, time(0, 0)):
             return None
         patient = visit.patient
@@ -481,7 +482,6 @@ class _Builder:
         return self.acquired[patient] if self.rng.random() < 0.4 else 0
 
     def _status_call(self, visit: _Visit, outcome: CallOutcome) -> None:
-        assert visit.created_at is not None
         limit = min(visit.starts, self.cutoff)
         span = (limit - visit.created_at).days
         day = (visit.created_at + timedelta(days=self.rng.randint(0, max(span, 0)))).astimezone(self.zone).date()
@@ -494,10 +494,10 @@ class _Builder:
 
     def _reschedule(self, visit: _Visit) -> None:
         """The visit was first booked for an earlier day and moved by a phone call."""
-        assert visit.created_at is not None
         shift = timedelta(days=self.rng.randint(1, 10))
         original = _Visit(visit.doctor, visit.starts - shift, visit.ends - shift, visit.service,
-                          visit.patient, AppointmentStatus.RESCHEDULED, visit.created_at)
+                          visit.created_at, visit.by_phone, visit.patient,
+                          AppointmentStatus.RESCHEDULED)
         limit = min(original.starts, self.cutoff)
         if limit - visit.created_at < timedelta(hours=6) or visit.created_at < self.window:
             return
@@ -606,8 +606,10 @@ class _Builder:
         for _ in range(len(answered) // 25):
             call = self.calls[self.rng.choice(answered)]
             day = call.started.astimezone(self.zone).date()
-            closing = self._open_hours(day)[1]  # type: ignore[index]
-            missed = self._at(day, time(closing, self.rng.randrange(60)))
+            hours = self._open_hours(day)
+            if hours is None:
+                continue
+            missed = self._at(day, time(hours[1], self.rng.randrange(60)))
             rang_back = self._moment(day + timedelta(days=1), open_only=True)
             done = rang_back if rang_back is not None and rang_back < self.cutoff else None
             if missed < self.cutoff and not call.joins:
