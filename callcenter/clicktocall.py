@@ -50,11 +50,16 @@ def mode(config: Mapping[str, Any]) -> str:
     return "off"
 
 
-def agent_twiml(number: str, caller_id: str) -> str:
-    """What Twilio runs once the receptionist picks up: dial the patient."""
+def agent_twiml(number: str, caller_id: str, status_url: str = "") -> str:
+    """What Twilio runs once the receptionist picks up: dial the patient (their leg reports back
+    to `status_url`, so the call shows the patient answering)."""
     response = VoiceResponse()
     dial = response.dial(caller_id=caller_id or None, answer_on_bridge=True)
-    dial.number(number)
+    if status_url:
+        dial.number(number, status_callback=status_url, status_callback_method="POST",
+                    status_callback_event="initiated ringing answered completed")
+    else:
+        dial.number(number)
     return str(response)
 
 
@@ -92,12 +97,13 @@ def _dial_twilio(runtime: Runtime, staff: Staff, number: str) -> int:
     caller_id = config["TWILIO_CALLER_ID"]
     agent_uri = config["TWILIO_AGENT_URI"].format(extension=staff.sip_extension)
     base = config["PUBLIC_URL"].rstrip("/")
+    status_url = f"{base}/webhooks/twilio/status" if base else ""
+    callbacks: dict[str, Any] = ({"status_callback": status_url, "status_callback_event": STATUS_EVENTS,
+                                  "status_callback_method": "POST"} if status_url else {})
     try:
         created = twilio_client(config).calls.create(
-            to=agent_uri, from_=caller_id or number, twiml=agent_twiml(number, caller_id),
-            status_callback=f"{base}/webhooks/twilio/status" if base else None,
-            status_callback_event=STATUS_EVENTS if base else None,
-        )
+            to=agent_uri, from_=caller_id or number, twiml=agent_twiml(number, caller_id, status_url),
+            **callbacks)
     except TwilioException as exc:
         log.warning("click-to-call failed at Twilio: %s", type(exc).__name__)
         raise DialError("number", "Twilio refused the call", 502) from None

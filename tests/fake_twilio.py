@@ -48,6 +48,7 @@ class FakeCall:
     status_callback: str
     machine_detection: str
     created_at: float
+    twiml: str = ""  # inline TwiML (the Twiml parameter) instead of an answer URL
     status: str = "queued"
     posts: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
 
@@ -109,7 +110,9 @@ class FakeTwilio:
                     return self._json(401, {"code": 20003, "message": "authenticate", "status": 401})
                 length = int(self.headers.get("Content-Length", "0"))
                 form = {k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                missing = [k for k in ("To", "From", "Url") if not form.get(k)]
+                missing = [k for k in ("To", "From") if not form.get(k)]
+                if not (form.get("Url") or form.get("Twiml")):
+                    missing.append("Url or Twiml")
                 if missing:
                     return self._json(400, {"code": 21205, "message": f"missing {missing}", "status": 400})
                 call = fake._create(form)
@@ -128,7 +131,8 @@ class FakeTwilio:
         return Handler
 
     def _create(self, form: dict[str, str]) -> FakeCall:
-        call = FakeCall(sid="CA" + uuid.uuid4().hex, to=form["To"], from_=form["From"], url=form["Url"],
+        call = FakeCall(sid="CA" + uuid.uuid4().hex, to=form["To"], from_=form["From"],
+                        url=form.get("Url", ""), twiml=form.get("Twiml", ""),
                         status_callback=form.get("StatusCallback", ""),
                         machine_detection=form.get("MachineDetection", ""), created_at=time.time())
         with self.lock:
@@ -175,7 +179,8 @@ class FakeTwilio:
             return
         self._status(call, "in-progress")
         answered_by = "machine_start" if patient.answer == "machine" else "human"
-        twiml = self._post(call, call.url, self._params(call, "in-progress", AnsweredBy=answered_by))
+        twiml = (self._post(call, call.url, self._params(call, "in-progress", AnsweredBy=answered_by))
+                 if call.url else call.twiml)
         pressed = patient.digits
         for _ in range(3):  # follow <Gather> the way Twilio does, a few rounds at most
             gather = ET.fromstring(twiml).find("Gather")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +29,14 @@ from callcenter.web.desk import STREAMS_STOP
 
 from . import desk_world as w
 from .conftest import app_settings, require
+from .fake_twilio import FakeTwilio
 from .services import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+TWILIO_SID = "AC" + "d" * 32
+TWILIO_TOKEN = "desk-twilio-token"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -51,15 +55,26 @@ class Live:
 
 
 @pytest.fixture
-def live(sqlite_url: str, redis_url: str, tmp_path: Path) -> Iterator[Live]:
+def twilio() -> Iterator[FakeTwilio]:
+    fake = FakeTwilio(TWILIO_SID, TWILIO_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def live(sqlite_url: str, redis_url: str, tmp_path: Path, twilio: FakeTwilio) -> Iterator[Live]:
+    port = free_port()
     settings = app_settings(sqlite_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET,
-                            CLICK_TO_CALL="off", DESK_LOCK_MINUTES=1)
+                            DESK_LOCK_MINUTES=1, CLICK_TO_CALL="twilio",
+                            TWILIO_ACCOUNT_SID=TWILIO_SID, TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+                            TWILIO_API_BASE=twilio.base_url, TWILIO_CALLER_ID=w.TRACKED,
+                            PUBLIC_URL=f"http://127.0.0.1:{port}")
     engine = make_engine(sqlite_url)
     sessions = make_session_factory(engine)
     with sessions() as session:
         world = w.build(session)
     app = create_app(settings)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Live(f"http://127.0.0.1:{server.server_port}", sessions, world)
@@ -166,7 +181,7 @@ def test_family_pick_by_key_and_the_lock_removes_patient_data(live: Live, browse
 def test_screenshots_of_the_desk_with_a_pop(live: Live, browser: Any) -> None:
     """A busy moment at both desks: lists filled, a pop with script and slots (ru and en)."""
     anna, john = desk(browser, live, "anna"), desk(browser, live, "john")
-    live.post("br-m", "ringing", caller=w.STRANGER_PHONE, timestamp=__import__("time").time() - 1500)
+    live.post("br-m", "ringing", caller=w.STRANGER_PHONE, timestamp=time.time() - 1500)
     live.post("br-m", "missed", caller=w.STRANGER_PHONE)
     live.post("br-3", "ringing", extension="101")
     live.post("br-4", "ringing", caller=w.EMILY_PHONE, extension="102")
@@ -179,3 +194,26 @@ def test_screenshots_of_the_desk_with_a_pop(live: Live, browser: Any) -> None:
     assert "Good" in john.locator(".step.opening li:first-child").inner_text()
     _shoot(anna, "desk-ru.png")
     _shoot(john, "desk-en.png")
+
+
+def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: FakeTwilio) -> None:
+    """Twilio rings the receptionist's client first with TwiML dialing the patient; the call is
+    logged at once and its status callbacks come back signed to /webhooks/twilio/status."""
+    anna = desk(browser, live, "anna")
+    live.post("br-5", "ringing", caller=w.STRANGER_PHONE)
+    live.post("br-5", "missed", caller=w.STRANGER_PHONE)
+    row = anna.locator("#list-missed li").filter(has_text="8 (903) 000-11-22")
+    row.locator("button.dial").click()
+    anna.locator("#desk-alert").filter(has_text="гарнитура").wait_for()
+    anna.wait_for_function("document.querySelectorAll('article.pop').length === 1")  # own desk pops
+
+    [created] = twilio.calls_to("client:101")
+    assert created.from_ == w.TRACKED and "<Number" in created.twiml and w.STRANGER_PHONE in created.twiml
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and created.status != "completed":
+        time.sleep(0.1)
+    assert [status for _url, _params, status in created.posts] == [204, 204, 204, 204]
+    with live.sessions() as session:
+        call = session.scalars(select(Call).where(Call.provider_call_id == created.sid)).one()
+        assert (call.direction, call.dialed, call.extension) == ("outbound", w.STRANGER_PHONE, "101")
+        assert call.agent_id == live.world.anna.id and call.ended_at is not None
