@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,8 @@ from .audit import record as audit
 from .models import Call, CallStatus, Staff, utcnow
 from .popcard import build_card
 from .runtime import Runtime
+from .script_library import Library
+from .scripts import library_for
 
 POP, UPDATE, CLOSE = "pop", "update", "close"
 RINGS = ("ringing", "transferred")
@@ -60,6 +63,26 @@ def desk_action(kind: str, event_extension: str | None, status: str, answered_by
             return UPDATE
         return CLOSE
     return None
+
+
+class _LibraryCache:
+    """The script library for the streams, re-checked for changed files every few seconds
+    (a stream runs outside the request, and a pop should not stat every script file)."""
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.loaded: tuple[float, str, Library] | None = None
+
+    def __call__(self, runtime: Runtime) -> Library:
+        folder = runtime.config.get("SCRIPTS_DIR") or ""
+        with self.lock:
+            if self.loaded is None or self.loaded[1] != folder or time.monotonic() - self.loaded[0] > self.seconds:
+                self.loaded = (time.monotonic(), folder, library_for(folder or None))
+            return self.loaded[2]
+
+
+scripts_library = _LibraryCache()
 
 
 def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -106,7 +129,8 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
                  "extension": payload.get("extension")}
         if action != POP:
             return Outgoing(sse(action, state, event_id), call.id, [])
-        card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id))
+        card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id),
+                          library=scripts_library(runtime))
         if card is None:
             return None
         return Outgoing(sse(POP, {**state, "card": card}, event_id), call.id,

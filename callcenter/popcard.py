@@ -30,6 +30,7 @@ from .models import (
     TrackingNumber,
 )
 from .phones import display, mask
+from .script_library import Library
 from .script_values import address_patient, doctor_name, format_when
 from .scripts import ScriptNotFound, script_for_call
 
@@ -147,17 +148,18 @@ def _channel(session: Session, call: Call) -> dict[str, Any] | None:
             "label": label if label and label != call.channel.code else ""}
 
 
-def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None) -> dict[str, Any] | None:
+def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None,
+                library: Library | None = None) -> dict[str, Any] | None:
     """The filled-in script as the desk that pops will say it (its receptionist's name in it)."""
     try:
-        return script_for_call(session, call, now, agent=speaker).to_json()
+        return script_for_call(session, call, now, agent=speaker, library=library).to_json()
     except ScriptNotFound as exc:
         log.warning("no script for call %s: %s", call.id, exc)
         return None
 
 
 def build_card(session: Session, call_id: int, now: datetime, locale: str,
-               speaker: Staff | None = None) -> dict[str, Any] | None:
+               speaker: Staff | None = None, library: Library | None = None) -> dict[str, Any] | None:
     """The whole pop for one call, as JSON-ready data; None for an unknown call."""
     call = session.scalar(
         select(Call).options(joinedload(Call.channel), joinedload(Call.heard_from_channel))
@@ -188,5 +190,5 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
         },
         "patients": patient_summaries(session, clinic, ids, now, locale),
         "previous_calls": previous_calls(session, call),
-        "script": script_json(session, call, now, speaker),
+        "script": script_json(session, call, now, speaker, library),
     }

@@ -202,9 +202,10 @@ def offer_for_clinic(session: Session, clinic: Clinic, now: datetime, *, acute: 
         for s in session.scalars(select(DoctorSchedule).where(DoctorSchedule.doctor_id.in_(ids)))
     ]
     horizon = now + timedelta(days=days + 1)
-    busy = [
-        Busy(a.doctor_id, a.starts_at, a.ends_at)
-        for a in session.scalars(select(Appointment).where(
+    busy = [  # plain columns, not entities: the screen-pop waits for this query
+        Busy(doctor, starts, ends)
+        for doctor, starts, ends in session.execute(select(
+            Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at).where(
             Appointment.doctor_id.in_(ids), Appointment.status.in_(OCCUPYING),
             # A lower bound on starts_at keeps this a range on (doctor_id, starts_at): without it
             # every past visit of the doctor is scanned (years of them in a real clinic).
