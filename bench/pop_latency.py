@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from callcenter import migrate
 from callcenter.db import make_engine, make_session_factory
@@ -80,6 +80,8 @@ def _prepare(url: str, patients: int, desks: int) -> tuple[list[str], list[str]]
             session.add(Staff(clinic_id=clinic.id, role=StaffRole.RECEPTIONIST, login=f"bench{n}",
                               first_name="Desk", last_name=str(n), sip_extension=str(801 + n),
                               locale="ru", password_hash=hash_password(PASSWORD)))
+        session.commit()
+        session.execute(text("ANALYZE"))  # planner statistics, as a database that has lived a while has
         session.commit()
         print(f"{patients:,} patients ready in {time.monotonic() - started:.0f} s", flush=True)
         numbers = sorted(set(session.scalars(select(PatientPhone.e164))))

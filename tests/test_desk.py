@@ -246,3 +246,12 @@ def test_desk_page_speaks_the_staff_language(client, session: Session, world: w.
 def test_desk_needs_a_desk_role(client, session: Session, world: w.World) -> None:
     assert client.get("/api/desk/lists").status_code == 401
     assert client.get("/desk").status_code == 302
+
+
+def test_patient_card_page_is_audited(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.john)
+    page = client.get(f"/desk/patients/{world.emily.id}").get_data(as_text=True)
+    assert "Emily Clark" in page and "Ms. Clark" in page and "Prefers evening visits" in page
+    assert client.get("/desk/patients/999999").status_code == 404
+    [view] = session.scalars(select(AuditLog).where(AuditLog.action == "view_patient")).all()
+    assert (view.staff_id, view.object_id, view.details["via"]) == (world.john.id, str(world.emily.id), "card_page")

@@ -18,7 +18,7 @@
   let locked = cfg.locked;
   let chord = null;
   let idleTimer = null;
-  window.deskTimings = []; // [call id, event, ms since the SSE message arrived] for bench/ and tests
+  window.deskTimings = []; // [call id, event, ms from SSE message to drawn frame, epoch ms drawn]
 
   const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   const tx = (key, fallback) => T[key] ?? fallback ?? key;
@@ -72,7 +72,8 @@
       if (kind === "pop") showCard(data.card, data.status);
       else if (kind === "update") updateCard(data);
       else if (kind === "close") closeCard(data.call_id);
-      window.deskTimings.push([data.call_id, kind, performance.now() - arrived, Date.now()]);
+      // When the browser draws the next frame with the card in it (bench/pop_latency reads this).
+      requestAnimationFrame(() => window.deskTimings.push([data.call_id, kind, performance.now() - arrived, Date.now()]));
       if (kind !== "pop") refreshLists();
     };
     for (const kind of ["pop", "update", "close"]) source.addEventListener(kind, handle(kind));
