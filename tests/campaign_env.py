@@ -119,7 +119,7 @@ def clinic_with_visits(session: Session, phones: list[str], now: datetime | None
     for index, phone in enumerate(phones):
         patient = f.patient(session, clinic, phone, preferred_language=language)
         starts = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 9, 0, tzinfo=ZoneInfo(TZ)) + timedelta(
-            minutes=10 * index)
+            minutes=5 * (index % 120))  # all within tomorrow's opening hours
         visit = Appointment(clinic_id=clinic.id, patient_id=patient.id, doctor_id=doctor.id,
                             starts_at=starts.astimezone(UTC), ends_at=(starts + timedelta(minutes=30)).astimezone(UTC),
                             created_at=now - timedelta(days=3))

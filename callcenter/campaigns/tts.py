@@ -42,7 +42,8 @@ def render(text: str, language: str, cache_dir: Path) -> bytes:
                        timeout=60)
         with wave.open(str(narrow), "rb") as audio:
             frames = audio.readframes(audio.getnframes())
-        partial = cached.with_suffix(".part")
+        partial = Path(work) / "audio.u8"
         partial.write_bytes(frames)
-        partial.replace(cached)  # atomic: a concurrent worker never reads half a file
+        # Atomic, and each worker renders in its own folder: racing workers never clash.
+        partial.replace(cached)
     return frames

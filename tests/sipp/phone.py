@@ -56,6 +56,12 @@ class SippPhone:
 
     def received(self, method: str) -> list[tuple[datetime, str]]:
         """(time sipp received it, request URI) for every `method` request in the trace."""
+        return self._requests(method, "message received")
+
+    def sent(self, method: str) -> list[tuple[datetime, str]]:
+        return self._requests(method, "message sent")
+
+    def _requests(self, method: str, direction: str) -> list[tuple[datetime, str]]:
         if not self.messages.is_file():
             return []
         text = self.messages.read_text(errors="replace")
@@ -64,7 +70,7 @@ class SippPhone:
         for index, header in enumerate(headers):
             end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
             block = text[header.end():end]
-            if "message received" not in block:
+            if direction not in block:
                 continue
             first = next((line for line in block.splitlines() if line.startswith(f"{method} ")), None)
             if first is not None:
