@@ -199,6 +199,8 @@ def test_the_desk_calls_by_hand_and_records_the_outcome(client: Any, session: Se
     f.signed_in(client, session, role="receptionist", clinic_row=clinic)
     desk = client.get("/api/campaigns/desk").get_json()["tasks"]
     assert [(t["task_id"], t["dial_uri"]) for t in desk] == [(task.id, "tel:+79001110001")]
+    page = client.get("/desk/outbound").get_data(as_text=True)
+    assert 'href="tel:+79001110001"' in page and 'data-outcome="confirmed"' in page
     reply = client.post(f"/api/campaigns/tasks/{task.id}/outcome", json={"outcome": "confirmed"})
     assert reply.get_json() == {"task_id": task.id, "state": "done", "result": "confirmed", "changed": True}
     session.expire_all()

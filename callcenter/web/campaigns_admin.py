@@ -96,6 +96,17 @@ def change(campaign_id: int) -> Response | tuple[Response, int]:
     return jsonify({"id": campaign.id, "mode": campaign.mode.value})
 
 
+@bp.get("/desk/outbound")
+@require_role(*DESK)
+def desk_page() -> str:
+    """The preview list: one click dials (tel: link, taken by the softphone), one click records."""
+    clinic = db().get(Clinic, _clinic_id())
+    assert clinic is not None
+    return render_template("campaigns/desk.html", tasks=desk_list(db(), clinic, utcnow()),
+                           outcomes=[o.value for o in DESK_OUTCOMES],
+                           locale=current_app.config["LOCALE"])
+
+
 @bp.get("/api/campaigns/desk")
 @require_role(*DESK)
 def desk() -> Response:
