@@ -28,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         desk,
         errors,
         health,
+        ids,
         marketing,
         outbound,
         privacy,
@@ -38,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
 
     from ..i18n import t
 
+    app.url_map.converters["int"] = ids.IdConverter  # before any route is added
     errors.register(app)
     auth_core.init_app(app)
     app.jinja_env.globals["t"] = t

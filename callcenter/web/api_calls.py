@@ -25,6 +25,7 @@ from ..models import (
     TrackingNumber,
 )
 from . import db, runtime
+from .ids import MAX_ID, storable
 
 bp = Blueprint("api_calls", __name__, url_prefix="/api")
 
@@ -88,7 +89,7 @@ def _parse_time(name: str) -> datetime | None:
     return parsed
 
 
-def _int_arg(name: str, default: int | None = None, maximum: int | None = None) -> int | None:
+def _int_arg(name: str, default: int | None = None, maximum: int = MAX_ID) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return default
@@ -96,7 +97,7 @@ def _int_arg(name: str, default: int | None = None, maximum: int | None = None) 
         number = int(value)
     except ValueError:
         raise BadRequest(name, "expected an integer") from None
-    if number < 0 or (maximum is not None and number > maximum):
+    if number < 0 or number > maximum:
         raise BadRequest(name, f"must be between 0 and {maximum}")
     return number
 
@@ -187,7 +188,7 @@ def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> None:
             raise BadRequest("heard_from", str(exc)) from None
     if "patient_id" in body:
         patient_id = body["patient_id"]
-        if patient_id is not None and (not isinstance(patient_id, int)
+        if patient_id is not None and (not storable(patient_id)
                                        or session.get(Patient, patient_id) is None):
             raise BadRequest("patient_id", "no such patient")
         call.patient_id = patient_id

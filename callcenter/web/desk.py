@@ -32,6 +32,7 @@ from ..passwords import verify_password
 from ..popcard import build_card
 from ..script_values import doctor_name
 from . import db, runtime
+from .ids import storable
 
 bp = Blueprint("desk", __name__)
 
@@ -113,8 +114,8 @@ def _int(body: dict[str, Any], name: str, required: bool = True) -> int | None:
     value = body.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise DeskError(name, "expected an integer")
+    if not storable(value):
+        raise DeskError(name, "expected an integer id")
     return value
 
 
@@ -382,7 +383,8 @@ def lock() -> Response:
 @bp.post("/api/desk/unlock")
 @require_role(*DESK)
 def unlock() -> Response | tuple[Response, int]:
-    password = str((request.get_json(silent=True) or {}).get("password", ""))
+    body = request.get_json(silent=True)
+    password = str(body.get("password", "")) if isinstance(body, dict) else ""
     staff = _staff()
     if not verify_password(staff.password_hash, password):
         audit(db(), staff.id, "unlock_failed", "staff", staff.id)

@@ -22,6 +22,7 @@ from ..i18n import MESSAGES, request_locale, t
 from ..models import Channel, Clinic, TrackingNumber
 from . import db
 from . import marketing_text as _texts  # noqa: F401 - registers the dashboard texts
+from .ids import MAX_ID
 from .svg_charts import Series, bar_chart, column_chart
 
 bp = Blueprint("marketing", __name__)
@@ -52,8 +53,8 @@ def _day(args: MultiDict[str, str], field: str, default: date) -> date:
 
 
 def _ids(args: MultiDict[str, str], field: str) -> tuple[int, ...]:
-    values = [v for v in args.getlist(field) if v.strip()]
-    if not all(v.strip().isdigit() for v in values):
+    values = [v.strip() for v in args.getlist(field) if v.strip()]
+    if not all(v.isdecimal() and v.isascii() and int(v) <= MAX_ID for v in values):
         _bad(field, "expected numeric ids")
     return tuple(int(v) for v in values)
 

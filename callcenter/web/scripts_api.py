@@ -14,6 +14,7 @@ from ..models import Call, Clinic
 from ..script_library import APPLIES_VALUES, PLACEHOLDERS
 from ..scripts import ScriptNotFound, default_library, preview_script, script_for_call
 from . import db
+from .ids import storable
 
 bp = Blueprint("scripts_api", __name__)
 
@@ -25,9 +26,12 @@ def _int_arg(name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadRequest(f"{name}: not an integer: {raw!r}") from None
+    if not storable(value):
+        raise BadRequest(f"{name}: out of range: {raw!r}")
+    return value
 
 
 def _locale(value: Any, name: str = "locale") -> str | None:
@@ -84,7 +88,7 @@ def preview():  # type: ignore[no-untyped-def]
             raise BadRequest(f"{name}: must be one of {', '.join(allowed)}, got {body[name]!r}")
     clinic = None
     if body.get("clinic_id") is not None:
-        clinic = db().get(Clinic, body["clinic_id"]) if isinstance(body["clinic_id"], int) else None
+        clinic = db().get(Clinic, body["clinic_id"]) if storable(body["clinic_id"]) else None
         if clinic is None:
             raise BadRequest(f"clinic_id: no clinic {body['clinic_id']!r}")
     try:

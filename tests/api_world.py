@@ -1,0 +1,59 @@
+"""A small clinic with every kind of row the JSON API reads: the desk world (doctor, patients,
+visits, tasks, receptionists), calls that came in through signed webhooks (with raw webhooks and
+events behind them) and a preview-mode campaign with a task per coming visit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.models import (
+    Appointment,
+    Call,
+    Campaign,
+    DialMode,
+    DialTask,
+    Patient,
+    RawWebhook,
+    TaskPurpose,
+    TrackingNumber,
+    utcnow,
+)
+
+from . import desk_world as w
+
+# Path parameter name -> the table its ids come from.
+ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
+             "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
+             "number_id": TrackingNumber}
+
+
+def build(client: Any, session: Session) -> w.World:
+    desk = w.build(session)
+    for call_id, caller, events in (("api-1", w.MARIA_PHONE, ("ringing", "answered", "ended")),
+                                    ("api-2", w.FAMILY_PHONE, ("ringing",)),
+                                    ("api-3", w.STRANGER_PHONE, ("ringing", "missed"))):
+        for event in events:
+            body, headers = w.webhook(call_id, event, caller=caller)
+            response = client.post("/webhooks/generic", data=body, headers=headers)
+            assert response.status_code == 204, response.get_data(as_text=True)
+    campaign = Campaign(clinic_id=desk.clinic.id, purpose=TaskPurpose.CONFIRMATION,
+                        mode=DialMode.PREVIEW, name="Confirm coming visits")
+    session.add(campaign)
+    session.flush()
+    for visit in session.scalars(select(Appointment).where(Appointment.starts_at > utcnow())):
+        patient = session.get(Patient, visit.patient_id)
+        assert patient is not None
+        session.add(DialTask(clinic_id=desk.clinic.id, campaign_id=campaign.id, patient_id=patient.id,
+                             purpose=TaskPurpose.CONFIRMATION, appointment_id=visit.id,
+                             phone=patient.phones[0].e164, due_date=utcnow().date()))
+    session.commit()
+    return desk
+
+
+def existing_ids(session: Session) -> dict[str, list[int]]:
+    """Every path parameter's ids that exist, for requests that reach real rows."""
+    return {name: list(session.scalars(select(table.id).order_by(table.id)))
+            for name, table in ID_TABLES.items()}
