@@ -55,29 +55,29 @@ def record_call_event(
     session: Session, event: CallEvent, *, config: dict[str, Any], raw_webhook_id: int | None = None
 ) -> CallChange:
     """Apply one normalized event; the caller commits."""
-    clinic_number = event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
-    clinic = clinic_for_number(session, clinic_number, config)
-    created = _insert_ignore(session, Call, {
-        "clinic_id": clinic.id,
-        "provider": event.provider,
-        "provider_call_id": event.provider_call_id,
-        "direction": CallDirection(event.direction),
-        "caller": event.caller,
-        "caller_raw": event.caller_raw[:64],
-        "dialed": event.dialed,
-        "started_at": event.occurred_at,
-        "status": CallStatus.RINGING,
-        "caller_kind": CallerKind.NEW,
-        "first_time": True,
-        "heard_from_note": "",
-        "notes": "",
-        "updated_at": utcnow(),
-    })
-    call = session.execute(
-        select(Call).where(Call.provider == event.provider,
-                           Call.provider_call_id == event.provider_call_id)
-        .with_for_update()
-    ).scalar_one()
+    call = _locked_call(session, event.provider, event.provider_call_id)
+    created = False
+    if call is None:
+        clinic_number = event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
+        clinic = clinic_for_number(session, clinic_number, config)
+        created = _insert_ignore(session, Call, {
+            "clinic_id": clinic.id,
+            "provider": event.provider,
+            "provider_call_id": event.provider_call_id,
+            "direction": CallDirection(event.direction),
+            "caller": event.caller,
+            "caller_raw": event.caller_raw[:64],
+            "dialed": event.dialed,
+            "started_at": event.occurred_at,
+            "status": CallStatus.RINGING,
+            "caller_kind": CallerKind.NEW,
+            "first_time": True,
+            "heard_from_note": "",
+            "notes": "",
+            "updated_at": utcnow(),
+        })
+        call = _locked_call(session, event.provider, event.provider_call_id)
+        assert call is not None
     inserted = _insert_ignore(session, CallEventRecord, {
         "call_id": call.id,
         "kind": str(event.kind),
@@ -90,19 +90,29 @@ def record_call_event(
     if not inserted:
         return CallChange(call.id, False, False, call.status, event.kind)
     known_before = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
+    answered_before = call.answered_at is not None
     session.expire(call, ["events"])
     _fold_events(session, call)
     remote = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
-    if created or (remote and not known_before):
-        _link_caller(session, call, remote, clinic.id)
+    newly_known = bool(remote) and not known_before
+    if created or newly_known:
+        _link_caller(session, call, remote, call.clinic_id)
     if call.direction == CallDirection.INBOUND and call.tracking_number_id is None and call.dialed:
-        number = channel_for_dialed(session, clinic.id, call.dialed)
+        number = channel_for_dialed(session, call.clinic_id, call.dialed)
         call.tracking_number_id = number.id
         call.channel_id = number.channel_id
-    if call.status in (CallStatus.ANSWERED, CallStatus.COMPLETED) and remote:
+    if remote and call.answered_at is not None and (not answered_before or newly_known):
         _close_missed_callbacks(session, call, remote)
     session.flush()
     return CallChange(call.id, created, True, call.status, event.kind)
+
+
+def _locked_call(session: Session, provider: str, provider_call_id: str) -> Call | None:
+    """The call row, locked until commit (PostgreSQL) so concurrent deliveries fold one by one."""
+    return session.execute(
+        select(Call).where(Call.provider == provider, Call.provider_call_id == provider_call_id)
+        .with_for_update()
+    ).scalar_one_or_none()
 
 
 def _event_data(event: CallEvent) -> dict[str, Any]:
