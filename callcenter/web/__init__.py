@@ -30,6 +30,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         ids,
         marketing,
+        openapi,
         outbound,
         privacy,
         scripts_api,
@@ -54,3 +55,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(openapi.bp)
