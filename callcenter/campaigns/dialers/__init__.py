@@ -8,15 +8,16 @@ from typing import Any
 from ...models import DialMode
 from .base import Dialer, DialRequest, DialResult
 
+# Imported here, not on first use: the worker process loads pyVoIP and twilio once and every
+# forked job inherits them, instead of each call paying for the import.
+from .sip import SipDialer
+from .twilio import TwilioDialer
+
 
 def dialer_for(mode: DialMode, config: Mapping[str, Any]) -> Dialer:
     if mode is DialMode.TWILIO:
-        from .twilio import TwilioDialer
-
         return TwilioDialer(config)
     if mode is DialMode.SIP:
-        from .sip import SipDialer
-
         return SipDialer(config)
     raise ValueError(f"{mode.value} campaigns are dialed by a person, not by a worker")
 
