@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.campaigns.jobs import claim_attempt
 from callcenter.campaigns.pacing import NoChannel, Pacer
 from callcenter.campaigns.results import Outcome, RetryPolicy, record_outcome
 from callcenter.campaigns.store import campaign_for
@@ -249,3 +250,44 @@ def test_slots_are_reserved_one_interval_apart(redis_url: str) -> None:
     pacer.wait_for_slot()
     second = int(connection.get(pacer.slot_key))  # type: ignore[arg-type]
     assert second - first >= 100_000  # microseconds: 10 calls per second at most
+
+
+# ---- rules checked again at dial time ------------------------------------------------------------
+
+CONFIG = {"CALL_HOURS": "09:00-21:00", "DIAL_MAX_ATTEMPTS": 3, "DIAL_MACHINE": "message",
+          "DIAL_BACKOFF": dict(POLICY.backoff)}
+
+
+def _pending(session: Session, clinic: Clinic, phone: str = "+79001110001") -> DialTask:
+    task = _task(session, clinic, phone)
+    task.state, task.attempts = TaskState.PENDING, 0
+    clinic.opening_hours = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    session.commit()
+    return task
+
+
+def test_an_opt_out_after_the_list_was_built_stops_the_call(session: Session, clinic: Clinic) -> None:
+    task = _pending(session, clinic)
+    session.add(OptOut(e164=task.phone, scope="all", source="desk"))
+    session.commit()
+    assert claim_attempt(session, task.id, 1, DialMode.TWILIO, NOW, CONFIG) == "not needed: not_needed"
+    session.refresh(task)
+    assert (task.state, session.scalar(select(DialAttempt.id))) == (TaskState.CANCELLED, None)
+
+
+def test_outside_calling_hours_the_call_waits_for_the_morning(session: Session, clinic: Clinic) -> None:
+    task = _pending(session, clinic)
+    late = datetime(2026, 3, 10, 19, 30, tzinfo=UTC)  # 22:30 in Moscow
+    assert claim_attempt(session, task.id, 1, DialMode.TWILIO, late, CONFIG) == "outside calling hours"
+    session.refresh(task)
+    assert (task.state, task.next_attempt_at) == (TaskState.PENDING, datetime(2026, 3, 11, 6, 0, tzinfo=UTC))
+
+
+def test_an_attempt_is_claimed_once(session: Session, clinic: Clinic) -> None:
+    task = _pending(session, clinic)
+    request = claim_attempt(session, task.id, 1, DialMode.TWILIO, NOW, CONFIG)
+    assert not isinstance(request, str)
+    assert (request.phone, request.language, request.purpose) == (task.phone, "ru", TaskPurpose.CONFIRMATION)
+    assert "нажмите 1" in request.text  # the Russian prompt, with the key choices
+    assert claim_attempt(session, task.id, 1, DialMode.TWILIO, NOW, CONFIG) == "already handled"
+    assert session.scalar(select(func.count()).select_from(DialAttempt)) == 1

@@ -227,7 +227,7 @@ def dial_attempt(task_id: int, attempt_no: int) -> str:
         # Twilio carries the call itself: its channel is held only while the call is created.
         with pacer.channel():
             with rt.sessions() as session:
-                request = _claim(session, task_id, attempt_no, mode, utcnow(), config)
+                request = claim_attempt(session, task_id, attempt_no, mode, utcnow(), config)
             if isinstance(request, str):
                 return request
             return _place(rt, dialer, request, pacer)
@@ -240,7 +240,7 @@ def dial_attempt(task_id: int, attempt_no: int) -> str:
         return "no free channel"
 
 
-def _claim(session: Session, task_id: int, attempt_no: int, mode: DialMode, now: datetime,
+def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMode, now: datetime,
            config: dict[str, Any]) -> DialRequest | str:
     """Check the rules at dial time, then claim the attempt (committed) or say why not."""
     task = session.get(DialTask, task_id)
