@@ -42,7 +42,7 @@ from ..models import (
 from ..phones import mask
 from ..runtime import Runtime
 from . import lists, prompts
-from .dialers import DialRequest, dialer_for
+from .dialers import Dialer, DialRequest, dialer_for
 from .pacing import NoChannel, Pacer
 from .results import Outcome, RetryPolicy, record_outcome
 from .store import campaign_for, default_mode
@@ -241,7 +241,7 @@ def dial_attempt(task_id: int, attempt_no: int) -> str:
 
 
 def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMode, now: datetime,
-           config: dict[str, Any]) -> DialRequest | str:
+                  config: dict[str, Any]) -> DialRequest | str:
     """Check the rules at dial time, then claim the attempt (committed) or say why not."""
     task = session.get(DialTask, task_id)
     if task is None or task.state is not TaskState.PENDING or task.attempts >= attempt_no:
@@ -304,10 +304,10 @@ def _request(session: Session, task: DialTask, clinic: Clinic, attempt_id: int) 
     return DialRequest(
         attempt_id=attempt_id, task_id=task.id, phone=task.phone or "", purpose=task.purpose,
         language=lang, text=prompts.message(task.purpose, lang, clinic.name, visit_at, calendar.tz),
-        machine_text=prompts.machine_message(lang, clinic.name), thanks_text=prompts.thanks(lang))
+        thanks_text=prompts.thanks(lang))
 
 
-def _place(rt: Runtime, dialer: Any, request: DialRequest, pacer: Pacer) -> str:
+def _place(rt: Runtime, dialer: Dialer, request: DialRequest, pacer: Pacer) -> str:
     try:
         result = dialer.dial(request, pacer.wait_for_slot)
     except Exception:

@@ -20,7 +20,6 @@ class DialRequest:
     purpose: TaskPurpose
     language: str
     text: str  # the whole prompt
-    machine_text: str  # what is left on an answering machine
     thanks_text: str
 
 
