@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import os
 import random
 import sqlite3
 import statistics
@@ -269,6 +270,8 @@ def measure(url: str, world: World, repeat: int) -> list[tuple[str, str, float, 
                     times.append((time.perf_counter() - began) * 1000)
             out.append((label, name, statistics.median(times), max(times)))
     engine.dispose()
+    # The machine may be shared: the load average tells how much to trust the figures.
+    print(f"{make_url(url).get_backend_name()}: measured, load average {os.getloadavg()[0]:.1f}")
     return out
 
 
