@@ -49,6 +49,7 @@ def test_bad_filters_are_named(client, session: Session, month: Month) -> None:
     f.signed_in(client, session, role="admin")
     for query, field in (("from=2026-13-01", "from"), ("group=year", "group"),
                          ("window=0", "window"), ("channel=x", "channel"),
+                         ("number=" + "9" * 30, "number"),
                          ("from=2026-03-10&to=2026-03-01", "from")):
         response = client.get(f"/api/analytics/channels?{query}")
         assert response.status_code == 400, query

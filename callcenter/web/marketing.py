@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_day_names
@@ -37,7 +37,7 @@ NONE_LABEL = {"channel": "mkt.unattributed", "tracking_number": "mkt.unattribute
               "receptionist": "mkt.nobody", "campaign": "mkt.no_campaign"}
 
 
-def _bad(field: str, problem: str) -> None:
+def _bad(field: str, problem: str) -> NoReturn:
     abort(400, description=f"{field}: {problem}")
 
 
@@ -49,7 +49,6 @@ def _day(args: MultiDict[str, str], field: str, default: date) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         _bad(field, f"not a date (YYYY-MM-DD): {raw!r}")
-        raise
 
 
 def _ids(args: MultiDict[str, str], field: str) -> tuple[int, ...]:
