@@ -33,8 +33,10 @@ RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_ba
          "achieved", "reached_rate", "confirmation_rate", "booked_rate"}
 TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_channel", "heard_channel",
                 "receptionist", "campaign", "purpose"}
-NONE_LABEL = {"channel": "mkt.unattributed", "tracking_number": "mkt.unattributed",
-              "receptionist": "mkt.nobody", "campaign": "mkt.no_campaign"}
+# What an empty name means, per (report, column); "" = any report.
+NONE_LABEL = {("", "channel"): "mkt.unattributed", ("", "tracking_number"): "mkt.unattributed",
+              ("heard_from", "channel"): "mkt.not_asked", ("", "receptionist"): "mkt.nobody",
+              ("", "campaign"): "mkt.no_campaign"}
 
 
 def _bad(field: str, problem: str) -> NoReturn:
@@ -156,9 +158,10 @@ class _Formatter:
             return format_date(day, "LLL yyyy", locale=self.locale)
         return format_date(day, "d MMM", locale=self.locale)
 
-    def cell(self, column: str, value: Any) -> str:
+    def cell(self, column: str, value: Any, report: str = "") -> str:
         if value is None:
-            return t(NONE_LABEL[column], self.locale) if column in NONE_LABEL else "—"
+            label = NONE_LABEL.get((report, column)) or NONE_LABEL.get(("", column))
+            return t(label, self.locale) if label else "—"
         if column in RATES:
             return format_percent(value, "#,##0.0%", locale=self.locale)
         if column == "period":
@@ -178,7 +181,7 @@ class _Formatter:
     def table(self, name: str, rows: list[Row]) -> dict[str, Any]:
         columns = [c for c in REPORTS[name].columns if c not in HIDDEN]
         return {"name": name, "columns": columns, "text": [c in TEXT_COLUMNS for c in columns],
-                "rows": [[self.cell(c, row.get(c)) for c in columns] for row in rows]}
+                "rows": [[self.cell(c, row.get(c), name) for c in columns] for row in rows]}
 
     def label(self, column: str, row: Row) -> str:
         return self.cell(column, row.get(column))
