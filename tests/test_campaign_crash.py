@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter.campaigns.schedule import LEADER_KEY
 from callcenter.models import Appointment, AppointmentStatus, DialAttempt, DialTask, TaskState
 
 from .campaign_env import (
@@ -61,6 +63,7 @@ def test_sigkill_mid_call_dials_no_attempt_twice_and_loses_no_task(
                      CALLCENTER_SIP_USER="201", CALLCENTER_DIAL_CPS="5", CALLCENTER_DIAL_MAX_ATTEMPTS="3",
                      CALLCENTER_DIAL_ATTEMPT_TIMEOUT="6", CALLCENTER_DIAL_REQUEUE_AFTER="4",
                      CALLCENTER_DIAL_BACKOFF="busy=1,no_answer=1,machine=1,hung_up=1,failed=1")
+    connection = redis.Redis.from_url(redis_url)
     workers = [start_worker(env, tmp_path / f"worker{i}.log", "dial", "default") for i in range(2)]
     try:
         # Kill when a call is under way (its attempt is claimed) and some are already done.
@@ -71,8 +74,11 @@ def test_sigkill_mid_call_dials_no_attempt_twice_and_loses_no_task(
 
         wait_until(mid_call, 60, "a call in progress")
         in_flight = set(session.scalars(select(DialAttempt.id).where(DialAttempt.state == "claimed")))
-        kill_hard(workers[0])
-        workers[0] = start_worker(env, tmp_path / "worker0-restarted.log", "dial", "default")
+        # The victim is the worker that runs the schedule: the other one must take over.
+        leader_pid = int(connection.get(LEADER_KEY).decode().split(":")[1])  # type: ignore[union-attr]
+        victim = next(i for i, w in enumerate(workers) if w.pid == leader_pid)
+        kill_hard(workers[victim])
+        workers[victim] = start_worker(env, tmp_path / "worker-restarted.log", "dial", "default")
         wait_until(lambda: all_done(session, len(phones)), 120, "every task done after the crash")
     finally:
         for worker in workers:
