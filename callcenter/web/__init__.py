@@ -21,6 +21,7 @@ def db() -> Session:
 
 def register_blueprints(app: Flask) -> None:
     from .. import auth as auth_core
+    from ..i18n import t
     from . import (
         api_calls,
         auth,
@@ -37,8 +38,6 @@ def register_blueprints(app: Flask) -> None:
         threecx,
         webhooks,
     )
-
-    from ..i18n import t
 
     app.url_map.converters["int"] = ids.IdConverter  # before any route is added
     errors.register(app)
