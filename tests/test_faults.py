@@ -103,7 +103,7 @@ def test_same_webhook_ten_times_concurrently_is_one_call(backend: str, own_redis
         for round_no in range(5):
             body = _event(f"dup-{round_no}", "ringing")
             with ThreadPoolExecutor(10) as pool:
-                statuses = list(pool.map(lambda _: post(app.base, body)[0], range(10)))
+                statuses = list(pool.map(lambda same: post(app.base, same)[0], [body] * 10))
             assert statuses == [204] * 10
     counts = _counts(url)
     assert counts == {"calls": 5, "events": 5, "raw": 50, "raw_processed": 50}
