@@ -98,7 +98,7 @@ def build(session: Session, now: datetime | None = None) -> World:
                     ends_at=tomorrow + timedelta(minutes=30), service="Осмотр", status=AppointmentStatus.BOOKED),
         DialTask(clinic_id=clinic.id, patient_id=family[1].id, purpose=TaskPurpose.CALL_BACK,
                  due_date=now.astimezone(ZoneInfo("Europe/Moscow")).date(), phone=FAMILY_PHONE,
-                 next_attempt_at=now + timedelta(minutes=30)),
+                 next_attempt_at=now - timedelta(minutes=10)),  # due, a little overdue
     ])
     anna = _staff(session, clinic, "anna", "Анна", "Смирнова", "101", "ru")
     john = _staff(session, clinic, "john", "John", "Baker", "102", "en")
