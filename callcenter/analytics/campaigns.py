@@ -1,7 +1,7 @@
 """Outbound work: how many were reached, confirmed, caught cancelling, booked or rebooked.
 
 Counted over dial tasks due in the period. Reached / confirmed / cancelling come from the
-result written on the task (the outcome names of campaigns/results.py). Booked is read from
+result campaigns/results.py writes on the task. Booked is read from
 the schedule, not from a result: the patient has an appointment (new or moved) created after
 the task was made and within the attribution window.
 """
@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
+from ..campaigns import results
 from ..models import Appointment, Campaign, DialTask, TaskPurpose
 from .funnel import Row, rate
 from .periods import Filters
 from .sqltime import shifted
 
-REACHED = ("confirmed", "acknowledged", "reschedule", "cancel", "opt_out")
-CONFIRMED = "confirmed"
-CANCELLING = ("cancel", "reschedule")
+REACHED = sorted(outcome.value for outcome in results.REACHED)
+CANCELLING = (results.Outcome.CANCEL.value, results.Outcome.RESCHEDULE.value)
 
 
 def _count(condition: Any) -> Any:
@@ -38,7 +38,7 @@ def campaigns(session: Session, flt: Filters) -> list[Row]:
     )
     found = session.execute(
         select(DialTask.campaign_id, Campaign.name, DialTask.purpose, func.count(),
-               _count(result.in_(REACHED)), _count(result == CONFIRMED),
+               _count(result.in_(REACHED)), _count(result == results.Outcome.CONFIRMED.value),
                _count(result.in_(CANCELLING)), _count(booked_after))
         .outerjoin(Campaign, Campaign.id == DialTask.campaign_id)
         .where(DialTask.clinic_id == flt.clinic_id, DialTask.due_date >= flt.start,
