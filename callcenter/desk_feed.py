@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,18 +104,27 @@ def audit_views(session: Session, staff_id: int, call_id: int, patient_ids: list
 class Outgoing:
     """One SSE message for one desk, and the patients it shows (audited once it is sent)."""
 
+    kind: str  # POP, UPDATE or CLOSE
     text: str
     call_id: int
     patient_ids: list[int]
 
 
 def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, Any],
-                now: datetime) -> Outgoing | None:
-    """The SSE message this desk gets for one stream entry (None: not for this desk)."""
+                now: datetime, shown: Collection[int] = ()) -> Outgoing | None:
+    """The SSE message this desk gets for one stream entry (None: not for this desk).
+
+    `shown`: calls this connection already popped; answering one of them needs no new card.
+    """
     if payload.get("type") != "call":
         return None
-    if payload.get("event") in RINGS and payload.get("extension") not in (None, desk.extension):
+    event, extension = payload.get("event"), payload.get("extension")
+    if event in RINGS and extension not in (None, desk.extension):
         return None  # ringing elsewhere: decided without touching the database
+    if event == "answered" and extension is not None and extension != desk.extension:
+        return Outgoing(CLOSE, sse(CLOSE, {"call_id": payload["call_id"], "status": payload.get("status"),
+                                           "event": event, "extension": extension}, event_id),
+                        payload["call_id"], [])
     with runtime.sessions() as session:
         call = session.scalar(select(Call).where(Call.id == payload["call_id"]))
         if call is None or call.clinic_id != desk.clinic_id:
@@ -127,13 +136,15 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
             return None
         state = {"call_id": call.id, "status": str(call.status), "event": payload.get("event"),
                  "extension": payload.get("extension")}
+        if action == POP and event == "answered" and call.id in shown:
+            action = UPDATE  # the card is on this desk already: only its state changes
         if action != POP:
-            return Outgoing(sse(action, state, event_id), call.id, [])
+            return Outgoing(action, sse(action, state, event_id), call.id, [])
         card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id),
                           library=scripts_library(runtime))
         if card is None:
             return None
-        return Outgoing(sse(POP, {**state, "card": card}, event_id), call.id,
+        return Outgoing(POP, sse(POP, {**state, "card": card}, event_id), call.id,
                         [p["id"] for p in card["patients"]])
 
 
@@ -169,6 +180,7 @@ def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
     try:
         yield "retry: 1000\n\n"
         position = None
+        shown: set[int] = set()
         quiet_since = clock()
         while not stop.is_set():
             try:
@@ -183,9 +195,11 @@ def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
                 if stop.is_set():
                     return
                 position = event_id
-                outgoing = message_for(runtime, desk, event_id, payload, utcnow())
+                outgoing = message_for(runtime, desk, event_id, payload, utcnow(), shown)
                 if outgoing is not None:
                     quiet_since = clock()
+                    if outgoing.kind == POP:
+                        shown.add(outgoing.call_id)
                     try:
                         yield outgoing.text
                     finally:  # also when the desk hung up right after: the card may have reached it

@@ -128,6 +128,8 @@ def test_other_desks_close_when_one_answers(app, client, session: Session, world
         f"id: {ring_id}\nevent: pop")
     assert "event: close" in desk_feed.message_for(runtime, john, answer_id, answer, utcnow()).text
     assert "event: pop" in desk_feed.message_for(runtime, anna, answer_id, answer, utcnow()).text
+    call_id = ring["call_id"]  # a desk that popped it already only hears the new state
+    assert desk_feed.message_for(runtime, anna, answer_id, answer, utcnow(), {call_id}).kind == "update"
 
 
 def test_stream_resumes_after_last_event_id(client, session: Session, world: w.World) -> None:
