@@ -7,6 +7,40 @@ from flask import request
 from .config import LOCALES
 
 MESSAGES: dict[str, dict[str, str]] = {
+    "admin.title": {"ru": "Администрирование", "en": "Administration", "zh": "管理"},
+    "admin.campaigns": {"ru": "Обзвоны", "en": "Outbound campaigns", "zh": "外呼任务"},
+    "admin.numbers": {"ru": "Номера без канала", "en": "Numbers without a channel",
+                      "zh": "未分配渠道的号码"},
+    "admin.numbers_hint": {"ru": "На эти номера звонили, но канал рекламы не указан: звонки не попадут "
+                                 "в отчёт по каналам, пока вы его не выберете.",
+                           "en": "Calls reached these numbers but no advertising channel is set: they "
+                                 "stay out of the channel report until you pick one.",
+                           "zh": "这些号码有来电但未设置广告渠道：选择渠道前，来电不计入渠道报表。"},
+    "admin.number": {"ru": "Номер", "en": "Number", "zh": "号码"},
+    "admin.calls": {"ru": "Звонков", "en": "Calls", "zh": "来电数"},
+    "admin.channel": {"ru": "Канал", "en": "Channel", "zh": "渠道"},
+    "admin.assign": {"ru": "Назначить", "en": "Assign", "zh": "分配"},
+    "admin.none": {"ru": "Нет", "en": "None", "zh": "无"},
+    "admin.webhooks": {"ru": "Вебхуки, требующие внимания", "en": "Webhooks needing attention",
+                       "zh": "需要处理的回调"},
+    "admin.webhooks_hint": {"ru": "Каждый запрос АТС сохранён как есть. Ошибочные можно обработать "
+                                  "повторно после исправления; отклонённые хранятся для проверки.",
+                            "en": "Every PBX request is stored as received. Failed ones can be "
+                                  "processed again once the cause is fixed; rejected ones are kept "
+                                  "for security review.",
+                            "zh": "每个交换机请求都按原样保存。失败的可在修复后重新处理；被拒绝的留作安全审查。"},
+    "admin.received": {"ru": "Получен", "en": "Received", "zh": "接收时间"},
+    "admin.state": {"ru": "Состояние", "en": "State", "zh": "状态"},
+    "admin.error": {"ru": "Ошибка", "en": "Error", "zh": "错误"},
+    "admin.reprocess": {"ru": "Обработать снова", "en": "Process again", "zh": "重新处理"},
+    "admin.done.assigned": {"ru": "Канал назначен; пересчитано прошлых звонков: {}",
+                            "en": "Channel assigned; past calls re-attributed: {}",
+                            "zh": "渠道已分配；重新归因的历史来电：{}"},
+    "admin.done.reprocessed": {"ru": "Обработан повторно, ответ {}", "en": "Processed again: {}",
+                               "zh": "已重新处理：{}"},
+    "admin.done.not-found": {"ru": "Не найдено", "en": "Not found", "zh": "未找到"},
+    "login.no_pages": {"ru": "Для этой учётной записи нет страниц в системе",
+                       "en": "This account has no pages here", "zh": "此账户没有可用页面"},
     "app.title": {"ru": "Регистратура", "en": "Front desk", "zh": "前台"},
     "login.title": {"ru": "Вход", "en": "Sign in", "zh": "登录"},
     "login.login": {"ru": "Логин", "en": "Login", "zh": "用户名"},

@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     from .. import auth as auth_core
     from ..i18n import t
     from . import (
+        admin,
         api_calls,
         auth,
         campaigns_admin,
@@ -44,6 +45,7 @@ def register_blueprints(app: Flask) -> None:
     auth_core.init_app(app)
     app.jinja_env.globals["t"] = t
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)

@@ -18,7 +18,8 @@ from . import db, runtime
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
-HOME_BY_ROLE = {"receptionist": "/desk", "doctor": "/desk", "marketing": "/marketing", "admin": "/admin"}
+# Doctors are in the data (schedules, patients' doctor) but have no pages: least access.
+HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/admin"}
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -54,12 +55,15 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
                                    next=next_url)
             return page, 429, {"Retry-After": str(wait)}
         staff = authenticate(db(), name, request.form.get("password", ""))
+        if staff is not None and str(staff.role) not in HOME_BY_ROLE:
+            return render_template("login.html", locale=locale, error=t("login.no_pages", locale),
+                                   next=next_url), 403, {}
         if staff is not None:
             _throttle().succeeded(name, now)
             sign_in(staff)
             audit(db(), staff.id, "login", "staff", staff.id)
             db().commit()
-            return redirect(next_url or HOME_BY_ROLE.get(str(staff.role), "/"))
+            return redirect(next_url or HOME_BY_ROLE[str(staff.role)])
         _throttle().failed(name, address, now)
         error = t("login.failed", locale)
     return render_template("login.html", locale=locale, error=error, next=next_url)
@@ -76,4 +80,4 @@ def home() -> Response:
     staff = current_staff()
     if staff is None:
         return redirect(url_for("auth.login"))
-    return redirect(HOME_BY_ROLE.get(str(staff.role), "/login"))
+    return redirect(HOME_BY_ROLE.get(str(staff.role), url_for("auth.login")))
