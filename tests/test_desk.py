@@ -236,6 +236,16 @@ def test_locked_desk_shows_nothing_until_the_password(client, session: Session, 
     assert client.get("/api/desk/lists").status_code == 200
 
 
+def test_unlock_guessing_is_throttled_like_sign_in(client, session: Session, world: w.World) -> None:
+    _sign_in(client, world.anna)
+    client.post("/api/desk/lock")
+    statuses = [client.post("/api/desk/unlock", json={"password": f"guess{n}"}).status_code
+                for n in range(6)]
+    assert statuses == [403] * 5 + [429]
+    refused = client.post("/api/desk/unlock", json={"password": w.PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
 def test_desk_page_speaks_the_staff_language(client, session: Session, world: w.World) -> None:
     _sign_in(client, world.john)
     page = client.get("/desk").get_data(as_text=True)

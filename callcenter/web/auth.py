@@ -29,7 +29,8 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _throttle() -> LoginThrottle:
+def login_throttle() -> LoginThrottle:
+    """Failed-password counters shared by sign-in and the desk's unlock (same password)."""
     extensions = current_app.extensions
     if "login_throttle" not in extensions:
         config = current_app.config
@@ -48,7 +49,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     error = None
     if request.method == "POST":
         name, address, now = request.form.get("login", "").strip(), request.remote_addr or "", time.time()
-        wait = _throttle().refused(name, address, now)
+        wait = login_throttle().refused(name, address, now)
         if wait is not None:
             log.warning("sign-in paused for %s s: too many failures (address %s)", wait, address)
             page = render_template("login.html", locale=locale, error=t("login.throttled", locale),
@@ -59,12 +60,12 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             return render_template("login.html", locale=locale, error=t("login.no_pages", locale),
                                    next=next_url), 403, {}
         if staff is not None:
-            _throttle().succeeded(name, now)
+            login_throttle().succeeded(name, now)
             sign_in(staff)
             audit(db(), staff.id, "login", "staff", staff.id)
             db().commit()
             return redirect(next_url or HOME_BY_ROLE[str(staff.role)])
-        _throttle().failed(name, address, now)
+        login_throttle().failed(name, address, now)
         error = t("login.failed", locale)
     return render_template("login.html", locale=locale, error=error, next=next_url)
 

@@ -32,6 +32,7 @@ from ..passwords import verify_password
 from ..popcard import build_card
 from ..script_values import doctor_name
 from . import db, runtime
+from .auth import login_throttle
 from .ids import storable
 
 bp = Blueprint("desk", __name__)
@@ -386,9 +387,16 @@ def unlock() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     password = str(body.get("password", "")) if isinstance(body, dict) else ""
     staff = _staff()
+    name, address, now = staff.login or str(staff.id), request.remote_addr or "", time.time()
+    wait = login_throttle().refused(name, address, now)
+    if wait is not None:
+        return (jsonify({"error": "throttled", "message": f"too many wrong passwords; wait {wait} s"}),
+                429, {"Retry-After": str(wait)})
     if not verify_password(staff.password_hash, password):
+        login_throttle().failed(name, address, now)
         audit(db(), staff.id, "unlock_failed", "staff", staff.id)
         db().commit()
         return jsonify({"error": "wrong_password", "message": "wrong password"}), 403
+    login_throttle().succeeded(name, now)
     session.pop("desk_locked", None)
     return jsonify({"locked": False})
