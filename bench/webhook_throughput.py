@@ -58,6 +58,20 @@ def _requests(count: int, patients: int, numbers: int) -> list[tuple[str, dict[s
 
 
 LUA_TEMPLATE = """
+-- Requests are read from a data file (one per line: headers JSON-free as name=value pairs joined
+-- by \\t, then the body): a table literal of tens of thousands of entries exceeds LuaJIT's
+-- constant limits.
+local reqs = {}
+for line in io.lines("%(data)s") do
+  local fields = {}
+  for field in string.gmatch(line, "[^\\t]+") do table.insert(fields, field) end
+  local headers = {}
+  for i = 1, #fields - 1 do
+    local name, value = string.match(fields[i], "^([^=]+)=(.*)$")
+    headers[name] = value
+  end
+  table.insert(reqs, { headers = headers, body = fields[#fields] })
+end
 local threads = 0
 function setup(thread)
   thread:set("tid", threads)
@@ -66,7 +80,7 @@ end
 local counter = 0
 function request()
   -- thread t sends requests t, t+T, t+2T... so no two threads repeat one
-  local index = (tid + counter * NTHREADS) %% #reqs + 1
+  local index = (tid + counter * %(threads)d) %% #reqs + 1
   counter = counter + 1
   local r = reqs[index]
   return wrk.format("POST", "%(path)s", r.headers, r.body)
@@ -75,18 +89,15 @@ end
 
 
 def _lua(path: str, requests: list[tuple[str, dict[str, str]]], folder: Path, threads: int) -> Path:
-    """A wrk script cycling through pre-signed requests."""
-    def lua_str(text: str) -> str:
-        return "[==[" + text + "]==]"
-
-    lines = ["local reqs = {"]
-    for body, headers in requests:
-        hdrs = ", ".join(f"[ {lua_str(k)} ] = {lua_str(v)}" for k, v in headers.items())
-        lines.append(f"  {{ body = {lua_str(body)}, headers = {{ {hdrs} }} }},")
-    lines.append("}")
-    lines.append((LUA_TEMPLATE % {"path": path}).replace("NTHREADS", str(threads)))
-    script = folder / (path.strip("/").replace("/", "_") + ".lua")
-    script.write_text("\n".join(lines))
+    """A wrk script cycling through pre-signed requests kept in a data file beside it."""
+    stem = path.strip("/").replace("/", "_")
+    data = folder / f"{stem}.requests"
+    with data.open("w") as out:
+        for body, headers in requests:
+            fields = [f"{name}={value}" for name, value in headers.items()]
+            out.write("\t".join([*fields, body]) + "\n")
+    script = folder / f"{stem}.lua"
+    script.write_text(LUA_TEMPLATE % {"data": data, "threads": threads, "path": path})
     return script
 
 
