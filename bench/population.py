@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from callcenter.db import make_engine, make_session_factory
 from callcenter.models import Channel, Clinic, Patient, PatientPhone, TrackingNumber
@@ -53,5 +53,7 @@ def populate(url: str, patients: int, numbers: int, seed: int = 7) -> int:
             ])
         session.commit()
         clinic_id = clinic.id
+    with engine.begin() as conn:  # planner statistics, as autovacuum would gather them in service
+        conn.execute(text("ANALYZE"))
     engine.dispose()
     return clinic_id
