@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +42,22 @@ class Runtime:
         return self._redis
 
     def write_guard(self) -> AbstractContextManager[object]:
-        """SQLite has one writer at a time: queue this process's writers on a lock rather than in
-        SQLite's busy handler, whose back-off sleeps (up to 100 ms) dominate latency under load."""
-        return self._sqlite_writer if self.engine.dialect.name == "sqlite" else nullcontext()
+        """SQLite has one writer at a time: writers of every process queue on a lock file beside
+        the database rather than in SQLite's busy handler, whose back-off sleeps (up to 100 ms
+        each) made the p99 of the webhook pipeline 850 ms under two gunicorn workers."""
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            return nullcontext()
+        return self._sqlite_write_lock(database + ".writelock")
+
+    @contextmanager
+    def _sqlite_write_lock(self, path: str) -> Iterator[None]:
+        with self._sqlite_writer, open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._redis is not None:
