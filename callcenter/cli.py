@@ -122,6 +122,40 @@ def _load_demo(config: dict[str, Any], *, seed: int, patients: int, force: bool)
         engine.dispose()
 
 
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run a benchmark from bench/ (no name: list them)."""
+    from bench.__main__ import main as run_bench
+
+    status = run_bench(list(args))
+    if status:
+        sys.exit(status)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="only count what would go")
+def retention(dry_run: bool) -> None:
+    """Apply the retention policy (run daily, e.g. from cron or a systemd timer)."""
+    from .db import make_engine, make_session_factory, session_scope
+    from .models import utcnow
+    from .retention import prune
+
+    config = _config()
+    engine = make_engine(config["DATABASE_URL"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            done = _with_database(lambda: prune(
+                session, utcnow(), raw_days=config["RAW_RETENTION_DAYS"],
+                review_days=config["REVIEW_RETENTION_DAYS"],
+                recording_days=config["RECORDING_RETENTION_DAYS"], dry_run=dry_run), config)
+    finally:
+        engine.dispose()
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"retention: {verb} {done.raw_webhooks} raw webhooks, "
+               f"{done.recordings} recording links")
+
+
 @cli.command()
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
