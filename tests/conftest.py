@@ -40,10 +40,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     require(binary, "no redis-server binary (apt-get install redis-server)")
     if IN_CI:
         require(origin == "system", "CI must test against Debian's redis-server")
+    yield from running_redis()
+
+
+def running_redis() -> Iterator[RedisServer]:
+    """A Redis server of the caller's own (for a fixture to yield from)."""
+    binary, _origin = redis_binary()
+    require(binary, "no redis-server binary (apt-get install redis-server)")
     server = RedisServer(binary)  # type: ignore[arg-type]
     server.start()
-    yield server
-    server.cleanup()
+    try:
+        yield server
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture
@@ -58,13 +67,20 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
+    yield from running_postgres()
+
+
+def running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of the caller's own, which it may stop and start."""
     bindir = postgres_bindir()
     require(bindir, "PostgreSQL server binaries not found (apt-get install postgresql)")
     server = PostgresServer(bindir)  # type: ignore[arg-type]
     server.init()
     server.start()
-    yield server
-    server.cleanup()
+    try:
+        yield server
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ from callcenter.db import make_engine, make_session_factory
 from callcenter.models import Call, CallEventRecord, RawState, RawWebhook
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-from .conftest import require
-from .services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
+from .conftest import running_postgres, running_redis
+from .services import Gunicorn, PostgresServer, RedisServer
 
 SECRET = "fault-secret"
 
@@ -65,23 +65,12 @@ def _counts(url: str) -> dict[str, int]:
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
-    binary, _origin = redis_binary()
-    require(binary, "no redis-server binary")
-    server = RedisServer(binary)  # type: ignore[arg-type]
-    server.start()
-    yield server
-    server.cleanup()
+    yield from running_redis()
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
-    bindir = postgres_bindir()
-    require(bindir, "PostgreSQL server binaries not found (apt-get install postgresql)")
-    server = PostgresServer(bindir)  # type: ignore[arg-type]
-    server.init()
-    server.start()
-    yield server
-    server.cleanup()
+    yield from running_postgres()
 
 
 def _serve(database_url: str, redis_url: str, tmp_path: Path) -> Gunicorn:
