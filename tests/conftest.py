@@ -35,18 +35,16 @@ def require(condition: object, reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    binary, origin = redis_binary()
-    require(binary, "no redis-server binary (apt-get install redis-server)")
-    if IN_CI:
-        require(origin == "system", "CI must test against Debian's redis-server")
+def redis_server() -> Iterator[RedisServer]:
     yield from running_redis()
 
 
 def running_redis() -> Iterator[RedisServer]:
     """A Redis server of the caller's own (for a fixture to yield from)."""
-    binary, _origin = redis_binary()
+    binary, origin = redis_binary()
     require(binary, "no redis-server binary (apt-get install redis-server)")
+    if IN_CI:
+        require(origin == "system", "CI must test against Debian's redis-server")
     server = RedisServer(binary)  # type: ignore[arg-type]
     server.start()
     try:
