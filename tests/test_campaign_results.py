@@ -183,7 +183,7 @@ def test_admin_pauses_resumes_and_cancels_with_progress(client: Any, session: Se
     assert client.post(f"/api/campaigns/{campaign_id}/explode").status_code == 400
     assert client.post("/api/campaigns/999/pause").status_code == 404
     page = client.get("/admin/campaigns").get_data(as_text=True)
-    assert "confirmation 2026-03-10" in page and "cancelled" in page
+    assert "confirmation 2026-03-10" in page and "cancelled" in page and "Обзвоны" in page
 
 
 def test_campaign_pages_need_the_right_role(client: Any, session: Session, clinic: Clinic) -> None:
@@ -202,6 +202,8 @@ def test_the_desk_calls_by_hand_and_records_the_outcome(client: Any, session: Se
     assert [(t["task_id"], t["dial_uri"]) for t in desk] == [(task.id, "tel:+79001110001")]
     page = client.get("/desk/outbound").get_data(as_text=True)
     assert 'href="tel:+79001110001"' in page and 'data-outcome="confirmed"' in page
+    # The list speaks the receptionist's language (ru here), purposes and outcomes included.
+    assert "Кому позвонить" in page and "подтверждение" in page and "подтвердил визит" in page
     reply = client.post(f"/api/campaigns/tasks/{task.id}/outcome", json={"outcome": "confirmed"})
     assert reply.get_json() == {"task_id": task.id, "state": "done", "result": "confirmed", "changed": True}
     session.expire_all()

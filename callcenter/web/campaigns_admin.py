@@ -12,6 +12,7 @@ from ..campaigns import control
 from ..campaigns.dialers.preview import desk_list
 from ..campaigns.results import Outcome, RetryPolicy, record_outcome
 from ..clinics import default_clinic
+from ..i18n import request_locale
 from ..models import Campaign, Clinic, DialTask, utcnow
 from . import db
 
@@ -42,7 +43,7 @@ def _campaign(campaign_id: int) -> Campaign | None:
 @require_role("admin")
 def page() -> str:
     return render_template("campaigns/admin.html", campaigns=control.progress(db(), _clinic_id()),
-                           locale=current_app.config["LOCALE"])
+                           locale=request_locale(current_app.config["LOCALE"]))
 
 
 @bp.post("/admin/campaigns/<int:campaign_id>/<action>")
@@ -104,7 +105,7 @@ def desk_page() -> str:
     assert clinic is not None
     return render_template("campaigns/desk.html", tasks=desk_list(db(), clinic, utcnow()),
                            outcomes=[o.value for o in DESK_OUTCOMES],
-                           locale=current_app.config["LOCALE"])
+                           locale=request_locale(current_app.config["LOCALE"]))
 
 
 @bp.get("/api/campaigns/desk")
