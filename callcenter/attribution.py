@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .db import insert_ignoring_conflicts
 from .models import Call, Channel, TrackingNumber
 
 UNATTRIBUTED = "unattributed"
@@ -16,12 +16,10 @@ def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> Trackin
     number = session.scalar(select(TrackingNumber).where(TrackingNumber.e164 == dialed))
     if number is not None:
         return number
-    builder = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        builder(TrackingNumber)
+        insert_ignoring_conflicts(session, TrackingNumber)
         .values(clinic_id=clinic_id, e164=dialed, channel_id=None, auto_created=True,
                 label="unassigned number")
-        .on_conflict_do_nothing()
     )
     return session.execute(select(TrackingNumber).where(TrackingNumber.e164 == dialed)).scalar_one()
 

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from webhooks import CallEvent, CallEventKind
 
 from .attribution import channel_for_dialed
 from .clinics import clinic_for_number
+from .db import insert_ignoring_conflicts
 from .matching import match_caller
 from .models import (
     Call,
@@ -45,9 +45,7 @@ class CallChange:
 
 def _insert_ignore(session: Session, model: type, values: dict[str, Any]) -> bool:
     """INSERT that silently yields to a concurrent or earlier identical row; True if inserted."""
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(builder(model).values(**values).on_conflict_do_nothing())
+    result = session.execute(insert_ignoring_conflicts(session, model).values(**values))
     return bool(result.rowcount)
 
 

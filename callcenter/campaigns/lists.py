@@ -12,9 +12,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from ..db import insert_ignoring_conflicts
 from ..models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -355,8 +355,6 @@ def save_new(session: Session, tasks: Sequence[DialTask], campaign_ids: Mapping[
     """Insert tasks, skipping any patient × purpose × due date that exists; returns how many were new."""
     if not tasks:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = ("clinic_id", "patient_id", "purpose", "due_date", "phone", "appointment_id",
                "treatment_id", "call_id", "priority", "state", "attempts", "next_attempt_at",
                "deadline_at", "result", "notes")
@@ -366,7 +364,7 @@ def save_new(session: Session, tasks: Sequence[DialTask], campaign_ids: Mapping[
         row["campaign_id"] = campaign_ids.get(task.purpose)
         values.append(row)
     # One statement compiled once, sent in batches (executemany); RETURNING counts what was new.
-    statement = insert(DialTask).on_conflict_do_nothing().returning(DialTask.id)
+    statement = insert_ignoring_conflicts(session, DialTask).returning(DialTask.id)
     return len(session.connection().execute(statement, values).all())
 
 
