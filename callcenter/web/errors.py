@@ -17,7 +17,7 @@ def wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        if not wants_json():
+        if not wants_json() or exc.response is not None:  # abort(response) carries its own body
             return exc
         body = {"error": exc.name.lower().replace(" ", "_"), "message": exc.description}
         return jsonify(body), exc.code or 500

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, make_response, request
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -31,19 +31,17 @@ FINAL_STATUS = {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": 
 GATHER_SECONDS = 8
 
 
-def _verified() -> tuple[Response, int] | None:
+def _verified_attempt(attempt_id: int) -> tuple[DialAttempt, DialTask, Clinic, str]:
+    """The signed Twilio callback's attempt, task, clinic and language; 403 / 404 otherwise."""
     token = current_app.config["TWILIO_AUTH_TOKEN"]
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not RequestValidator(token).validate(signed_url(), request.form, signature):
-        return jsonify({"error": "bad_signature", "message": "X-Twilio-Signature does not match"}), 403
-    return None
-
-
-def _load(attempt_id: int) -> tuple[DialAttempt, DialTask, Clinic, str] | None:
+        abort(make_response(jsonify({"error": "bad_signature",
+                                     "message": "X-Twilio-Signature does not match"}), 403))
     session = db()
     attempt = session.get(DialAttempt, attempt_id)
     if attempt is None:
-        return None
+        abort(make_response(_not_found(attempt_id)))
     task = session.get(DialTask, attempt.task_id)
     assert task is not None
     clinic = session.get(Clinic, task.clinic_id)
@@ -88,13 +86,7 @@ def signed_base() -> str:
 
 @bp.post("/<int:attempt_id>/twiml")
 def twiml(attempt_id: int) -> Response | tuple[Response, int]:
-    rejected = _verified()
-    if rejected:
-        return rejected
-    loaded = _load(attempt_id)
-    if loaded is None:
-        return _not_found(attempt_id)
-    attempt, task, clinic, lang = loaded
+    attempt, task, clinic, lang = _verified_attempt(attempt_id)
     answered_by = request.form.get("AnsweredBy", "")
     if answered_by.startswith("machine") or answered_by == "fax":
         response = VoiceResponse()
@@ -108,13 +100,7 @@ def twiml(attempt_id: int) -> Response | tuple[Response, int]:
 
 @bp.post("/<int:attempt_id>/gather")
 def gather(attempt_id: int) -> Response | tuple[Response, int]:
-    rejected = _verified()
-    if rejected:
-        return rejected
-    loaded = _load(attempt_id)
-    if loaded is None:
-        return _not_found(attempt_id)
-    attempt, task, clinic, lang = loaded
+    attempt, task, clinic, lang = _verified_attempt(attempt_id)
     digits = request.form.get("Digits", "")
     outcome = outcome_for_key(digits[:1], task.purpose)
     if outcome is None:
