@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
@@ -202,10 +202,17 @@ def dispatch(session: Session, connection: Redis, clinic: Clinic, now: datetime,
 def _waiting(job_id: str, connection: Redis) -> bool:
     """The attempt's job is still queued or running (not lost with Redis, not finished)."""
     try:
-        status = Job.fetch(job_id, connection=connection).get_status()
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    status = job.get_status()
+    if status == JobStatus.STARTED:
+        # A worker SIGKILLed before the attempt was claimed leaves its job "started" for good;
+        # once the worker's registration has expired, the job is lost and may be queued again
+        # (the claim in dial_attempt still keeps the attempt from being dialed twice).
+        return bool(job.worker_name) and bool(
+            connection.exists(Worker.redis_worker_namespace_prefix + job.worker_name))
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 # ---- dial --------------------------------------------------------------------------------------
