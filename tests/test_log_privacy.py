@@ -6,12 +6,9 @@ import io
 import json
 import logging
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from callcenter import create_app
 from callcenter.db import make_engine, make_session_factory, session_scope
@@ -30,7 +26,8 @@ from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from . import factories as f
-from .services import Gunicorn, free_port
+from .campaign_env import served
+from .services import Gunicorn
 
 SECRET = "generic-secret"
 CALLER = "+79001234567"
@@ -236,27 +233,16 @@ def _lookup_world(url: str) -> None:
     engine.dispose()
 
 
-@contextmanager
-def _werkzeug(settings: dict[str, Any]) -> Iterator[str]:
-    """The server `callcenter serve` runs, in a thread: it logs each request through `werkzeug`."""
-    app = create_app(settings)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=30)
-        app.extensions["callcenter"].close()
-
-
 def test_the_development_servers_request_log_masks_numbers_and_the_key(
         database_url: str, redis_url: str, tmp_path: Path, capsys: Any, caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger="werkzeug")
     _lookup_world(database_url)
-    with _werkzeug(app_settings(database_url, redis_url, tmp_path, **{"3CX_SECRET": LOOKUP_KEY})) as base:
-        _lookups(base)
+    app = create_app(app_settings(database_url, redis_url, tmp_path, **{"3CX_SECRET": LOOKUP_KEY}))
+    try:
+        with served(app) as base:  # the server `callcenter serve` runs; it logs through `werkzeug`
+            _lookups(base)
+    finally:
+        app.extensions["callcenter"].close()
     printed = capsys.readouterr().err
     _assert_access_log_masked(printed, len(LOOKUPS) + 1)
     _assert_access_log_masked(caplog.text, len(LOOKUPS) + 1)
