@@ -26,6 +26,7 @@ from webhooks import (
 
 from . import screenpop
 from .calls import CallChange, record_call_event
+from .logging_setup import scrub
 from .models import RawState, RawWebhook, utcnow
 from .phones import mask
 from .runtime import Runtime
@@ -115,7 +116,7 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
                 # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
                 log.exception("webhook %s failed to apply", raw.id)
                 raw.state = RawState.FAILED
-                raw.error = f"{type(exc).__name__}: {exc}"[:2000]
+                raw.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]  # shown to admins, like a log
         session.commit()
         raw_id = raw.id
     if reading.refusal is not None:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
+from urllib.parse import quote, unquote
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -29,13 +30,37 @@ PHONE = re.compile(
     r"|(?<![\d.])[78][\s\-]\(?\d{3}\)?[\s\-]?\d{3}[\s\-]?\d{2}[\s\-]?\d{2}(?!\d)"
     r"|(?<![\d.])\d{10,15}(?!\d|\.\d)"
 )
+# A URL component with escapes or a plus between digits ("%2B7%20916…", "+7+916+…") is read
+# decoded, then masked; a plus inside a number can only be an encoded space.
+ENCODED_PART = re.compile(r"[^\s\"'?&=/#;,]*(?:%[0-9A-Fa-f]{2}|[\d)]\+[\d(])[^\s\"'?&=/#;,]*")
+INNER_PLUS = re.compile(r"(?<=[\d)])\+(?=[\d(])")
+# "?key=…", "&access_token=…", "signature=…": a credential in a query string or a message.
+SECRET_PARAM = re.compile(
+    r"(?i)((?:^|(?<=[\s?&;\"']))(?:[\w.\-]*[_.\-])?(?:api|access|auth)?"
+    r"(?:key|token|secret|signature|sig|password|passwd|pwd)=)[^&\s\"'#;]*")
+# PostgreSQL repeats the values a statement failed on: "DETAIL:  Key (e164)=(+7…) already exists",
+# "DETAIL:  Failing row contains (…, Кузнецова, …)". The column names stay, the values go.
+PG_DETAIL = re.compile(r"(DETAIL:\s+(?:Key \([^)\n]*\)=|Failing row contains )?)[^\n]*")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
 def scrub(text: str) -> str:
-    """The text with every phone-like sequence masked to its country code and last two digits."""
+    """The text with every phone-like sequence masked to its country code and last two digits,
+    credentials in query strings and the values in PostgreSQL's error details hidden."""
+    text = PG_DETAIL.sub(r"\1(hidden)", text)
+    text = SECRET_PARAM.sub(r"\1(hidden)", text)
+    return _mask_phones(ENCODED_PART.sub(_scrub_encoded, text))
+
+
+def _mask_phones(text: str) -> str:
     return PHONE.sub(lambda m: mask(("+" if m[0][0] == "+" else "") + re.sub(r"\D", "", m[0])), text)
+
+
+def _scrub_encoded(match: re.Match[str]) -> str:
+    decoded = unquote(INNER_PLUS.sub(" ", match[0]))
+    masked = _mask_phones(decoded)
+    return match[0] if masked == decoded else quote(masked, safe="*+")
 
 
 def _current_request_id() -> str:

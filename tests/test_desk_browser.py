@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -138,7 +139,8 @@ def test_pop_answer_elsewhere_book_and_wrap_up(live: Live, browser: Any) -> None
 
     anna.keyboard.press("b")
     anna.keyboard.press("1")
-    anna.wait_for_function("document.querySelector('article.pop select[name=outcome]').value === 'booked'")
+    # Locator assertions, not wait_for_function: its string is eval'd in the page, which the CSP forbids.
+    expect(anna.locator("article.pop select[name=outcome]")).to_have_value("booked")
     anna.keyboard.press("h")
     anna.select_option("article.pop select[name=heard_from]", "maps_listing")
     anna.keyboard.press("Escape")
@@ -205,7 +207,7 @@ def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: Fa
     row = anna.locator("#list-missed li").filter(has_text="8 (903) 000-11-22")
     row.locator("button.dial").click()
     anna.locator("#desk-alert").filter(has_text="гарнитура").wait_for()
-    anna.wait_for_function("document.querySelectorAll('article.pop').length === 1")  # own desk pops
+    expect(anna.locator("article.pop")).to_have_count(1)  # own desk pops
 
     [created] = twilio.calls_to("client:101")
     assert created.from_ == w.TRACKED and "<Number" in created.twiml and w.STRANGER_PHONE in created.twiml

@@ -7,35 +7,67 @@ import json
 import logging
 import re
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from callcenter import create_app
+from callcenter.db import make_engine, make_session_factory, session_scope
 from callcenter.logging_setup import configure, scrub
 from callcenter.models import Call, Staff, StaffRole
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from . import factories as f
+from .campaign_env import served
+from .services import Gunicorn
 
 SECRET = "generic-secret"
 CALLER = "+79001234567"
 FAMILY = "+79161112233"
 NAMES = ("Кузнецова", "Мария", "Ивановна", "Petrov", "Ivan")
+LOOKUP_KEY = "3cx-key-Zq81"
+LOOKED_UP = "+79161234567"
+# The same number the ways a PBX, a browser or curl may put it in a URL, and the key in the query.
+LOOKUPS = [
+    "/3cx/lookup?number=%2B7%20916%20123-45-67", "/3cx/lookup?number=+7+916+123-45-67",
+    "/3cx/lookup?number=89161234567", "/3cx/lookup?number=%2B79161234567",
+    "/3cx/lookup?number=+79161234567", "/3cx/lookup?number=8%20(916)%20123-45-67",
+]
 
 
 @pytest.mark.parametrize("text", [
     "+79001234567", "+7 (900) 123-45-67", "+7 900 123 45 67", "%2B79001234567", "79001234567",
     "89001234567", "8 900 123-45-67", "8 (900) 123-45-67", "9001234567", "+8613912345678",
-    "tel:+442071838750", "caller=79001234567&x=1",
+    "tel:+442071838750", "caller=79001234567&x=1", "GET /3cx/lookup?number=%2B7%20900%20123-45-67",
+    "GET /3cx/lookup?number=+7+900+123-45-67 HTTP/1.1", "number=8%20(900)%20123%2045%2067",
 ])
 def test_every_way_of_writing_a_number_is_masked(text: str) -> None:
     masked = scrub(text)
     assert "*" in masked and not re.search(r"\d{3}", re.sub(r"[\s\-()]", "", masked).replace("%2B", "")), masked
+
+
+@pytest.mark.parametrize(("text", "hidden"), [
+    ("/3cx/lookup?number=1&key=Zq81", "Zq81"), ("GET /x?api_key=Zq81&a=1 HTTP/1.1", "Zq81"),
+    ("?access_token=Zq81", "Zq81"), ("&signature=Zq81%3D", "Zq81"), ("password=Zq81 next", "Zq81"),
+    ("DETAIL:  Key (clinic_id, last_name)=(1, Кузнецова) already exists.", "Кузнецова"),
+    ("DETAIL:  Failing row contains (7, 1, Кузнецова, Мария, null).", "Мария"),
+])
+def test_credentials_in_query_strings_and_database_details_are_hidden(text: str, hidden: str) -> None:
+    masked = scrub(text)
+    assert hidden not in masked and "(hidden)" in masked, masked
+
+
+@pytest.mark.parametrize("text", ["2+2=4", "monkey=banana", "/desk?day=2026-03-10&page=2"])
+def test_ordinary_query_strings_are_left_alone(text: str) -> None:
+    assert scrub(text) == text
 
 
 @pytest.mark.parametrize("text", [
@@ -140,3 +172,93 @@ def test_json_lines_carry_the_masked_traceback(app) -> None:
     assert line["level"] == "ERROR" and line["logger"] == "callcenter.test" and line["request_id"] == "-"
     assert line["message"] == "could not store call from +7********67"
     assert "RuntimeError" in line["exception"] and CALLER[2:] not in line["exception"]
+
+
+def test_a_failed_insert_logs_neither_the_patient_nor_the_number(
+        database_url: str, redis_url: str, tmp_path: Path, capsys: Any, caplog: Any) -> None:
+    """The database refuses the new card (a unique index stands in for any constraint): the
+    500's traceback is logged without the statement's values or PostgreSQL's DETAIL values."""
+    caplog.set_level(logging.DEBUG)
+    app = create_app(app_settings(database_url, redis_url, tmp_path, GENERIC_SECRET=SECRET))
+    session: Session = app.extensions["callcenter"].sessions()
+    session.execute(sql("CREATE UNIQUE INDEX test_one_surname ON patients (clinic_id, last_name)"))
+    session.commit()
+    try:
+        f.patient(session, f.clinic(session), FAMILY, first_name="Мария", last_name="Кузнецова")
+        session.commit()
+        client = app.test_client()
+        assert _signed(client, _call_events("dup-1", CALLER)).status_code == 204
+        call_id = session.scalar(select(Call.id).where(Call.provider_call_id == "dup-1"))
+        f.signed_in(client, session, extension="101")
+        refused = client.post(f"/api/desk/calls/{call_id}/new-patient", json={
+            "last_name": "Кузнецова", "first_name": "Мария", "patronymic": "Ивановна",
+            "notes": f"second number {FAMILY}"})
+        assert refused.status_code == 500
+    finally:
+        session.rollback()
+        session.execute(sql("DROP INDEX test_one_surname"))
+        session.commit()
+        session.close()
+        app.extensions["callcenter"].close()
+
+    printed = capsys.readouterr().err
+    assert "IntegrityError" in printed and "SQL parameters hidden" in printed
+    if database_url.startswith("postgresql"):
+        assert "DETAIL:  Key (clinic_id, last_name)=(hidden)" in printed
+    for logged in (printed, caplog.text):
+        for secret in (CALLER[2:], FAMILY[2:], *NAMES):
+            assert secret not in logged, secret
+
+
+def _lookups(base: str) -> None:
+    for path in LOOKUPS:
+        with urllib.request.urlopen(f"{base}{path}&key={LOOKUP_KEY}", timeout=30) as response:
+            assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/3cx/lookup?key=wrong-{LOOKUP_KEY}&number=89161234567", timeout=30)
+    assert refused.value.code == 403
+
+
+def _assert_access_log_masked(text: str, requests: int) -> None:
+    assert text.count("/3cx/lookup?") == requests, text
+    assert "key=(hidden)" in text and "+7********67" in text
+    for secret in (LOOKUP_KEY, LOOKED_UP[2:], "916%20123", "916+123", "916 123", "(916)"):
+        assert secret not in text, secret
+
+
+def _lookup_world(url: str) -> None:
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        f.patient(session, f.clinic(session), LOOKED_UP, first_name="Мария", last_name="Кузнецова")
+    engine.dispose()
+
+
+def test_the_development_servers_request_log_masks_numbers_and_the_key(
+        database_url: str, redis_url: str, tmp_path: Path, capsys: Any, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    _lookup_world(database_url)
+    app = create_app(app_settings(database_url, redis_url, tmp_path, **{"3CX_SECRET": LOOKUP_KEY}))
+    try:
+        with served(app) as base:  # the server `callcenter serve` runs; it logs through `werkzeug`
+            _lookups(base)
+    finally:
+        app.extensions["callcenter"].close()
+    printed = capsys.readouterr().err
+    _assert_access_log_masked(printed, len(LOOKUPS) + 1)
+    _assert_access_log_masked(caplog.text, len(LOOKUPS) + 1)
+
+
+def test_gunicorns_access_log_masks_numbers_and_the_key(sqlite_url: str, redis_url: str,
+                                                        tmp_path: Path) -> None:
+    """Production serves with gunicorn; its access log (--access-logfile) goes through the mask."""
+    _lookup_world(sqlite_url)
+    access_log = tmp_path / "access.log"
+    with Gunicorn("callcenter.wsgi:app", {
+            "DATABASE_URL": sqlite_url, "REDIS_URL": redis_url, "CALLCENTER_INSTANCE_DIR": str(tmp_path),
+            "CALLCENTER_SECRET_KEY": "access-log", "CALLCENTER_3CX_SECRET": LOOKUP_KEY,
+            "GUNICORN_CMD_ARGS": f"--access-logfile {access_log}"}, workers=1, threads=2) as server:
+        _lookups(server.base)
+        deadline = time.monotonic() + 60
+        while access_log.read_text().count("/3cx/lookup?") < len(LOOKUPS) + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    _assert_access_log_masked(access_log.read_text(), len(LOOKUPS) + 1)

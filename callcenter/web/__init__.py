@@ -36,12 +36,14 @@ def register_blueprints(app: Flask) -> None:
         outbound,
         privacy,
         scripts_api,
+        security_headers,
         threecx,
         webhooks,
     )
 
     app.url_map.converters["int"] = ids.IdConverter  # before any route is added
     errors.register(app)
+    security_headers.install(app)
     auth_core.init_app(app)
     app.jinja_env.globals["t"] = t
     app.register_blueprint(auth.bp)

@@ -193,7 +193,7 @@ def stream() -> Response:
     stop = current_app.extensions.setdefault(STREAMS_STOP, threading.Event())
     body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep, stop)
     return Response(body, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                    headers={"X-Accel-Buffering": "no"})
 
 
 @bp.get("/desk/patients/<int:patient_id>")

@@ -36,7 +36,6 @@ def export_patient(patient_id: int) -> Response | tuple[Response, int]:
     db().commit()
     response = jsonify(document)
     response.headers["Content-Disposition"] = f'attachment; filename="patient-{patient_id}.json"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
