@@ -12,6 +12,7 @@ from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import clinic_scope
 from .models import Staff, StaffRole
 from .passwords import verify_password
 
@@ -48,6 +49,8 @@ def current_staff() -> Staff | None:
         staff_id = session.get("staff_id")
         staff = db().get(Staff, staff_id) if staff_id else None
         g.staff = staff if staff is not None and staff.active else None
+        if g.staff is not None:
+            clinic_scope.restrict(db(), clinic_scope.scope_of(db(), g.staff))
     return g.staff
 
 

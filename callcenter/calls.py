@@ -37,6 +37,7 @@ class CallChange:
     """What one event did to a call; `changed` is False for a redelivered event."""
 
     call_id: int
+    clinic_id: int
     created: bool
     changed: bool
     status: CallStatus
@@ -86,7 +87,7 @@ def record_call_event(
         "received_at": utcnow(),
     })
     if not inserted:
-        return CallChange(call.id, False, False, call.status, event.kind)
+        return CallChange(call.id, call.clinic_id, False, False, call.status, event.kind)
     known_before = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
     answered_before = call.answered_at is not None
     session.expire(call, ["events"])
@@ -102,7 +103,7 @@ def record_call_event(
     if remote and call.answered_at is not None and (not answered_before or newly_known):
         _close_missed_callbacks(session, call, remote)
     session.flush()
-    return CallChange(call.id, created, True, call.status, event.kind)
+    return CallChange(call.id, call.clinic_id, created, True, call.status, event.kind)
 
 
 def _locked_call(session: Session, provider: str, provider_call_id: str) -> Call | None:

@@ -20,6 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from webhooks import CallEvent, CallEventKind, Direction
 
+from . import clinic_scope
 from .campaigns.dialers.twilio import client as twilio_client
 from .ingest import ingest_events
 from .models import DialTask, Staff, utcnow
@@ -84,8 +85,9 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
         raise DialError("click_to_call", "click-to-call is not configured (Twilio or Asterisk AMI)", 503)
     if task_id is not None and call_id is not None:
         with runtime.sessions() as session:
+            clinic_scope.restrict(session, clinic_scope.scope_of(session, staff))
             task = session.get(DialTask, task_id)
-            if task is not None and task.clinic_id == staff.clinic_id:
+            if task is not None:
                 task.call_id = call_id
                 task.attempts += 1
                 session.commit()

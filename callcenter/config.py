@@ -280,6 +280,8 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_YEASTAR_SECRET", "", _text, "Yeastar webhook secret", secret=True),
         Setting("CALLCENTER_TELNYX_PUBLIC_KEY", "", _text, "Telnyx Ed25519 public key (base64)"),
         Setting("CALLCENTER_3CX_SECRET", "", _text, "key 3CX sends with CRM lookups", secret=True),
+        Setting("CALLCENTER_3CX_CLINIC", "0", _non_negative_int,
+                "id of the clinic whose patients the 3CX lookup names (0 = the first clinic)"),
         Setting("CALLCENTER_ATTRIBUTION_DAYS", "14", _positive_int,
                 "analytics: a booking made this many days after a call still counts for the call"),
         Setting("CALLCENTER_INVITATIONS_TARGET", "50", _positive_int,

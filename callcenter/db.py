@@ -12,6 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .clinic_scope import install
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     # A failed statement's error (logged, stored on a failed webhook) would otherwise list its
@@ -46,7 +48,10 @@ def insert_ignoring_conflicts(session: Session, model: type) -> Any:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """Sessions that honour a clinic scope once one is set on them (`clinic_scope.restrict`)."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    install(factory)
+    return factory
 
 
 @contextmanager

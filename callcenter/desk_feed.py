@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import screenpop
+from . import clinic_scope, screenpop
 from .audit import record as audit
 from .models import Call, CallStatus, Staff, utcnow
 from .popcard import build_card
@@ -35,7 +35,7 @@ HEARTBEAT_SECONDS = 15.0
 @dataclass(frozen=True)
 class Desk:
     staff_id: int
-    clinic_id: int
+    clinic_ids: frozenset[int]
     extension: str | None
     locale: str
 
@@ -116,8 +116,8 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
 
     `shown`: calls this connection already popped; answering one of them needs no new card.
     """
-    if payload.get("type") != "call":
-        return None
+    if payload.get("type") != "call" or payload.get("clinic_id") not in desk.clinic_ids:
+        return None  # another clinic's call: not even its close reaches this desk
     event, extension = payload.get("event"), payload.get("extension")
     if event in RINGS and extension not in (None, desk.extension):
         return None  # ringing elsewhere: decided without touching the database
@@ -126,8 +126,9 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
                                            "event": event, "extension": extension}, event_id),
                         payload["call_id"], [])
     with runtime.sessions() as session:
+        clinic_scope.restrict(session, clinic_scope.Scope(desk.clinic_ids))
         call = session.scalar(select(Call).where(Call.id == payload["call_id"]))
-        if call is None or call.clinic_id != desk.clinic_id:
+        if call is None:
             return None
         action = desk_action(str(payload.get("event")), payload.get("extension"), str(call.status),
                              call.extension if call.answered_at else None,

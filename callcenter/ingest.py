@@ -117,6 +117,7 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
                 log.exception("webhook %s failed to apply", raw.id)
                 raw.state = RawState.FAILED
                 raw.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]  # shown to admins, like a log
+        _assign_clinic(raw, changes)
         session.commit()
         raw_id = raw.id
     if reading.refusal is not None:
@@ -143,6 +144,13 @@ def _store(session: Session, request: InboundRequest, raw_id: int | None, state:
     return raw
 
 
+def _assign_clinic(raw: RawWebhook, changes: Sequence[CallChange]) -> None:
+    """An applied webhook belongs to its call's clinic (whose admins see it); one that never
+    reached a call keeps none (see clinic_scope: only admins of every clinic see those)."""
+    if changes:
+        raw.clinic_id = changes[0].clinic_id
+
+
 def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[CallChange]) -> None:
     for event, change in zip(events, changes, strict=True):
         if change.changed:
@@ -163,6 +171,7 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
         session.flush()
         changes = [record_call_event(session, event, config=runtime.config,
                                      raw_webhook_id=raw_row.id) for event in events]
+        _assign_clinic(raw_row, changes)
         session.commit()
     _publish(runtime, events, changes)
     return changes

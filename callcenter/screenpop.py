@@ -33,8 +33,10 @@ def publish(runtime: Runtime, payload: dict[str, Any]) -> str | None:
 
 
 def publish_change(runtime: Runtime, change: CallChange, extension: str | None = None) -> str | None:
-    """`extension` is the event's own (which desk rang or answered): the desk's pop/close rule."""
-    return publish(runtime, {"type": "call", "call_id": change.call_id, "event": str(change.kind),
+    """`extension` is the event's own (which desk rang or answered): the desk's pop/close rule.
+    The clinic travels with every event: a desk of another clinic drops it unread."""
+    return publish(runtime, {"type": "call", "call_id": change.call_id,
+                             "clinic_id": change.clinic_id, "event": str(change.kind),
                              "status": str(change.status), "created": change.created,
                              "extension": extension})
 

@@ -76,10 +76,13 @@ def test_bad_input_names_the_field(client, session: Session) -> None:
         assert response.status_code == 400 and response.json["field"] == field, url
     call_id = client.get("/api/calls").json["calls"][0]["id"]
     for body, field in [({"outcome": "great"}, "outcome"), ({"heard_from": "tv"}, "heard_from"),
-                        ({"patient_id": 999999}, "patient_id"), ({"colour": 1}, "colour"),
+                        ({"patient_id": "x"}, "patient_id"), ({"colour": 1}, "colour"),
                         ([1, 2], "body")]:
         response = client.patch(f"/api/calls/{call_id}", json=body)
         assert response.status_code == 400 and response.json["field"] == field, body
+    missing = client.patch(f"/api/calls/{call_id}", json={"patient_id": 999999, "notes": "kept?"})
+    assert missing.status_code == 404 and missing.json["field"] == "patient_id"
+    assert client.get(f"/api/calls/{call_id}").json["notes"] != "kept?"  # nothing half-written
     assert client.get("/api/calls/999999").status_code == 404
 
 

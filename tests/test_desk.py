@@ -119,8 +119,8 @@ def test_other_desks_close_when_one_answers(app, client, session: Session, world
     _post(client, "c-2", "ringing", extension=None)  # ring-all
     _post(client, "c-2", "answered", extension="101")
     entries = list(screenpop.read(runtime, "0-0", block_ms=10))
-    anna = desk_feed.Desk(world.anna.id, world.clinic.id, "101", "ru")
-    john = desk_feed.Desk(world.john.id, world.clinic.id, "102", "en")
+    anna = desk_feed.Desk(world.anna.id, frozenset({world.clinic.id}), "101", "ru")
+    john = desk_feed.Desk(world.john.id, frozenset({world.clinic.id}), "102", "en")
     (ring_id, ring), (answer_id, answer) = entries
     # Replayed after the answer (a desk that resumes late): the ringing pop is only for the answerer.
     assert desk_feed.message_for(runtime, john, ring_id, ring, utcnow()) is None

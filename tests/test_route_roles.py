@@ -63,7 +63,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "api_calls.get_call": DESK,
     "api_calls.update_call": DESK,
     "scripts_api.call_script": DESK,
-    "scripts_api.preview": DESK,
+    "scripts_api.preview": ADMIN,
     "campaigns_admin.desk": DESK,
     "campaigns_admin.desk_page": DESK,
     "campaigns_admin.outcome": DESK,

@@ -256,7 +256,7 @@ def test_api_call_script(client: Any, session: Session, app: Any) -> None:
 
 def test_api_preview(client: Any, session: Session) -> None:
     world = _world(session)
-    f.signed_in(client, session, clinic_row=world["clinic"])
+    f.signed_in(client, session, role="admin", clinic_row=world["clinic"])
     body = {"scenario": "confirmation", "locale": "zh", "now": "2026-11-23T08:00:00+03:00",
             "context": {"patient": "李先生", "agent": "小张", "clinic": "微笑口腔",
                         "appointment_time": "明天上午十点", "doctor": "陈医生"}}
@@ -277,10 +277,11 @@ def test_api_preview(client: Any, session: Session) -> None:
         ({"scenario": "recall", "context": {"name": "x"}}, "context: unknown placeholder(s): name"),
         ({"scenario": "recall", "direction": "up"}, "direction: must be one of inbound, outbound, internal"),
         ({"scenario": "recall", "now": "yesterday"}, "now: not an ISO datetime"),
-        ({"scenario": "recall", "clinic_id": 999}, "clinic_id: no clinic 999"),
         ({"scenario": "recall", "colour": "red"}, "unknown field(s): colour"),
     ]:
         response = client.post("/api/scripts/preview", json=bad)
         assert response.status_code == 400, bad
         assert message in response.get_json()["message"]
     assert client.post("/api/scripts/preview", json={"scenario": "nope"}).status_code == 404
+    missing = client.post("/api/scripts/preview", json={"scenario": "recall", "clinic_id": 999})
+    assert missing.status_code == 404 and missing.get_json()["field"] == "clinic_id"

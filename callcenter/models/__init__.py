@@ -16,7 +16,7 @@ from .calls import (
     TrackingNumber,
 )
 from .care import ACTIVE_STATUSES, Appointment, AppointmentStatus, Treatment, TreatmentType
-from .clinic import WEEKDAYS, Clinic, DayOff, DoctorSchedule, Staff, StaffRole
+from .clinic import WEEKDAYS, Clinic, DayOff, DoctorSchedule, Staff, StaffClinic, StaffRole
 from .outbound import (
     Campaign,
     CampaignState,
@@ -59,6 +59,7 @@ __all__ = [
     "RawWebhook",
     "Sex",
     "Staff",
+    "StaffClinic",
     "StaffRole",
     "TaskPurpose",
     "TaskState",

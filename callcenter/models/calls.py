@@ -178,6 +178,8 @@ class RawWebhook(Base):
     __table_args__ = (Index("ix_raw_webhooks_state_received", "state", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The clinic of the call it was applied to; None until then (rejected, invalid, failed).
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     path: Mapped[str] = mapped_column(String(300))
     method: Mapped[str] = mapped_column(String(8))

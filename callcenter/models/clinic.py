@@ -77,6 +77,17 @@ class Staff(Base):
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
 
+class StaffClinic(Base):
+    """A further clinic a staff member works in (a network admin, a receptionist covering two
+    locations); their own `Staff.clinic_id` is always one of theirs."""
+
+    __tablename__ = "staff_clinics"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True,
+                                           index=True)
+
+
 class DoctorSchedule(Base):
     """A doctor's weekly working window; several rows per weekday allow split shifts."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
+from .. import clinic_scope
 from ..runtime import Runtime
 
 
@@ -13,9 +14,11 @@ def runtime() -> Runtime:
 
 
 def db() -> Session:
-    """The request's database session, closed at teardown."""
+    """The request's database session, closed at teardown. It sees no clinic's rows until the
+    signed-in staff member widens it to theirs (`auth.current_staff`), or a signature-checked
+    route to the clinic its caller serves (`clinic_scope`)."""
     if "db" not in g:
-        g.db = runtime().sessions()
+        g.db = clinic_scope.restrict(runtime().sessions(), clinic_scope.NOBODY)
     return g.db
 
 

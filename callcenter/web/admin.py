@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from ..attribution import assign_channel, unattributed_numbers
@@ -51,8 +60,10 @@ def _done_text(done: str, locale: str) -> str:
 def assign(number_id: int) -> Response:
     session = db()
     number = session.get(TrackingNumber, number_id)
+    if number is None:  # or another clinic's: the session's scope hides it
+        abort(404)
     channel = session.get(Channel, request.form.get("channel_id", type=int) or 0)
-    if number is None or channel is None:
+    if channel is None:
         return redirect(url_for("admin.page", done="not-found"))
     moved = assign_channel(session, number, channel)
     staff = current_staff()
@@ -65,6 +76,8 @@ def assign(number_id: int) -> Response:
 @bp.post("/admin/webhooks/<int:raw_id>/reprocess")
 @require_role("admin")
 def reprocess_one(raw_id: int) -> Response:
+    if db().get(RawWebhook, raw_id) is None:  # the pipeline's own session is installation-wide
+        abort(404)
     try:
         result = reprocess(runtime(), raw_id)
     except LookupError:

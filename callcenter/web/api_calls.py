@@ -44,8 +44,10 @@ def _bad_request(exc: BadRequest) -> tuple[Response, int]:
     return jsonify({"error": "invalid_request", "field": exc.field, "message": exc.message}), 400
 
 
-def _not_found(what: str) -> tuple[Response, int]:
-    return jsonify({"error": "not_found", "message": f"{what} not found"}), 404
+def _not_found(what: str, field: str | None = None) -> tuple[Response, int]:
+    """Missing and another clinic's look the same: the session's clinic scope hides the latter."""
+    body = {"error": "not_found", "message": f"{what} not found"}
+    return jsonify({**body, "field": field} if field else body), 404
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -132,15 +134,27 @@ def list_calls() -> Response:
         else:
             query = query.join(Channel, Channel.id == Call.channel_id).where(Channel.code == channel)
     if (patient := _int_arg("patient")) is not None:
+        if db().get(Patient, patient) is None:
+            return _not_found("patient", "patient")
         query = query.where(Call.patient_id == patient)
     if (agent := _int_arg("agent")) is not None:
         query = query.where(Call.agent_id == agent)
     total = db().scalar(select(func.count()).select_from(query.subquery()))
     limit = _int_arg("limit", 100, maximum=1000)
     offset = _int_arg("offset", 0)
-    rows = db().scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit).offset(offset))
+    rows = db().scalars(query.order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)
+                        .offset(offset)).all()
+    _audit_read(rows, "list_calls")
     return jsonify({"total": total, "limit": limit, "offset": offset,
                     "calls": [call_json(c) for c in rows]})
+
+
+def _audit_read(calls: list[Call], action: str) -> None:
+    """Calls carry patient data (numbers, notes, recordings): who read which is on record."""
+    audit(db(), _staff_id(), action, "call", calls[0].id if len(calls) == 1 else "",
+          call_ids=[c.id for c in calls], patient_ids=sorted({c.patient_id for c in calls
+                                                             if c.patient_id}))
+    db().commit()
 
 
 @bp.get("/calls/<int:call_id>")
@@ -149,7 +163,9 @@ def get_call(call_id: int) -> Response | tuple[Response, int]:
     call = db().get(Call, call_id)
     if call is None:
         return _not_found("call")
-    return jsonify(call_json(call, with_events=True))
+    body = call_json(call, with_events=True)
+    _audit_read([call], "view_call")
+    return jsonify(body)
 
 
 @bp.patch("/calls/<int:call_id>")
@@ -165,13 +181,17 @@ def update_call(call_id: int) -> Response | tuple[Response, int]:
     unknown = set(body) - {"outcome", "heard_from", "heard_from_note", "patient_id", "notes"}
     if unknown:
         raise BadRequest(sorted(unknown)[0], "unknown field")
-    _apply_edits(session, call, body)
+    missing = _apply_edits(session, call, body)
+    if missing:
+        session.rollback()
+        return _not_found(missing, missing)
     audit(session, _staff_id(), "edit_call", "call", call.id, fields=sorted(body))
     session.commit()
     return jsonify(call_json(call))
 
 
-def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> None:
+def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> str | None:
+    """Apply the edits; the name of a field whose record is not found (none is written then)."""
     if "outcome" in body:
         try:
             call.outcome = CallOutcome(body["outcome"]) if body["outcome"] is not None else None
@@ -188,14 +208,16 @@ def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> None:
             raise BadRequest("heard_from", str(exc)) from None
     if "patient_id" in body:
         patient_id = body["patient_id"]
-        if patient_id is not None and (not storable(patient_id)
-                                       or session.get(Patient, patient_id) is None):
-            raise BadRequest("patient_id", "no such patient")
+        if patient_id is not None and not storable(patient_id):
+            raise BadRequest("patient_id", "expected a patient id or null")
+        if patient_id is not None and session.get(Patient, patient_id) is None:
+            return "patient_id"
         call.patient_id = patient_id
     if "notes" in body:
         if not isinstance(body["notes"], str):
             raise BadRequest("notes", "expected a string")
         call.notes = body["notes"][:5000]
+    return None
 
 
 def _staff_id() -> int | None:
@@ -244,7 +266,8 @@ def list_raw() -> Response:
     query = select(RawWebhook).order_by(RawWebhook.id.desc()).limit(_int_arg("limit", 100, 1000))
     if state:
         query = query.where(RawWebhook.state == state)
-    return jsonify([{"id": r.id, "provider": r.provider, "path": r.path, "state": r.state,
+    return jsonify([{"id": r.id, "clinic_id": r.clinic_id, "provider": r.provider, "path": r.path,
+                     "state": r.state,
                      "error": r.error, "attempts": r.attempts, "received_at": _iso(r.received_at),
                      "bytes": len(r.body)} for r in db().scalars(query)])
 
@@ -252,6 +275,8 @@ def list_raw() -> Response:
 @bp.post("/webhooks/raw/<int:raw_id>/reprocess")
 @require_role("admin")
 def reprocess_raw(raw_id: int) -> Response | tuple[Response, int]:
+    if db().get(RawWebhook, raw_id) is None:  # the pipeline's own session is installation-wide
+        return _not_found("raw webhook")
     try:
         result = reprocess(runtime(), raw_id)
     except LookupError:

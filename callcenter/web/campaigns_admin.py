@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
-from sqlalchemy import select
 
+from .. import clinic_scope
+from ..audit import record as audit
 from ..auth import current_staff, require_role
 from ..campaigns import control
 from ..campaigns.dialers.preview import desk_list
 from ..campaigns.results import Outcome, RetryPolicy, record_outcome
-from ..clinics import default_clinic
 from ..i18n import request_locale
 from ..models import Campaign, Clinic, DialTask, utcnow
 from . import db
@@ -27,22 +27,44 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify({"error": code, "message": message}), status
 
 
-def _clinic_id() -> int:
+def _staff_id() -> int:
     staff = current_staff()
-    if staff is not None:
-        return staff.clinic_id
-    return default_clinic(db(), current_app.config).id
+    assert staff is not None  # require_role ran first
+    return staff.id
+
+
+def _home_clinic() -> Clinic:
+    staff = current_staff()
+    assert staff is not None  # require_role ran first
+    clinic = db().get(Clinic, staff.clinic_id)
+    assert clinic is not None
+    return clinic
+
+
+def _campaigns() -> list[dict[str, Any]]:
+    """Every campaign of the admin's clinics."""
+    scope = clinic_scope.current(db())
+    assert scope is not None
+    return [c for clinic_id in sorted(scope.clinic_ids) for c in control.progress(db(), clinic_id)]
+
+
+def _tasks() -> list[dict[str, Any]]:
+    """The home clinic's preview list; its patients' names are an audited read."""
+    tasks = desk_list(db(), _home_clinic(), utcnow())
+    audit(db(), _staff_id(), "view_task_list", "clinic", _home_clinic().id,
+          task_ids=[t["task_id"] for t in tasks])
+    db().commit()
+    return tasks
 
 
 def _campaign(campaign_id: int) -> Campaign | None:
-    return db().scalar(select(Campaign).where(Campaign.id == campaign_id,
-                                              Campaign.clinic_id == _clinic_id()))
+    return db().get(Campaign, campaign_id)  # None too for another clinic's: the session's scope
 
 
 @bp.get("/admin/campaigns")
 @require_role("admin")
 def page() -> str:
-    return render_template("campaigns/admin.html", campaigns=control.progress(db(), _clinic_id()),
+    return render_template("campaigns/admin.html", campaigns=_campaigns(),
                            locale=request_locale(current_app.config["LOCALE"]))
 
 
@@ -58,7 +80,7 @@ def page_action(campaign_id: int, action: str) -> Any:
 @bp.get("/api/campaigns")
 @require_role("admin")
 def list_campaigns() -> Response:
-    return jsonify({"campaigns": control.progress(db(), _clinic_id())})
+    return jsonify({"campaigns": _campaigns()})
 
 
 @bp.post("/api/campaigns/<int:campaign_id>/<action>")
@@ -101,9 +123,7 @@ def change(campaign_id: int) -> Response | tuple[Response, int]:
 @require_role(*DESK)
 def desk_page() -> str:
     """The preview list: one click dials (tel: link, taken by the softphone), one click records."""
-    clinic = db().get(Clinic, _clinic_id())
-    assert clinic is not None
-    return render_template("campaigns/desk.html", tasks=desk_list(db(), clinic, utcnow()),
+    return render_template("campaigns/desk.html", tasks=_tasks(),
                            outcomes=[o.value for o in DESK_OUTCOMES],
                            locale=request_locale(current_app.config["LOCALE"]))
 
@@ -111,16 +131,13 @@ def desk_page() -> str:
 @bp.get("/api/campaigns/desk")
 @require_role(*DESK)
 def desk() -> Response:
-    clinic = db().get(Clinic, _clinic_id())
-    assert clinic is not None
-    return jsonify({"tasks": desk_list(db(), clinic, utcnow())})
+    return jsonify({"tasks": _tasks()})
 
 
 @bp.post("/api/campaigns/tasks/<int:task_id>/outcome")
 @require_role(*DESK)
 def outcome(task_id: int) -> Response | tuple[Response, int]:
-    task = db().scalar(select(DialTask).where(DialTask.id == task_id,
-                                              DialTask.clinic_id == _clinic_id()))
+    task = db().get(DialTask, task_id)
     if task is None:
         return _error(404, "unknown_task", f"no task {task_id}")
     body = request.get_json(silent=True)

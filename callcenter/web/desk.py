@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 from sqlalchemy import or_, select
 
-from .. import booking, clicktocall, desk_feed, desk_lists, leads
+from .. import booking, clicktocall, clinic_scope, desk_feed, desk_lists, leads
 from ..attribution import set_heard_from
 from ..audit import record as audit
 from ..auth import current_staff, require_role
@@ -23,7 +23,7 @@ from ..models import (
     CallStatus,
     Channel,
     Clinic,
-    Patient,
+    DialTask,
     Staff,
     StaffRole,
     utcnow,
@@ -33,7 +33,15 @@ from ..popcard import build_card
 from ..script_values import doctor_name
 from . import db, runtime
 from .auth import login_throttle
-from .ids import storable
+from .desk_input import (
+    DeskError,
+    appointment_by_id,
+    body_json,
+    call_by_id,
+    id_field,
+    patient_by_id,
+    time_field,
+)
 
 bp = Blueprint("desk", __name__)
 
@@ -45,14 +53,6 @@ ACTIVE_WINDOW = timedelta(hours=2)
 DESK_OUTCOMES = (CallOutcome.BOOKED, CallOutcome.RESCHEDULED, CallOutcome.CANCELLED,
                  CallOutcome.INFORMATION, CallOutcome.COMPLAINT, CallOutcome.NON_PATIENT,
                  CallOutcome.WRONG_NUMBER)
-
-
-class DeskError(Exception):
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 @bp.errorhandler(DeskError)
@@ -79,9 +79,10 @@ def _staff() -> Staff:
     return staff
 
 
-def _clinic() -> Clinic:
-    clinic = db().get(Clinic, _staff().clinic_id)
-    assert clinic is not None
+def _clinic(clinic_id: int | None = None) -> Clinic:
+    """The given clinic (a record's own), else the staff member's home clinic."""
+    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
+    assert clinic is not None  # only ids of rows in the session's scope reach here
     return clinic
 
 
@@ -89,56 +90,6 @@ def _locale() -> str:
     return request_locale(current_app.config["LOCALE"])
 
 
-def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise DeskError("body", "expected a JSON object")
-    return body
-
-
-def _time(body: dict[str, Any], name: str, required: bool = True) -> datetime | None:
-    value = body.get(name)
-    if value in (None, ""):
-        if required:
-            raise DeskError(name, "required")
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise DeskError(name, "expected an ISO 8601 date-time with offset") from None
-    if parsed.tzinfo is None:
-        raise DeskError(name, "time zone offset required")
-    return parsed
-
-
-def _int(body: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not storable(value):
-        raise DeskError(name, "expected an integer id")
-    return value
-
-
-def _call(call_id: int) -> Call:
-    call = db().get(Call, call_id)
-    if call is None or call.clinic_id != _staff().clinic_id:
-        raise DeskError("call_id", "no such call", 404)
-    return call
-
-
-def _patient(patient_id: int) -> Patient:
-    patient = db().get(Patient, patient_id)
-    if patient is None or patient.clinic_id != _staff().clinic_id or patient.erased_at is not None:
-        raise DeskError("patient_id", "no such patient", 404)
-    return patient
-
-
-def _appointment(appointment_id: int) -> Appointment:
-    appointment = db().get(Appointment, appointment_id)
-    if appointment is None or appointment.clinic_id != _staff().clinic_id:
-        raise DeskError("appointment_id", "no such appointment", 404)
-    return appointment
 
 
 def _card(call_id: int, via: str) -> Response:
@@ -189,7 +140,9 @@ def stream() -> Response:
     last_id = request.headers.get("Last-Event-ID") or request.args.get("from") or "$"
     if last_id != "$" and not STREAM_ID.match(last_id):
         raise DeskError("Last-Event-ID", "expected a stream id like 1700000000000-0")
-    desk = desk_feed.Desk(staff.id, staff.clinic_id, staff.sip_extension, _locale())
+    scope = clinic_scope.current(db())
+    assert scope is not None  # set when require_role loaded the staff member
+    desk = desk_feed.Desk(staff.id, scope.clinic_ids, staff.sip_extension, _locale())
     stop = current_app.extensions.setdefault(STREAMS_STOP, threading.Event())
     body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep, stop)
     return Response(body, mimetype="text/event-stream",
@@ -201,9 +154,9 @@ def stream() -> Response:
 def patient_page(patient_id: int) -> str:
     from ..popcard import patient_summaries
 
-    patient = _patient(patient_id)
+    patient = patient_by_id(patient_id)
     locale = _locale()
-    summary = patient_summaries(db(), _clinic(), [patient.id], utcnow(), locale)[0]
+    summary = patient_summaries(db(), _clinic(patient.clinic_id), [patient.id], utcnow(), locale)[0]
     audit(db(), _staff().id, "view_patient", "patient", patient.id, via="card_page")
     db().commit()
     return render_template("desk/patient.html", locale=locale, patient=summary)
@@ -216,7 +169,7 @@ def active() -> Response:
     staff = _staff()
     since = utcnow() - ACTIVE_WINDOW
     rows = db().scalars(select(Call.id).where(
-        Call.clinic_id == staff.clinic_id, Call.started_at >= since,
+        Call.started_at >= since,
         or_((Call.status == CallStatus.RINGING)
             & (or_(Call.extension.is_(None), Call.extension == staff.sip_extension)),
             (Call.status == CallStatus.ANSWERED) & (Call.extension == staff.sip_extension)),
@@ -236,7 +189,7 @@ def active() -> Response:
 @bp.get("/api/desk/calls/<int:call_id>/card")
 @require_role(*DESK)
 def card(call_id: int) -> Response:
-    _call(call_id)
+    call_by_id(call_id)
     return _card(call_id, "card")
 
 
@@ -244,8 +197,8 @@ def card(call_id: int) -> Response:
 @require_role(*DESK)
 def pick_patient(call_id: int) -> Response:
     """A family number: the receptionist picks who is calling."""
-    call = _call(call_id)
-    patient = _patient(_int(_body(), "patient_id") or 0)
+    call = call_by_id(call_id)
+    patient = patient_by_id(id_field(body_json(), "patient_id") or 0)
     call.patient_id = patient.id
     audit(db(), _staff().id, "pick_patient", "call", call.id, patient_id=patient.id)
     db().commit()
@@ -256,8 +209,8 @@ def pick_patient(call_id: int) -> Response:
 @require_role(*DESK)
 def new_patient(call_id: int) -> Response:
     """A card for an unknown caller, with the number they called from."""
-    call = _call(call_id)
-    body = _body()
+    call = call_by_id(call_id)
+    body = body_json()
     try:
         patient = leads.patient_from_call(db(), call, last_name=str(body.get("last_name", "")),
                                           first_name=str(body.get("first_name", "")),
@@ -275,8 +228,8 @@ def new_patient(call_id: int) -> Response:
 @require_role(*DESK)
 def wrap_up(call_id: int) -> Response:
     """Outcome, the "how did you hear" answer and notes."""
-    call = _call(call_id)
-    body = _body()
+    call = call_by_id(call_id)
+    body = body_json()
     if "outcome" in body:
         try:
             outcome = CallOutcome(body["outcome"])
@@ -301,12 +254,12 @@ def wrap_up(call_id: int) -> Response:
 @require_role(*DESK)
 def book(call_id: int) -> Response:
     """Book one of the offered slots, or another free time, for the call's patient."""
-    call = _call(call_id)
-    body = _body()
-    patient = _patient(_int(body, "patient_id", required=False) or call.patient_id or 0)
-    appointment = booking.book(db(), clinic=_clinic(), patient=patient,
-                               doctor_id=_int(body, "doctor_id") or 0,
-                               starts_at=_time(body, "starts_at"), ends_at=_time(body, "ends_at", False),
+    call = call_by_id(call_id)
+    body = body_json()
+    patient = patient_by_id(id_field(body, "patient_id", required=False) or call.patient_id or 0)
+    appointment = booking.book(db(), clinic=_clinic(call.clinic_id), patient=patient,
+                               doctor_id=id_field(body, "doctor_id") or 0,
+                               starts_at=time_field(body, "starts_at"), ends_at=time_field(body, "ends_at", False),
                                service=str(body.get("service", "")), now=utcnow(), call=call)
     audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call.id)
     db().commit()
@@ -318,13 +271,13 @@ def book(call_id: int) -> Response:
 @require_role(*DESK)
 def cancel(appointment_id: int) -> Response:
     """Cancel with the agreed next contact: {starts_at[, doctor_id]} or {call_back_at}."""
-    appointment = _appointment(appointment_id)
-    body = _body()
-    call_id = _int(body, "call_id", required=False)
-    call = _call(call_id) if call_id else None
+    appointment = appointment_by_id(appointment_id)
+    body = body_json()
+    call_id = id_field(body, "call_id", required=False)
+    call = call_by_id(call_id) if call_id else None
     result = booking.cancel(db(), appointment, booking.NextContact(
-        starts_at=_time(body, "starts_at", False), doctor_id=_int(body, "doctor_id", False),
-        call_back_at=_time(body, "call_back_at", False)), now=utcnow(), call=call)
+        starts_at=time_field(body, "starts_at", False), doctor_id=id_field(body, "doctor_id", False),
+        call_back_at=time_field(body, "call_back_at", False)), now=utcnow(), call=call)
     audit(db(), _staff().id, "cancel", "appointment", appointment.id,
           call_id=call_id, next=type(result).__name__)
     db().commit()
@@ -339,8 +292,8 @@ def cancel(appointment_id: int) -> Response:
 @require_role(*DESK)
 def mark(appointment_id: int) -> Response:
     """The confirmation result: {"mark": "confirmed"} or {"mark": "call"}."""
-    appointment = _appointment(appointment_id)
-    booking.mark(appointment, str(_body().get("mark", "")))
+    appointment = appointment_by_id(appointment_id)
+    booking.mark(appointment, str(body_json().get("mark", "")))
     audit(db(), _staff().id, "mark", "appointment", appointment.id, status=str(appointment.status))
     db().commit()
     return jsonify({"appointment_id": appointment.id, "status": str(appointment.status)})
@@ -350,11 +303,16 @@ def mark(appointment_id: int) -> Response:
 @require_role(*DESK)
 def lists() -> Response:
     clinic, now, session_ = _clinic(), utcnow(), db()
-    return jsonify({
+    found = {
         "missed": desk_lists.missed_to_return(session_, clinic, now),
         "confirmations": desk_lists.confirmations_today(session_, clinic, now, _locale()),
         "call_backs": desk_lists.call_backs_due(session_, clinic, now),
-    })
+    }
+    audit(session_, _staff().id, "view_lists", "clinic", clinic.id,
+          patient_ids=sorted({row["patient_id"] for rows in found.values() for row in rows
+                              if row.get("patient_id")}))
+    session_.commit()
+    return jsonify(found)
 
 
 @bp.post("/api/desk/dial")
@@ -362,13 +320,15 @@ def lists() -> Response:
 def dial() -> Response:
     """Click-to-call: ring this receptionist's headset, then the number."""
     staff = _staff()
-    body = _body()
+    body = body_json()
     number = body.get("number")
+    task_id = id_field(body, "task_id", required=False)
+    if task_id is not None and db().get(DialTask, task_id) is None:
+        raise DeskError("task_id", "no such task", 404)
     if not isinstance(number, str) or not number:
         raise DeskError("number", "required (E.164)")
     try:
-        call_id = clicktocall.dial(runtime(), staff, number,
-                                   task_id=_int(body, "task_id", required=False))
+        call_id = clicktocall.dial(runtime(), staff, number, task_id=task_id)
     except clicktocall.DialError as exc:
         raise DeskError(exc.field, exc.message, exc.status) from None
     return jsonify({"call_id": call_id})

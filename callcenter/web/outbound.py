@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, jsonify, make_response, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from .. import clinic_scope
 from ..campaigns import prompts
 from ..campaigns.results import Outcome, RetryPolicy, outcome_for_key, record_outcome
 from ..ingest import handle_webhook
@@ -38,7 +40,7 @@ def _verified_attempt(attempt_id: int) -> tuple[DialAttempt, DialTask, Clinic, s
     if not token or not RequestValidator(token).validate(signed_url(), request.form, signature):
         abort(make_response(jsonify({"error": "bad_signature",
                                      "message": "X-Twilio-Signature does not match"}), 403))
-    session = db()
+    session = _trusted_db()
     attempt = session.get(DialAttempt, attempt_id)
     if attempt is None:
         abort(make_response(_not_found(attempt_id)))
@@ -49,6 +51,11 @@ def _verified_attempt(attempt_id: int) -> tuple[DialAttempt, DialTask, Clinic, s
     patient = session.get(Patient, task.patient_id) if task.patient_id else None
     lang = prompts.language(patient.preferred_language if patient else None, clinic.locale)
     return attempt, task, clinic, lang
+
+
+def _trusted_db() -> Session:
+    """Twilio, signature-checked, speaks for every clinic of the installation."""
+    return clinic_scope.restrict(db(), clinic_scope.installation(db()))
 
 
 def _not_found(attempt_id: int) -> tuple[Response, int]:
@@ -121,7 +128,7 @@ def status(attempt_id: int) -> Response | tuple[Response, int]:
         return jsonify({**result.error, "raw_id": result.raw_id}), result.status
     final = FINAL_STATUS.get(request.form.get("CallStatus", ""))
     if final is not None:
-        session = db()
+        session = _trusted_db()
         attempt = session.scalar(select(DialAttempt).where(DialAttempt.id == attempt_id))
         if attempt is None:
             return _not_found(attempt_id)

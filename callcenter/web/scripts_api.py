@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from ..auth import require_role
+from ..audit import record as audit
+from ..auth import current_staff, require_role
 from ..config import LOCALES
 from ..models import Call, Clinic
 from ..script_library import APPLIES_VALUES, PLACEHOLDERS
@@ -56,11 +57,16 @@ def call_script(call_id: int):  # type: ignore[no-untyped-def]
         )
     except ScriptNotFound as exc:
         raise NotFound(str(exc)) from None
+    staff = current_staff()
+    # The filled-in script names the patient and their visits: a read of patient data.
+    audit(db(), staff.id if staff else None, "view_script", "call", call.id,
+          patient_id=call.patient_id, scenario=result.scenario)
+    db().commit()
     return jsonify(result.to_json())
 
 
 @bp.post("/api/scripts/preview")
-@require_role(*DESK)
+@require_role("admin")
 def preview():  # type: ignore[no-untyped-def]
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -88,9 +94,12 @@ def preview():  # type: ignore[no-untyped-def]
             raise BadRequest(f"{name}: must be one of {', '.join(allowed)}, got {body[name]!r}")
     clinic = None
     if body.get("clinic_id") is not None:
-        clinic = db().get(Clinic, body["clinic_id"]) if storable(body["clinic_id"]) else None
+        if not storable(body["clinic_id"]):
+            raise BadRequest(f"clinic_id: not a clinic id: {body['clinic_id']!r}")
+        clinic = db().get(Clinic, body["clinic_id"])  # None too for a clinic the admin is not in
         if clinic is None:
-            raise BadRequest(f"clinic_id: no clinic {body['clinic_id']!r}")
+            return jsonify({"error": "not_found", "field": "clinic_id",
+                            "message": f"no clinic {body['clinic_id']}"}), 404
     try:
         now = datetime.fromisoformat(body["now"]) if body.get("now") else datetime.now(UTC)
     except (TypeError, ValueError):

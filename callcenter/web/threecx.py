@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from webhooks.threecx import key_matches
 
-from .. import audit
+from .. import audit, clinic_scope
+from ..clinics import default_clinic
 from ..models import Patient, PatientPhone
 from ..phones import mask, normalize
 from . import db
@@ -29,6 +31,16 @@ def caller_number(raw: str, region: str) -> str | None:
     return normalize(raw, region)
 
 
+def _key_clinic_session() -> Session:
+    """The 3CX key serves one clinic (setting 3CX_CLINIC): the lookup names only its patients."""
+    session = db()
+    clinic_id = current_app.config["3CX_CLINIC"]
+    if not clinic_id:
+        clinic_scope.restrict(session, clinic_scope.installation(session))
+        clinic_id = default_clinic(session, current_app.config).id
+    return clinic_scope.restrict(session, clinic_scope.Scope(frozenset({clinic_id})))
+
+
 @bp.get("/3cx/lookup")
 def lookup() -> tuple[Response, int]:
     config = current_app.config
@@ -40,7 +52,7 @@ def lookup() -> tuple[Response, int]:
         return jsonify({"error": "invalid_request", "field": "number",
                         "message": "number is required"}), 400
     e164 = caller_number(raw, config["REGION"])
-    session = db()
+    session = _key_clinic_session()
     rows = [] if e164 is None else session.execute(
         select(Patient.id, Patient.first_name, Patient.last_name)
         .join(PatientPhone, PatientPhone.patient_id == Patient.id)
