@@ -9,9 +9,11 @@ in the foreground, and stops it last (SIGTERM: Redis saves redis.rdb and exits).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -36,9 +38,15 @@ def socket_path(folder: Path) -> tuple[Path, Path | None]:
     if len(os.fsencode(wanted)) <= SOCKET_PATH_MAX:
         return wanted, None
     # A Unix socket's path cannot exceed 107 bytes and this instance folder is deeper than that:
-    # the socket goes into a private (0700) short-named temporary folder instead, removed at stop.
-    # The data (redis.rdb) and the log stay in the instance folder.
-    short = Path(tempfile.mkdtemp(prefix="cc-redis-"))
+    # the socket goes into a short private folder instead, named after the instance folder so a
+    # second serve of the same instance still finds the first one's socket. The data (redis.rdb)
+    # and the log stay in the instance folder.
+    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"callcenter-redis-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    mode = short.lstat()
+    if not stat.S_ISDIR(mode.st_mode) or mode.st_uid != os.getuid() or mode.st_mode & 0o077:
+        raise EmbeddedRedisError(f"{short}: expected a folder private to this user")
     return short / "redis.sock", short
 
 
