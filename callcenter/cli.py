@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -176,36 +174,41 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 @click.option("--demo/--no-demo", "with_demo", default=True, show_default=True,
               help="load the demo clinic into an empty database")
 def serve(host: str, port: int, with_demo: bool) -> None:
-    """Run everything on one machine: web, worker, embedded Redis, SQLite."""
+    """Run everything on one machine: web, worker, embedded Redis, SQLite.
+
+    Ctrl+C, SIGTERM and SIGHUP stop the web, then the worker, then Redis (see docs/operations.md).
+    """
     from werkzeug.serving import run_simple
 
     from . import create_app, migrate
+    from .processes import supervised
 
     config = _config()
-    redis_handle = None
-    if not config["REDIS_URL"]:
-        from .embedded_redis import start
-
-        config["REDIS_URL"], redis_handle = start(config["INSTANCE_DIR"])
-        click.echo(f"embedded Redis at {config['REDIS_URL']}")
-    os.environ["REDIS_URL"] = config["REDIS_URL"]
-    os.environ["DATABASE_URL"] = config["DATABASE_URL"]
-    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
-    if with_demo:
-        click.echo(_load_demo(config, seed=20261122, patients=5000, force=False))
-    worker_proc = None
-    if config["WEB_WORKER"]:
-        script = Path(__file__).resolve().parent.parent / "worker.py"
-        worker_proc = subprocess.Popen([sys.executable, str(script)], env=os.environ.copy())
-    app = create_app({"REDIS_URL": config["REDIS_URL"], "DATABASE_URL": config["DATABASE_URL"]})
-    click.echo(f"callcenter is running: open http://{host}:{port}/desk  (Ctrl+C to stop)")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        if worker_proc is not None:
-            worker_proc.send_signal(signal.SIGTERM)
-            worker_proc.wait(timeout=15)
-        del redis_handle
+        with supervised() as children:
+            if not config["REDIS_URL"]:
+                from .embedded_redis import EmbeddedRedisError, start
+
+                try:
+                    config["REDIS_URL"] = start(config["INSTANCE_DIR"], children)
+                except EmbeddedRedisError as exc:
+                    raise UsageFailure(str(exc)) from None
+                click.echo(f"embedded Redis at {config['REDIS_URL']}")
+            os.environ["REDIS_URL"] = config["REDIS_URL"]
+            os.environ["DATABASE_URL"] = config["DATABASE_URL"]
+            _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+            if with_demo:
+                click.echo(_load_demo(config, seed=20261122, patients=5000, force=False))
+            if config["WEB_WORKER"]:
+                script = Path(__file__).resolve().parent.parent / "worker.py"
+                children.spawn("worker", [sys.executable, str(script)], env=os.environ.copy())
+            app = create_app({"REDIS_URL": config["REDIS_URL"], "DATABASE_URL": config["DATABASE_URL"]})
+            click.echo(f"callcenter is running: open http://{host}:{port}/desk  (Ctrl+C to stop)")
+            # Returns on the KeyboardInterrupt that Ctrl+C, SIGTERM or SIGHUP raise, web closed.
+            run_simple(host, port, app, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass  # stopped while starting up: the children are stopped all the same
+    click.echo("callcenter stopped")
 
 
 @cli.group()
