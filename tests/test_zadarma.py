@@ -108,7 +108,8 @@ def test_unknown_event_cannot_be_verified() -> None:
         ADAPTER.verify(_post({"event": "NOTIFY_SMS"}, "c2ln"), ADAPTER_SETTINGS)
 
 
-def test_multipart_posts_are_read_like_url_encoded_ones() -> None:
+def test_multipart_posts_are_refused_not_guessed() -> None:
+    """One declared encoding: a multipart body is not read, even with a valid Signature."""
     form, settings, example = _self_example()
     parts = b"".join(
         b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
@@ -118,6 +119,6 @@ def test_multipart_posts_are_read_like_url_encoded_ones() -> None:
         headers={"Content-Type": "multipart/form-data; boundary=b0undary",
                  "Signature": example["Signature_base64_of_hex (PHP/Python official)"]},
         body=parts + b"--b0undary--\r\n")
-    ADAPTER.verify(request, settings)
-    (event,) = ADAPTER.parse(request, settings)
-    assert event.caller == "+79001234567" and event.provider_call_id == "in_example"
+    with pytest.raises(PayloadError) as refused:
+        ADAPTER.verify(request, settings)
+    assert refused.value.field == "Content-Type"
