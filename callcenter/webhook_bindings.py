@@ -53,8 +53,8 @@ def check(session: Session, provider: str, claims: Iterable[Binding],
             # A concurrent delivery may have bound the key first: compare with whatever won.
             row = session.scalars(select(WebhookBinding).where(*where)).one()
         if row.call_key != claim.call[:200]:
-            return Conflict(claim.field, f"these signed {claim.scope} facts already belong to "
-                                         "another call")
+            return Conflict(claim.field, f"these {claim.scope} facts already belong to another "
+                                         "call")
         if row.facts_digest != facts:
             return Conflict(claim.field, f"disagrees with the {claim.scope} facts first "
                                          "accepted for this call")

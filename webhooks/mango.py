@@ -59,7 +59,11 @@ class MangoAdapter:
         salt = settings.get("MANGO_SALT") or ""
         if not api_key or not salt:
             raise SignatureError("CALLCENTER_MANGO_API_KEY / CALLCENTER_MANGO_SALT are not set")
-        form = _form(request)
+        try:
+            form = _form(request)
+        except PayloadError as exc:
+            # The proof travels inside the form: a body that is not that form carries none.
+            raise SignatureError(f"not a signed Mango form ({exc.field}: {exc.problem})") from None
         given_key = form.get("vpbx_api_key", "").encode("utf-8", "replace")
         given_sign = form.get("sign", "").strip().lower().encode("utf-8", "replace")
         if not given_sign:
