@@ -120,6 +120,9 @@ def test_lookup_of_a_shared_or_unknown_number_names_nobody(client, session: Sess
 
 def test_lookup_refuses_a_wrong_key_and_names_a_missing_number(client) -> None:
     assert client.get("/3cx/lookup?number=1", headers={"X-Api-Key": "x"}).status_code == 403
+    # The right key, but in the query string (access logs keep it): refused like a wrong one.
+    in_query = client.get("/3cx/lookup", query_string={"number": "1", "key": SECRETS["3CX_SECRET"]})
+    assert in_query.status_code == 403
     missing = client.get("/3cx/lookup", headers=KEY)
     assert missing.status_code == 400 and missing.json["field"] == "number"
 
