@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -38,7 +39,10 @@ def _lookup(base: str, number: str) -> urllib.request.Request:
 
 
 def _notify_start(base: str, number: str, index: int) -> urllib.request.Request:
-    form = {"event": "NOTIFY_START", "call_start": "2024-05-01 13:00:00",
+    # Each call starts at its own second: Zadarma's signed facts (caller, DID, start) name one
+    # call, so two calls from one number at one instant would be refused as a replay.
+    start = datetime(2024, 5, 1, 13) + timedelta(seconds=index)
+    form = {"event": "NOTIFY_START", "call_start": start.strftime("%Y-%m-%d %H:%M:%S"),
             "pbx_call_id": f"in_bench_{index}", "caller_id": number.lstrip("+"),
             "called_did": tracking_number(index % 50).lstrip("+")}
     signed = form["caller_id"] + form["called_did"] + form["call_start"]

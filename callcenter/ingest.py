@@ -24,7 +24,7 @@ from webhooks import (
     get_adapter,
 )
 
-from . import screenpop
+from . import screenpop, webhook_bindings
 from .calls import CallChange, record_call_event
 from .logging_setup import scrub
 from .models import RawState, RawWebhook, utcnow
@@ -107,6 +107,9 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
         raw = _store(session, request, raw_id, reading.state, reading.error)
         changes: list[CallChange] = []
         if reading.refusal is None:
+            reading = _bound(session, request.provider, reading, runtime.config)
+            raw.state, raw.error = reading.state, reading.error
+        if reading.refusal is None:
             try:
                 with session.begin_nested():
                     changes = [record_call_event(session, event, config=runtime.config,
@@ -128,6 +131,20 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
     _publish(runtime, reading.events, changes)
     assert reading.reply is not None
     return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes)
+
+
+def _bound(session: Session, provider: str, reading: _Reading,
+           config: Mapping[str, Any]) -> _Reading:
+    """The reading, or a refusal when the request contradicts what earlier ones bound."""
+    claims = [claim for event in reading.events for claim in event.bindings]
+    savepoint = session.begin_nested()  # a refused request leaves none of its claims bound
+    conflict = webhook_bindings.check(session, provider, claims, config["SECRET_KEY"])
+    if conflict is None:
+        savepoint.commit()
+        return reading
+    savepoint.rollback()
+    return _refuse(403, RawState.REJECTED, f"binding: {conflict.field}: {conflict.message}", {
+        "error": "replay_refused", "field": conflict.field, "message": conflict.message})
 
 
 def _store(session: Session, request: InboundRequest, raw_id: int | None, state: RawState,

@@ -252,3 +252,20 @@ def test_any_body_gives_events_or_a_payload_error(body: bytes) -> None:
     except PayloadError:
         return
     assert all(isinstance(e, CallEvent) for e in events)
+
+
+@pytest.mark.parametrize(("body", "content_type", "field"), [
+    (b'{"Event":"Newchannel","Uniqueid":"1.1","Linkedid":"1.1"}', "text/plain", "Content-Type"),
+    (b'{"Event":"Newchannel","Uniqueid":"1.1","Linkedid":"1.1"}', "", "Content-Type"),
+    # A form declared as JSON is not read as a form: the Content-Type decides, never the body.
+    (b"Event=Newchannel&Uniqueid=1.1&Linkedid=1.1", "application/json", "body"),
+    (b"Event=Newchannel&Event=Hangup&Uniqueid=1.1&Linkedid=1.1",
+     "application/x-www-form-urlencoded", "Event"),
+])
+def test_the_declared_encoding_is_the_only_one_read(body: bytes, content_type: str,
+                                                    field: str) -> None:
+    request = post(body, content_type)
+    AsteriskAdapter(clock=lambda: NOW).verify(request, config())
+    with pytest.raises(PayloadError) as refused:
+        AsteriskAdapter(clock=lambda: NOW).parse(request, config())
+    assert refused.value.field == field

@@ -234,3 +234,18 @@ def test_the_documented_pbx_script_sends_a_valid_signed_event(tmp_path: Path) ->
             event.duration, event.occurred_at) == (
         CallEventKind.ENDED, "1714546800.1", "+79001234567", "+74951234567", "101", 60,
         datetime(2024, 5, 1, 7, 1, 5, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x",
+                                          "application/json; charset=latin-1"])
+def test_a_body_declared_as_anything_but_json_is_refused(content_type: str) -> None:
+    adapter = GenericAdapter(clock=lambda: NOW)
+    request = post(json.dumps({"call_id": "c1", "event": "ringing",
+                               "timestamp": "2024-05-01T07:00:00Z"}).encode())
+    request = InboundRequest(**{**request.__dict__, "headers": {**request.headers,
+                                                                "Content-Type": content_type}})
+    adapter.verify(request, config())
+    with pytest.raises(PayloadError) as refused:
+        adapter.parse(request, config())
+    assert refused.value.field == "Content-Type"

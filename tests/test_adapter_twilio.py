@@ -242,9 +242,21 @@ def _vector_requests() -> list[tuple[str, InboundRequest, str]]:
     return cases
 
 
+# Valid for Twilio's validator, refused here: voice callbacks are url-encoded forms with each key
+# once. A repeated key is signed as a sorted set, so its order (which value parse would take) is
+# not covered; a JSON body would be verified by its hash but is not what the callbacks send.
+REFUSED_VECTORS = {"duplicate keys (sorted keys, sorted+deduped values)": "Digits",
+                   "JSON body: bodySHA256 query param": "Content-Type"}
+
+
 @pytest.mark.parametrize(("name", "request_", "token"), _vector_requests(),
                          ids=[case[0] for case in _vector_requests()])
 def test_published_signature_vectors_verify(name: str, request_: InboundRequest, token: str) -> None:
+    if name in REFUSED_VECTORS:
+        with pytest.raises(PayloadError) as refused:
+            TwilioAdapter().verify(request_, config(TWILIO_AUTH_TOKEN=token))
+        assert refused.value.field == REFUSED_VECTORS[name]
+        return
     TwilioAdapter().verify(request_, config(TWILIO_AUTH_TOKEN=token))
 
 

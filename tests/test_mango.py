@@ -113,3 +113,30 @@ def test_recording_started_and_too_short_give_nothing() -> None:
 
 def test_other_notifications_are_accepted_quietly() -> None:
     assert ADAPTER.parse(_request("events/dtmf", {"entry_id": "e"}), ADAPTER_SETTINGS) == []
+
+
+def test_only_a_url_encoded_post_is_read() -> None:
+    """verify and parse read the one encoding Mango signs; anything else is refused, not guessed."""
+    body = next(line for line in (REFERENCE / "events_call_appeared_signed.form.txt")
+                .read_text().splitlines() if not line.startswith("#"))
+    for headers, method, field in (
+            ({"Content-Type": "multipart/form-data; boundary=x"}, "POST", "Content-Type"),
+            ({"Content-Type": "application/json"}, "POST", "Content-Type"),
+            ({"Content-Type": "application/x-www-form-urlencoded; charset=koi8-r"}, "POST",
+             "Content-Type"),
+            ({}, "GET", "method")):
+        # The sign travels inside the form: without that form there is no proof (403).
+        request = InboundRequest(provider="mango", subpath="events/call", method=method,
+                                 url="https://x/", headers=headers, body=body.encode(),
+                                 query=body if method == "GET" else "")
+        with pytest.raises(SignatureError, match=field):
+            ADAPTER.verify(request, ADAPTER_SETTINGS)
+
+
+def test_a_second_json_field_is_refused() -> None:
+    body = next(line for line in (REFERENCE / "events_call_appeared_signed.form.txt")
+                .read_text().splitlines() if not line.startswith("#")) + "&json=%7B%7D"
+    request = InboundRequest(provider="mango", subpath="events/call", method="POST",
+                             url="https://x/", headers={}, body=body.encode())
+    with pytest.raises(SignatureError, match="json: sent more than once"):
+        ADAPTER.verify(request, ADAPTER_SETTINGS)

@@ -41,11 +41,12 @@ CALL = {"call_type": "Outbound", "number": "+79001234567", "agent": "102", "dura
         "start_utc": "2024-05-01T10:00:00Z", "end_utc": "2024-05-01T10:00:55Z"}
 
 
-def test_key_may_come_in_the_query_string() -> None:
-    ADAPTER.verify(_journal(CALL, headers={}, query=f"key={SECRETS['3CX_SECRET']}"),
-                   ADAPTER_SETTINGS)
+def test_key_in_the_query_string_is_not_accepted() -> None:
+    """Query strings land in access logs and the stored raw request: the key travels as a header."""
     with pytest.raises(SignatureError):
-        ADAPTER.verify(_journal(CALL, headers={}, query="key=wrong"), ADAPTER_SETTINGS)
+        ADAPTER.verify(_journal(CALL, headers={}, query=f"key={SECRETS['3CX_SECRET']}"),
+                       ADAPTER_SETTINGS)
+    ADAPTER.verify(_journal(CALL), ADAPTER_SETTINGS)
 
 
 def test_outbound_journal_entry_is_one_complete_call() -> None:
@@ -119,6 +120,9 @@ def test_lookup_of_a_shared_or_unknown_number_names_nobody(client, session: Sess
 
 def test_lookup_refuses_a_wrong_key_and_names_a_missing_number(client) -> None:
     assert client.get("/3cx/lookup?number=1", headers={"X-Api-Key": "x"}).status_code == 403
+    # The right key, but in the query string (access logs keep it): refused like a wrong one.
+    in_query = client.get("/3cx/lookup", query_string={"number": "1", "key": SECRETS["3CX_SECRET"]})
+    assert in_query.status_code == 403
     missing = client.get("/3cx/lookup", headers=KEY)
     assert missing.status_code == 400 and missing.json["field"] == "number"
 

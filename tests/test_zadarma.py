@@ -108,7 +108,8 @@ def test_unknown_event_cannot_be_verified() -> None:
         ADAPTER.verify(_post({"event": "NOTIFY_SMS"}, "c2ln"), ADAPTER_SETTINGS)
 
 
-def test_multipart_posts_are_read_like_url_encoded_ones() -> None:
+def test_multipart_posts_are_refused_not_guessed() -> None:
+    """One declared encoding: a multipart body is not read, even with a valid Signature."""
     form, settings, example = _self_example()
     parts = b"".join(
         b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
@@ -118,6 +119,56 @@ def test_multipart_posts_are_read_like_url_encoded_ones() -> None:
         headers={"Content-Type": "multipart/form-data; boundary=b0undary",
                  "Signature": example["Signature_base64_of_hex (PHP/Python official)"]},
         body=parts + b"--b0undary--\r\n")
-    ADAPTER.verify(request, settings)
-    (event,) = ADAPTER.parse(request, settings)
-    assert event.caller == "+79001234567" and event.provider_call_id == "in_example"
+    with pytest.raises(PayloadError) as refused:
+        ADAPTER.verify(request, settings)
+    assert refused.value.field == "Content-Type"
+
+
+def test_answer_names_the_signed_destination_not_the_unsigned_internal() -> None:
+    form = {"event": "NOTIFY_ANSWER", "caller_id": "79001234567", "destination": "101",
+            "call_start": "2024-05-01 13:00:00", "pbx_call_id": "in_3", "internal": "102"}
+    (event,) = ADAPTER.parse(_post(form, None), ADAPTER_SETTINGS)
+    assert event.kind == CallEventKind.ANSWERED and event.extension == "101"
+
+
+def test_the_recording_comes_only_from_the_signed_notify_record() -> None:
+    end = {"event": "NOTIFY_END", "call_start": "2024-05-01 13:00:00", "pbx_call_id": "in_4",
+           "caller_id": "79001234567", "called_did": "74951234567", "internal": "101",
+           "duration": "60", "disposition": "answered", "is_recorded": "1",
+           "call_id_with_rec": "1714557600.77"}
+    assert CallEventKind.RECORDING not in {e.kind for e in ADAPTER.parse(_post(end, None),
+                                                                          ADAPTER_SETTINGS)}
+    record = {"event": "NOTIFY_RECORD", "pbx_call_id": "in_4", "call_id_with_rec": "1714557600.77"}
+    (event,) = ADAPTER.parse(_post(record, None), ADAPTER_SETTINGS)
+    assert event.recording_url == "zadarma-record:1714557600.77"
+
+
+@pytest.mark.parametrize("rec_id", ["714557600.77", "17145576001.77", "x1714557600.77", "1714557600"])
+def test_a_recording_id_that_could_be_a_re_cut_call_id_is_refused(rec_id: str) -> None:
+    """pbx_call_id + call_id_with_rec are signed as one string: only the documented shape of the
+    second leaves no other way to cut it."""
+    record = {"event": "NOTIFY_RECORD", "pbx_call_id": "in_4", "call_id_with_rec": rec_id}
+    with pytest.raises(PayloadError):
+        ADAPTER.parse(_post(record, None), ADAPTER_SETTINGS)
+
+
+def test_each_event_binds_its_signed_facts_its_call_and_its_outcome() -> None:
+    form = {"event": "NOTIFY_END", "call_start": "2024-05-01 13:00:00", "pbx_call_id": "in_5",
+            "caller_id": "79001234567", "called_did": "74951234567", "internal": "101",
+            "duration": "60", "disposition": "answered", "status_code": "16"}
+    claims = {(b.scope, b.call) for e in ADAPTER.parse(_post(form, None), ADAPTER_SETTINGS)
+              for b in e.bindings}
+    assert claims == {("signed", "in_5"), ("call", "in_5"), ("end", "in_5")}
+
+
+def test_a_repeated_field_is_refused_not_resolved() -> None:
+    body = urlencode(START_FORM).encode() + b"&caller_id=79990000000"
+    request = InboundRequest(provider="zadarma", subpath="", method="POST", url="https://x/",
+                             headers={"Signature": "c2ln"}, body=body)
+    with pytest.raises(PayloadError) as refused:
+        ADAPTER.verify(request, ADAPTER_SETTINGS)
+    assert refused.value.field == "caller_id"
+
+
+START_FORM = {"event": "NOTIFY_START", "call_start": "2024-05-01 13:00:00", "pbx_call_id": "in_6",
+              "caller_id": "79001234567", "called_did": "74951234567"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .asterisk import AsteriskAdapter
 from .events import (
     Adapter,
+    Binding,
     CallEvent,
     CallEventKind,
     Direction,
@@ -41,6 +42,7 @@ def get_adapter(name: str) -> Adapter | None:
 __all__ = [
     "ADAPTERS",
     "Adapter",
+    "Binding",
     "CallEvent",
     "CallEventKind",
     "Direction",

@@ -24,14 +24,23 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from callcenter.phones import normalize
 
 from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
 from .hmac_signing import verify_signed
-from .payload_fields import Clock, optional_int, optional_text, required, system_clock
+from .payload_fields import (
+    FORM,
+    JSON,
+    Clock,
+    declared,
+    form_fields,
+    optional_int,
+    optional_text,
+    required,
+    system_clock,
+)
 
 PROVIDER = "asterisk"
 # Internal extensions are short; anything longer is an outside number.
@@ -57,7 +66,7 @@ class AsteriskAdapter:
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
         received = request.received_at or self.clock()
         events: list[CallEvent] = []
-        for fields in _messages(request.body):
+        for fields in _messages(request):
             events.extend(ami_message_to_events(fields, settings, received))
         return events
 
@@ -66,22 +75,24 @@ class AsteriskAdapter:
         return WebhookReply(204)
 
 
-def _messages(body: bytes) -> list[dict[str, Any]]:
+def _messages(request: InboundRequest) -> list[dict[str, Any]]:
+    """JSON (an event or a list) or one url-encoded event, as the Content-Type says: never guessed
+    from the body, so the bytes are read one way only."""
+    media = (request.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if media == FORM:
+        return [form_fields(request)]
+    declared(request, JSON)
+    if media != JSON:
+        raise PayloadError("Content-Type", f"expected {JSON} or {FORM}")
     try:
-        decoded = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body", "not UTF-8") from None
-    if decoded.lstrip()[:1] in ("{", "["):
-        try:
-            data = json.loads(decoded)
-        except (ValueError, RecursionError):
-            raise PayloadError("body", "not valid JSON") from None
-        items = data if isinstance(data, list) else [data]
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise PayloadError(f"body[{index}]", "each AMI event must be an object")
-        return items
-    return [dict(parse_qsl(decoded, keep_blank_values=True))]
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise PayloadError("body", "not valid JSON") from None
+    items = data if isinstance(data, list) else [data]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise PayloadError(f"body[{index}]", "each AMI event must be an object")
+    return items
 
 
 def ami_message_to_events(fields: Mapping[str, Any], settings: Mapping[str, Any],

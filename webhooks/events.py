@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 
 class CallEventKind(enum.StrEnum):
@@ -24,6 +24,23 @@ class Direction(enum.StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
     INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A fact about a call that the provider's signature does not fix on its own.
+
+    The first accepted request stores, under (scope, key), the call it named and its facts; a
+    later request under the same scope and key must name the same call with the same facts, or
+    it is refused and applies nothing (callcenter/webhook_bindings.py). `field` is the request
+    field blamed when a binding is refused.
+    """
+
+    scope: str
+    key: str
+    call: str
+    facts: Mapping[str, str] = field(default_factory=dict)
+    field: str = "body"
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,8 @@ class CallEvent:
     # Digits pressed in an outbound <Gather>, answering-machine result, etc.
     extra: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Checked and recorded in the same transaction that applies the event.
+    bindings: tuple[Binding, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:
@@ -93,14 +112,22 @@ class InboundRequest:
         return _Headers(self.headers).get_ci(name)
 
     def form(self) -> dict[str, str]:
-        """Form fields (body, or query string for GET); the last value of a repeated key wins."""
-        source = self.body.decode("utf-8", "strict") if self.method != "GET" else self.query
-        parsed = parse_qs(source, keep_blank_values=True, strict_parsing=False)
-        return {key: values[-1] for key, values in parsed.items()}
+        """The url-encoded form (the query string for GET): strict UTF-8, every key at most once.
 
-    def form_multi(self) -> dict[str, list[str]]:
-        source = self.body.decode("utf-8", "strict") if self.method != "GET" else self.query
-        return parse_qs(source, keep_blank_values=True)
+        A repeated key is refused, not resolved: Twilio signs the sorted set of a key's values,
+        so "last one wins" would let a reordered request verify as one thing and parse as another.
+        """
+        try:
+            source = self.query if self.method == "GET" else self.body.decode("utf-8")
+            pairs = parse_qsl(source, keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise PayloadError("body", "not a url-encoded UTF-8 form") from None
+        form: dict[str, str] = {}
+        for key, value in pairs:
+            if key in form:
+                raise PayloadError(key, "sent more than once")
+            form[key] = value
+        return form
 
     def args(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(self.query, keep_blank_values=True).items()}

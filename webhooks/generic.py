@@ -18,7 +18,15 @@ from callcenter.phones import normalize
 
 from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
 from .hmac_signing import verify_signed
-from .payload_fields import Clock, optional_int, optional_text, required, system_clock
+from .payload_fields import (
+    JSON,
+    Clock,
+    declared,
+    optional_int,
+    optional_text,
+    required,
+    system_clock,
+)
 
 PROVIDER = "generic"
 MAX_ID = 128
@@ -38,6 +46,7 @@ class GenericAdapter:
                       request.received_at or self.clock())
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
+        declared(request, JSON)
         try:
             data = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):

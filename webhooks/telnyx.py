@@ -64,7 +64,7 @@ class TelnyxAdapter:
             raise SignatureError("telnyx-signature-ed25519 does not match") from None
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
-        body = fields.json_object(request.body)
+        body = fields.json_body(request)
         # API v2 wraps the event in "data"; v1 sent it bare with "call_answered"-style names.
         data = fields.mapping(body, "data") if "data" in body else body
         event_type = fields.text(data, "event_type").replace("_", ".")

@@ -1,9 +1,11 @@
 """3CX call journaling: the "ReportCall" scenario of our CRM template posts one finished call.
 
 3CX does not sign requests; the template sends the key the admin typed in (header X-Api-Key,
-or `key` in the query string), compared in constant time with CALLCENTER_3CX_SECRET.
+never the query string), compared in constant time with CALLCENTER_3CX_SECRET.
 3CX has no call id in the journal, so the call is named by a hash of the number and the start
-time: a repeated report of the same call lands on the same row.
+time: a repeated report of the same call lands on the same row. Nothing in a report is signed,
+so the first report of a call is its record: a report of the same call that differs in any
+field is refused (webhooks.Binding), not applied over the first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from . import payload_fields as fields
 from .events import (
+    Binding,
     CallEvent,
     CallEventKind,
     Direction,
@@ -33,11 +36,14 @@ CALL_TYPES = {
     "outbound": (Direction.OUTBOUND, True),
     "notanswered": (Direction.OUTBOUND, False),
 }
+# What a report says about the call: a second report must say the same.
+REPORT_FIELDS = ("call_type", "number", "agent", "duration", "start_utc", "end_utc")
 CLOCK = re.compile(r"(?:(\d{1,3})\.)?(\d{1,3}):(\d{2}):(\d{2})(?:\.\d+)?")
 
 
 def presented_key(request: InboundRequest) -> str:
-    return (request.header("X-Api-Key") or request.args().get("key") or "").strip()
+    # Header only: a key in the query string ends up in proxy logs and in the stored raw request.
+    return (request.header("X-Api-Key") or "").strip()
 
 
 def key_matches(given: str, secret: str) -> bool:
@@ -74,9 +80,9 @@ class ThreeCXAdapter:
             raise SignatureError("missing or wrong 3CX key")
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
-        content_type = (request.header("Content-Type") or "").lower()
-        data = (fields.json_object(request.body) if "json" in content_type
-                else fields.form_fields(request))
+        media = (request.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+        # The template's RequestEncoding picks one of two; anything else is refused, not guessed.
+        data = fields.json_body(request) if media == fields.JSON else fields.form_fields(request)
         call_type = fields.text(data, "call_type").lower()
         if call_type not in CALL_TYPES:
             raise PayloadError("call_type", "expected Inbound, Outbound, Missed or Notanswered")
@@ -94,9 +100,11 @@ class ThreeCXAdapter:
                    if direction == Direction.INBOUND
                    else {"caller": None, "caller_raw": "", "dialed": number})
         name = call_id(raw, started)
+        report = Binding("report", name, name, {key: fields.text(data, key, required=False)
+                                               for key in REPORT_FIELDS}, field="call_type")
         common = {"provider": self.name, "provider_call_id": name, "direction": direction,
                   "extension": fields.text(data, "agent", required=False) or None,
-                  "event_id": name, "raw": data, **parties}
+                  "event_id": name, "raw": data, "bindings": (report,), **parties}
         events = [CallEvent(kind=CallEventKind.RINGING, occurred_at=started, **common)]
         if talked:
             answered = max(started, fields.later(ended, -talk, "duration"))

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from twilio.request_validator import (
     SIGNATURE_SETTINGS_HEADER,
@@ -34,7 +34,6 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 from twilio.twiml.voice_response import VoiceResponse
-from werkzeug.datastructures import MultiDict
 
 from callcenter.phones import normalize
 
@@ -47,7 +46,14 @@ from .events import (
     SignatureError,
     WebhookReply,
 )
-from .payload_fields import Clock, optional_int, optional_text, required, system_clock
+from .payload_fields import (
+    Clock,
+    form_fields,
+    optional_int,
+    optional_text,
+    required,
+    system_clock,
+)
 
 PROVIDER = "twilio"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -97,7 +103,7 @@ class TwilioAdapter:
             raise SignatureError(f"{SIGNATURE_HEADER} does not match {request.url}")
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
-        form = _form(request)
+        form = form_fields(request)
         handler = _HANDLERS.get(request.subpath.strip("/"))
         if handler is None:
             raise PayloadError("subpath", f"unknown Twilio callback {request.subpath!r}; "
@@ -107,7 +113,7 @@ class TwilioAdapter:
     def reply(self, request: InboundRequest, events: list[CallEvent],
               settings: Mapping[str, Any]) -> WebhookReply:
         subpath = request.subpath.strip("/")
-        form = _form(request)
+        form = form_fields(request)
         base = _callback_base(request.url)
         if subpath == "voice":
             return WebhookReply(200, desk_twiml(base, settings), XML)
@@ -173,24 +179,10 @@ def _callback_base(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, head, "", ""))
 
 
-def _signed_params(request: InboundRequest) -> Any:
-    """What Twilio signed besides the URL: the form fields (GET: none; JSON: the body text)."""
-    if request.method == "GET":
-        return {}
-    try:
-        body = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SignatureError("body is not UTF-8") from None
-    if "bodySHA256" in request.args():
-        return body
-    return MultiDict(parse_qsl(body, keep_blank_values=True))
-
-
-def _form(request: InboundRequest) -> dict[str, str]:
-    try:
-        return request.form()
-    except (UnicodeDecodeError, ValueError):
-        raise PayloadError("body", "not UTF-8 form data") from None
+def _signed_params(request: InboundRequest) -> dict[str, str]:
+    """What Twilio signed besides the URL: the form fields of a POST (a GET signs only its URL,
+    query included). The same reading parse uses, so what verifies is what is applied."""
+    return {} if request.method == "GET" else form_fields(request)
 
 
 def _occurred(form: Mapping[str, str], name: str, received: datetime) -> datetime:

@@ -66,7 +66,7 @@ class YeastarAdapter:
             raise SignatureError("X-Signature does not match")
 
     def parse(self, request: InboundRequest, settings: Mapping[str, Any]) -> list[CallEvent]:
-        envelope = fields.json_object(request.body)
+        envelope = fields.json_body(request)
         kind = fields.integer(envelope, "type")
         message = envelope.get("msg")
         msg = fields.json_object(message, "msg") if isinstance(message, str) else message

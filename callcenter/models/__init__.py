@@ -14,6 +14,7 @@ from .calls import (
     RawState,
     RawWebhook,
     TrackingNumber,
+    WebhookBinding,
 )
 from .care import ACTIVE_STATUSES, Appointment, AppointmentStatus, Treatment, TreatmentType
 from .clinic import WEEKDAYS, Clinic, DayOff, DoctorSchedule, Staff, StaffClinic, StaffRole
@@ -67,5 +68,6 @@ __all__ = [
     "Treatment",
     "TreatmentType",
     "UTCDateTime",
+    "WebhookBinding",
     "utcnow",
 ]

@@ -192,3 +192,26 @@ class RawWebhook(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookBinding(Base):
+    """What the first accepted webhook fixed for a call, where the provider's signature leaves a
+    gap (webhooks.Binding): a later request under the same key must agree with it.
+
+    Keys and facts are stored as keyed digests: they hold phone numbers, which must not outlive
+    a patient's erasure in readable form.
+    """
+
+    __tablename__ = "webhook_bindings"
+    __table_args__ = (
+        UniqueConstraint("provider", "scope", "key_digest"),
+        Index("ix_webhook_bindings_call", "provider", "scope", "call_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(16))
+    key_digest: Mapped[str] = mapped_column(String(64))
+    call_key: Mapped[str] = mapped_column(String(200))
+    facts_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,7 +44,8 @@ def _key_clinic_session() -> Session:
 @bp.get("/3cx/lookup")
 def lookup() -> tuple[Response, int]:
     config = current_app.config
-    given = request.headers.get("X-Api-Key") or request.args.get("key", "")
+    # Header only: a key in the query string ends up in access logs.
+    given = request.headers.get("X-Api-Key", "")
     if not key_matches(given.strip(), config["3CX_SECRET"]):
         return jsonify({"error": "forbidden", "message": "missing or wrong 3CX key"}), 403
     raw = request.args.get("number")
