@@ -1,5 +1,6 @@
 """SQLAlchemy models, split by aggregate; import from here."""
 
+from .access import StaffSession
 from .audit import AuditLog
 from .base import Base, UTCDateTime, utcnow
 from .calls import (
@@ -60,6 +61,7 @@ __all__ = [
     "Sex",
     "Staff",
     "StaffRole",
+    "StaffSession",
     "TaskPurpose",
     "TaskState",
     "TrackingNumber",

@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 from sqlalchemy import or_, select
 
-from .. import booking, clicktocall, desk_feed, desk_lists, leads
+from .. import booking, clicktocall, desk_feed, desk_lists, leads, staff_sessions
 from ..attribution import set_heard_from
 from ..audit import record as audit
-from ..auth import current_staff, require_role
+from ..auth import SessionWatch, current_staff, is_locked, require_role, signed_in_session
 from ..i18n import MESSAGES, request_locale
 from ..models import (
     Appointment,
@@ -63,14 +63,6 @@ def _desk_error(exc: DeskError) -> tuple[Response, int]:
 @bp.errorhandler(booking.BookingError)
 def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
     return jsonify({"error": "rejected", "field": exc.field, "message": exc.message}), 409
-
-
-@bp.before_request
-def _refuse_when_locked() -> Any:
-    # A locked desk shows no patient data until the password is entered again.
-    if session.get("desk_locked") and request.endpoint not in ("desk.page", "desk.unlock", "desk.lock"):
-        return jsonify({"error": "locked", "message": "the desk is locked; enter your password"}), 423
-    return None
 
 
 def _staff() -> Staff:
@@ -161,7 +153,7 @@ def _stream_position() -> str:
 
 
 @bp.get("/desk")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)  # locked, it is the lock screen: no patient data
 def page() -> str:
     staff = _staff()
     locale = _locale()
@@ -177,7 +169,7 @@ def page() -> str:
         "desk/desk.html", locale=locale, staff=staff, texts=texts, channels=channels,
         doctors_json=[{"id": d.id, "name": doctor_name(d, locale)} for d in doctors],
         outcomes=[o.value for o in DESK_OUTCOMES], staff_clinic_tz=_clinic().timezone,
-        start_id=_stream_position(), locked=bool(session.get("desk_locked")),
+        start_id=_stream_position(), locked=is_locked(),
         lock_minutes=current_app.config["DESK_LOCK_MINUTES"],
     )
 
@@ -190,7 +182,8 @@ def stream() -> Response:
     if last_id != "$" and not STREAM_ID.match(last_id):
         raise DeskError("Last-Event-ID", "expected a stream id like 1700000000000-0")
     desk = desk_feed.Desk(staff.id, staff.clinic_id, staff.sip_extension, _locale())
-    stop = current_app.extensions.setdefault(STREAMS_STOP, threading.Event())
+    # The feed ends within seconds of a lock, sign-out or password change elsewhere.
+    stop = SessionWatch(current_app.extensions.setdefault(STREAMS_STOP, threading.Event()))
     body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep, stop)
     return Response(body, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -375,14 +368,15 @@ def dial() -> Response:
 
 
 @bp.post("/api/desk/lock")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)
 def lock() -> Response:
-    session["desk_locked"] = True
+    staff_sessions.lock(signed_in_session(), utcnow())
+    db().commit()
     return jsonify({"locked": True})
 
 
 @bp.post("/api/desk/unlock")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)
 def unlock() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     password = str(body.get("password", "")) if isinstance(body, dict) else ""
@@ -398,5 +392,6 @@ def unlock() -> Response | tuple[Response, int]:
         db().commit()
         return jsonify({"error": "wrong_password", "message": "wrong password"}), 403
     login_throttle().succeeded(name, now)
-    session.pop("desk_locked", None)
+    session["sid"] = staff_sessions.unlock(signed_in_session(), utcnow())
+    db().commit()
     return jsonify({"locked": False})
