@@ -1,4 +1,4 @@
-"""Print benchmark figures as an aligned text table (and Markdown for the README)."""
+"""Print benchmark figures as an aligned text table (and Markdown for the docs)."""
 
 from __future__ import annotations
 

@@ -137,18 +137,29 @@ def _originate_ami(config: Mapping[str, Any], extension: str, number: str) -> No
             reader = conn.makefile("rb")
             reader.readline()  # "Asterisk Call Manager/x.y"
             conn.sendall(login.encode())
-            if _ami_response(reader).get("Response") != "Success":
+            if _ami_response(reader, f"{action_id}-login").get("Response") != "Success":
                 raise DialError("click_to_call", "the PBX refused the AMI login", 502)
             conn.sendall(ami_originate_action(config, extension, number, action_id).encode())
-            reply = _ami_response(reader)
+            reply = _ami_response(reader, action_id)
             if reply.get("Response") != "Success":
                 raise DialError("number", reply.get("Message", "the PBX refused the call"), 502)
-            conn.sendall(b"Action: Logoff\r\n\r\n")
+            # Closing before Asterisk's "Goodbye" makes it log a dropped manager session and can
+            # cut the queued Originate on some versions: log off the way a well-behaved client does.
+            conn.sendall(f"Action: Logoff\r\nActionID: {action_id}-logoff\r\n\r\n".encode())
+            _ami_response(reader, f"{action_id}-logoff")
     except OSError as exc:
         raise DialError("click_to_call", f"the PBX is unreachable ({type(exc).__name__})", 502) from None
 
 
-def _ami_response(reader: Any) -> dict[str, str]:
+def _ami_response(reader: Any, action_id: str) -> dict[str, str]:
+    """The reply to one action: events and replies to other actions on the socket are skipped."""
+    while True:
+        packet = _ami_packet(reader)
+        if "Response" in packet and packet.get("ActionID") == action_id:
+            return packet
+
+
+def _ami_packet(reader: Any) -> dict[str, str]:
     fields: dict[str, str] = {}
     while True:
         line = reader.readline()

@@ -1,6 +1,6 @@
 """Placeholder values as each locale says them: how to address a person, how to say a time.
 
-Address rules (documented in the README):
+Address rules (documented in docs/scripts.md, "Placeholders"):
 - ru: "Имя Отчество" when the patronymic is known, else the first name.
 - en: "Mr./Ms. Lastname" when sex and last name are known, else the first name.
 - zh: surname + 先生 / 女士 when sex is known, else the full name (surname first).

@@ -1,11 +1,11 @@
 """Fixtures: real Redis, real SQLite and PostgreSQL, the app on top of them.
 
-A missing system service skips with its reason on a bare machine; with CI=true it fails.
+A missing system service skips with its reason on a bare machine; with CI=true it fails here,
+and tests/ci_gate.py fails any other skip.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,10 @@ from callcenter import create_app, migrate
 from callcenter.db import make_engine
 from callcenter.models import Base
 
+# The hook is registered by being a name in this module (pytest scans conftest for hooks).
+from .ci_gate import IN_CI, pytest_runtest_makereport  # noqa: F401
 from .services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PAYLOADS = Path(__file__).parent / "payloads"
 
 

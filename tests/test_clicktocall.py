@@ -26,7 +26,14 @@ class FakeAmi(socketserver.ThreadingTCPServer):
 
     def __init__(self) -> None:
         self.actions: list[dict[str, str]] = []
+        self.lock = threading.Condition()
         super().__init__(("127.0.0.1", 0), self._handler())
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[dict[str, str]]:
+        """The actions received, once `count` of them have been recorded (the session ends async)."""
+        with self.lock:
+            assert self.lock.wait_for(lambda: len(self.actions) >= count, timeout), self.actions
+            return list(self.actions)
 
     def _handler(self) -> type[socketserver.StreamRequestHandler]:
         ami = self
@@ -41,12 +48,19 @@ class FakeAmi(socketserver.ThreadingTCPServer):
                         name, _, value = line.partition(": ")
                         action[name] = value
                         continue
-                    ami.actions.append(action)
                     ok = action.get("Action") != "Login" or action.get("Secret") == "ami-secret"
-                    reply = "Success" if ok else "Error"
+                    logoff = action.get("Action") == "Logoff"
+                    reply = "Goodbye" if logoff else "Success" if ok else "Error"
+                    message = ("Thanks for all the fish." if logoff else "queued" if ok
+                               else "Authentication failed")
+                    # An unrelated event first, as a real manager session may interleave them.
+                    self.wfile.write(b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n")
                     self.wfile.write(f"Response: {reply}\r\nActionID: {action.get('ActionID', '')}\r\n"
-                                     f"Message: {'queued' if ok else 'Authentication failed'}\r\n\r\n".encode())
-                    if action.get("Action") == "Logoff" or not ok:
+                                     f"Message: {message}\r\n\r\n".encode())
+                    with ami.lock:
+                        ami.actions.append(action)
+                        ami.lock.notify_all()
+                    if logoff or not ok:
                         return
                     action = {}
 
@@ -72,7 +86,7 @@ def settings(sqlite_url: str, redis_url: str, tmp_path: Path, ami: FakeAmi) -> d
 def test_ami_originate_rings_the_agent_then_dials_the_patient(app, session: Session, ami: FakeAmi) -> None:
     world = w.build(session)
     assert clicktocall.dial(app.extensions["callcenter"], world.anna, "8 916 111-22-33") is None
-    login, originate, logoff = ami.actions
+    login, originate, logoff = ami.wait_for(3)
     assert (login["Action"], login["Username"]) == ("Login", "desk")
     assert originate["Action"] == "Originate" and originate["Channel"] == "PJSIP/101"
     assert (originate["Context"], originate["Exten"], originate["Priority"]) == ("from-internal", "79161112233", "1")

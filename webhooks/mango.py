@@ -8,7 +8,7 @@ CALLCENTER_MANGO_CLOCK_SHIFT=10800 (seconds subtracted from every Mango time sta
 A call is one `entry_id`; its legs (IVR, queue, each ringing employee) are `call_id`s with
 their own `seq` counter. Leg events give ringing and answer; a leg's Disconnected does not end
 the call (the IVR leg disconnects when the call is handed to a person): the end, and whether
-anyone talked, come from /events/summary, which must be switched on (README).
+anyone talked, come from /events/summary, which must be switched on (docs/pbx.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ X-Signature = base64(HMAC-SHA256(secret, raw body)). `msg` is itself JSON-encode
 Yeastar's examples (an object is accepted too).
 
 Times: the CDR's `time_start` is the PBX's wall-clock time, read in the clinic's TIMEZONE (the
-PBX must be set to the same zone, README). Status events (30011, 30016) carry no time at all;
+PBX must be set to the same zone, docs/pbx.md). Status events (30011, 30016) carry no time at all;
 their `call_id` is the Asterisk-style "<unix seconds>.<n>" of the call's start (it matches
 `time_start` in Yeastar's own CDR example), so they are stamped with that instant.
 """

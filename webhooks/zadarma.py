@@ -1,7 +1,7 @@
 """Zadarma (and its Megacall white label): NOTIFY_* form posts signed with HMAC-SHA1.
 
 Times: `call_start` is wall-clock time without an offset, in the time zone set in the Zadarma
-account; we read it in the clinic's TIMEZONE, so the two must agree (README). Zadarma sends no
+account; we read it in the clinic's TIMEZONE, so the two must agree (docs/pbx.md). Zadarma sends no
 answer or hang-up time, so ANSWERED is stamped at `call_start` and the end at
 `call_start + duration` (the talk seconds): the order of events and the talk time are right,
 the ring time is not known.
