@@ -40,11 +40,15 @@ def test_login_redirects_by_role_and_is_audited(client, session: Session) -> Non
     assert session.scalar(select(AuditLog.action).where(AuditLog.staff_id == staff.id)) == "login"
 
 
-def test_open_redirect_is_refused(client, session: Session) -> None:
+def _root(session: Session) -> None:
     clinic = f.clinic(session)
     session.add(Staff(clinic_id=clinic.id, role=StaffRole.ADMIN, login="root", first_name="R",
                       last_name="A", password_hash=hash_password("pw")))
     session.commit()
+
+
+def test_open_redirect_is_refused(client, session: Session) -> None:
+    _root(session)
     response = _login_form(client, "root", "pw", next_url="//evil.example/x")
     assert response.headers["Location"] == "/admin"
 
@@ -67,10 +71,7 @@ def test_post_without_csrf_token_is_refused(client, session: Session) -> None:
                                     "/\\evil", "https://evil", "/\\/evil.example", "http:/evil",
                                     "/%2F/evil.example", "\nhttps://evil", "evil.example"])
 def test_next_must_be_a_local_path(client, session: Session, target: str) -> None:
-    clinic = f.clinic(session)
-    session.add(Staff(clinic_id=clinic.id, role=StaffRole.ADMIN, login="root", first_name="R",
-                      last_name="A", password_hash=hash_password("pw")))
-    session.commit()
+    _root(session)
     page = client.get("/login", query_string={"next": target}).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     response = client.post("/login", query_string={"next": target},
@@ -79,10 +80,7 @@ def test_next_must_be_a_local_path(client, session: Session, target: str) -> Non
 
 
 def test_a_local_next_is_followed(client, session: Session) -> None:
-    clinic = f.clinic(session)
-    session.add(Staff(clinic_id=clinic.id, role=StaffRole.ADMIN, login="root", first_name="R",
-                      last_name="A", password_hash=hash_password("pw")))
-    session.commit()
+    _root(session)
     response = _login_form(client, "root", "pw", next_url="/desk/outbound%3Fday%3D1")
     assert response.headers["Location"] == "/desk/outbound?day=1"
 
