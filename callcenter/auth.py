@@ -42,6 +42,9 @@ def sign_in(staff: Staff, now: datetime) -> None:
     """Start a server-side session and give this browser its token (the caller commits)."""
     from .web import db
 
+    previous = current_session()
+    if previous is not None:  # signing in over a session must not leave the old token working
+        staff_sessions.end(previous, now, "replaced")
     token = staff_sessions.start(db(), staff, now, user_agent=request.user_agent.string,
                                  address=request.remote_addr or "")
     session.clear()

@@ -76,6 +76,17 @@ def test_a_cookie_saved_before_sign_out_is_dead(app, client, session: Session, w
     assert row.end_reason == "sign_out"
 
 
+def test_signing_in_again_ends_the_previous_session(app, client, session: Session,
+                                                    world: w.World) -> None:
+    _sign_in(client, "anna")
+    saved = _cookie(client)
+    _sign_in(client, "john")
+    assert _replay(app, saved).get("/api/calls").status_code == 401
+    assert client.get("/api/calls").status_code == 200
+    reasons = session.scalars(select(StaffSession.end_reason).order_by(StaffSession.created_at)).all()
+    assert sorted(reasons, key=str) == sorted(["replaced", None], key=str)
+
+
 def test_a_locked_desk_refuses_every_route_and_the_pre_lock_cookie(app, client, session: Session,
                                                                   world: w.World) -> None:
     csrf = _sign_in(client, "anna")
