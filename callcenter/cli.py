@@ -94,6 +94,8 @@ def _with_database(action: Any, config: dict[str, Any]) -> Any:
 def demo(seed: int, patients: int, force: bool) -> None:
     """Load the deterministic demo clinic."""
     config = _config()
+    if config["ENV"] == "production":
+        raise UsageFailure("demo: refused with CALLCENTER_ENV=production (its logins are public)")
     loaded = _load_demo(config, seed=seed, patients=patients, force=force)
     click.echo(loaded)
 
@@ -197,7 +199,9 @@ def serve(host: str, port: int, with_demo: bool) -> None:
             os.environ["REDIS_URL"] = config["REDIS_URL"]
             os.environ["DATABASE_URL"] = config["DATABASE_URL"]
             _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
-            if with_demo:
+            if config["ENV"] == "production":
+                refuse_known_passwords()
+            elif with_demo:
                 click.echo(_load_demo(config, seed=20261122, patients=5000, force=False))
             if config["WEB_WORKER"]:
                 script = Path(__file__).resolve().parent.parent / "worker.py"
@@ -209,6 +213,70 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     except KeyboardInterrupt:
         pass  # stopped while starting up: the children are stopped all the same
     click.echo("callcenter stopped")
+
+
+def refuse_known_passwords() -> None:
+    """Production never runs while someone can sign in with a password from the README."""
+    found = _in_session(_known_password_logins)
+    if found:
+        # A count, not the logins: this line lands in service logs, and it says whose password is known.
+        raise UsageFailure(f"{len(found)} active staff account(s) have a known default password: "
+                           "`callcenter staff check` lists them; change or deactivate them first")
+
+
+def _known_password_logins(session: Any) -> list[str]:
+    from .staff_accounts import with_known_password
+    from .web.auth import HOME_BY_ROLE
+
+    return with_known_password(session, frozenset(HOME_BY_ROLE))
+
+
+@cli.group()
+def staff() -> None:
+    """Staff accounts: passwords, deactivation (each ends the account's sessions at once)."""
+
+
+@staff.command("password")
+@click.argument("login")
+@click.password_option("--password", prompt="New password", help="read from a prompt if not given")
+def staff_password(login: str, password: str) -> None:
+    """Set a staff member's password; their sessions end."""
+    from .i18n import t
+    from .models import utcnow
+    from .staff_accounts import WeakPassword, by_login, change_password
+
+    def run(session: Any) -> str:
+        try:
+            ended = change_password(session, by_login(session, login), password, utcnow())
+        except WeakPassword as exc:
+            raise UsageFailure(f"password: {t(exc.key, 'en')}") from None
+        return f"password of {login} changed; {ended} session(s) ended"
+
+    click.echo(_in_session(run))
+
+
+@staff.command("deactivate")
+@click.argument("login")
+def staff_deactivate(login: str) -> None:
+    """No more sign-ins for this login; their sessions end now."""
+    from .models import utcnow
+    from .staff_accounts import by_login, deactivate
+
+    def run(session: Any) -> str:
+        return f"{login} deactivated; {deactivate(session, by_login(session, login), utcnow())} session(s) ended"
+
+    click.echo(_in_session(run))
+
+
+@staff.command("check")
+def staff_check() -> None:
+    """List active logins whose password is a known default (exit 1 if any)."""
+    found = _in_session(_known_password_logins)
+    for login in found:
+        click.echo(f"{login}: known default password")
+    if found:
+        sys.exit(1)
+    click.echo("no known default passwords")
 
 
 @cli.group()
@@ -261,7 +329,7 @@ def patient_export(patient_id: int) -> None:
         audit(session, None, "export", "patient", patient_id, via="cli")
         return json.dumps(document, ensure_ascii=False, indent=2)
 
-    click.echo(_patient_request(run))
+    click.echo(_in_session(run))
 
 
 @patient.command("erase")
@@ -282,10 +350,10 @@ def patient_erase(patient_id: int, yes: bool) -> None:
             raise click.ClickException(str(exc)) from None
         return f"patient {patient_id} erased: " + ", ".join(f"{k} {v}" for k, v in removed.items())
 
-    click.echo(_patient_request(run))
+    click.echo(_in_session(run))
 
 
-def _patient_request(action: Any) -> str:
+def _in_session(action: Any) -> Any:
     from .db import make_engine, make_session_factory, session_scope
 
     config = _config()

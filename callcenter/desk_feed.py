@@ -13,7 +13,7 @@ import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from sqlalchemy import select
@@ -169,8 +169,14 @@ def resolve_start(runtime: Runtime, last_id: str) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
+class Stop(Protocol):
+    """A threading.Event, or anything else that says when a stream must end (its session did)."""
+
+    def is_set(self) -> bool: ...
+
+
 def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
-           stop: threading.Event, block_ms: int = 5000) -> Iterator[str]:
+           stop: Stop, block_ms: int = 5000) -> Iterator[str]:
     """The desk's SSE body: pops from last_id on, a comment every 15 s to keep proxies open.
 
     The blocking reads use a connection of the stream's own, with a timeout longer than the block.

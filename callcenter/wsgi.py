@@ -1,5 +1,16 @@
 """WSGI entry for gunicorn: `gunicorn -k gthread --threads 8 -w 2 callcenter.wsgi:app`."""
 
+import sys
+
+import click
+
 from . import create_app
+from .cli import refuse_known_passwords
 
 app = create_app()
+if app.config["ENV"] == "production":
+    try:
+        refuse_known_passwords()
+    except click.ClickException as exc:  # the same one line `callcenter serve` prints
+        sys.stderr.write(f"callcenter: {exc.format_message()}\n")
+        sys.exit(2)

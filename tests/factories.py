@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from callcenter import staff_sessions
 from callcenter.models import (
     Channel,
     Clinic,
@@ -14,7 +16,9 @@ from callcenter.models import (
     PatientPhone,
     Staff,
     StaffRole,
+    StaffSession,
     TrackingNumber,
+    utcnow,
 )
 from webhooks import CallEvent, CallEventKind, Direction
 
@@ -73,9 +77,23 @@ def signed_in(client: Any, session: Session, role: str = "receptionist", clinic_
                   first_name="Anna", last_name="Smirnova", sip_extension=extension, locale=locale)
     session.add(staff)
     session.commit()
-    with client.session_transaction() as flask_session:
-        flask_session["staff_id"] = staff.id
-        flask_session["role"] = role
-        flask_session["csrf"] = "test-csrf"
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = "test-csrf"
+    open_session(client, session, staff)
     return staff
+
+
+def open_session(client: Any, session: Session, staff: Staff, csrf: str = "test-csrf") -> str:
+    """A real server-side session for staff, its token in the client's cookie; returns the token."""
+    token = staff_sessions.start(session, staff, utcnow())
+    session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session.clear()
+        flask_session["sid"] = token
+        flask_session["csrf"] = csrf
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf
+    return token
+
+
+def unlock_all(session: Session) -> None:
+    """Unlock every session (a test whose subject is not the idle lock)."""
+    session.execute(update(StaffSession).values(locked_at=None))
+    session.commit()

@@ -34,7 +34,7 @@ from callcenter.web.openapi import document
 from . import api_world
 from . import desk_world as w
 from .conftest import app_settings
-from .factories import signed_in
+from .factories import signed_in, unlock_all
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -109,8 +109,7 @@ def _fuzz(app: Any, client: Any, session: Session, subtests: Any, role: str) -> 
         @FUZZ
         @given(case=_cases(operation, known, bodies))
         def run(case: Any) -> None:
-            with client.session_transaction() as flask_session:
-                flask_session.pop("desk_locked", None)  # a fuzzed POST /api/desk/lock must not hide the rest
+            unlock_all(session)  # a fuzzed POST /api/desk/lock must not hide the rest
             case.validate_response(case.call(session=client), checks=CHECKS)
 
         with subtests.test(msg=operation.label):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from callcenter import clicktocall
 
 from . import desk_world as w
+from . import factories as f
 from .conftest import app_settings
 
 
@@ -103,7 +104,6 @@ def test_refusals_name_the_problem(app, client, session: Session) -> None:
         clicktocall.dial(runtime, world.anna, w.MARIA_PHONE)
     assert refused.value.status == 502 and "login" in refused.value.message
     runtime.config["CLICK_TO_CALL"] = "off"
-    with client.session_transaction() as flask_session:
-        flask_session.update(staff_id=world.anna.id, role="receptionist", csrf="t")
+    f.open_session(client, session, world.anna, csrf="t")
     response = client.post("/api/desk/dial", json={"number": w.MARIA_PHONE}, headers={"X-CSRF-Token": "t"})
     assert response.status_code == 503 and response.json["field"] == "click_to_call"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from callcenter import desk_feed, screenpop
 from callcenter.desk_feed import CLOSE, POP, UPDATE, desk_action
@@ -25,6 +25,7 @@ from callcenter.models import (
 )
 
 from . import desk_world as w
+from . import factories as f
 from .conftest import app_settings
 
 
@@ -40,11 +41,7 @@ def world(session: Session) -> w.World:
 
 
 def _sign_in(client: Any, staff: Any) -> None:
-    with client.session_transaction() as flask_session:
-        flask_session["staff_id"] = staff.id
-        flask_session["role"] = "receptionist"
-        flask_session["csrf"] = "t"
-    client.environ_base["HTTP_X_CSRF_TOKEN"] = "t"
+    f.open_session(client, object_session(staff), staff, csrf="t")
 
 
 def _post(client: Any, call_id: str, event: str, **kw: Any) -> None:
@@ -230,7 +227,7 @@ def test_locked_desk_shows_nothing_until_the_password(client, session: Session, 
     _sign_in(client, world.anna)
     assert client.post("/api/desk/lock").status_code == 200
     assert client.get("/api/desk/lists").status_code == 423
-    assert client.get("/desk/stream").status_code == 423
+    assert client.get("/desk/stream", headers={"Accept": "text/event-stream"}).status_code == 423
     assert client.post("/api/desk/unlock", json={"password": "nope"}).status_code == 403
     assert client.post("/api/desk/unlock", json={"password": w.PASSWORD}).status_code == 200
     assert client.get("/api/desk/lists").status_code == 200

@@ -1,5 +1,6 @@
 """SQLAlchemy models, split by aggregate; import from here."""
 
+from .access import StaffSession
 from .audit import AuditLog
 from .base import Base, UTCDateTime, utcnow
 from .calls import (
@@ -62,6 +63,7 @@ __all__ = [
     "Staff",
     "StaffClinic",
     "StaffRole",
+    "StaffSession",
     "TaskPurpose",
     "TaskState",
     "TrackingNumber",

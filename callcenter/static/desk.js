@@ -49,6 +49,8 @@
     });
     const data = await response.json().catch(() => ({}));
     if (response.status === 423) { lockDesk(false); }
+    // The session ended (signed out elsewhere, password changed, idle, end of shift): sign in again.
+    if (response.status === 401) { window.location.assign("/login?next=/desk"); }
     if (!response.ok) { throw Object.assign(new Error(data.message || response.statusText), {data, status: response.status}); }
     return data;
   }
@@ -62,6 +64,7 @@
       conn.dataset.state = "reconnecting"; conn.textContent = T.reconnecting;
       if (source && source.readyState === EventSource.CLOSED) {  // refused (e.g. signed out): retry by hand
         source = null;
+        loadLists();  // learns why through api(): 423 shows the lock screen, 401 the sign-in page
         setTimeout(connect, 3000);
       }
     };

@@ -4,29 +4,42 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from .. import staff_accounts
 from ..audit import record as audit
-from ..auth import authenticate, current_staff, sign_in, sign_out
+from ..auth import authenticate, current_staff, require_role, sign_in, sign_out
 from ..i18n import request_locale, t
 from ..login_throttle import LoginThrottle
+from ..models import utcnow
+from ..passwords import verify_password
 from ..ratelimit import Limit
 from . import db, runtime
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
-# Doctors are in the data (schedules, patients' doctor) but have no pages: least access.
+# Doctors are in the data (schedules, patients' doctor) but have no pages, so they cannot sign in
+# (least access): the desk is the receptionists'; an admin who covers the desk has it too.
 HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/admin"}
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: an open redirect after login is a phishing tool.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+def safe_next(target: str | None) -> str | None:
+    """target if it is a path on this site, else None: an open redirect after sign-in is a
+    phishing tool. Browsers drop tabs and newlines and read a backslash as a slash, so
+    `/%09/evil.example/` or `/\\evil.example` would leave the site."""
+    if not target:
+        return None
+    decoded = unquote(target)
+    if any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in decoded):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or decoded.startswith("//"):
+        return None
+    return target
 
 
 def login_throttle() -> LoginThrottle:
@@ -45,7 +58,7 @@ def login_throttle() -> LoginThrottle:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int, dict[str, str]]:
     locale = request_locale(current_app.config["LOCALE"])
-    next_url = _safe_next(request.args.get("next"))
+    next_url = safe_next(request.args.get("next"))
     error = None
     if request.method == "POST":
         name, address, now = request.form.get("login", "").strip(), request.remote_addr or "", time.time()
@@ -61,7 +74,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
                                    next=next_url), 403, {}
         if staff is not None:
             login_throttle().succeeded(name, now)
-            sign_in(staff)
+            sign_in(staff, utcnow())
             audit(db(), staff.id, "login", "staff", staff.id)
             db().commit()
             return redirect(next_url or HOME_BY_ROLE[str(staff.role)])
@@ -72,7 +85,10 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    sign_out()
+    staff = current_staff()
+    if staff is not None:
+        audit(db(), staff.id, "logout", "staff", staff.id)
+    sign_out(utcnow())
     return redirect(url_for("auth.login"))
 
 
@@ -82,3 +98,35 @@ def home() -> Response:
     if staff is None:
         return redirect(url_for("auth.login"))
     return redirect(HOME_BY_ROLE.get(str(staff.role), url_for("auth.login")))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@require_role(*HOME_BY_ROLE)
+def change_password() -> Response | str | tuple[str, int]:
+    """The staff member's own password; every other session of theirs ends, this one starts anew."""
+    staff = current_staff()
+    assert staff is not None  # require_role ran first
+    locale = request_locale(current_app.config["LOCALE"])
+    if request.method == "GET":
+        return render_template("account_password.html", locale=locale, error=None)
+    form = request.form
+    name, address, now = staff.login or str(staff.id), request.remote_addr or "", time.time()
+    error = None
+    if login_throttle().refused(name, address, now) is not None:
+        error = "login.throttled"
+    elif not verify_password(staff.password_hash, form.get("current", "")):
+        login_throttle().failed(name, address, now)
+        error = "password.wrong_current"
+    elif form.get("new", "") != form.get("repeat", ""):
+        error = "password.mismatch"
+    else:
+        try:
+            staff_accounts.change_password(db(), staff, form.get("new", ""), utcnow())
+        except staff_accounts.WeakPassword as exc:
+            error = exc.key
+    if error is not None:
+        return render_template("account_password.html", locale=locale, error=t(error, locale)), 400
+    audit(db(), staff.id, "password_changed", "staff", staff.id)
+    sign_in(staff, utcnow())
+    db().commit()
+    return redirect(HOME_BY_ROLE.get(str(staff.role), "/"))

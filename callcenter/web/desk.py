@@ -6,15 +6,14 @@ import re
 import threading
 import time
 from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 from sqlalchemy import or_, select
 
-from .. import booking, clicktocall, clinic_scope, desk_feed, desk_lists, leads
+from .. import booking, clicktocall, clinic_scope, desk_feed, desk_lists, leads, staff_sessions
 from ..attribution import set_heard_from
 from ..audit import record as audit
-from ..auth import current_staff, require_role
+from ..auth import SessionWatch, current_staff, is_locked, require_role, signed_in_session
 from ..i18n import MESSAGES, request_locale
 from ..models import (
     Appointment,
@@ -65,14 +64,6 @@ def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
     return jsonify({"error": "rejected", "field": exc.field, "message": exc.message}), 409
 
 
-@bp.before_request
-def _refuse_when_locked() -> Any:
-    # A locked desk shows no patient data until the password is entered again.
-    if session.get("desk_locked") and request.endpoint not in ("desk.page", "desk.unlock", "desk.lock"):
-        return jsonify({"error": "locked", "message": "the desk is locked; enter your password"}), 423
-    return None
-
-
 def _staff() -> Staff:
     staff = current_staff()
     assert staff is not None  # require_role ran first
@@ -112,7 +103,7 @@ def _stream_position() -> str:
 
 
 @bp.get("/desk")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)  # locked, it is the lock screen: no patient data
 def page() -> str:
     staff = _staff()
     locale = _locale()
@@ -128,7 +119,7 @@ def page() -> str:
         "desk/desk.html", locale=locale, staff=staff, texts=texts, channels=channels,
         doctors_json=[{"id": d.id, "name": doctor_name(d, locale)} for d in doctors],
         outcomes=[o.value for o in DESK_OUTCOMES], staff_clinic_tz=_clinic().timezone,
-        start_id=_stream_position(), locked=bool(session.get("desk_locked")),
+        start_id=_stream_position(), locked=is_locked(),
         lock_minutes=current_app.config["DESK_LOCK_MINUTES"],
     )
 
@@ -143,7 +134,8 @@ def stream() -> Response:
     scope = clinic_scope.current(db())
     assert scope is not None  # set when require_role loaded the staff member
     desk = desk_feed.Desk(staff.id, scope.clinic_ids, staff.sip_extension, _locale())
-    stop = current_app.extensions.setdefault(STREAMS_STOP, threading.Event())
+    # The feed ends within seconds of a lock, sign-out or password change elsewhere.
+    stop = SessionWatch(current_app.extensions.setdefault(STREAMS_STOP, threading.Event()))
     body = desk_feed.stream(runtime(), desk, last_id, time.monotonic, time.sleep, stop)
     return Response(body, mimetype="text/event-stream",
                     headers={"X-Accel-Buffering": "no"})
@@ -335,14 +327,15 @@ def dial() -> Response:
 
 
 @bp.post("/api/desk/lock")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)
 def lock() -> Response:
-    session["desk_locked"] = True
+    staff_sessions.lock(signed_in_session(), utcnow())
+    db().commit()
     return jsonify({"locked": True})
 
 
 @bp.post("/api/desk/unlock")
-@require_role(*DESK)
+@require_role(*DESK, open_when_locked=True)
 def unlock() -> Response | tuple[Response, int]:
     body = request.get_json(silent=True)
     password = str(body.get("password", "")) if isinstance(body, dict) else ""
@@ -358,5 +351,6 @@ def unlock() -> Response | tuple[Response, int]:
         db().commit()
         return jsonify({"error": "wrong_password", "message": "wrong password"}), 403
     login_throttle().succeeded(name, now)
-    session.pop("desk_locked", None)
+    session["sid"] = staff_sessions.unlock(signed_in_session(), utcnow())
+    db().commit()
     return jsonify({"locked": False})
