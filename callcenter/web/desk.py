@@ -16,6 +16,7 @@ from ..attribution import set_heard_from
 from ..audit import record as audit
 from ..auth import current_staff, require_role
 from ..i18n import MESSAGES, request_locale
+from ..inputs import optional_text, text
 from ..models import (
     Appointment,
     Call,
@@ -258,12 +259,10 @@ def new_patient(call_id: int) -> Response:
     """A card for an unknown caller, with the number they called from."""
     call = _call(call_id)
     body = _body()
+    given = {name: optional_text(getattr(Patient, name), body, name) for name in ("last_name", "first_name", "patronymic", "notes")}
+    language = optional_text(Patient.preferred_language, body, "language") or _clinic().locale
     try:
-        patient = leads.patient_from_call(db(), call, last_name=str(body.get("last_name", "")),
-                                          first_name=str(body.get("first_name", "")),
-                                          patronymic=str(body.get("patronymic", "")),
-                                          notes=str(body.get("notes", "")),
-                                          language=str(body.get("language") or _clinic().locale))
+        patient = leads.patient_from_call(db(), call, language=language, **given)
     except ValueError as exc:
         raise DeskError("first_name", str(exc)) from None
     audit(db(), _staff().id, "create_patient", "patient", patient.id, call_id=call.id)
@@ -286,11 +285,11 @@ def wrap_up(call_id: int) -> Response:
         call.outcome = outcome
     if "heard_from" in body:
         try:
-            set_heard_from(db(), call, body["heard_from"] or None, str(body.get("heard_from_note", "")))
+            set_heard_from(db(), call, optional_text(Channel.code, body, "heard_from") or None, optional_text(Call.heard_from_note, body, "heard_from_note"))
         except LookupError as exc:
             raise DeskError("heard_from", str(exc)) from None
     if "notes" in body:
-        call.notes = str(body["notes"])[:5000]
+        call.notes = text(Call.notes, body["notes"], "notes")
     call.agent_id = call.agent_id or _staff().id
     audit(db(), _staff().id, "wrap_up_call", "call", call.id, fields=sorted(body))
     db().commit()
@@ -307,7 +306,7 @@ def book(call_id: int) -> Response:
     appointment = booking.book(db(), clinic=_clinic(), patient=patient,
                                doctor_id=_int(body, "doctor_id") or 0,
                                starts_at=_time(body, "starts_at"), ends_at=_time(body, "ends_at", False),
-                               service=str(body.get("service", "")), now=utcnow(), call=call)
+                               service=optional_text(Appointment.service, body, "service"), now=utcnow(), call=call)
     audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call.id)
     db().commit()
     return jsonify({"appointment_id": appointment.id, "status": str(appointment.status),
