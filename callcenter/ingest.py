@@ -131,10 +131,9 @@ def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
         return _refuse(403, RawState.REJECTED, f"signature: {exc}",
                        {"error": "bad_signature", "message": str(exc)}, keep_bytes=review_bytes)
     except (PayloadError, InputError) as exc:
-        name, problem = (exc.field, exc.problem) if isinstance(exc, PayloadError) else (exc.field,
-                                                                                        exc.message)
+        problem = exc.problem if isinstance(exc, PayloadError) else exc.message
         return _refuse(400, RawState.INVALID, str(exc),
-                       {"error": "invalid_payload", "field": safe(name), "message": safe(problem)})
+                       {"error": "invalid_payload", "field": safe(exc.field), "message": safe(problem)})
     except Exception as exc:  # an adapter bug: keep the request, answer like a parse failure
         log.exception("adapter %s crashed", request.provider)
         return _refuse(400, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000], {
