@@ -232,6 +232,11 @@ DEFAULTS: dict[str, Setting] = {
                 "webhook requests per minute accepted from one source address (429 above)"),
         Setting("CALLCENTER_MAX_WEBHOOK_BYTES", "262144", _positive_int,
                 "largest webhook body accepted (413 above)"),
+        Setting("CALLCENTER_MAX_WEBHOOK_EVENTS", "100", _positive_int,
+                "events one webhook request may carry; more get 413 (each is work in the "
+                "request's one transaction)"),
+        Setting("CALLCENTER_REVIEW_BODY_BYTES", "4096", _positive_int,
+                "bytes of a refused webhook's body kept for review (unsigned, too many events)"),
         Setting("CALLCENTER_REPLAY_WINDOW", "300", _positive_int,
                 "seconds a signed, time-stamped webhook stays valid"),
         Setting("CALLCENTER_PUBLIC_URL", "", _text,

@@ -26,8 +26,9 @@ from webhooks import (
 
 from . import screenpop, webhook_bindings
 from .calls import CallChange, record_call_event
+from .inputs import InputError, check_strings, safe, text
 from .logging_setup import scrub
-from .models import RawState, RawWebhook, utcnow
+from .models import Call, RawState, RawWebhook, utcnow
 from .phones import mask
 from .runtime import Runtime
 
@@ -41,13 +42,19 @@ class IngestResult:
     reply: WebhookReply | None = None
     error: dict[str, Any] | None = None
     changes: list[CallChange] = field(default_factory=list)
+    # Why applying the events failed (the raw row is kept `failed`); the PBX was still answered.
+    failure: str | None = None
 
 
-def _raw_row(request: InboundRequest, state: RawState, error: str = "") -> RawWebhook:
+def _raw_row(request: InboundRequest, state: RawState, error: str = "",
+             keep_bytes: int | None = None) -> RawWebhook:
+    # Junk is kept too (escaped where a database could not hold it): `%00` in a path is a NUL.
     return RawWebhook(
-        provider=request.provider[:32], path=request.subpath[:300], method=request.method[:8],
-        query=request.query, headers=dict(request.headers), body=request.body,
-        remote_addr=request.remote_addr[:64], state=state, error=error, attempts=1,
+        provider=safe(request.provider)[:32], path=safe(request.subpath)[:300],
+        method=safe(request.method)[:8], query=safe(request.query),
+        headers={safe(k): safe(v) for k, v in request.headers.items()},
+        body=request.body if keep_bytes is None else request.body[:keep_bytes],
+        remote_addr=safe(request.remote_addr)[:64], state=state, error=safe(error), attempts=1,
         received_at=request.received_at or utcnow(),
         processed_at=utcnow() if state != RawState.RECEIVED else None,
     )
@@ -73,10 +80,40 @@ class _Reading:
     refusal: IngestResult | None = None
     state: RawState = RawState.PROCESSED
     error: str = ""
+    # A refused body is kept cut to this many bytes: enough for review, not a free store.
+    keep_bytes: int | None = None
 
 
-def _refuse(status: int, state: RawState, error: str, body: dict[str, Any]) -> _Reading:
-    return _Reading(refusal=IngestResult(status, None, error=body), state=state, error=error)
+def _refuse(status: int, state: RawState, error: str, body: dict[str, Any],
+            keep_bytes: int | None = None) -> _Reading:
+    return _Reading(refusal=IngestResult(status, None, error=body), state=state, error=error,
+                    keep_bytes=keep_bytes)
+
+
+# Event fields and the Call columns they are written to.
+EVENT_COLUMNS = {"provider_call_id": Call.provider_call_id, "caller": Call.caller,
+                 "dialed": Call.dialed, "extension": Call.extension,
+                 "recording_url": Call.recording_url}
+
+
+def check_event(event: CallEvent) -> None:
+    """What the call's columns cannot hold is refused at parse (400, the raw row `invalid`)
+    rather than failing the transaction; the error names the provider's own field."""
+    for name, column in EVENT_COLUMNS.items():
+        value = getattr(event, name)
+        if value:
+            text(column, value, _source_field(event.raw, value, name))
+    for name, value in (("caller_raw", event.caller_raw), ("event_id", event.event_id),
+                        *event.extra.items()):
+        check_strings(value, _source_field(event.raw, value, name))
+
+
+def _source_field(raw: Mapping[str, Any], value: Any, default: str) -> str:
+    wanted = value.strip() if isinstance(value, str) else value
+    for key, item in raw.items():
+        if isinstance(key, str) and (item.strip() if isinstance(item, str) else item) == wanted:
+            return key
+    return default
 
 
 def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
@@ -85,26 +122,38 @@ def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
     if adapter is None:
         return _refuse(404, RawState.REJECTED, "unknown provider", {
             "error": "unknown_provider", "message": f"no PBX adapter named {request.provider!r}"})
+    review_bytes = config["REVIEW_BODY_BYTES"]
     try:
         adapter.verify(request, config)
         events = adapter.parse(request, config)
+        for event in events:
+            check_event(event)
     except SignatureError as exc:
         return _refuse(403, RawState.REJECTED, f"signature: {exc}",
-                       {"error": "bad_signature", "message": str(exc)})
-    except PayloadError as exc:
+                       {"error": "bad_signature", "message": str(exc)}, keep_bytes=review_bytes)
+    except (PayloadError, InputError) as exc:
+        problem = exc.problem if isinstance(exc, PayloadError) else exc.message
         return _refuse(400, RawState.INVALID, str(exc),
-                       {"error": "invalid_payload", "field": exc.field, "message": exc.problem})
+                       {"error": "invalid_payload", "field": safe(exc.field), "message": safe(problem)})
     except Exception as exc:  # an adapter bug: keep the request, answer like a parse failure
         log.exception("adapter %s crashed", request.provider)
         return _refuse(400, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000], {
             "error": "invalid_payload", "field": "body", "message": "could not be interpreted"})
+    most = config["MAX_WEBHOOK_EVENTS"]
+    if len(events) > most:
+        # Every event is a fold of its call inside the one transaction that holds SQLite's writer.
+        return _refuse(413, RawState.INVALID, f"{len(events)} events in one request (at most {most})",
+                       {"error": "too_many_events", "field": "body",
+                        "message": f"{len(events)} events in one request; at most {most}"},
+                       keep_bytes=review_bytes)
     return _Reading(events=events, reply=adapter.reply(request, events, config))
 
 
 def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> IngestResult:
     reading = _interpret(request, runtime.config)
+    failure: str | None = None
     with runtime.write_guard(), runtime.sessions() as session:
-        raw = _store(session, request, raw_id, reading.state, reading.error)
+        raw = _store(session, request, raw_id, reading)
         changes: list[CallChange] = []
         if reading.refusal is None:
             reading = _bound(session, request.provider, reading, runtime.config)
@@ -118,8 +167,10 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
                 # The effects roll back to the savepoint; the raw row commits as failed for an
                 # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
                 log.exception("webhook %s failed to apply", raw.id)
-                raw.state = RawState.FAILED
-                raw.error = scrub(f"{type(exc).__name__}: {exc}")[:2000]  # shown to admins, like a log
+                # Shown to admins, like a log: masked the same way.
+                failure = safe(scrub(f"{type(exc).__name__}: {exc}"))[:2000]
+                changes = []
+                raw.state, raw.error = RawState.FAILED, failure
         _assign_clinic(raw, changes)
         session.commit()
         raw_id = raw.id
@@ -128,9 +179,11 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
             log.warning("webhook %s rejected: %s", raw_id, reading.error)
         reading.refusal.raw_id = raw_id
         return reading.refusal
-    _publish(runtime, reading.events, changes)
+    if failure is None:
+        _publish(runtime, reading.events, changes)
     assert reading.reply is not None
-    return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes)
+    return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes,
+                        failure=failure)
 
 
 def _bound(session: Session, provider: str, reading: _Reading,
@@ -147,17 +200,18 @@ def _bound(session: Session, provider: str, reading: _Reading,
         "error": "replay_refused", "field": conflict.field, "message": conflict.message})
 
 
-def _store(session: Session, request: InboundRequest, raw_id: int | None, state: RawState,
-           error: str) -> RawWebhook:
+def _store(session: Session, request: InboundRequest, raw_id: int | None,
+           reading: _Reading) -> RawWebhook:
     if raw_id is None:
-        raw = _raw_row(request, state, error)
+        raw = _raw_row(request, reading.state, reading.error, reading.keep_bytes)
         session.add(raw)
         session.flush()
         return raw
     raw = session.get(RawWebhook, raw_id)
     if raw is None:
         raise LookupError(f"no raw webhook {raw_id}")
-    raw.state, raw.error, raw.attempts, raw.processed_at = state, error, raw.attempts + 1, utcnow()
+    raw.state, raw.error = reading.state, safe(reading.error)
+    raw.attempts, raw.processed_at = raw.attempts + 1, utcnow()
     return raw
 
 

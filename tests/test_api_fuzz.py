@@ -1,14 +1,18 @@
-"""Schemathesis fuzzes every operation of callcenter/openapi.yaml against the real app (SQLite, real
-Redis, a small real clinic): never a 5xx, and every answer's status code, content type and body are
-the documented ones. Once as an admin (every operation), once as a receptionist (the desk's ones).
+"""Schemathesis fuzzes every operation of callcenter/openapi.yaml against the real app (SQLite and
+PostgreSQL, real Redis, a small real clinic): never a 5xx, and every answer's status code, content
+type and body are the documented ones. Once as an admin (every operation), once as a receptionist
+(the desk's ones).
 
-Per operation: 25 examples drawn from valid requests, invalid requests (negative generation) and
-valid requests aimed at rows that exist (random ids alone would only ever meet 404s).
+Per operation: 25 examples drawn from valid requests, invalid requests (negative generation),
+valid requests aimed at rows that exist (random ids alone would only ever meet 404s) and hostile
+ones: ids past 32 and 64 bits in the path, and NUL, lone surrogates, `%00` and overlong strings
+in every documented body field and text query parameter (of rows that exist).
 GET /api/openapi.json itself is checked by test_openapi.py (Schemathesis skips the document's own URL).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NotSet
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -42,9 +47,16 @@ FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
+# What PostgreSQL refuses (NUL), what no driver can encode (a lone surrogate), what outgrows a
+# VARCHAR(8), (200) or the notes limit, and ids past INTEGER and BIGINT.
+QUERY_TEXT = ["\x00", "a\x00b", "%00", "l" * 9, "x" * 201, "n" * 5001]
+HOSTILE_TEXT = st.sampled_from([*QUERY_TEXT, "\ud800", "x\udfffy"])  # a URL cannot carry a surrogate
+HOSTILE_IDS = st.sampled_from([2**31, 2**31 + 7, 2**63, 2**64 + 1, 10**30])
+
+
 @pytest.fixture
-def settings(sqlite_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
-    return app_settings(sqlite_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET, CLICK_TO_CALL="off")
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    return app_settings(database_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET, CLICK_TO_CALL="off")
 
 
 def _documented_for(role: str) -> set[str]:
@@ -87,7 +99,39 @@ def _cases(operation: Any, known: dict[str, list[int]],
             lambda chosen: operation.as_strategy(GenerationMode.POSITIVE, path_parameters=chosen[0],
                                                  body=chosen[1])))
     return st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                     operation.as_strategy(GenerationMode.NEGATIVE), *aimed)
+                     operation.as_strategy(GenerationMode.NEGATIVE), *aimed,
+                     *_hostile(operation, known))
+
+
+def _hostile(operation: Any, known: dict[str, list[int]]) -> list[st.SearchStrategy[Any]]:
+    """Ids no id column holds; hostile text in every body field and text query parameter."""
+    positive = GenerationMode.POSITIVE
+    names = [p.name for p in operation.path_parameters]
+    strategies = []
+    if names:
+        strategies.append(st.fixed_dictionaries({n: HOSTILE_IDS for n in names}).flatmap(
+            lambda ids: operation.as_strategy(positive, path_parameters=ids)))
+    existing = st.fixed_dictionaries({n: st.sampled_from(known[n]) for n in names if n in known})
+    body = operation.definition.raw.get("requestBody", {}).get("content", {}).get("application/json")
+    fields = sorted(body["schema"].get("properties", {})) if body else []
+    if fields:
+        bodies = st.dictionaries(st.sampled_from(fields), HOSTILE_TEXT | HOSTILE_IDS, min_size=1)
+        strategies.append(st.tuples(existing, bodies).flatmap(
+            lambda chosen: operation.as_strategy(positive, path_parameters=chosen[0], body=chosen[1])))
+    texts = [p.name for p in operation.query if p.definition.get("schema", {}).get("type") == "string"]
+    if texts:
+        queries = st.dictionaries(st.sampled_from(texts), st.sampled_from(QUERY_TEXT), min_size=1)
+        strategies.append(st.tuples(existing, queries).flatmap(
+            lambda chosen: operation.as_strategy(positive, path_parameters=chosen[0], query=chosen[1])))
+    return strategies
+
+
+def _ascii_json(case: Any) -> dict[str, Any]:
+    """The body as a browser's JSON.stringify sends it, a lone surrogate as the escape \\ud800
+    (Schemathesis would encode the character itself, which UTF-8 cannot)."""
+    if case.media_type != "application/json" or isinstance(case.body, NotSet | bytes):
+        return {}
+    return {"data": json.dumps(case.body).encode()}
 
 
 def _fuzz(app: Any, client: Any, session: Session, subtests: Any, role: str) -> set[str]:
@@ -110,7 +154,7 @@ def _fuzz(app: Any, client: Any, session: Session, subtests: Any, role: str) -> 
         @given(case=_cases(operation, known, bodies))
         def run(case: Any) -> None:
             unlock_all(session)  # a fuzzed POST /api/desk/lock must not hide the rest
-            case.validate_response(case.call(session=client), checks=CHECKS)
+            case.validate_response(case.call(session=client, **_ascii_json(case)), checks=CHECKS)
 
         with subtests.test(msg=operation.label):
             run()

@@ -1,8 +1,11 @@
-"""Thousands of malformed requests at every webhook endpoint: never a 5xx, never a call from junk.
+"""Thousands of malformed requests at every webhook endpoint, on SQLite and PostgreSQL: never a
+5xx, never a call from junk.
 
-Unsigned junk goes to every registered provider (and an unknown one); signed junk goes to the
-formats whose signature a test can produce for any body (generic, Asterisk, Twilio), so the
-parsers behind the signature check are exercised through the real route too.
+Unsigned junk goes to every registered provider (and an unknown one), `%00` in paths included;
+signed junk goes to the formats whose signature a test can produce for any body (generic,
+Asterisk, Twilio), so the parsers behind the signature check are exercised through the real route
+too. Hostile text (NUL, lone surrogates, strings longer than their column) goes into otherwise
+well-formed events, so it reaches the database unless it is refused first.
 """
 
 from __future__ import annotations
@@ -33,8 +36,14 @@ ALLOWED = {200, 204, 400, 403, 404, 405, 413, 429}
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
+# NUL (PostgreSQL refuses it in text), lone surrogates (no driver encodes them), and strings longer
+# than the provider_call_id, extension and caller_raw columns.
+FORM_HOSTILE = ["\x00", "a\x00b", "%00", "c" * 129, "e" * 33, "r" * 65, "\x00" * 200]
+hostile_form_text = st.sampled_from(FORM_HOSTILE)  # a form body is UTF-8: no surrogates in it
+hostile_text = st.sampled_from([*FORM_HOSTILE, "\ud800", "x\udfffy"])
+texts = st.text(max_size=40) | hostile_text
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | texts,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6),
     max_leaves=20,
 )
@@ -51,12 +60,14 @@ bodies = st.one_of(
 content_types = st.sampled_from(["application/json", "application/x-www-form-urlencoded",
                                  "text/plain", "multipart/form-data; boundary=x", ""])
 subpaths = st.sampled_from(["", "voice", "status", "dial", "recording", "events/call",
-                            "events/summary", "lookup", "journal", "x/../../y"])
+                            "events/summary", "lookup", "journal", "x/../../y", "%00", "voice%00",
+                            "a/%00/b", "outbound/1/status%00", "outbound/%00/status",
+                            "outbound/2147483648/status", "outbound/9223372036854775808/twiml"])
 
 
 @pytest.fixture
-def fuzz_client(sqlite_url: str, redis_url: str, tmp_path: Path) -> Any:
-    app = create_app(app_settings(sqlite_url, redis_url, tmp_path, **SECRETS))
+def fuzz_client(database_url: str, redis_url: str, tmp_path: Path) -> Any:
+    app = create_app(app_settings(database_url, redis_url, tmp_path, **SECRETS))
     yield app.test_client(), app.extensions["callcenter"]
     app.extensions["callcenter"].close()
 
@@ -107,16 +118,40 @@ def test_signed_junk_through_hmac_formats(fuzz_client: Any, provider: str, body:
 @given(subpath=st.sampled_from(["voice", "status", "dial", "recording"]),
        form=st.dictionaries(st.sampled_from([*EVENT_KEYS, "AccountSid", "Direction", "CallDuration",
                                                      "RecordingSid", "ParentCallSid"]),
-                            st.text(max_size=30), max_size=10))
+                            st.text(max_size=30) | hostile_form_text, max_size=10))
 def test_signed_junk_through_twilio(fuzz_client: Any, subpath: str, form: dict[str, str]) -> None:
     client, runtime = fuzz_client
-    url = f"{SECRETS['PUBLIC_URL']}/webhooks/twilio/{subpath}"
-    signature = RequestValidator(SECRETS["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
     try:
         body = urlencode(form).encode("utf-8")
     except UnicodeEncodeError:
         return  # lone surrogates cannot travel over HTTP at all
+    url = f"{SECRETS['PUBLIC_URL']}/webhooks/twilio/{subpath}"
+    signature = RequestValidator(SECRETS["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
     status = _check(client, runtime, f"/webhooks/twilio/{subpath}", body,
                     {"Content-Type": "application/x-www-form-urlencoded",
                      "X-Twilio-Signature": signature})
     assert status != 403, "a correctly signed request was refused"
+
+
+def _generic_event(call_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"call_id": call_id, "event": kind, "timestamp": "2026-03-10T10:00:00+03:00", **fields}
+
+
+well_formed = st.builds(
+    _generic_event, call_id=st.sampled_from(["fz-1", "fz-2"]) | hostile_text,
+    kind=st.sampled_from(["ringing", "answered", "ended", "missed"]),
+    **{name: st.sampled_from(["+79001234567", "+74951234567", "101"]) | hostile_text
+       for name in ("from", "to", "extension", "event_id")},
+)
+
+
+@FUZZ
+@given(events=st.lists(well_formed, min_size=1, max_size=4))
+def test_hostile_text_in_well_formed_events(fuzz_client: Any, events: list[dict[str, Any]]) -> None:
+    client, runtime = fuzz_client
+    body = json.dumps(events).encode()  # a lone surrogate travels as the escape \ud800
+    now = int(time.time())
+    status = _check(client, runtime, "/webhooks/generic", body,
+                    {"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
+                     SIGNATURE_HEADER: sign(SECRETS["GENERIC_SECRET"], now, body)})
+    assert status in (204, 400), status

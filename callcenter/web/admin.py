@@ -21,6 +21,7 @@ from ..i18n import request_locale, t
 from ..ingest import reprocess
 from ..models import Call, Channel, RawState, RawWebhook, TrackingNumber
 from . import db, runtime
+from .ids import storable
 
 bp = Blueprint("admin", __name__)
 ATTENTION = (RawState.FAILED, RawState.REJECTED, RawState.INVALID)
@@ -62,7 +63,8 @@ def assign(number_id: int) -> Response:
     number = session.get(TrackingNumber, number_id)
     if number is None:  # or another clinic's: the session's scope hides it
         abort(404)
-    channel = session.get(Channel, request.form.get("channel_id", type=int) or 0)
+    channel_id = request.form.get("channel_id", type=int)
+    channel = session.get(Channel, channel_id) if storable(channel_id) else None
     if channel is None:
         return redirect(url_for("admin.page", done="not-found"))
     moved = assign_channel(session, number, channel)

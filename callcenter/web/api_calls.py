@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from ..attribution import assign_channel, set_heard_from, unattributed_numbers
 from ..audit import record as audit
 from ..auth import current_staff, require_role
-from ..ingest import failed_ids, reprocess
+from ..ingest import IngestResult, failed_ids, reprocess
+from ..inputs import InputError as BadRequest
+from ..inputs import text
 from ..models import (
     Call,
     CallDirection,
@@ -30,18 +32,6 @@ from .ids import MAX_ID, storable
 bp = Blueprint("api_calls", __name__, url_prefix="/api")
 
 DESK = ("receptionist", "admin")
-
-
-class BadRequest(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-@bp.errorhandler(BadRequest)
-def _bad_request(exc: BadRequest) -> tuple[Response, int]:
-    return jsonify({"error": "invalid_request", "field": exc.field, "message": exc.message}), 400
 
 
 def _not_found(what: str, field: str | None = None) -> tuple[Response, int]:
@@ -129,7 +119,7 @@ def list_calls() -> Response:
     if direction := _enum_arg("direction", CallDirection):
         query = query.where(Call.direction == direction)
     if channel := request.args.get("channel"):
-        if channel == "unattributed":
+        if text(Channel.code, channel, "channel") == "unattributed":
             query = query.where(Call.channel_id.is_(None), Call.direction == CallDirection.INBOUND)
         else:
             query = query.join(Channel, Channel.id == Call.channel_id).where(Channel.code == channel)
@@ -199,9 +189,10 @@ def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> str | No
             raise BadRequest("outcome", "one of: " + ", ".join(o.value for o in CallOutcome)) from None
     if "heard_from" in body or "heard_from_note" in body:
         code = body.get("heard_from", call.heard_from_channel.code if call.heard_from_channel else None)
-        note = body.get("heard_from_note", call.heard_from_note)
-        if not isinstance(note, str):
-            raise BadRequest("heard_from_note", "expected a string")
+        note = text(Call.heard_from_note, body.get("heard_from_note", call.heard_from_note),
+                    "heard_from_note")
+        if code is not None:
+            text(Channel.code, code, "heard_from")
         try:
             set_heard_from(session, call, code, note)
         except LookupError as exc:
@@ -214,9 +205,7 @@ def _apply_edits(session: Session, call: Call, body: dict[str, Any]) -> str | No
             return "patient_id"
         call.patient_id = patient_id
     if "notes" in body:
-        if not isinstance(body["notes"], str):
-            raise BadRequest("notes", "expected a string")
-        call.notes = body["notes"][:5000]
+        call.notes = text(Call.notes, body["notes"], "notes")
     return None
 
 
@@ -247,12 +236,13 @@ def update_number(number_id: int) -> Response | tuple[Response, int]:
         raise BadRequest("channel", "expected {\"channel\": \"<code>\" | null}")
     channel = None
     if body["channel"] is not None:
-        channel = session.scalar(select(Channel).where(Channel.code == body["channel"]))
+        code = text(Channel.code, body["channel"], "channel")
+        channel = session.scalar(select(Channel).where(Channel.code == code))
         if channel is None:
             raise BadRequest("channel", f"unknown channel {body['channel']!r}")
     moved = assign_channel(session, number, channel)
-    if isinstance(body.get("label"), str):
-        number.label = body["label"][:200]
+    if body.get("label") is not None:
+        number.label = text(TrackingNumber.label, body["label"], "label")
     audit(session, _staff_id(), "assign_channel", "tracking_number", number.id,
           channel=body["channel"])
     session.commit()
@@ -281,12 +271,23 @@ def reprocess_raw(raw_id: int) -> Response | tuple[Response, int]:
         result = reprocess(runtime(), raw_id)
     except LookupError:
         return _not_found("raw webhook")
-    return jsonify({"id": raw_id, "status": result.status, "error": result.error,
-                    "calls": sorted({c.call_id for c in result.changes})})
+    return jsonify(_reprocessed(raw_id, result))
 
 
 @bp.post("/webhooks/raw/reprocess-failed")
 @require_role("admin")
 def reprocess_failed() -> Response:
-    outcomes = {raw_id: reprocess(runtime(), raw_id).status for raw_id in failed_ids(db())}
-    return jsonify({"reprocessed": len(outcomes), "statuses": outcomes})
+    """Every failed row once, each in its own transaction: one that fails again is reported
+    with its error and the rest still run."""
+    results = [_reprocessed(raw_id, reprocess(runtime(), raw_id)) for raw_id in failed_ids(db())]
+    return jsonify({"reprocessed": len(results),
+                    "statuses": {r["id"]: r["status"] for r in results}, "results": results})
+
+
+def _reprocessed(raw_id: int, result: IngestResult) -> dict[str, Any]:
+    """The pipeline's answer to the PBX, and why the row is still not applied, if it is not."""
+    error = result.error
+    if result.failure is not None:
+        error = {"error": "apply_failed", "message": result.failure}
+    return {"id": raw_id, "status": result.status, "error": error,
+            "calls": sorted({c.call_id for c in result.changes})}

@@ -15,6 +15,7 @@ from ..attribution import set_heard_from
 from ..audit import record as audit
 from ..auth import SessionWatch, current_staff, is_locked, require_role, signed_in_session
 from ..i18n import MESSAGES, request_locale
+from ..inputs import optional_text, text
 from ..models import (
     Appointment,
     Call,
@@ -23,6 +24,7 @@ from ..models import (
     Channel,
     Clinic,
     DialTask,
+    Patient,
     Staff,
     StaffRole,
     utcnow,
@@ -203,12 +205,11 @@ def new_patient(call_id: int) -> Response:
     """A card for an unknown caller, with the number they called from."""
     call = call_by_id(call_id)
     body = body_json()
+    given = {name: optional_text(getattr(Patient, name), body, name)
+             for name in ("last_name", "first_name", "patronymic", "notes")}
+    language = optional_text(Patient.preferred_language, body, "language") or _clinic(call.clinic_id).locale
     try:
-        patient = leads.patient_from_call(db(), call, last_name=str(body.get("last_name", "")),
-                                          first_name=str(body.get("first_name", "")),
-                                          patronymic=str(body.get("patronymic", "")),
-                                          notes=str(body.get("notes", "")),
-                                          language=str(body.get("language") or _clinic().locale))
+        patient = leads.patient_from_call(db(), call, language=language, **given)
     except ValueError as exc:
         raise DeskError("first_name", str(exc)) from None
     audit(db(), _staff().id, "create_patient", "patient", patient.id, call_id=call.id)
@@ -231,11 +232,11 @@ def wrap_up(call_id: int) -> Response:
         call.outcome = outcome
     if "heard_from" in body:
         try:
-            set_heard_from(db(), call, body["heard_from"] or None, str(body.get("heard_from_note", "")))
+            set_heard_from(db(), call, optional_text(Channel.code, body, "heard_from") or None, optional_text(Call.heard_from_note, body, "heard_from_note"))
         except LookupError as exc:
             raise DeskError("heard_from", str(exc)) from None
     if "notes" in body:
-        call.notes = str(body["notes"])[:5000]
+        call.notes = text(Call.notes, body["notes"], "notes")
     call.agent_id = call.agent_id or _staff().id
     audit(db(), _staff().id, "wrap_up_call", "call", call.id, fields=sorted(body))
     db().commit()
@@ -252,7 +253,8 @@ def book(call_id: int) -> Response:
     appointment = booking.book(db(), clinic=_clinic(call.clinic_id), patient=patient,
                                doctor_id=id_field(body, "doctor_id") or 0,
                                starts_at=time_field(body, "starts_at"), ends_at=time_field(body, "ends_at", False),
-                               service=str(body.get("service", "")), now=utcnow(), call=call)
+                               service=optional_text(Appointment.service, body, "service"), now=utcnow(),
+                               call=call)
     audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call.id)
     db().commit()
     return jsonify({"appointment_id": appointment.id, "status": str(appointment.status),

@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from ..inputs import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +23,11 @@ def register(app: Flask) -> None:
             return exc
         body = {"error": exc.name.lower().replace(" ", "_"), "message": exc.description}
         return jsonify(body), exc.code or 500
+
+    @app.errorhandler(InputError)
+    def _input_error(exc: InputError):  # type: ignore[no-untyped-def]
+        body = {"error": "invalid_request", "field": exc.field, "message": exc.message}
+        return jsonify(body), 400
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

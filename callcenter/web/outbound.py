@@ -23,7 +23,7 @@ from ..ingest import handle_webhook
 from ..models import Appointment, Clinic, DialAttempt, DialTask, Patient, utcnow
 from ..phones import mask
 from . import db, runtime
-from .webhooks import inbound_request, signed_url
+from .webhooks import inbound_request, limit_webhook, signed_url
 
 bp = Blueprint("outbound", __name__, url_prefix="/webhooks/twilio/outbound")
 XML = "text/xml; charset=utf-8"
@@ -31,6 +31,7 @@ SAY_LANGUAGE = {"ru": "ru-RU", "en": "en-US", "zh": "zh-CN"}
 FINAL_STATUS = {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": Outcome.FAILED,
                 "canceled": Outcome.FAILED, "completed": Outcome.HUNG_UP}
 GATHER_SECONDS = 8
+bp.before_request(limit_webhook)
 
 
 def _verified_attempt(attempt_id: int) -> tuple[DialAttempt, DialTask, Clinic, str]:
@@ -123,7 +124,7 @@ def gather(attempt_id: int) -> Response | tuple[Response, int]:
 
 @bp.post("/<int:attempt_id>/status")
 def status(attempt_id: int) -> Response | tuple[Response, int]:
-    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data()))
+    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data(cache=True)))
     if result.error is not None:
         return jsonify({**result.error, "raw_id": result.raw_id}), result.status
     final = FINAL_STATUS.get(request.form.get("CallStatus", ""))

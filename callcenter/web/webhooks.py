@@ -7,6 +7,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from webhooks import InboundRequest
 
@@ -40,20 +41,34 @@ def inbound_request(provider: str, subpath: str, body: bytes) -> InboundRequest:
     )
 
 
-@bp.route("/webhooks/<provider>", methods=METHODS, defaults={"subpath": ""})
-@bp.route("/webhooks/<provider>/<path:subpath>", methods=METHODS)
-def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
+def limit_webhook() -> tuple[Response, int] | None:
+    """Size, then the sender's rate, before anything is stored or parsed (every webhook route,
+    signed or not: an unsigned request is stored too, as `rejected`). The body is read here, at
+    most the limit, and cached for the view and for form parsing."""
     limit = current_app.config["MAX_WEBHOOK_BYTES"]
+    too_large = _error(413, "payload_too_large", f"body over {limit} bytes")
     if (request.content_length or 0) > limit:
-        return _error(413, "payload_too_large", f"body over {limit} bytes")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        return _error(413, "payload_too_large", f"body over {limit} bytes")
+        return too_large
     wait = _source_rate().wait(request.remote_addr or "", time.time())
     if wait is not None:
         response = _error(429, "rate_limited", f"too many webhooks from this address; retry in {wait} s")
         response[0].headers["Retry-After"] = str(wait)
         return response
+    request.max_content_length = limit  # a chunked body without a length stops reading here
+    try:
+        request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return too_large
+    return None
+
+
+bp.before_request(limit_webhook)
+
+
+@bp.route("/webhooks/<provider>", methods=METHODS, defaults={"subpath": ""})
+@bp.route("/webhooks/<provider>/<path:subpath>", methods=METHODS)
+def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
+    body = request.get_data(cache=True)
     try:
         result = handle_webhook(runtime(), inbound_request(provider, subpath, body))
     except DBAPIError as exc:
