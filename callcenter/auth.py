@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clinic_scope, staff_sessions
+from .inputs import limit, problem
 from .models import Staff, StaffRole, StaffSession, utcnow
 from .passwords import verify_password
 
@@ -26,6 +27,10 @@ CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz")
 
 
 def authenticate(db: Session, login: str, password: str) -> Staff | None:
+    # A login no account can have (NUL, a lone surrogate, too long) fails like a wrong password,
+    # before PostgreSQL would refuse the query itself.
+    if problem(login) is not None or len(login) > limit(Staff.login):
+        return None
     staff = db.scalar(select(Staff).where(Staff.login == login, Staff.active.is_(True)))
     if staff is None or not verify_password(staff.password_hash, password):
         return None

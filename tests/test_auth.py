@@ -40,6 +40,15 @@ def test_login_redirects_by_role_and_is_audited(client, session: Session) -> Non
     assert session.scalar(select(AuditLog.action).where(AuditLog.staff_id == staff.id)) == "login"
 
 
+@pytest.mark.parametrize("login", ["ro\x00ot", "r" * 500, "ro\ufffdot"])
+def test_a_login_no_account_can_have_fails_like_a_wrong_password(client, session: Session,
+                                                                  login: str) -> None:
+    _root(session)
+    response = _login_form(client, login, "pw")
+    assert response.status_code == 200 and 'name="csrf_token"' in response.get_data(as_text=True)
+    assert client.get("/api/calls").status_code == 401
+
+
 def _root(session: Session) -> None:
     clinic = f.clinic(session)
     session.add(Staff(clinic_id=clinic.id, role=StaffRole.ADMIN, login="root", first_name="R",
