@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.table import print_table
 
 ROOT = Path(__file__).resolve().parent.parent
-SUMMARY = re.compile(r"^=+ (.*) in [\d.]+s.* =+$")
+SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|error).*?) in [\d.]+s")
 
 
 def _burn() -> None:
@@ -37,7 +37,7 @@ def _run_suite(extra: list[str]) -> tuple[int, str, float]:
     proc = subprocess.run([sys.executable, str(ROOT / "run"), "test", "-q", "-p", "no:cacheprovider",
                            *extra], cwd=ROOT, env=env, capture_output=True, text=True)
     summary = next((m.group(1) for line in reversed(proc.stdout.splitlines())
-                    if (m := SUMMARY.match(line.strip()))), proc.stdout[-300:].strip())
+                    if (m := SUMMARY.match(line.strip()))), "no summary (see stderr)")
     if proc.returncode != 0:
         failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
         print("\n".join(failed) or proc.stdout[-3000:], file=sys.stderr)
