@@ -8,9 +8,9 @@ from typing import Any
 from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logging_setup
-from .config import load_config
-from .runtime import Runtime
+from callcenter.core import logging_setup
+from callcenter.core.config import load_config
+from callcenter.core.runtime import Runtime
 
 
 def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
@@ -32,7 +32,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from .web import register_blueprints
+    from callcenter.core.web import register_blueprints
 
     register_blueprints(app)
     return app

@@ -11,9 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from callcenter import desk_feed, screenpop
-from callcenter.desk_feed import CLOSE, POP, UPDATE, desk_action
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     AuditLog,
@@ -23,10 +21,12 @@ from callcenter.models import (
     TaskPurpose,
     utcnow,
 )
-
-from . import desk_world as w
-from . import factories as f
-from .conftest import app_settings
+from callcenter.desk import feed as desk_feed
+from callcenter.desk.feed import CLOSE, POP, UPDATE, desk_action
+from callcenter.inbound import screenpop
+from tests import desk_world as w
+from tests import factories as f
+from tests.conftest import app_settings
 
 
 @pytest.fixture

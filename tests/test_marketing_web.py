@@ -11,11 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.analytics import REPORTS
-from callcenter.i18n import MESSAGES
-from callcenter.models import AuditLog
-
-from . import factories as f
-from .analytics_fixture import Month, march
+from callcenter.core.i18n import MESSAGES
+from callcenter.core.models import AuditLog
+from tests import factories as f
+from tests.analytics_fixture import Month, march
 
 MARCH = "from=2026-03-01&to=2026-03-31"
 

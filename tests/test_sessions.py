@@ -14,15 +14,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import staff_sessions
+from callcenter.access import staff_sessions
+from callcenter.access.staff_accounts import password_problem
 from callcenter.cli import cli
-from callcenter.models import StaffSession
-from callcenter.staff_accounts import password_problem
-
-from . import api_world
-from . import desk_world as w
-from . import factories as f
-from .conftest import app_settings
+from callcenter.core.models import StaffSession
+from tests import api_world
+from tests import desk_world as w
+from tests import factories as f
+from tests.conftest import app_settings
 
 LIFETIMES = staff_sessions.Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
 NEW_PASSWORD = "plum-orchard-41"
