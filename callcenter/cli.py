@@ -161,7 +161,7 @@ def retention(dry_run: bool) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (same as python worker.py)."""
-    from callcenter.core.workers import QUEUES, run_worker
+    from callcenter.workers import QUEUES, run_worker
 
     config = _config()
     if not config["REDIS_URL"]:
@@ -226,7 +226,7 @@ def refuse_known_passwords() -> None:
 
 
 def _known_password_logins(session: Any) -> list[str]:
-    from callcenter.access.auth_routes import HOME_BY_ROLE
+    from callcenter.access.auth import HOME_BY_ROLE
     from callcenter.access.staff_accounts import with_known_password
 
     return with_known_password(session, frozenset(HOME_BY_ROLE))

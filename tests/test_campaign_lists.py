@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.core.followup_table import parse_overrides, schedule
 from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
@@ -26,7 +27,6 @@ from callcenter.core.models import (
     TreatmentType,
 )
 from callcenter.outbound import lists
-from callcenter.outbound.followup_schedule import parse_overrides, schedule
 from callcenter.outbound.workdays import (
     ClinicCalendar,
     ConfirmationRun,

@@ -226,3 +226,9 @@ def test_the_desk_feed_ends_when_its_session_is_locked(app, client, session: Ses
     _replay(app, _cookie(client)).post("/api/desk/lock", headers={"X-CSRF-Token": csrf})
     assert ended.wait(timeout=60), "the feed went on after the lock"
     feed.close()
+
+
+def test_no_demo_password_can_become_a_real_one() -> None:
+    from callcenter.demo.builder import LOGINS
+
+    assert all(password_problem("someone", login) is not None for login, *_ in LOGINS)

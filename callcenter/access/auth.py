@@ -15,10 +15,15 @@ from flask import Flask, abort, current_app, g, jsonify, redirect, request, sess
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.access import clinic_scope, staff_sessions
+from callcenter.access import staff_sessions
 from callcenter.access.passwords import verify_password
+from callcenter.core import clinic_scope
 from callcenter.core.inputs import limit, problem
 from callcenter.core.models import Staff, StaffRole, StaffSession, utcnow
+
+# Doctors are in the data (schedules, patients' doctor) but have no pages, so they cannot sign in
+# (least access): the desk is the receptionists'; an admin who covers the desk has it too.
+HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/admin"}
 
 F = TypeVar("F", bound=Callable[..., Any])
 

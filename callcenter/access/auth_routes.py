@@ -11,21 +11,23 @@ from werkzeug.wrappers import Response
 
 from callcenter.access import staff_accounts
 from callcenter.access.audit import record as audit
-from callcenter.access.auth import authenticate, current_staff, require_role, sign_in, sign_out
-from callcenter.access.login_throttle import LoginThrottle
+from callcenter.access.auth import (
+    HOME_BY_ROLE,
+    authenticate,
+    current_staff,
+    require_role,
+    sign_in,
+    sign_out,
+)
+from callcenter.access.locale import request_locale
+from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
-from callcenter.core.i18n import request_locale, t
+from callcenter.core.i18n import t
 from callcenter.core.models import utcnow
-from callcenter.core.ratelimit import Limit
-from callcenter.core.web import db, runtime
+from callcenter.core.web import db
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
-
-# Doctors are in the data (schedules, patients' doctor) but have no pages, so they cannot sign in
-# (least access): the desk is the receptionists'; an admin who covers the desk has it too.
-HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/admin"}
-
 
 def safe_next(target: str | None) -> str | None:
     """target if it is a path on this site, else None: an open redirect after sign-in is a
@@ -40,19 +42,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or decoded.startswith("//"):
         return None
     return target
-
-
-def login_throttle() -> LoginThrottle:
-    """Failed-password counters shared by sign-in and the desk's unlock (same password)."""
-    extensions = current_app.extensions
-    if "login_throttle" not in extensions:
-        config = current_app.config
-        window = config["LOGIN_WINDOW"]
-        extensions["login_throttle"] = LoginThrottle(
-            Limit("login-name", config["LOGIN_FAILURES"], window),
-            Limit("login-address", config["LOGIN_ADDRESS_FAILURES"], window),
-            lambda: runtime().redis if config["REDIS_URL"] else None)
-    return extensions["login_throttle"]
 
 
 @bp.route("/login", methods=["GET", "POST"])

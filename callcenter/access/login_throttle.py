@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
+from flask import current_app
 
 from callcenter.core.ratelimit import (
     Counters,
@@ -24,6 +25,7 @@ from callcenter.core.ratelimit import (
     hit,
     reset,
 )
+from callcenter.core.web import runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,3 +71,16 @@ class LoginThrottle:
         self._memory.forget_before(self.per_name, now)
         self._memory.forget_before(self.per_address, now)
         return action(self._memory)
+
+
+def shared() -> LoginThrottle:
+    """Failed-password counters shared by sign-in and the desk's unlock (same password)."""
+    extensions = current_app.extensions
+    if "login_throttle" not in extensions:
+        config = current_app.config
+        window = config["LOGIN_WINDOW"]
+        extensions["login_throttle"] = LoginThrottle(
+            Limit("login-name", config["LOGIN_FAILURES"], window),
+            Limit("login-address", config["LOGIN_ADDRESS_FAILURES"], window),
+            lambda: runtime().redis if config["REDIS_URL"] else None)
+    return extensions["login_throttle"]

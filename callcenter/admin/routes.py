@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
-from callcenter.core.i18n import request_locale, t
+from callcenter.access.locale import request_locale
+from callcenter.core.i18n import t
 from callcenter.core.ids import storable
 from callcenter.core.models import Call, Channel, RawState, RawWebhook, TrackingNumber
 from callcenter.core.web import db, runtime

@@ -17,10 +17,11 @@ from werkzeug.datastructures import MultiDict
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
+from callcenter.access.locale import request_locale
 from callcenter.analytics import REPORTS, Filters, Granularity, Row
 from callcenter.analytics import texts as _texts  # noqa: F401 - registers the dashboard texts
 from callcenter.analytics.svg_charts import Series, bar_chart, column_chart
-from callcenter.core.i18n import MESSAGES, request_locale, t
+from callcenter.core.i18n import MESSAGES, t
 from callcenter.core.ids import MAX_ID
 from callcenter.core.models import Channel, Clinic, TrackingNumber
 from callcenter.core.web import db

@@ -145,7 +145,7 @@ def _day_list(value: str) -> tuple[int, ...]:
 
 
 def _followup_schedule(value: str) -> str:
-    from callcenter.outbound.followup_schedule import parse_overrides
+    from callcenter.core.followup_table import parse_overrides
 
     parse_overrides(value)
     return value

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from callcenter.access.clinic_scope import install
+from callcenter.core.clinic_scope import install
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

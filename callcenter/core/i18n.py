@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
-
-from callcenter.core.config import LOCALES
-
 MESSAGES: dict[str, dict[str, str]] = {
     "outbound.title": {"ru": "Кому позвонить", "en": "Calls to make", "zh": "待拨电话"},
     "outbound.why": {"ru": "Причина", "en": "Why", "zh": "原因"},
@@ -302,14 +298,3 @@ def t(key: str, locale: str) -> str:
     if entry is None:
         return key
     return entry.get(locale) or entry.get("en") or key
-
-
-def request_locale(default: str) -> str:
-    """The signed-in staff member's language, else the browser's, else the clinic default."""
-    from callcenter.access.auth import current_staff
-
-    staff = current_staff()
-    if staff is not None and staff.locale in LOCALES:
-        return staff.locale
-    best = request.accept_languages.best_match(LOCALES) if request else None
-    return best or default

@@ -18,7 +18,7 @@ from typing import Any
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.access import clinic_scope
+from callcenter.core import clinic_scope
 from callcenter.core.models import DialTask, Staff, utcnow
 from callcenter.core.phones import mask, normalize
 from callcenter.core.runtime import Runtime

@@ -19,10 +19,10 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.access import clinic_scope
 from callcenter.access.audit import record as audit
 from callcenter.callscripts.library import Library
 from callcenter.callscripts.selection import library_for
+from callcenter.core import clinic_scope
 from callcenter.core.models import Call, CallStatus, Staff, utcnow
 from callcenter.core.runtime import Runtime
 from callcenter.desk.popcard import build_card

@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 from sqlalchemy import or_, select
 
-from callcenter.access import clinic_scope, staff_sessions
+from callcenter.access import staff_sessions
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import (
     SessionWatch,
@@ -19,10 +19,12 @@ from callcenter.access.auth import (
     require_role,
     signed_in_session,
 )
-from callcenter.access.auth_routes import login_throttle
+from callcenter.access.locale import request_locale
+from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
-from callcenter.core.i18n import MESSAGES, request_locale
+from callcenter.core import clinic_scope
+from callcenter.core.i18n import MESSAGES
 from callcenter.core.inputs import optional_text, text
 from callcenter.core.models import (
     Appointment,

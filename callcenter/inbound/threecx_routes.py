@@ -11,8 +11,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.access import audit, clinic_scope
+from callcenter.access import audit
 from callcenter.access.clinics import default_clinic
+from callcenter.core import clinic_scope
 from callcenter.core.models import Patient, PatientPhone
 from callcenter.core.phones import mask, normalize
 from callcenter.core.web import db

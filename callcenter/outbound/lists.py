@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from callcenter.core import followup_table
 from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import (
     ACTIVE_STATUSES,
@@ -33,7 +34,6 @@ from callcenter.core.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.outbound import followup_schedule
 from callcenter.outbound.workdays import (
     ClinicCalendar,
     confirmation_runs,
@@ -60,7 +60,7 @@ class ListSettings:
     confirm_evening: tuple[time, time] = (time(16), time(20))
     confirm_morning: tuple[time, time] = (time(9), time(11))
     follow_ups: Mapping[TreatmentType, tuple[int, ...]] = field(
-        default_factory=lambda: dict(followup_schedule.DEFAULT))
+        default_factory=lambda: dict(followup_table.DEFAULT))
     recall_days: tuple[int, ...] = (180, 360)
     # A follow-up missed while the service was down is still made this many days late.
     catch_up_days: int = 3
@@ -72,7 +72,7 @@ class ListSettings:
             call_hours=parse_window(config["CALL_HOURS"]),
             confirm_evening=parse_window(config["CONFIRM_WINDOW"]),
             confirm_morning=parse_window(config["CONFIRM_MORNING"]),
-            follow_ups=followup_schedule.schedule(config["FOLLOWUP_SCHEDULE"]),
+            follow_ups=followup_table.schedule(config["FOLLOWUP_SCHEDULE"]),
             recall_days=tuple(config["RECALL_DAYS"]),
         )
 
@@ -217,7 +217,7 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
         query = (select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
                  .where(Treatment.clinic_id == clinic.id, Treatment.type == kind,
                         Treatment.performed_on.in_(sorted(performed))))
-        stop_kind = followup_schedule.UNTIL.get(kind)
+        stop_kind = followup_table.UNTIL.get(kind)
         if stop_kind is not None:
             query = query.where(~exists().where(
                 later.patient_id == Treatment.patient_id, later.type == stop_kind,

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
-from callcenter.access import clinic_scope
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
-from callcenter.core.i18n import request_locale
+from callcenter.access.locale import request_locale
+from callcenter.core import clinic_scope
 from callcenter.core.models import Campaign, Clinic, DialTask, utcnow
 from callcenter.core.web import db
 from callcenter.outbound import control

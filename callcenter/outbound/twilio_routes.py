@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from callcenter.access import clinic_scope
+from callcenter.core import clinic_scope
 from callcenter.core.models import Appointment, Clinic, DialAttempt, DialTask, Patient, utcnow
 from callcenter.core.phones import mask
 from callcenter.core.web import db, runtime
 from callcenter.inbound.ingest import handle_webhook
-from callcenter.inbound.webhook_routes import inbound_request, limit_webhook, signed_url
+from callcenter.inbound.webhook_http import inbound_request, limit_webhook, signed_url
 from callcenter.outbound import prompts
 from callcenter.outbound.results import Outcome, RetryPolicy, outcome_for_key, record_outcome
 
