@@ -218,18 +218,13 @@ def serve(host: str, port: int, with_demo: bool) -> None:
 
 def refuse_known_passwords() -> None:
     """Production never runs while someone can sign in with a password from the README."""
-    found = _in_session(_known_password_logins)
+    from callcenter.access.staff_accounts import with_known_password
+
+    found = _in_session(with_known_password)
     if found:
         # A count, not the logins: this line lands in service logs, and it says whose password is known.
         raise UsageFailure(f"{len(found)} active staff account(s) have a known default password: "
                            "`callcenter staff check` lists them; change or deactivate them first")
-
-
-def _known_password_logins(session: Any) -> list[str]:
-    from callcenter.access.auth import HOME_BY_ROLE
-    from callcenter.access.staff_accounts import with_known_password
-
-    return with_known_password(session, frozenset(HOME_BY_ROLE))
 
 
 @cli.group()
@@ -272,7 +267,9 @@ def staff_deactivate(login: str) -> None:
 @staff.command("check")
 def staff_check() -> None:
     """List active logins whose password is a known default (exit 1 if any)."""
-    found = _in_session(_known_password_logins)
+    from callcenter.access.staff_accounts import with_known_password
+
+    found = _in_session(with_known_password)
     for login in found:
         click.echo(f"{login}: known default password")
     if found:

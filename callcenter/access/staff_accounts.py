@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.access import staff_sessions
+from callcenter.access.auth import HOME_BY_ROLE
 from callcenter.access.passwords import hash_password, verify_password
 from callcenter.core.models import Staff
 
@@ -58,7 +59,7 @@ def by_login(db: Session, login: str) -> Staff:
     return staff
 
 
-def with_known_password(db: Session, roles: frozenset[str]) -> list[str]:
+def with_known_password(db: Session) -> list[str]:
     """Logins of active staff (of the roles that can sign in) whose password is the login itself:
     every demo account (admin/admin …) and the commonest default. One Argon2 check per account:
     trying each demo password on every account cost 6 (66 s for 21 accounts on a busy 2-core
@@ -66,5 +67,5 @@ def with_known_password(db: Session, roles: frozenset[str]) -> list[str]:
     rows = db.scalars(select(Staff).where(Staff.active.is_(True), Staff.login.is_not(None),
                                           Staff.password_hash.is_not(None))).all()
     return sorted(staff.login for staff in rows
-                  if staff.login and str(staff.role) in roles
+                  if staff.login and str(staff.role) in HOME_BY_ROLE
                   and verify_password(staff.password_hash, staff.login))
