@@ -45,7 +45,7 @@ from callcenter.core.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.demo.builder import data
+from callcenter.demo import data
 from callcenter.demo.phones import PhoneFactory
 
 HISTORY_DAYS = 183
