@@ -2,9 +2,10 @@
 
 Calls go straight into the `calls` table in bulk (provider "demo", provider_call_id
 "demo-000123"), with no CallEventRecord or RawWebhook behind them. Live calls never take this
-path: they only ever come through callcenter.inbound.calls.record_call_event. Booking, cancelling and rescheduling
-calls are planned with the appointments (history.py) and added to the same `CallLog`; this module
-adds the rest (questions, vendors, hidden numbers, missed calls) and writes them all.
+path: they only ever come through callcenter.inbound.calls.record_call_event. Booking,
+cancelling and rescheduling calls are planned with the appointments (history.py) and added to
+the same `CallLog`; this module adds the rest (questions, vendors, hidden numbers, missed calls)
+and writes them all.
 """
 
 from __future__ import annotations
