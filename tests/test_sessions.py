@@ -229,6 +229,6 @@ def test_the_desk_feed_ends_when_its_session_is_locked(app, client, session: Ses
 
 
 def test_no_demo_password_can_become_a_real_one() -> None:
-    from callcenter.demo.builder import LOGINS
+    from callcenter.demo.people import LOGINS
 
     assert all(password_problem("someone", login) is not None for login, *_ in LOGINS)
