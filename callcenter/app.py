@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callcenter.access import auth as auth_core
 from callcenter.access import auth_routes as auth
 from callcenter.access import privacy_routes as privacy
+from callcenter.access.locale import request_locale
 from callcenter.admin import routes as admin
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
@@ -18,7 +19,7 @@ from callcenter.core import errors, ids, logging_setup, security_headers
 from callcenter.core import health_routes as health
 from callcenter.core import openapi_routes as openapi
 from callcenter.core.config import load_config
-from callcenter.core.i18n import t
+from callcenter.core.i18n import pt, t
 from callcenter.core.runtime import Runtime
 from callcenter.desk import routes as desk
 from callcenter.inbound import api_routes as api_calls
@@ -53,10 +54,12 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = ids.IdConverter  # before any route is added
-    errors.register(app)
+    # A machine client (PBX, integration) sends no Accept-Language: it reads English.
+    errors.register(app, lambda: request_locale("en"))
     security_headers.install(app)
     auth_core.init_app(app)
     app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["pt"] = pt
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)

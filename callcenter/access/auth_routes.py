@@ -22,7 +22,7 @@ from callcenter.access.auth import (
 from callcenter.access.locale import request_locale
 from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
-from callcenter.core.i18n import t
+from callcenter.core.i18n import N_, t
 from callcenter.core.models import utcnow
 from callcenter.core.web import db
 
@@ -54,12 +54,12 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
         wait = login_throttle().refused(name, address, now)
         if wait is not None:
             log.warning("sign-in paused for %s s: too many failures (address %s)", wait, address)
-            page = render_template("login.html", locale=locale, error=t("login.throttled", locale),
+            page = render_template("login.html", locale=locale, error=t("Too many attempts, wait a minute", locale),
                                    next=next_url)
             return page, 429, {"Retry-After": str(wait)}
         staff = authenticate(db(), name, request.form.get("password", ""))
         if staff is not None and str(staff.role) not in HOME_BY_ROLE:
-            return render_template("login.html", locale=locale, error=t("login.no_pages", locale),
+            return render_template("login.html", locale=locale, error=t("This account has no pages here", locale),
                                    next=next_url), 403, {}
         if staff is not None:
             login_throttle().succeeded(name, now)
@@ -68,7 +68,7 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             db().commit()
             return redirect(next_url or HOME_BY_ROLE[str(staff.role)])
         login_throttle().failed(name, address, now)
-        error = t("login.failed", locale)
+        error = t("Wrong login or password", locale)
     return render_template("login.html", locale=locale, error=error, next=next_url)
 
 
@@ -102,12 +102,12 @@ def change_password() -> Response | str | tuple[str, int]:
     name, address, now = staff.login or str(staff.id), request.remote_addr or "", time.time()
     error = None
     if login_throttle().refused(name, address, now) is not None:
-        error = "login.throttled"
+        error = N_("Too many attempts, wait a minute")
     elif not verify_password(staff.password_hash, form.get("current", "")):
         login_throttle().failed(name, address, now)
-        error = "password.wrong_current"
+        error = N_("The current password is wrong")
     elif form.get("new", "") != form.get("repeat", ""):
-        error = "password.mismatch"
+        error = N_("The new passwords differ")
     else:
         try:
             staff_accounts.change_password(db(), staff, form.get("new", ""), utcnow())

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from callcenter.access import staff_sessions
 from callcenter.access.auth import HOME_BY_ROLE
 from callcenter.access.passwords import hash_password, verify_password
+from callcenter.core.i18n import N_
 from callcenter.core.models import Staff
 
 MIN_LENGTH = 10
@@ -17,16 +18,16 @@ MIN_DISTINCT = 5
 
 
 def password_problem(login: str | None, password: str) -> str | None:
-    """The i18n key of what is wrong with a new password, or None. Length and not-guessable only:
+    """What is wrong with a new password (an English msgid, translated where shown), or None. Length and not-guessable only:
     composition rules make passwords harder to remember, not to guess (NIST SP 800-63B). The demo's
     published passwords (each login's own name) are all shorter than MIN_LENGTH."""
     lowered = password.casefold()
     if len(password) < MIN_LENGTH:
-        return "password.too_short"
+        return N_("The password is shorter than 10 characters")
     if login and login.casefold() in lowered:
-        return "password.known"
+        return N_("The password contains the login or is a known demo password")
     if len(set(password)) < MIN_DISTINCT:
-        return "password.too_simple"
+        return N_("Too simple: too few different characters")
     return None
 
 

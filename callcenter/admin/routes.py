@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
-from callcenter.core.i18n import t
+from callcenter.core.i18n import N_, t
 from callcenter.core.ids import storable
 from callcenter.core.models import Call, Channel, RawState, RawWebhook, TrackingNumber
 from callcenter.core.web import db, runtime
@@ -49,12 +49,17 @@ def page() -> str:
     )
 
 
+DONE = {"assigned": N_("Channel assigned; past calls re-attributed: {}"),
+        "reprocessed": N_("Processed again: {}"),
+        "not-found": N_("Not found")}
+
+
 def _done_text(done: str, locale: str) -> str:
     """The confirmation line after a form post (done=<what>:<figure>)."""
     what, _, figure = done.partition(":")
-    if what not in ("assigned", "reprocessed", "not-found"):
+    if what not in DONE:
         return ""
-    return t(f"admin.done.{what}", locale).format(figure)
+    return t(DONE[what], locale).format(figure)
 
 
 @bp.post("/admin/tracking-numbers/<int:number_id>")

@@ -19,9 +19,9 @@ from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
 from callcenter.analytics import REPORTS, Filters, Granularity, Row
-from callcenter.analytics import texts as _texts  # noqa: F401 - registers the dashboard texts
 from callcenter.analytics.svg_charts import Series, bar_chart, column_chart
-from callcenter.core.i18n import MESSAGES, t
+from callcenter.analytics.texts import COLUMNS, DEFINITIONS, GROUPS, NONE_LABEL, PURPOSES, SECTIONS
+from callcenter.core.i18n import Text, t
 from callcenter.core.ids import MAX_ID
 from callcenter.core.models import Channel, Clinic, TrackingNumber
 from callcenter.core.web import db
@@ -35,10 +35,6 @@ RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_ba
 TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_channel", "heard_channel",
                 "receptionist", "campaign", "purpose"}
 # What an empty name means, per (report, column); "" = any report.
-NONE_LABEL = {("", "channel"): "mkt.unattributed", ("", "tracking_number"): "mkt.unattributed",
-              ("heard_from", "channel"): "mkt.not_asked", ("", "receptionist"): "mkt.nobody",
-              ("", "campaign"): "mkt.no_campaign"}
-
 
 def _bad(field: str, problem: str) -> NoReturn:
     abort(400, description=f"{field}: {problem}")
@@ -106,8 +102,7 @@ def _filters_json(flt: Filters) -> dict[str, Any]:
 
 
 def definitions(locale: str) -> dict[str, str]:
-    return {key.removeprefix("mkt.def."): t(key, locale)
-            for key in MESSAGES if key.startswith("mkt.def.")}
+    return {key: t(text, locale) for key, text in DEFINITIONS.items()}
 
 
 @bp.get("/api/analytics")
@@ -172,7 +167,7 @@ class _Formatter:
         if column == "hour":
             return f"{value:02d}:00"
         if column == "purpose":
-            return t(f"mkt.purpose.{value}", self.locale)
+            return t(PURPOSES.get(value, value), self.locale)
         if column == "month":
             return format_date(date.fromisoformat(value + "-01"), "LLL yyyy", locale=self.locale)
         if isinstance(value, int | float):
@@ -194,29 +189,29 @@ def _charts(data: dict[str, list[Row]], fmt: _Formatter, tr: Any) -> dict[str, M
     periods = data["periods"]
     channels = data["channels"][:10]
     return {
-        "funnel": bar_chart(tr("mkt.sec.funnel"), [tr(f"mkt.col.{s}") for s in stages],
-                            [Series(tr("mkt.col.calls"), [summary[s] for s in stages])]),
+        "funnel": bar_chart(tr(SECTIONS["funnel"]), [tr(COLUMNS[s]) for s in stages],
+                            [Series(tr(COLUMNS["calls"]), [summary[s] for s in stages])]),
         "periods": column_chart(
-            tr("mkt.sec.periods"), [fmt.label("period", r) for r in periods],
-            [Series(tr("mkt.col.answered"), [r["answered"] for r in periods]),
-             Series(tr("mkt.col.missed"), [r["missed"] for r in periods])], stacked=True),
+            tr(SECTIONS["periods"]), [fmt.label("period", r) for r in periods],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in periods]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in periods])], stacked=True),
         "bookings": column_chart(
-            tr("mkt.sec.periods"), [fmt.label("period", r) for r in periods],
-            [Series(tr("mkt.col.bookings"), [r["bookings"] for r in periods]),
-             Series(tr("mkt.col.arrivals"), [r["arrivals"] for r in periods])]),
+            tr(SECTIONS["periods"]), [fmt.label("period", r) for r in periods],
+            [Series(tr(COLUMNS["bookings"]), [r["bookings"] for r in periods]),
+             Series(tr(COLUMNS["arrivals"]), [r["arrivals"] for r in periods])]),
         "channels": bar_chart(
-            tr("mkt.sec.channels"), [fmt.label("channel", r) for r in channels],
-            [Series(tr(f"mkt.col.{s}"), [r[s] for r in channels])
+            tr(SECTIONS["channels"]), [fmt.label("channel", r) for r in channels],
+            [Series(tr(COLUMNS[s]), [r[s] for r in channels])
              for s in ("calls", "bookings", "arrivals")]),
         "hours": column_chart(
-            tr("mkt.sec.hours"), [fmt.label("hour", r)[:2] for r in data["hours"]],
-            [Series(tr("mkt.col.answered"), [r["answered"] for r in data["hours"]]),
-             Series(tr("mkt.col.missed"), [r["missed"] for r in data["hours"]])],
+            tr(SECTIONS["hours"]), [fmt.label("hour", r)[:2] for r in data["hours"]],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in data["hours"]]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in data["hours"]])],
             stacked=True, width=470),
         "weekdays": column_chart(
-            tr("mkt.sec.weekdays"), [fmt.label("weekday", r) for r in data["weekdays"]],
-            [Series(tr("mkt.col.answered"), [r["answered"] for r in data["weekdays"]]),
-             Series(tr("mkt.col.missed"), [r["missed"] for r in data["weekdays"]])],
+            tr(SECTIONS["weekdays"]), [fmt.label("weekday", r) for r in data["weekdays"]],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in data["weekdays"]]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in data["weekdays"]])],
             stacked=True, width=470),
     }
 
@@ -230,14 +225,15 @@ def dashboard() -> str:
     data = {name: report.build(session, flt) for name, report in REPORTS.items()}
     fmt = _Formatter(locale, flt)
 
-    def tr(key: str) -> str:
-        return t(key, locale)
+    def tr(message: str | Text) -> str:
+        return t(message, locale)
 
     channels = session.scalars(select(Channel).order_by(Channel.name)).all()
     numbers = session.scalars(select(TrackingNumber).where(TrackingNumber.clinic_id == clinic.id)
                               .order_by(TrackingNumber.e164)).all()
     return render_template(
-        "marketing/dashboard.html", locale=locale, tr=tr, clinic=clinic, flt=flt,
+        "marketing/dashboard.html", locale=locale, columns=COLUMNS, sections=SECTIONS,
+        groups=GROUPS, clinic=clinic, flt=flt,
         query=request.query_string.decode(), channels=channels, numbers=numbers,
         summary={k: fmt.cell(k, v) for k, v in data["summary"][0].items()},
         tables={name: fmt.table(name, rows) for name, rows in data.items()},

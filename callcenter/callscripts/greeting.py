@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
+from callcenter.core.i18n import N_, t
+
 MORNING_UNTIL = time(11, 0)
 EVENING_FROM = time(17, 0)
 
-GREETINGS: dict[str, dict[str, str]] = {
-    "ru": {"morning": "Доброе утро", "afternoon": "Добрый день", "evening": "Добрый вечер"},
-    "en": {"morning": "Good morning", "afternoon": "Good afternoon", "evening": "Good evening"},
-    "zh": {"morning": "早上好", "afternoon": "下午好", "evening": "晚上好"},
+GREETINGS: dict[str, str] = {
+    "morning": N_("Good morning"),
+    "afternoon": N_("Good afternoon"),
+    "evening": N_("Good evening"),
 }
 
 
@@ -35,6 +37,5 @@ def part_of_day(now_utc: datetime, tz: tzinfo | str, morning_until: time = MORNI
 def greeting_for(now_utc: datetime, tz: tzinfo | str, locale: str,
                  morning_until: time = MORNING_UNTIL, evening_from: time = EVENING_FROM) -> str:
     """The greeting words for this moment at the clinic, e.g. "Добрый вечер"."""
-    words = GREETINGS.get(locale, GREETINGS["en"])
-    return words[part_of_day(now_utc, tz, morning_until, evening_from)]
+    return t(GREETINGS[part_of_day(now_utc, tz, morning_until, evening_from)], locale)
 

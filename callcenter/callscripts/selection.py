@@ -31,6 +31,7 @@ from callcenter.callscripts.values import (
     treatment_label,
 )
 from callcenter.core.config import LOCALES
+from callcenter.core.i18n import N_, t
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -67,18 +68,17 @@ SCENARIO_FOR_CALLER = {
     CallerKind.NON_PATIENT: "non_patient",
 }
 # Shown in place of a value the service does not know, so the receptionist sees what to say.
-MISSING_LABELS = {
-    "ru": {"patient": "[имя пациента]", "agent": "[ваше имя]", "doctor": "[врач]",
-           "appointment_time": "[время приёма]", "slot_1": "[время 1]", "slot_2": "[время 2]",
-           "service": "[услуга]", "treatment": "[лечение]", "clinic": "[клиника]",
-           "greeting": "Здравствуйте"},
-    "en": {"patient": "[patient's name]", "agent": "[your name]", "doctor": "[doctor]",
-           "appointment_time": "[appointment time]", "slot_1": "[time 1]", "slot_2": "[time 2]",
-           "service": "[service]", "treatment": "[treatment]", "clinic": "[clinic]",
-           "greeting": "Hello"},
-    "zh": {"patient": "[患者称呼]", "agent": "[您的名字]", "doctor": "[医生]",
-           "appointment_time": "[预约时间]", "slot_1": "[时间一]", "slot_2": "[时间二]",
-           "service": "[项目]", "treatment": "[治疗]", "clinic": "[诊所]", "greeting": "您好"},
+MISSING_LABELS: dict[str, str] = {
+    "patient": N_("[patient's name]"),
+    "agent": N_("[your name]"),
+    "doctor": N_("[doctor]"),
+    "appointment_time": N_("[appointment time]"),
+    "slot_1": N_("[time 1]"),
+    "slot_2": N_("[time 2]"),
+    "service": N_("[service]"),
+    "treatment": N_("[treatment]"),
+    "clinic": N_("[clinic]"),
+    "greeting": N_("Hello"),
 }
 
 
@@ -188,7 +188,6 @@ def render(selection: Selection, values: Mapping[str, str | None],
            slots: Sequence[OfferedSlot] = ()) -> RenderedScript:
     """Fill every placeholder; unknown values become a bracketed label and are listed in `missing`."""
     script = selection.script
-    labels = MISSING_LABELS[script.locale]
     missing: list[str] = []
 
     def fill(text: str) -> str:
@@ -199,7 +198,7 @@ def render(selection: Selection, values: Mapping[str, str | None],
                 return value
             if name not in missing:
                 missing.append(name)
-            return labels[name]
+            return t(MISSING_LABELS[name], script.locale)
 
         return BRACES.sub(one, text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -16,7 +17,8 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/", "/3cx/", "/healthz"))
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, request_locale: Callable[[], str]) -> None:
+    """`request_locale` names the reader's language: staff see refusals in their own."""
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         if not wants_json() or exc.response is not None:  # abort(response) carries its own body
@@ -26,7 +28,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InputError)
     def _input_error(exc: InputError):  # type: ignore[no-untyped-def]
-        body = {"error": "invalid_request", "field": exc.field, "message": exc.message}
+        body = {"error": "invalid_request", "field": exc.field,
+                "message": exc.localized(request_locale())}
         return jsonify(body), 400
 
     @app.errorhandler(Exception)

@@ -1,300 +1,61 @@
-"""Interface texts in ru / en / zh. Modules add their own keys to MESSAGES; `t` falls back to English."""
+"""Interface texts through gettext catalogs: the English text is the msgid, ru and zh live in
+`callcenter/translations/<locale>/LC_MESSAGES/messages.po` (CONTRIBUTING.md: the translator
+workflow). The `.po` files are read directly, once per locale, so a fresh clone needs no compile
+step. Every call names its locale because many texts are rendered for someone other than the
+request's user (a patient's language for prompts, a staff member's for a page)."""
 
 from __future__ import annotations
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "outbound.title": {"ru": "Кому позвонить", "en": "Calls to make", "zh": "待拨电话"},
-    "outbound.why": {"ru": "Причина", "en": "Why", "zh": "原因"},
-    "outbound.patient": {"ru": "Пациент", "en": "Patient", "zh": "患者"},
-    "outbound.number": {"ru": "Номер", "en": "Number", "zh": "号码"},
-    "outbound.tries": {"ru": "Попыток", "en": "Tries", "zh": "尝试次数"},
-    "outbound.outcome": {"ru": "Итог", "en": "Outcome", "zh": "结果"},
-    "outbound.empty": {"ru": "Сейчас звонить некому.", "en": "Nothing to call right now.",
-                       "zh": "目前没有需要拨打的电话。"},
-    "outbound.result.confirmed": {"ru": "подтвердил визит", "en": "confirmed", "zh": "已确认"},
-    "outbound.result.acknowledged": {"ru": "поговорили", "en": "talked", "zh": "已沟通"},
-    "outbound.result.reschedule": {"ru": "перенести", "en": "reschedule", "zh": "改约"},
-    "outbound.result.cancel": {"ru": "отмена", "en": "cancel", "zh": "取消"},
-    "outbound.result.opt_out": {"ru": "не звонить", "en": "no more calls", "zh": "不再来电"},
-    "outbound.result.busy": {"ru": "занято", "en": "busy", "zh": "占线"},
-    "outbound.result.no_answer": {"ru": "не ответил", "en": "no answer", "zh": "无人接听"},
-    "outbound.result.machine": {"ru": "автоответчик", "en": "answering machine", "zh": "语音信箱"},
-    "campaigns.title": {"ru": "Обзвоны", "en": "Outbound campaigns", "zh": "外呼任务"},
-    "campaigns.list": {"ru": "Список", "en": "List", "zh": "名单"},
-    "campaigns.mode": {"ru": "Режим", "en": "Mode", "zh": "方式"},
-    "campaigns.state": {"ru": "Состояние", "en": "State", "zh": "状态"},
-    "campaigns.done": {"ru": "Готово", "en": "Done", "zh": "完成"},
-    "campaigns.pending": {"ru": "Ждут", "en": "Pending", "zh": "待拨"},
-    "campaigns.calling": {"ru": "Звоним", "en": "Calling", "zh": "拨打中"},
-    "campaigns.failed": {"ru": "Не удалось", "en": "Failed", "zh": "失败"},
-    "campaigns.cancelled": {"ru": "Отменено", "en": "Cancelled", "zh": "已取消"},
-    "campaigns.pause": {"ru": "Пауза", "en": "Pause", "zh": "暂停"},
-    "campaigns.resume": {"ru": "Продолжить", "en": "Resume", "zh": "继续"},
-    "campaigns.cancel": {"ru": "Отменить", "en": "Cancel", "zh": "取消"},
-    "campaigns.empty": {"ru": "Обзвонов пока нет: списки на день строит фоновый обработчик по "
-                              "расписанию.",
-                        "en": "No campaigns yet: the worker builds the day's lists on schedule.",
-                        "zh": "暂无外呼任务：后台程序会按计划生成当天的名单。"},
-    "admin.title": {"ru": "Администрирование", "en": "Administration", "zh": "管理"},
-    "admin.campaigns": {"ru": "Обзвоны", "en": "Outbound campaigns", "zh": "外呼任务"},
-    "admin.numbers": {"ru": "Номера без канала", "en": "Numbers without a channel",
-                      "zh": "未分配渠道的号码"},
-    "admin.numbers_hint": {"ru": "На эти номера звонили, но канал рекламы не указан: звонки не попадут "
-                                 "в отчёт по каналам, пока вы его не выберете.",
-                           "en": "Calls reached these numbers but no advertising channel is set: they "
-                                 "stay out of the channel report until you pick one.",
-                           "zh": "这些号码有来电但未设置广告渠道：选择渠道前，来电不计入渠道报表。"},
-    "admin.number": {"ru": "Номер", "en": "Number", "zh": "号码"},
-    "admin.calls": {"ru": "Звонков", "en": "Calls", "zh": "来电数"},
-    "admin.channel": {"ru": "Канал", "en": "Channel", "zh": "渠道"},
-    "admin.assign": {"ru": "Назначить", "en": "Assign", "zh": "分配"},
-    "admin.none": {"ru": "Нет", "en": "None", "zh": "无"},
-    "admin.webhooks": {"ru": "Вебхуки, требующие внимания", "en": "Webhooks needing attention",
-                       "zh": "需要处理的回调"},
-    "admin.webhooks_hint": {"ru": "Каждый запрос АТС сохранён как есть. Ошибочные можно обработать "
-                                  "повторно после исправления; отклонённые хранятся для проверки.",
-                            "en": "Every PBX request is stored as received. Failed ones can be "
-                                  "processed again once the cause is fixed; rejected ones are kept "
-                                  "for security review.",
-                            "zh": "每个交换机请求都按原样保存。失败的可在修复后重新处理；被拒绝的留作安全审查。"},
-    "admin.received": {"ru": "Получен", "en": "Received", "zh": "接收时间"},
-    "admin.state": {"ru": "Состояние", "en": "State", "zh": "状态"},
-    "admin.error": {"ru": "Ошибка", "en": "Error", "zh": "错误"},
-    "admin.reprocess": {"ru": "Обработать снова", "en": "Process again", "zh": "重新处理"},
-    "admin.done.assigned": {"ru": "Канал назначен; пересчитано прошлых звонков: {}",
-                            "en": "Channel assigned; past calls re-attributed: {}",
-                            "zh": "渠道已分配；重新归因的历史来电：{}"},
-    "admin.done.reprocessed": {"ru": "Обработан повторно, ответ {}", "en": "Processed again: {}",
-                               "zh": "已重新处理：{}"},
-    "admin.done.not-found": {"ru": "Не найдено", "en": "Not found", "zh": "未找到"},
-    "login.no_pages": {"ru": "Для этой учётной записи нет страниц в системе",
-                       "en": "This account has no pages here", "zh": "此账户没有可用页面"},
-    "app.title": {"ru": "Регистратура", "en": "Front desk", "zh": "前台"},
-    "login.title": {"ru": "Вход", "en": "Sign in", "zh": "登录"},
-    "login.login": {"ru": "Логин", "en": "Login", "zh": "用户名"},
-    "login.password": {"ru": "Пароль", "en": "Password", "zh": "密码"},
-    "login.submit": {"ru": "Войти", "en": "Sign in", "zh": "登录"},
-    "login.failed": {"ru": "Неверный логин или пароль", "en": "Wrong login or password",
-                     "zh": "用户名或密码错误"},
-    "login.throttled": {"ru": "Слишком много попыток, подождите минуту",
-                        "en": "Too many attempts, wait a minute", "zh": "尝试次数过多，请稍候一分钟"},
-    "nav.logout": {"ru": "Выйти", "en": "Sign out", "zh": "退出"},
-    "nav.password": {"ru": "Пароль", "en": "Password", "zh": "密码"},
-    "password.title": {"ru": "Смена пароля", "en": "Change password", "zh": "修改密码"},
-    "password.rules": {"ru": "Не короче 10 знаков, без логина внутри. После смены все другие входы "
-                             "под вашим именем завершатся.",
-                       "en": "At least 10 characters, not containing your login. Your other "
-                             "signed-in browsers are signed out.",
-                       "zh": "至少 10 个字符，且不包含用户名。修改后，您在其他设备上的登录将全部退出。"},
-    "password.current": {"ru": "Текущий пароль", "en": "Current password", "zh": "当前密码"},
-    "password.new": {"ru": "Новый пароль", "en": "New password", "zh": "新密码"},
-    "password.repeat": {"ru": "Новый пароль ещё раз", "en": "New password again", "zh": "再次输入新密码"},
-    "password.submit": {"ru": "Сменить пароль", "en": "Change password", "zh": "修改密码"},
-    "password.wrong_current": {"ru": "Текущий пароль неверен", "en": "The current password is wrong",
-                               "zh": "当前密码不正确"},
-    "password.mismatch": {"ru": "Новые пароли не совпадают", "en": "The new passwords differ",
-                          "zh": "两次输入的新密码不一致"},
-    "password.too_short": {"ru": "Пароль короче 10 знаков", "en": "The password is shorter than 10 characters",
-                           "zh": "密码少于 10 个字符"},
-    "password.known": {"ru": "Пароль содержит логин или известен из демо-версии",
-                       "en": "The password contains the login or is a known demo password",
-                       "zh": "密码包含用户名，或是公开的演示密码"},
-    "password.too_simple": {"ru": "Слишком простой пароль: мало разных знаков",
-                            "en": "Too simple: too few different characters", "zh": "密码过于简单：不同字符太少"},
-    "nav.desk": {"ru": "Звонки", "en": "Desk", "zh": "来电"},
-    "nav.marketing": {"ru": "Аналитика", "en": "Analytics", "zh": "分析"},
-    "nav.admin": {"ru": "Настройки", "en": "Admin", "zh": "管理"},
-    "desk.title": {"ru": "Рабочее место", "en": "Desk",
-                  "zh": "工作台"},
-    "desk.live": {"ru": "На связи", "en": "Live",
-                 "zh": "已连接"},
-    "desk.reconnecting": {"ru": "Переподключение…", "en": "Reconnecting…",
-                         "zh": "正在重连…"},
-    "desk.waiting": {"ru": "Сейчас звонков нет. Карточка откроется здесь, как только зазвонит ваша линия.", "en": "No call right now. The caller's card opens here as soon as your line rings.",
-                    "zh": "暂无来电。您的分机一响，来电者资料就会在这里打开。"},
-    "desk.status.ringing": {"ru": "Звонит", "en": "Ringing",
-                           "zh": "振铃中"},
-    "desk.status.answered": {"ru": "Разговор", "en": "On the line",
-                            "zh": "通话中"},
-    "desk.status.completed": {"ru": "Завершён", "en": "Ended",
-                             "zh": "已结束"},
-    "desk.status.missed": {"ru": "Пропущен", "en": "Missed",
-                          "zh": "未接"},
-    "desk.status.failed": {"ru": "Не дозвонились", "en": "Not reached",
-                          "zh": "未接通"},
-    "desk.via": {"ru": "через", "en": "via",
-                "zh": "来源"},
-    "desk.kind.new": {"ru": "Новый абонент", "en": "New caller",
-                     "zh": "新来电者"},
-    "desk.kind.repeat": {"ru": "Пациент клиники", "en": "Clinic patient",
-                        "zh": "本院患者"},
-    "desk.kind.family": {"ru": "Семейный номер — кто звонит?", "en": "Family number — who is calling?",
-                        "zh": "家庭共用号码——请确认来电者"},
-    "desk.kind.hidden": {"ru": "Скрытый номер", "en": "Hidden number",
-                        "zh": "隐藏号码"},
-    "desk.kind.non_patient": {"ru": "Не пациент", "en": "Not a patient",
-                             "zh": "非患者"},
-    "desk.first_time": {"ru": "звонит впервые", "en": "first call ever",
-                       "zh": "首次来电"},
-    "desk.called_before": {"ru": "уже звонил(а)", "en": "has called before",
-                          "zh": "曾来电"},
-    "desk.address_as": {"ru": "Обращаться", "en": "Address as",
-                       "zh": "称呼"},
-    "desk.ask_name": {"ru": "спросите имя", "en": "ask their name",
-                     "zh": "请询问姓名"},
-    "desk.new_badge": {"ru": "первичный", "en": "new patient",
-                      "zh": "初诊"},
-    "desk.repeat_badge": {"ru": "повторный", "en": "returning",
-                         "zh": "复诊"},
-    "desk.visits": {"ru": "визитов", "en": "visits",
-                   "zh": "就诊次数"},
-    "desk.next_appointments": {"ru": "Ближайшие приёмы", "en": "Next appointments",
-                              "zh": "即将预约"},
-    "desk.last_visit": {"ru": "Последний визит", "en": "Last visit",
-                       "zh": "上次就诊"},
-    "desk.due": {"ru": "Пора позвонить", "en": "Calls due",
-                "zh": "待办回访"},
-    "desk.notes": {"ru": "Заметки", "en": "Notes",
-                  "zh": "备注"},
-    "desk.previous_calls": {"ru": "Прошлые звонки", "en": "Previous calls",
-                           "zh": "历史来电"},
-    "desk.none": {"ru": "нет", "en": "none",
-                 "zh": "无"},
-    "desk.script": {"ru": "Сценарий", "en": "Script",
-                   "zh": "话术"},
-    "desk.slots": {"ru": "Предложите два времени", "en": "Offer two times",
-                  "zh": "提供两个时间"},
-    "desk.book": {"ru": "Записать", "en": "Book",
-                 "zh": "预约"},
-    "desk.booked": {"ru": "Записан(а)", "en": "Booked",
-                   "zh": "已预约"},
-    "desk.other_time": {"ru": "Другое время", "en": "Other time",
-                       "zh": "其他时间"},
-    "desk.doctor": {"ru": "Врач", "en": "Doctor",
-                   "zh": "医生"},
-    "desk.outcome": {"ru": "Итог звонка", "en": "Call outcome",
-                    "zh": "通话结果"},
-    "desk.heard_from": {"ru": "Откуда узнали о нас?", "en": "How did they hear about us?",
-                       "zh": "从哪里了解到我们？"},
-    "desk.call_notes": {"ru": "Заметка к звонку", "en": "Call notes",
-                       "zh": "通话备注"},
-    "desk.save": {"ru": "Сохранить", "en": "Save",
-                 "zh": "保存"},
-    "desk.saved": {"ru": "Сохранено", "en": "Saved",
-                  "zh": "已保存"},
-    "desk.create_patient": {"ru": "Завести карточку", "en": "Create patient card",
-                           "zh": "新建患者档案"},
-    "desk.last_name": {"ru": "Фамилия", "en": "Last name",
-                      "zh": "姓"},
-    "desk.first_name": {"ru": "Имя", "en": "First name",
-                       "zh": "名"},
-    "desk.patronymic": {"ru": "Отчество", "en": "Patronymic",
-                       "zh": "父称"},
-    "desk.confirm": {"ru": "Визит подтверждён", "en": "Visit confirmed",
-                    "zh": "已确认就诊"},
-    "desk.mark_call": {"ru": "Позвонить", "en": "Call again",
-                      "zh": "再次致电"},
-    "desk.cancel_visit": {"ru": "Отменить", "en": "Cancel",
-                         "zh": "取消"},
-    "desk.new_date": {"ru": "Новая дата", "en": "New date",
-                     "zh": "新日期"},
-    "desk.call_back_at": {"ru": "Перезвонить", "en": "Call back at",
-                         "zh": "回电时间"},
-    "desk.cancel_rule": {"ru": "Отмена только с новой датой или договорённостью, когда перезвонить.", "en": "A visit is cancelled only with a new date or an agreed call-back time.",
-                        "zh": "取消预约时必须约定新日期或回电时间。"},
-    "desk.missed": {"ru": "Пропущенные — перезвонить", "en": "Missed calls to return",
-                   "zh": "未接来电待回拨"},
-    "desk.confirmations": {"ru": "Подтверждения на сегодня", "en": "Today's confirmations",
-                          "zh": "今日确认"},
-    "desk.call_backs": {"ru": "Перезвоны в эту смену", "en": "Call-backs due this shift",
-                       "zh": "本班待回电"},
-    "desk.call_back": {"ru": "Перезвонить", "en": "Call back",
-                      "zh": "回拨"},
-    "desk.dial": {"ru": "Позвонить", "en": "Call",
-                 "zh": "拨打"},
-    "desk.dialing": {"ru": "Сначала зазвонит ваша гарнитура", "en": "Your headset rings first",
-                    "zh": "您的耳机将先响铃"},
-    "desk.waited": {"ru": "ждёт", "en": "waiting",
-                   "zh": "已等待"},
-    "desk.minutes": {"ru": "мин", "en": "min",
-                    "zh": "分钟"},
-    "desk.times": {"ru": "раз", "en": "times",
-                  "zh": "次"},
-    "desk.empty": {"ru": "Пусто", "en": "Nothing here",
-                  "zh": "暂无"},
-    "desk.locked": {"ru": "Рабочее место заблокировано", "en": "Desk locked",
-                   "zh": "工作台已锁定"},
-    "desk.locked_hint": {"ru": "Данные пациентов скрыты. Введите пароль, чтобы продолжить.", "en": "Patient data is hidden. Enter your password to continue.",
-                        "zh": "患者信息已隐藏。请输入密码继续。"},
-    "desk.unlock": {"ru": "Разблокировать", "en": "Unlock",
-                   "zh": "解锁"},
-    "desk.lock": {"ru": "Блокировать", "en": "Lock",
-                 "zh": "锁定"},
-    "desk.password": {"ru": "Пароль", "en": "Password",
-                     "zh": "密码"},
-    "desk.wrong_password": {"ru": "Неверный пароль", "en": "Wrong password",
-                           "zh": "密码错误"},
-    "desk.close": {"ru": "Закрыть", "en": "Close",
-                  "zh": "关闭"},
-    "desk.shortcuts": {"ru": "Клавиши", "en": "Keys",
-                 "zh": "快捷键"},
-    "desk.key.pick": {"ru": "выбрать члена семьи", "en": "pick family member",
-                     "zh": "选择家庭成员"},
-    "desk.key.book": {"ru": "записать на время 1 / 2", "en": "book time 1 / 2",
-                     "zh": "预约时间一/二"},
-    "desk.key.outcome": {"ru": "итог звонка", "en": "outcome",
-                        "zh": "通话结果"},
-    "desk.key.notes": {"ru": "заметка", "en": "notes",
-                      "zh": "备注"},
-    "desk.key.close": {"ru": "закрыть карточку", "en": "close card",
-                      "zh": "关闭卡片"},
-    "desk.key.lock": {"ru": "заблокировать", "en": "lock",
-                     "zh": "锁定"},
-    "desk.key.next": {"ru": "следующая карточка", "en": "next card",
-                     "zh": "下一张卡片"},
-    "desk.error": {"ru": "Ошибка", "en": "Error",
-                  "zh": "错误"},
-    "desk.outcome.booked": {"ru": "Записан", "en": "Booked",
-                           "zh": "已预约"},
-    "desk.outcome.rescheduled": {"ru": "Перенос", "en": "Rescheduled",
-                                "zh": "已改约"},
-    "desk.outcome.cancelled": {"ru": "Отмена", "en": "Cancelled",
-                              "zh": "已取消"},
-    "desk.outcome.information": {"ru": "Справка", "en": "Information only",
-                                "zh": "仅咨询"},
-    "desk.outcome.complaint": {"ru": "Жалоба", "en": "Complaint",
-                              "zh": "投诉"},
-    "desk.outcome.non_patient": {"ru": "Не пациент", "en": "Non-patient",
-                                "zh": "非患者"},
-    "desk.outcome.wrong_number": {"ru": "Ошиблись номером", "en": "Wrong number",
-                                 "zh": "打错电话"},
-    "desk.purpose.recall": {"ru": "профосмотр", "en": "check-up recall",
-                           "zh": "复查提醒"},
-    "desk.purpose.follow_up": {"ru": "контрольный звонок", "en": "follow-up",
-                              "zh": "术后回访"},
-    "desk.purpose.confirmation": {"ru": "подтверждение", "en": "confirmation",
-                                 "zh": "就诊确认"},
-    "desk.purpose.no_show": {"ru": "не пришёл", "en": "no-show",
-                            "zh": "爽约"},
-    "desk.purpose.call_back": {"ru": "перезвон", "en": "call-back",
-                              "zh": "回电"},
-    "desk.purpose.reschedule": {"ru": "перенос", "en": "reschedule",
-                               "zh": "改约"},
-    "desk.purpose.missed_call": {"ru": "пропущенный", "en": "missed call",
-                                "zh": "未接来电"},
-    "desk.open_card": {"ru": "Карточка", "en": "Card",
-                      "zh": "档案"},
-    "desk.may_wait": {"ru": "возможно ожидание", "en": "may have to wait",
-                     "zh": "可能需要等候"},
-    "desk.birth_date": {"ru": "Дата рождения", "en": "Birth date",
-                       "zh": "出生日期"},
-    "desk.phones": {"ru": "Телефоны", "en": "Phones",
-                   "zh": "电话"},
-}
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+from babel.messages.pofile import read_po
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+DOMAIN = "messages"
+# pybabel extract's -k list (CONTRIBUTING.md; tests/test_translations.py extracts with it): the
+# functions above, and the staff-facing errors whose second argument is an English message.
+EXTRACT_KEYWORDS = ("t", "pt:1c,2", "N_", "NP_:1c,2",
+                    "DeskError:2", "DialError:2", "BookingError:2", "InputError:2")
 
 
-def t(key: str, locale: str) -> str:
-    entry = MESSAGES.get(key)
-    if entry is None:
-        return key
-    return entry.get(locale) or entry.get("en") or key
+class Text(NamedTuple):
+    """A message whose English needs a context to translate well ("Booked" as a call outcome)."""
+
+    context: str
+    msgid: str
+
+
+def N_(msgid: str) -> str:
+    """Marks a text for extraction where it is defined; translate it where it is shown."""
+    return msgid
+
+
+def NP_(context: str, msgid: str) -> Text:
+    """N_ with a context."""
+    return Text(context, msgid)
+
+
+@cache
+def catalog(locale: str) -> dict[tuple[str | None, str], str]:
+    """(context, msgid) → translation for the locale; empty for English or an unknown locale.
+    Fuzzy and untranslated entries are left out, so they show in English."""
+    path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if locale == "en" or not path.is_file():
+        return {}
+    with path.open("rb") as fileobj:
+        po = read_po(fileobj, locale=locale)
+    return {(message.context, message.id): message.string for message in po
+            if message.id and isinstance(message.id, str) and isinstance(message.string, str)
+            and message.string and not message.fuzzy}
+
+
+def t(message: str | Text, locale: str) -> str:
+    """The text in the locale, the English msgid when the catalog has none."""
+    context, msgid = message if isinstance(message, Text) else (None, message)
+    return catalog(locale).get((context, msgid), msgid)
+
+
+def pt(context: str, msgid: str, locale: str) -> str:
+    return t(Text(context, msgid), locale)

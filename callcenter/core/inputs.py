@@ -15,27 +15,48 @@ from typing import Any
 from sqlalchemy import Text
 from sqlalchemy.orm import QueryableAttribute
 
+from callcenter.core.i18n import N_, t
+
 # Text columns have no size of their own; this is what one free-text field (notes) may hold.
 TEXT_LIMIT = 5000
 
 
-class InputError(ValueError):
+class FieldError(Exception):
+    """A refusal naming the field to fix, shown to staff. `message` is English with its {name}
+    fields filled from `params`; the unfilled English is the msgid, so the JSON answer can say it
+    in the reader's language (`localized`) while `error` and `field` stay codes."""
+
+    def __init__(self, field: str, message: str, status: int = 400, **params: object) -> None:
+        self.field = field
+        self.msgid = message
+        self.params = params
+        self.message = message.format(**params) if params else message
+        self.status = status
+        super().__init__(self.message)
+
+    def localized(self, locale: str) -> str:
+        text = t(self.msgid, locale)
+        return text.format(**self.params) if self.params else text
+
+
+class InputError(FieldError, ValueError):
     """A value that cannot be stored or looked up: 400 naming the field."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = safe(field)
-        self.message = message
+    def __init__(self, field: str, message: str, **params: object) -> None:
+        super().__init__(safe(field), message, **params)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 def problem(value: str) -> str | None:
     """Why a string cannot go to either database, or None when it can."""
     if "\x00" in value:
-        return "contains a NUL character"
+        return N_("contains a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "contains an unpaired surrogate (not valid Unicode)"
+        return N_("contains an unpaired surrogate (not valid Unicode)")
     return None
 
 
@@ -58,7 +79,7 @@ def text(column: QueryableAttribute[Any], value: Any, field: str) -> str:
         raise InputError(field, reason)
     most = limit(column)
     if len(value) > most:
-        raise InputError(field, f"longer than {most} characters")
+        raise InputError(field, "longer than {most} characters", most=most)
     return value
 
 

@@ -19,6 +19,7 @@ from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.core import clinic_scope
+from callcenter.core.inputs import FieldError
 from callcenter.core.models import DialTask, Staff, utcnow
 from callcenter.core.phones import mask, normalize
 from callcenter.core.runtime import Runtime
@@ -30,12 +31,8 @@ log = logging.getLogger(__name__)
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
-class DialError(Exception):
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
+class DialError(FieldError):
+    """The call could not start: `status` says whose fault (4xx ours, 502 the provider's)."""
 
 
 def mode(config: Mapping[str, Any]) -> str:
@@ -143,13 +140,15 @@ def _originate_ami(config: Mapping[str, Any], extension: str, number: str) -> No
             conn.sendall(ami_originate_action(config, extension, number, action_id).encode())
             reply = _ami_response(reader, action_id)
             if reply.get("Response") != "Success":
-                raise DialError("number", reply.get("Message", "the PBX refused the call"), 502)
+                raise DialError("number", "the PBX refused the call: {reason}", 502,
+                                reason=reply.get("Message", "-"))
             # Closing before Asterisk's "Goodbye" makes it log a dropped manager session and can
             # cut the queued Originate on some versions: log off the way a well-behaved client does.
             conn.sendall(f"Action: Logoff\r\nActionID: {action_id}-logoff\r\n\r\n".encode())
             _ami_response(reader, f"{action_id}-logoff")
     except OSError as exc:
-        raise DialError("click_to_call", f"the PBX is unreachable ({type(exc).__name__})", 502) from None
+        raise DialError("click_to_call", "the PBX is unreachable ({reason})", 502,
+                        reason=type(exc).__name__) from None
 
 
 def _ami_response(reader: Any, action_id: str) -> dict[str, str]:

@@ -8,16 +8,13 @@ from typing import Any
 from flask import request
 
 from callcenter.core.ids import storable
+from callcenter.core.inputs import FieldError
 from callcenter.core.models import Appointment, Call, Patient
 from callcenter.core.web import db
 
 
-class DeskError(Exception):
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
+class DeskError(FieldError):
+    """A desk request refused: `status` (400 unless given) with the field to fix."""
 
 
 def body_json() -> dict[str, Any]:

@@ -24,8 +24,8 @@ from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
 from callcenter.core import clinic_scope
-from callcenter.core.i18n import MESSAGES
 from callcenter.core.inputs import optional_text, text
+from callcenter.core.labels import PURPOSES
 from callcenter.core.models import (
     Appointment,
     Call,
@@ -53,6 +53,7 @@ from callcenter.desk.http_input import (
     time_field,
 )
 from callcenter.desk.popcard import build_card
+from callcenter.desk.texts import desk_texts
 from callcenter.inbound import leads
 from callcenter.inbound.attribution import set_heard_from
 from callcenter.schedule import booking
@@ -71,12 +72,14 @@ DESK_OUTCOMES = (CallOutcome.BOOKED, CallOutcome.RESCHEDULED, CallOutcome.CANCEL
 
 @bp.errorhandler(DeskError)
 def _desk_error(exc: DeskError) -> tuple[Response, int]:
-    return jsonify({"error": "invalid_request", "field": exc.field, "message": exc.message}), exc.status
+    body = {"error": "invalid_request", "field": exc.field, "message": exc.localized(_locale())}
+    return jsonify(body), exc.status
 
 
 @bp.errorhandler(booking.BookingError)
 def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
-    return jsonify({"error": "rejected", "field": exc.field, "message": exc.message}), 409
+    body = {"error": "rejected", "field": exc.field, "message": exc.localized(_locale())}
+    return jsonify(body), exc.status
 
 
 def _staff() -> Staff:
@@ -128,10 +131,8 @@ def page() -> str:
                                                Staff.role == StaffRole.DOCTOR,
                                                Staff.active.is_(True))
                            .order_by(Staff.last_name)).all()
-    texts = {key.removeprefix("desk."): (entry.get(locale) or entry["en"])
-             for key, entry in MESSAGES.items() if key.startswith("desk.")}
     return render_template(
-        "desk/desk.html", locale=locale, staff=staff, texts=texts, channels=channels,
+        "desk/desk.html", locale=locale, staff=staff, texts=desk_texts(locale), channels=channels,
         doctors_json=[{"id": d.id, "name": doctor_name(d, locale)} for d in doctors],
         outcomes=[o.value for o in DESK_OUTCOMES], staff_clinic_tz=_clinic().timezone,
         start_id=_stream_position(), locked=is_locked(),
@@ -166,7 +167,8 @@ def patient_page(patient_id: int) -> str:
     summary = patient_summaries(db(), _clinic(patient.clinic_id), [patient.id], utcnow(), locale)[0]
     audit(db(), _staff().id, "view_patient", "patient", patient.id, via="card_page")
     db().commit()
-    return render_template("desk/patient.html", locale=locale, patient=summary)
+    return render_template("desk/patient.html", locale=locale, patient=summary,
+                           purposes=PURPOSES)
 
 
 @bp.get("/api/desk/active")
@@ -240,7 +242,8 @@ def wrap_up(call_id: int) -> Response:
         try:
             outcome = CallOutcome(body["outcome"])
         except ValueError:
-            raise DeskError("outcome", "one of: " + ", ".join(o.value for o in CallOutcome)) from None
+            raise DeskError("outcome", "one of: {choices}",
+                            choices=", ".join(o.value for o in CallOutcome)) from None
         booking.check_outcome(db(), call, outcome)
         call.outcome = outcome
     if "heard_from" in body:
@@ -337,7 +340,7 @@ def dial() -> Response:
     try:
         call_id = clicktocall.dial(runtime(), staff, number, task_id=task_id)
     except clicktocall.DialError as exc:
-        raise DeskError(exc.field, exc.message, exc.status) from None
+        raise DeskError(exc.field, exc.msgid, exc.status, **exc.params) from None
     return jsonify({"call_id": call_id})
 
 

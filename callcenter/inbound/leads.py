@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from callcenter.core.i18n import N_
 from callcenter.core.models import Call, CallDirection, Patient, PatientPhone
 
 
@@ -12,7 +13,7 @@ def patient_from_call(session: Session, call: Call, *, last_name: str, first_nam
     """Create the card (a lead until their first visit) and link the call to it; the caller commits."""
     first, last = first_name.strip()[:100], last_name.strip()[:100]
     if not (first or last):
-        raise ValueError("a first or last name is needed")
+        raise ValueError(N_("a first or last name is needed"))
     number = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
     patient = Patient(clinic_id=call.clinic_id, first_name=first, last_name=last,
                       patronymic=patronymic.strip()[:100], notes=notes[:5000],

@@ -10,6 +10,8 @@ from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
 from callcenter.core import clinic_scope
+from callcenter.core.i18n import NP_, Text
+from callcenter.core.labels import PURPOSES
 from callcenter.core.models import Campaign, Clinic, DialTask, utcnow
 from callcenter.core.web import db
 from callcenter.outbound import control
@@ -21,6 +23,16 @@ DESK = ("receptionist", "admin")
 # What a receptionist can record after calling by hand.
 DESK_OUTCOMES = (Outcome.CONFIRMED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE, Outcome.CANCEL,
                  Outcome.OPT_OUT, Outcome.BUSY, Outcome.NO_ANSWER, Outcome.MACHINE)
+RESULT_LABELS: dict[str, Text] = {
+    "confirmed": NP_("call result", "confirmed"),
+    "acknowledged": NP_("call result", "talked"),
+    "reschedule": NP_("call result", "reschedule"),
+    "cancel": NP_("call result", "cancel"),
+    "opt_out": NP_("call result", "no more calls"),
+    "busy": NP_("call result", "busy"),
+    "no_answer": NP_("call result", "no answer"),
+    "machine": NP_("call result", "answering machine"),
+}
 
 
 def _error(status: int, code: str, message: str) -> tuple[Response, int]:
@@ -52,7 +64,7 @@ def _tasks() -> list[dict[str, Any]]:
     """The home clinic's preview list; its patients' names are an audited read."""
     tasks = desk_list(db(), _home_clinic(), utcnow())
     audit(db(), _staff_id(), "view_task_list", "clinic", _home_clinic().id,
-          task_ids=[t["task_id"] for t in tasks])
+          task_ids=[task["task_id"] for task in tasks])
     db().commit()
     return tasks
 
@@ -124,7 +136,8 @@ def change(campaign_id: int) -> Response | tuple[Response, int]:
 def desk_page() -> str:
     """The preview list: one click dials (tel: link, taken by the softphone), one click records."""
     return render_template("campaigns/desk.html", tasks=_tasks(),
-                           outcomes=[o.value for o in DESK_OUTCOMES],
+                           outcomes=[(o.value, RESULT_LABELS[o.value]) for o in DESK_OUTCOMES],
+                           purposes=PURPOSES,
                            locale=request_locale(current_app.config["LOCALE"]))
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.core.inputs import FieldError
 from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
@@ -32,13 +33,14 @@ DEFAULT_MINUTES = 30
 MARKS = {"confirmed": AppointmentStatus.CONFIRMED, "call": AppointmentStatus.CALL_BACK}
 
 
-class BookingError(ValueError):
+class BookingError(FieldError, ValueError):
     """A desk action the rules refuse; `field` names what to fix."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __init__(self, field: str, message: str, **params: object) -> None:
+        super().__init__(field, message, 409, **params)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int, 
 def _active(appointment: Appointment) -> None:
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
                                   AppointmentStatus.CALL_BACK):
-        raise BookingError("appointment_id", f"the appointment is {appointment.status}, not active")
+        raise BookingError("appointment_id", "the appointment is {status}, not active",
+                           status=appointment.status)
 
 
 def reschedule(session: Session, appointment: Appointment, *, doctor_id: int | None,
@@ -183,7 +186,7 @@ def call_back_task(session: Session, clinic: Clinic, patient: Patient, when: dat
 def mark(appointment: Appointment, result: str) -> None:
     """The confirmation-call result: "confirmed" (visit confirmed) or "call" (call again on the day)."""
     if result not in MARKS:
-        raise BookingError("mark", "one of: " + ", ".join(MARKS))
+        raise BookingError("mark", "one of: {choices}", choices=", ".join(MARKS))
     _active(appointment)
     appointment.status = MARKS[result]
 
