@@ -57,7 +57,7 @@ def test_every_get_route_for_every_caller(app: Any, session: Session) -> None:
             continue
         url = rule.build(values, append_unknown=False)[1]
         for caller, client in clients.items():
-            response = _send(client, "GET", url)
+            response = _send(client, session, "GET", url)
             statuses.add(response.status_code)
             problems += [f"GET {url} as {caller} ({response.status_code}): {p}"
                          for p in _problems(rule.endpoint, response.headers)]
