@@ -119,8 +119,8 @@ def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int, 
 def _active(appointment: Appointment) -> None:
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED,
                                   AppointmentStatus.CALL_BACK):
-        raise BookingError("appointment_id", "the appointment is {status}, not active",
-                           status=appointment.status)
+        raise BookingError("appointment_id", "the appointment is {state}, not active",
+                           state=appointment.status)
 
 
 def reschedule(session: Session, appointment: Appointment, *, doctor_id: int | None,
