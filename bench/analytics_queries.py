@@ -30,14 +30,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from callcenter import migrate
+from bench.population import patient_phone, populate
+from bench.table import print_table
 from callcenter.analytics import REPORTS, Filters, Granularity
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import Staff, StaffRole, TrackingNumber
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import Staff, StaffRole, TrackingNumber
 from tests.services import PostgresServer, postgres_bindir
-
-from .population import patient_phone, populate
-from .table import print_table
 
 ZONE = ZoneInfo("Europe/Moscow")
 FIRST_DAY = date(2025, 1, 1)

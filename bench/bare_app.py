@@ -7,7 +7,7 @@ import os
 from flask import Flask, Response, request
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert
 
-from callcenter.db import make_engine
+from callcenter.core.db import make_engine
 
 metadata = MetaData()
 hits = Table("bare_hits", metadata, Column("id", Integer, primary_key=True), Column("body", LargeBinary))

@@ -22,10 +22,9 @@ from sqlalchemy import delete, insert, select
 
 from bench.population import populate
 from bench.table import print_table
-from callcenter import migrate
-from callcenter.campaigns import lists
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import (
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -38,6 +37,7 @@ from callcenter.models import (
     Treatment,
     TreatmentType,
 )
+from callcenter.outbound import lists
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # Tuesday, 12:00 in Moscow
 WEEKDAYS = {day: [["09:00", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}

@@ -10,11 +10,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory, session_scope
-from callcenter.demo import load_demo
-
-from .table import print_table
+from bench.table import print_table
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory, session_scope
+from callcenter.demo.builder import load_demo
 
 CONFIG = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 

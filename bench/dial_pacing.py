@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.table import print_table
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import DialTask, TaskState
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import DialTask, TaskState
 from tests.campaign_env import clinic_with_visits, start_worker, stop_worker, worker_env
 from tests.services import RedisServer, redis_binary
 from tests.sipp import scenarios

@@ -3,7 +3,7 @@
     python -m bench pop_latency [--patients 100000] [--rate 20] [--duration 30] [--desks 4]
                                 [--db sqlite|postgresql] [--no-browser] [--full-calls]
 
-The demo clinic (callcenter.demo.load_demo: doctors, schedules, visits, calls) topped up in bulk
+The demo clinic (callcenter.demo.builder.load_demo: doctors, schedules, visits, calls) topped up in bulk
 to 100,000 patients; the app under gunicorn
 (gthread) with real Redis; `--desks` receptionists signed in, each with an SSE client on
 /desk/stream, and one of them also in headless Chromium on /desk. Ringing webhooks (generic,
@@ -33,10 +33,11 @@ from typing import Any
 import requests
 from sqlalchemy import func, insert, select, text
 
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory
-from callcenter.demo import load_demo
-from callcenter.models import (
+from bench.table import print_table
+from callcenter.access.passwords import hash_password
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Clinic,
@@ -47,11 +48,9 @@ from callcenter.models import (
     TrackingNumber,
     utcnow,
 )
-from callcenter.passwords import hash_password
+from callcenter.demo.builder import load_demo
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .table import print_table
 
 SECRET = "bench-secret"
 PASSWORD = "bench-desk"

@@ -6,8 +6,8 @@ import random
 
 from sqlalchemy import func, insert, select, text
 
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import Channel, Clinic, Patient, PatientPhone, TrackingNumber
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import Channel, Clinic, Patient, PatientPhone, TrackingNumber
 
 CHUNK = 5000
 

@@ -23,11 +23,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from callcenter import migrate
+from bench.population import patient_phone, populate, tracking_number
+from bench.table import print_table
+from callcenter.core import migrate
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
-
-from .population import patient_phone, populate, tracking_number
-from .table import print_table
 
 KEY_3CX = "bench-3cx-key"
 ZADARMA_SECRET = "bench-zadarma-secret"

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import Call, RawState, RawWebhook
+from bench.population import patient_phone, populate, tracking_number
+from bench.table import print_table
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import Call, RawState, RawWebhook
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .population import patient_phone, populate, tracking_number
-from .table import print_table
 
 SECRET = "bench-secret"
 EVENTS = ("ringing", "answered", "ended")

@@ -1,5 +1,5 @@
 """callcenter: the telephony service of a clinic's front desk."""
 
-from .app import create_app
+from callcenter.app import create_app
 
 __all__ = ["create_app"]

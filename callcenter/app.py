@@ -1,4 +1,4 @@
-"""The Flask application factory."""
+"""The Flask application factory: the one module that knows every feature's blueprint."""
 
 from __future__ import annotations
 
@@ -8,9 +8,25 @@ from typing import Any
 from flask import Flask, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import logging_setup
-from .config import load_config
-from .runtime import Runtime
+from callcenter.access import auth as auth_core
+from callcenter.access import auth_routes as auth
+from callcenter.access import privacy_routes as privacy
+from callcenter.access.locale import request_locale
+from callcenter.admin import routes as admin
+from callcenter.analytics import routes as marketing
+from callcenter.callscripts import routes as scripts_api
+from callcenter.core import errors, ids, logging_setup, security_headers
+from callcenter.core import health_routes as health
+from callcenter.core import openapi_routes as openapi
+from callcenter.core.config import load_config
+from callcenter.core.i18n import pt, t
+from callcenter.core.runtime import Runtime
+from callcenter.desk import routes as desk
+from callcenter.inbound import api_routes as api_calls
+from callcenter.inbound import threecx_routes as threecx
+from callcenter.inbound import webhook_routes as webhooks
+from callcenter.outbound import routes as campaigns_admin
+from callcenter.outbound import twilio_routes as outbound
 
 
 def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
@@ -32,7 +48,28 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from .web import register_blueprints
-
-    register_blueprints(app)
+    _register_blueprints(app)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = ids.IdConverter  # before any route is added
+    # A machine client (PBX, integration) sends no Accept-Language: it reads English.
+    errors.register(app, lambda: request_locale("en"))
+    security_headers.install(app)
+    auth_core.init_app(app)
+    app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["pt"] = pt
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
+    app.register_blueprint(campaigns_admin.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api_calls.bp)
+    app.register_blueprint(marketing.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(threecx.bp)
+    app.register_blueprint(scripts_api.bp)
+    app.register_blueprint(privacy.bp)
+    app.register_blueprint(openapi.bp)

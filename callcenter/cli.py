@@ -13,8 +13,8 @@ import click
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from .config import ConfigError, describe, load_config
-from .logging_setup import configure as configure_logging
+from callcenter.core.config import ConfigError, describe, load_config
+from callcenter.core.logging_setup import configure as configure_logging
 
 log = logging.getLogger("callcenter")
 
@@ -40,7 +40,7 @@ def cli() -> None:
 @cli.command("check-config")
 def check_config() -> None:
     """Validate settings and print them (secrets masked)."""
-    from .webhook_secrets import provider_status
+    from callcenter.inbound.webhook_secrets import provider_status
 
     config = _config()
     for name, shown in describe(config):
@@ -61,7 +61,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema (a no-op when already current)."""
-    from . import migrate
+    from callcenter.core import migrate
 
     config = _config()
     _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
@@ -71,7 +71,7 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Print the schema revision of the database."""
-    from . import migrate
+    from callcenter.core import migrate
 
     config = _config()
     rev = _with_database(lambda: migrate.current_revision(config["DATABASE_URL"]), config)
@@ -101,10 +101,10 @@ def demo(seed: int, patients: int, force: bool) -> None:
 
 
 def _load_demo(config: dict[str, Any], *, seed: int, patients: int, force: bool) -> str:
-    from . import migrate
-    from .db import make_engine, make_session_factory, session_scope
-    from .demo import load_demo
-    from .models import Clinic
+    from callcenter.core import migrate
+    from callcenter.core.db import make_engine, make_session_factory, session_scope
+    from callcenter.core.models import Clinic
+    from callcenter.demo.builder import load_demo
 
     _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
     engine = make_engine(config["DATABASE_URL"])
@@ -137,9 +137,9 @@ def bench(args: tuple[str, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="only count what would go")
 def retention(dry_run: bool) -> None:
     """Apply the retention policy (run daily, e.g. from cron or a systemd timer)."""
-    from .db import make_engine, make_session_factory, session_scope
-    from .models import utcnow
-    from .retention import prune
+    from callcenter.access.retention import prune
+    from callcenter.core.db import make_engine, make_session_factory, session_scope
+    from callcenter.core.models import utcnow
 
     config = _config()
     engine = make_engine(config["DATABASE_URL"])
@@ -161,7 +161,7 @@ def retention(dry_run: bool) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (same as python worker.py)."""
-    from .workers import QUEUES, run_worker
+    from callcenter.workers import QUEUES, run_worker
 
     config = _config()
     if not config["REDIS_URL"]:
@@ -182,14 +182,15 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     """
     from werkzeug.serving import run_simple
 
-    from . import create_app, migrate
-    from .processes import supervised
+    from callcenter import create_app
+    from callcenter.core import migrate
+    from callcenter.core.processes import supervised
 
     config = _config()
     try:
         with supervised() as children:
             if not config["REDIS_URL"]:
-                from .embedded_redis import EmbeddedRedisError, start
+                from callcenter.core.embedded_redis import EmbeddedRedisError, start
 
                 try:
                     config["REDIS_URL"] = start(config["INSTANCE_DIR"], children)
@@ -217,18 +218,13 @@ def serve(host: str, port: int, with_demo: bool) -> None:
 
 def refuse_known_passwords() -> None:
     """Production never runs while someone can sign in with a password from the README."""
-    found = _in_session(_known_password_logins)
+    from callcenter.access.staff_accounts import with_known_password
+
+    found = _in_session(with_known_password)
     if found:
         # A count, not the logins: this line lands in service logs, and it says whose password is known.
         raise UsageFailure(f"{len(found)} active staff account(s) have a known default password: "
                            "`callcenter staff check` lists them; change or deactivate them first")
-
-
-def _known_password_logins(session: Any) -> list[str]:
-    from .staff_accounts import with_known_password
-    from .web.auth import HOME_BY_ROLE
-
-    return with_known_password(session, frozenset(HOME_BY_ROLE))
 
 
 @cli.group()
@@ -241,9 +237,9 @@ def staff() -> None:
 @click.password_option("--password", prompt="New password", help="read from a prompt if not given")
 def staff_password(login: str, password: str) -> None:
     """Set a staff member's password; their sessions end."""
-    from .i18n import t
-    from .models import utcnow
-    from .staff_accounts import WeakPassword, by_login, change_password
+    from callcenter.access.staff_accounts import WeakPassword, by_login, change_password
+    from callcenter.core.i18n import t
+    from callcenter.core.models import utcnow
 
     def run(session: Any) -> str:
         try:
@@ -259,8 +255,8 @@ def staff_password(login: str, password: str) -> None:
 @click.argument("login")
 def staff_deactivate(login: str) -> None:
     """No more sign-ins for this login; their sessions end now."""
-    from .models import utcnow
-    from .staff_accounts import by_login, deactivate
+    from callcenter.access.staff_accounts import by_login, deactivate
+    from callcenter.core.models import utcnow
 
     def run(session: Any) -> str:
         return f"{login} deactivated; {deactivate(session, by_login(session, login), utcnow())} session(s) ended"
@@ -271,7 +267,9 @@ def staff_deactivate(login: str) -> None:
 @staff.command("check")
 def staff_check() -> None:
     """List active logins whose password is a known default (exit 1 if any)."""
-    found = _in_session(_known_password_logins)
+    from callcenter.access.staff_accounts import with_known_password
+
+    found = _in_session(with_known_password)
     for login in found:
         click.echo(f"{login}: known default password")
     if found:
@@ -292,8 +290,8 @@ def scripts() -> None:
 @click.option("--locale", "locales", multiple=True, help="a locale that must have every scenario")
 def scripts_check(library: Path | None, overrides: Path | None, locales: tuple[str, ...]) -> None:
     """Validate every script; prints file:line: problem, exits 1 on any."""
-    from .script_library import PACKAGED_DIR
-    from .scripts_check import check_scripts
+    from callcenter.callscripts.check import check_scripts
+    from callcenter.callscripts.library import PACKAGED_DIR
 
     config = _config()
     folder = overrides or (Path(config["SCRIPTS_DIR"]) if config["SCRIPTS_DIR"] else None)
@@ -320,9 +318,9 @@ def patient_export(patient_id: int) -> None:
     """Print everything held on the patient as JSON (audited)."""
     import json
 
-    from .audit import record as audit
-    from .models import utcnow
-    from .privacy import export
+    from callcenter.access.audit import record as audit
+    from callcenter.access.privacy import export
+    from callcenter.core.models import utcnow
 
     def run(session: Any) -> str:
         document = export(session, patient_id, utcnow())
@@ -337,8 +335,8 @@ def patient_export(patient_id: int) -> None:
 @click.option("--yes", is_flag=True, help="confirm: erasure cannot be undone")
 def patient_erase(patient_id: int, yes: bool) -> None:
     """Erase the patient's personal data, keeping anonymous statistics (audited)."""
-    from .models import utcnow
-    from .privacy import AlreadyErased, erase
+    from callcenter.access.privacy import AlreadyErased, erase
+    from callcenter.core.models import utcnow
 
     if not yes:
         raise UsageFailure("erasure cannot be undone: add --yes")
@@ -354,7 +352,7 @@ def patient_erase(patient_id: int, yes: bool) -> None:
 
 
 def _in_session(action: Any) -> Any:
-    from .db import make_engine, make_session_factory, session_scope
+    from callcenter.core.db import make_engine, make_session_factory, session_scope
 
     config = _config()
     engine = make_engine(config["DATABASE_URL"])
@@ -370,8 +368,8 @@ def _in_session(action: Any) -> Any:
 @cli.command("ami-bridge")
 def ami_bridge() -> None:
     """Read Asterisk's manager port (AMI) and feed call events in; runs until stopped."""
-    from .ami_bridge import AmiBridge, AmiLoginError, ingest_sink
-    from .runtime import Runtime
+    from callcenter.core.runtime import Runtime
+    from callcenter.inbound.ami_bridge import AmiBridge, AmiLoginError, ingest_sink
 
     config = _config()
     if not config["AMI_USER"]:

@@ -13,8 +13,8 @@ from redis.retry import Retry
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
-from .processes import forks_die_with_this_process
-from .worker_heartbeat import WORKER_TTL
+from callcenter.core.processes import forks_die_with_this_process
+from callcenter.core.worker_heartbeat import WORKER_TTL
 
 QUEUES = ("callbacks", "default", "dial")
 
@@ -50,7 +50,7 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:
-        from .campaigns.schedule import start_schedule
+        from callcenter.outbound.schedule import start_schedule
 
         start_schedule(connect(config), config)
     try:

@@ -4,8 +4,8 @@ import sys
 
 import click
 
-from . import create_app
-from .cli import refuse_known_passwords
+from callcenter import create_app
+from callcenter.cli import refuse_known_passwords
 
 app = create_app()
 if app.config["ENV"] == "production":

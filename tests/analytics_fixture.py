@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -39,8 +39,7 @@ from callcenter.models import (
     StaffRole,
     TaskPurpose,
 )
-
-from . import factories as f
+from tests import factories as f
 
 _ids = itertools.count(1)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     Call,
     Campaign,
@@ -21,8 +21,7 @@ from callcenter.models import (
     TrackingNumber,
     utcnow,
 )
-
-from . import desk_world as w
+from tests import desk_world as w
 
 # Path parameter name -> the table its ids come from.
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,

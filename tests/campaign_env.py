@@ -18,9 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from callcenter.models import Appointment, Clinic, Staff, StaffRole
-
-from . import factories as f
+from callcenter.core.models import Appointment, Clinic, Staff, StaffRole
+from tests import factories as f
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_WEEK = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}

@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Call, Clinic, Patient, Staff
-from callcenter.phones import display
-
-from . import api_world
-from . import desk_world as w
-from . import factories as f
+from callcenter.core.models import Call, Clinic, Patient, Staff
+from callcenter.core.phones import display
+from tests import api_world
+from tests import desk_world as w
+from tests import factories as f
 
 B_TRACKED = "+74951230099"
 B_PHONE = "+79035550011"

@@ -15,13 +15,14 @@ import redis as redis_lib
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from callcenter import create_app, migrate
-from callcenter.db import make_engine
-from callcenter.models import Base
+from callcenter import create_app
+from callcenter.core import migrate
+from callcenter.core.db import make_engine
+from callcenter.core.models import Base
 
 # The hook is registered by being a name in this module (pytest scans conftest for hooks).
-from .ci_gate import IN_CI, pytest_runtest_makereport  # noqa: F401
-from .services import PostgresServer, RedisServer, postgres_bindir, redis_binary
+from tests.ci_gate import IN_CI, pytest_runtest_makereport  # noqa: F401
+from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 PAYLOADS = Path(__file__).parent / "payloads"
 

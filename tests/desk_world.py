@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from callcenter.access.passwords import hash_password
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Clinic,
@@ -27,10 +28,8 @@ from callcenter.models import (
     TaskPurpose,
     utcnow,
 )
-from callcenter.passwords import hash_password
+from tests import factories as f
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import factories as f
 
 SECRET = "desk-webhook-secret"
 PASSWORD = "desk-pass-1"

@@ -18,9 +18,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from nacl.signing import SigningKey
 
+from tests.conftest import PAYLOADS
 from webhooks import InboundRequest
-
-from .conftest import PAYLOADS
 
 # The reference's self-made Ed25519 vector (seed 00..1f), never a real Telnyx key.
 TELNYX_SEED = bytes(range(32))

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from callcenter import staff_sessions
-from callcenter.models import (
+from callcenter.access import staff_sessions
+from callcenter.core.models import (
     Channel,
     Clinic,
     Patient,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.ami_bridge import parse_block
+from callcenter.inbound.ami_bridge import parse_block
 from webhooks import (
     ADAPTERS,
     CallEvent,

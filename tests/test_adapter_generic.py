@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import require
 from webhooks import (
     ADAPTERS,
     CallEvent,
@@ -28,8 +29,6 @@ from webhooks import (
     SignatureError,
 )
 from webhooks.generic import GenericAdapter
-
-from .conftest import require
 
 PAYLOADS = Path(__file__).parent / "payloads" / "generic"
 SECRET = "generic-shared-secret"

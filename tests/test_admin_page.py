@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.calls import record_call_event
-from callcenter.models import Call, Channel, RawState, RawWebhook, Staff, StaffRole
-from callcenter.passwords import hash_password
+from callcenter.access.passwords import hash_password
+from callcenter.core.models import Call, Channel, RawState, RawWebhook, Staff, StaffRole
+from callcenter.inbound.calls import record_call_event
+from tests import factories as f
 from webhooks import CallEventKind as K
-
-from . import factories as f
 
 CONFIG: dict[str, Any] = {"TIMEZONE": "Europe/Moscow", "LOCALE": "en", "REGION": "RU"}
 

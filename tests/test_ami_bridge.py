@@ -13,12 +13,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from callcenter.ami_bridge import AmiBridge, AmiLoginError, ingest_sink, parse_block
 from callcenter.cli import cli
-from callcenter.models import Call, CallStatus
+from callcenter.core.models import Call, CallStatus
+from callcenter.inbound.ami_bridge import AmiBridge, AmiLoginError, ingest_sink, parse_block
+from tests.conftest import app_settings
 from webhooks import CallEvent, CallEventKind
-
-from .conftest import app_settings
 
 PAYLOADS = Path(__file__).parent / "payloads" / "asterisk"
 NOW = datetime(2024, 5, 1, 7, 0, 0, tzinfo=UTC)

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics import REPORTS, Filters, Granularity
 from callcenter.analytics.periods import offset_segments
-from callcenter.models import CallStatus
-
-from . import factories as f
-from .analytics_fixture import Month, add_call, march
+from callcenter.core.models import CallStatus
+from tests import factories as f
+from tests.analytics_fixture import Month, add_call, march
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")

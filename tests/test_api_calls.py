@@ -6,11 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from callcenter.calls import record_call_event
-from callcenter.models import Channel
+from callcenter.core.models import Channel
+from callcenter.inbound.calls import record_call_event
+from tests import factories as f
 from webhooks import CallEventKind as K
-
-from . import factories as f
 
 CONFIG: dict[str, Any] = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 

@@ -32,14 +32,13 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import Session
 
-from callcenter.models import utcnow
-from callcenter.scripts import default_library
-from callcenter.web.openapi import document
-
-from . import api_world
-from . import desk_world as w
-from .conftest import app_settings
-from .factories import signed_in, unlock_all
+from callcenter.callscripts.selection import default_library
+from callcenter.core.models import utcnow
+from callcenter.core.openapi_routes import document
+from tests import api_world
+from tests import desk_world as w
+from tests.conftest import app_settings
+from tests.factories import signed_in, unlock_all
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from . import api_world
-from . import desk_world as w
-from .conftest import app_settings
-from .factories import signed_in
+from tests import api_world
+from tests import desk_world as w
+from tests.conftest import app_settings
+from tests.factories import signed_in
 
 HUGE = 10**30
 

@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.db import make_engine
-from callcenter.models import AuditLog, Clinic, Staff, StaffRole, StaffSession
-from callcenter.passwords import hash_password
-
-from . import factories as f
-from .services import ROOT
+from callcenter.access.passwords import hash_password
+from callcenter.core.db import make_engine
+from callcenter.core.models import AuditLog, Clinic, Staff, StaffRole, StaffSession
+from tests import factories as f
+from tests.services import ROOT
 
 
 def _login_form(client, login: str, password: str, next_url: str = ""):  # type: ignore[no-untyped-def]

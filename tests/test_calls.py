@@ -9,17 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.calls import record_call_event
-from callcenter.models import (
+from callcenter.core.models import (
     Call,
     CallerKind,
     CallEventRecord,
     CallStatus,
     TrackingNumber,
 )
+from callcenter.inbound.calls import record_call_event
+from tests import factories as f
 from webhooks import CallEventKind as K
-
-from . import factories as f
 
 CONFIG: dict[str, Any] = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 

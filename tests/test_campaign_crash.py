@@ -13,10 +13,9 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.campaigns.schedule import LEADER_KEY
-from callcenter.models import Appointment, AppointmentStatus, DialAttempt, DialTask, TaskState
-
-from .campaign_env import (
+from callcenter.core.models import Appointment, AppointmentStatus, DialAttempt, DialTask, TaskState
+from callcenter.outbound.schedule import LEADER_KEY
+from tests.campaign_env import (
     clinic_with_visits,
     kill_hard,
     served,
@@ -25,12 +24,12 @@ from .campaign_env import (
     wait_until,
     worker_env,
 )
-from .conftest import app_settings, require
-from .fake_twilio import FakeTwilio, Patient
-from .services import RedisServer
-from .sipp import dtmf_pcap, scenarios
-from .sipp.phone import SippPhone, sipp_binary
-from .test_campaign_twilio import ACCOUNT, ATTEMPT_IN_URL, TOKEN, twilio_env
+from tests.conftest import app_settings, require
+from tests.fake_twilio import FakeTwilio, Patient
+from tests.services import RedisServer
+from tests.sipp import dtmf_pcap, scenarios
+from tests.sipp.phone import SippPhone, sipp_binary
+from tests.test_campaign_twilio import ACCOUNT, ATTEMPT_IN_URL, TOKEN, twilio_env
 
 
 @pytest.fixture

@@ -9,17 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.campaigns import lists
-from callcenter.campaigns.followup_schedule import parse_overrides, schedule
-from callcenter.campaigns.workdays import (
-    ClinicCalendar,
-    ConfirmationRun,
-    Part,
-    confirmation_runs,
-    confirmed_at_booking,
-    next_call_time,
-)
-from callcenter.models import (
+from callcenter.core.followup_table import parse_overrides, schedule
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -35,8 +26,16 @@ from callcenter.models import (
     Treatment,
     TreatmentType,
 )
-
-from . import factories as f
+from callcenter.outbound import lists
+from callcenter.outbound.workdays import (
+    ClinicCalendar,
+    ConfirmationRun,
+    Part,
+    confirmation_runs,
+    confirmed_at_booking,
+    next_call_time,
+)
+from tests import factories as f
 
 MSK = ZoneInfo("Europe/Moscow")
 WEEKDAYS_9_TO_21 = {day: [["09:00", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}

@@ -10,11 +10,7 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.campaigns.jobs import claim_attempt
-from callcenter.campaigns.pacing import NoChannel, Pacer
-from callcenter.campaigns.results import Outcome, RetryPolicy, record_outcome
-from callcenter.campaigns.store import campaign_for
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -32,8 +28,11 @@ from callcenter.models import (
     TaskPurpose,
     TaskState,
 )
-
-from . import factories as f
+from callcenter.outbound.jobs import claim_attempt
+from callcenter.outbound.pacing import NoChannel, Pacer
+from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
+from callcenter.outbound.store import campaign_for
+from tests import factories as f
 
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=2, backoff={"busy": 600, "no_answer": 900, "machine": 900,

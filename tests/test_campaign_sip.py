@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -25,11 +25,10 @@ from callcenter.models import (
     TaskPurpose,
     TaskState,
 )
-
-from .campaign_env import clinic_with_visits, start_worker, stop_worker, wait_until, worker_env
-from .conftest import app_settings, require
-from .sipp import dtmf_pcap, scenarios
-from .sipp.phone import SippPhone, sipp_binary
+from tests.campaign_env import clinic_with_visits, start_worker, stop_worker, wait_until, worker_env
+from tests.conftest import app_settings, require
+from tests.sipp import dtmf_pcap, scenarios
+from tests.sipp.phone import SippPhone, sipp_binary
 
 pytestmark = pytest.mark.sipp
 FINAL = (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)

@@ -13,10 +13,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.campaigns import control
-from callcenter.campaigns.jobs import plan_clinic
-from callcenter.config import load_config
-from callcenter.models import (
+from callcenter.core.config import load_config
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -30,8 +28,9 @@ from callcenter.models import (
     TaskState,
     utcnow,
 )
-
-from .campaign_env import (
+from callcenter.outbound import control
+from callcenter.outbound.jobs import plan_clinic
+from tests.campaign_env import (
     clinic_with_visits,
     served,
     start_worker,
@@ -39,8 +38,8 @@ from .campaign_env import (
     wait_until,
     worker_env,
 )
-from .conftest import app_settings
-from .fake_twilio import FakeTwilio, Patient
+from tests.conftest import app_settings
+from tests.fake_twilio import FakeTwilio, Patient
 
 ACCOUNT = "AC" + "5" * 32
 TOKEN = "twilio-test-token"

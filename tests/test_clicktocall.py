@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from callcenter import clicktocall
-
-from . import desk_world as w
-from . import factories as f
-from .conftest import app_settings
+from callcenter.desk import clicktocall
+from tests import desk_world as w
+from tests import factories as f
+from tests.conftest import app_settings
 
 
 class FakeAmi(socketserver.ThreadingTCPServer):

@@ -21,13 +21,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from callcenter import screenpop
-from callcenter.models import AuditLog, Call, RawState, RawWebhook, StaffClinic, StaffSession
-from callcenter.web.openapi import document
-
-from . import clinic_pair as cp
-from . import desk_world as w
-from .conftest import app_settings
+from callcenter.core.models import AuditLog, Call, RawState, RawWebhook, StaffClinic, StaffSession
+from callcenter.core.openapi_routes import document
+from callcenter.inbound import screenpop
+from tests import clinic_pair as cp
+from tests import desk_world as w
+from tests.conftest import app_settings
 
 BY_ID = "by id"  # clinic A's ids go into the request: 404 (admitted role) or 403
 LISTING = "listing"  # no id to give: the answer is clinic B's own (200 or 403)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import ConfigError, describe, load_config
+from callcenter.core.config import ConfigError, describe, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 def test_defaults_fill_sqlite_and_a_persisted_dev_secret(tmp_path: Path) -> None:
     env = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
     config = load_config(env)
-    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'callcenter.db'}"
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'callcenter.core.db'}"
     assert config["REDIS_URL"] == ""
     assert config["TIMEZONE"] == "Europe/Moscow"
     assert load_config(env)["SECRET_KEY"] == config["SECRET_KEY"] != ""

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callcenter.models import DialTask, Staff, StaffRole
-from callcenter.passwords import hash_password
-
-from . import desk_world as w
-from .test_desk_browser import Live, browser, live, twilio  # noqa: F401 (fixtures)
+from callcenter.access.passwords import hash_password
+from callcenter.core.models import DialTask, Staff, StaffRole
+from tests import desk_world as w
+from tests.test_desk_browser import Live, browser, live, twilio  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 LISTEN = """

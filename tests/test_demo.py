@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory, session_scope
-from callcenter.demo import load_demo
-from callcenter.models import (
+from callcenter.access.passwords import verify_password
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory, session_scope
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     Call,
@@ -39,7 +39,7 @@ from callcenter.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.passwords import verify_password
+from callcenter.demo.builder import load_demo
 
 CONFIG = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 TODAY = date(2026, 11, 22)

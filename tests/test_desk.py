@@ -11,9 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from callcenter import desk_feed, screenpop
-from callcenter.desk_feed import CLOSE, POP, UPDATE, desk_action
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     AuditLog,
@@ -23,10 +21,12 @@ from callcenter.models import (
     TaskPurpose,
     utcnow,
 )
-
-from . import desk_world as w
-from . import factories as f
-from .conftest import app_settings
+from callcenter.desk import feed as desk_feed
+from callcenter.desk.feed import CLOSE, POP, UPDATE, desk_action
+from callcenter.inbound import screenpop
+from tests import desk_world as w
+from tests import factories as f
+from tests.conftest import app_settings
 
 
 @pytest.fixture
@@ -251,6 +251,34 @@ def test_desk_page_speaks_the_staff_language(client, session: Session, world: w.
     page = client.get("/desk").get_data(as_text=True)
     assert "Пропущенные — перезвонить" in page
 
+
+
+def test_refusals_speak_the_staff_language(client, session: Session, world: w.World) -> None:
+    """A JSON refusal's message is in the reader's language; `error` and `field` stay codes."""
+    appointment = session.scalars(select(Appointment).where(
+        Appointment.status == AppointmentStatus.BOOKED, Appointment.patient_id == world.maria.id)).one()
+    _post(client, "c-lang", "ringing")
+    call_id = session.scalar(select(Call.id).where(Call.provider_call_id == "c-lang"))
+    world.john.locale = "zh"
+    session.commit()
+    want = {
+        "ru": ("такого звонка нет", "одно из: confirmed, call", "содержит символ NUL",
+               "длиннее 5000 знаков"),
+        "zh": ("没有此通话", "可选值：confirmed, call", "包含 NUL 字符", "超过 5000 个字符"),
+    }
+    for staff, locale in ((world.anna, "ru"), (world.john, "zh")):
+        _sign_in(client, staff)
+        missing = client.get("/api/desk/calls/999999999/card")  # DeskError (the desk's handler)
+        mark = client.post(f"/api/desk/appointments/{appointment.id}/mark", json={"mark": "maybe"})
+        nul = client.post(f"/api/desk/calls/{call_id}/wrap-up", json={"notes": "a\x00b"})
+        long = client.post(f"/api/desk/calls/{call_id}/wrap-up", json={"notes": "x" * 5001})
+        assert missing.status_code == 404 and mark.status_code == 409
+        assert nul.status_code == long.status_code == 400  # InputError (the app's handler)
+        assert (missing.json["error"], missing.json["field"]) == ("invalid_request", "call_id")
+        assert (mark.json["error"], mark.json["field"]) == ("rejected", "mark")
+        assert (nul.json["error"], nul.json["field"]) == ("invalid_request", "notes")
+        got = tuple(r.json["message"] for r in (missing, mark, nul, long))
+        assert got == want[locale]
 
 def test_desk_needs_a_desk_role(client, session: Session, world: w.World) -> None:
     assert client.get("/api/desk/lists").status_code == 401

@@ -24,14 +24,13 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from callcenter import create_app
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import Appointment, AuditLog, Call, CallOutcome
-from callcenter.web.desk import STREAMS_STOP
-
-from . import desk_world as w
-from .conftest import app_settings, require
-from .fake_twilio import FakeTwilio
-from .services import free_port
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import Appointment, AuditLog, Call, CallOutcome
+from callcenter.desk.routes import STREAMS_STOP
+from tests import desk_world as w
+from tests.conftest import app_settings, require
+from tests.fake_twilio import FakeTwilio
+from tests.services import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

@@ -14,9 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from webhooks import ADAPTERS, CallEvent, InboundRequest, PayloadError, SignatureError
-
-from .dialects import (
+from tests.dialects import (
     ADAPTER_SETTINGS,
     PROVIDERS,
     SECRETS,
@@ -25,7 +23,8 @@ from .dialects import (
     scenarios,
     signed_requests,
 )
-from .dialects import sign as sign_step
+from tests.dialects import sign as sign_step
+from webhooks import ADAPTERS, CallEvent, InboundRequest, PayloadError, SignatureError
 
 SECRET_KEYS = {
     "zadarma": ("ZADARMA_SECRET",), "mango": ("MANGO_API_KEY", "MANGO_SALT"),

@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Call, RawState, RawWebhook
+from callcenter.core.models import Call, RawState, RawWebhook
 from tests.conftest import app_settings
-
-from .dialects import (
+from tests.dialects import (
     PROVIDERS,
     SECRETS,
     Signed,

@@ -19,13 +19,12 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
 
-from callcenter import migrate
-from callcenter.db import make_engine, make_session_factory
-from callcenter.models import Call, CallEventRecord, RawState, RawWebhook
+from callcenter.core import migrate
+from callcenter.core.db import make_engine, make_session_factory
+from callcenter.core.models import Call, CallEventRecord, RawState, RawWebhook
+from tests.conftest import running_postgres, running_redis
+from tests.services import Gunicorn, PostgresServer, RedisServer
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .conftest import running_postgres, running_redis
-from .services import Gunicorn, PostgresServer, RedisServer
 
 SECRET = "fault-secret"
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.greeting import greeting_for, part_of_day
+from callcenter.callscripts.greeting import greeting_for, part_of_day
 
 MOSCOW = "Europe/Moscow"  # UTC+3 all year
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from callcenter.models import utcnow
-from callcenter.worker_heartbeat import ALIVE_WITHIN, WORKER_TTL, live_workers
+from callcenter.core.models import utcnow
+from callcenter.core.worker_heartbeat import ALIVE_WITHIN, WORKER_TTL, live_workers
 from tests.conftest import app_settings
 
 ROOT = Path(__file__).resolve().parent.parent

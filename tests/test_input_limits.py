@@ -24,14 +24,13 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from callcenter import create_app
-from callcenter.models import Call, CallEventRecord, Patient, RawState, RawWebhook, utcnow
+from callcenter.core.models import Call, CallEventRecord, Patient, RawState, RawWebhook, utcnow
+from tests import api_world
+from tests import desk_world as w
+from tests.conftest import app_settings
+from tests.factories import signed_in
 from webhooks import ADAPTERS
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import api_world
-from . import desk_world as w
-from .conftest import app_settings
-from .factories import signed_in
 
 PUBLIC = "https://clinic.example"
 TOKEN = "t-token"

@@ -19,15 +19,14 @@ from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from callcenter import create_app
-from callcenter.db import make_engine, make_session_factory, session_scope
-from callcenter.logging_setup import configure, scrub
-from callcenter.models import Call, Staff, StaffRole
+from callcenter.core.db import make_engine, make_session_factory, session_scope
+from callcenter.core.logging_setup import configure, scrub
+from callcenter.core.models import Call, Staff, StaffRole
+from tests import factories as f
+from tests.campaign_env import served
 from tests.conftest import app_settings
+from tests.services import Gunicorn
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import factories as f
-from .campaign_env import served
-from .services import Gunicorn
 
 SECRET = "generic-secret"
 CALLER = "+79001234567"

@@ -8,11 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.conftest import PAYLOADS
+from tests.dialects import ADAPTER_SETTINGS
 from webhooks import CallEventKind, Direction, InboundRequest, SignatureError
 from webhooks.mango import MangoAdapter
-
-from .conftest import PAYLOADS
-from .dialects import ADAPTER_SETTINGS
 
 ADAPTER = MangoAdapter()
 REFERENCE = PAYLOADS / "mango" / "reference"

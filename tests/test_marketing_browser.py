@@ -21,11 +21,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from callcenter import create_app
-from callcenter.db import make_engine, make_session_factory, session_scope
-from callcenter.demo import load_demo
-
-from .conftest import app_settings, require
-from .services import free_port
+from callcenter.core.db import make_engine, make_session_factory, session_scope
+from callcenter.demo.builder import load_demo
+from tests.conftest import app_settings, require
+from tests.services import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

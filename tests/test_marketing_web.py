@@ -11,11 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.analytics import REPORTS
-from callcenter.i18n import MESSAGES
-from callcenter.models import AuditLog
-
-from . import factories as f
-from .analytics_fixture import Month, march
+from callcenter.core.i18n import t
+from callcenter.core.models import AuditLog
+from tests import factories as f
+from tests.analytics_fixture import Month, march
 
 MARCH = "from=2026-03-01&to=2026-03-31"
 
@@ -82,7 +81,7 @@ def test_dashboard_shows_aggregates_only(client, session: Session, month: Month,
     f.signed_in(client, session, role="marketing", locale=locale)
     page = client.get(f"/marketing?{MARCH}&group=week").get_data(as_text=True)
     assert title in page
-    assert page.count(MESSAGES["mkt.not_asked"][locale]) == 1  # the heard-from row without an answer
+    assert page.count(t("not asked / no answer", locale)) == 1  # the heard-from row without an answer
     assert page.count("<svg") == 6
     assert 'title="' in page and "/marketing/export/channels.csv?" in page
     # no patient names, no caller numbers: only the clinic's own tracking numbers

@@ -10,11 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from callcenter import migrate
-from callcenter.db import make_engine
-from callcenter.models import Base
-
-from .services import PostgresServer
+from callcenter.core import migrate
+from callcenter.core.db import make_engine
+from callcenter.core.models import Base
+from tests.services import PostgresServer
 
 
 def _schema(url: str) -> dict[str, list[str]]:
@@ -54,4 +53,4 @@ def test_cli_db_upgrade_twice(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert "database at revision" in result.stdout
-    assert (tmp_path / "callcenter.db").is_file()
+    assert (tmp_path / "callcenter.core.db").is_file()

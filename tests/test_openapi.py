@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import schemathesis
 
-from callcenter.web.openapi import document
+from callcenter.core.openapi_routes import document
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
@@ -16,7 +16,7 @@ CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 @pytest.fixture
 def settings(sqlite_url: str, redis_url: str, tmp_path: Any) -> dict[str, Any]:
-    from .conftest import app_settings
+    from tests.conftest import app_settings
 
     return app_settings(sqlite_url, redis_url, tmp_path)
 

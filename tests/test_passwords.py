@@ -1,6 +1,6 @@
 """Argon2 password hashes."""
 
-from callcenter.passwords import hash_password, verify_password
+from callcenter.access.passwords import hash_password, verify_password
 
 
 def test_hash_verifies_only_the_right_password() -> None:

@@ -18,9 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from callcenter.models import Call, CallStatus, RawState, RawWebhook
-
-from .conftest import app_settings
+from callcenter.core.models import Call, CallStatus, RawState, RawWebhook
+from tests.conftest import app_settings
 
 PAYLOADS = Path(__file__).parent / "payloads"
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.phones import display, mask, normalize
+from callcenter.core.phones import display, mask, normalize
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from callcenter.access.privacy import SCRUBBED_HEADER, erase, export, mask_numbers
 from callcenter.cli import cli
-from callcenter.models import (
+from callcenter.core.models import (
     Appointment,
     AuditLog,
     Base,
@@ -35,11 +36,9 @@ from callcenter.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.privacy import SCRUBBED_HEADER, erase, export, mask_numbers
+from tests import factories as f
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import factories as f
 
 SECRET = "generic-secret"
 OWN = "+79001234567"  # only hers

@@ -14,8 +14,8 @@ from pathlib import Path
 from redis import Redis
 from rq import Queue, Worker
 
-from .services import ROOT, PostgresServer, RedisServer
-from .test_faults import SECRET, _counts, _event, _serve, post
+from tests.services import ROOT, PostgresServer, RedisServer
+from tests.test_faults import SECRET, _counts, _event, _serve, post
 
 
 def _health(base: str) -> dict:

@@ -11,13 +11,12 @@ import redis as redis_lib
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Clinic, RawWebhook, Staff, StaffRole
-from callcenter.passwords import hash_password
-from callcenter.ratelimit import Limit, MemoryCounters, RedisCounters, check, hit, reset
+from callcenter.access.passwords import hash_password
+from callcenter.core.models import Clinic, RawWebhook, Staff, StaffRole
+from callcenter.core.ratelimit import Limit, MemoryCounters, RedisCounters, check, hit, reset
+from tests import factories as f
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import factories as f
 
 SECRET = "generic-test-secret"
 

@@ -20,12 +20,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from callcenter.ami_bridge import parse_block
-from callcenter.models import Call, CallStatus, RawState, RawWebhook
+from callcenter.core.models import Call, CallStatus, RawState, RawWebhook
+from callcenter.inbound.ami_bridge import parse_block
+from tests.conftest import PAYLOADS, app_settings
+from tests.test_pbx_calls_end_to_end import PUBLIC, TOKEN, _moved_to_now
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .conftest import PAYLOADS, app_settings
-from .test_pbx_calls_end_to_end import PUBLIC, TOKEN, _moved_to_now
 
 SECRET = "replay-secret"
 Request = tuple[str, bytes, dict[str, str]]

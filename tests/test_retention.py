@@ -9,12 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.calls import record_call_event
-from callcenter.models import Call, CallEventRecord, RawState, RawWebhook
-from callcenter.retention import prune
+from callcenter.access.retention import prune
+from callcenter.core.models import Call, CallEventRecord, RawState, RawWebhook
+from callcenter.inbound.calls import record_call_event
+from tests import factories as f
 from webhooks import CallEventKind as K
-
-from . import factories as f
 
 CONFIG: dict[str, Any] = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 

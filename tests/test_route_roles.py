@@ -16,12 +16,11 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy.orm import Session
 
-from callcenter.passwords import hash_password
-
-from . import api_world
-from . import desk_world as w
-from .conftest import app_settings
-from .factories import signed_in, unlock_all
+from callcenter.access.passwords import hash_password
+from tests import api_world
+from tests import desk_world as w
+from tests.conftest import app_settings
+from tests.factories import signed_in, unlock_all
 
 PUBLIC = "public"
 SIGNED = "public, signature-checked"

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from callcenter.models import (
+from callcenter.callscripts.selection import library_for, script_for_call
+from callcenter.core.models import (
     Appointment,
     Call,
     CallDirection,
@@ -28,10 +29,8 @@ from callcenter.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.scripts import library_for, script_for_call
-
-from . import factories as f
-from .conftest import app_settings
+from tests import factories as f
+from tests.conftest import app_settings
 
 TZ = ZoneInfo("Europe/Moscow")
 MONDAY = date(2026, 11, 23)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.config import LOCALES
-from callcenter.script_library import (
+from callcenter.callscripts.library import (
     PACKAGED_DIR,
     PLACEHOLDERS,
     REQUIRED_SCENARIOS,
     load_library,
 )
-from callcenter.scripts import ScriptNotFound, Situation, render, select_script
+from callcenter.callscripts.selection import ScriptNotFound, Situation, render, select_script
+from callcenter.core.config import LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = ROOT / "tests" / "fixtures" / "scripts_broken"

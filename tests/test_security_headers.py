@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from callcenter.web.security_headers import CONTENT_SECURITY_POLICY
-
-from . import api_world
-from . import desk_world as w
-from .conftest import app_settings
-from .test_route_roles import CALLERS, _caller, _rules, _send, _values
+from callcenter.core.security_headers import CONTENT_SECURITY_POLICY
+from tests import api_world
+from tests import desk_world as w
+from tests.conftest import app_settings
+from tests.test_route_roles import CALLERS, _caller, _rules, _send, _values
 
 
 @pytest.fixture

@@ -21,10 +21,9 @@ import psutil
 import pytest
 import redis as redis_lib
 
-from callcenter import embedded_redis
-from callcenter.processes import Children
-
-from .services import ROOT, RedisServer, free_port, redis_binary
+from callcenter.core import embedded_redis
+from callcenter.core.processes import Children
+from tests.services import ROOT, RedisServer, free_port, redis_binary
 
 DEADLINE = 120.0  # to start: generous, the machine is shared
 STOP_DEADLINE = 30.0  # to be gone after the stop

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callcenter.slots import Busy, WorkWindow, free_slots, offer_acute, offer_two
+from callcenter.schedule.slots import Busy, WorkWindow, free_slots, offer_acute, offer_two
 
 TZ = ZoneInfo("Europe/Moscow")
 MONDAY = date(2026, 11, 23)

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from tests.conftest import PAYLOADS
+from tests.dialects import ADAPTER_SETTINGS
 from webhooks import CallEventKind, Direction, InboundRequest, SignatureError
 from webhooks.telnyx import TelnyxAdapter
-
-from .conftest import PAYLOADS
-from .dialects import ADAPTER_SETTINGS
 
 REFERENCE = PAYLOADS / "telnyx" / "reference"
 VECTOR = json.loads((REFERENCE / "signature_example.json").read_text())

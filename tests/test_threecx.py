@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import AuditLog
+from callcenter.core.models import AuditLog
+from tests import factories as f
 from tests.conftest import app_settings
+from tests.dialects import ADAPTER_SETTINGS, SECRETS
 from webhooks import CallEventKind, Direction, InboundRequest, PayloadError, SignatureError
 from webhooks.threecx import ThreeCXAdapter, seconds
-
-from . import factories as f
-from .dialects import ADAPTER_SETTINGS, SECRETS
 
 ADAPTER = ThreeCXAdapter()
 TEMPLATE = Path(__file__).parent.parent / "integrations" / "3cx" / "callcenter.xml"

@@ -17,8 +17,8 @@ from nacl.signing import SigningKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Call, RawState, RawWebhook
-from callcenter.webhook_secrets import SIGNING_SETTINGS, provider_status
+from callcenter.core.models import Call, RawState, RawWebhook
+from callcenter.inbound.webhook_secrets import SIGNING_SETTINGS, provider_status
 from tests.conftest import app_settings
 from webhooks import ADAPTERS
 

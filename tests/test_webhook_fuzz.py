@@ -24,11 +24,10 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from callcenter import create_app
-from callcenter.models import Call
+from callcenter.core.models import Call
+from tests.conftest import app_settings
 from webhooks import ADAPTERS
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .conftest import app_settings
 
 SECRETS = {"GENERIC_SECRET": "g-secret", "ASTERISK_SECRET": "a-secret",
            "TWILIO_AUTH_TOKEN": "t-token", "PUBLIC_URL": "https://clinic.example"}

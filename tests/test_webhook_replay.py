@@ -22,12 +22,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Call, RawState, RawWebhook
-
-from .conftest import PAYLOADS, app_settings
-from .dialects import SECRETS, Signed, signed_requests, zadarma_signature
-from .test_pbx_calls_end_to_end import PUBLIC, TOKEN
-from .test_replay_order import twilio
+from callcenter.core.models import Call, RawState, RawWebhook
+from tests.conftest import PAYLOADS, app_settings
+from tests.dialects import SECRETS, Signed, signed_requests, zadarma_signature
+from tests.test_pbx_calls_end_to_end import PUBLIC, TOKEN
+from tests.test_replay_order import twilio
 
 COLUMNS = ("provider", "provider_call_id", "direction", "status", "caller", "dialed", "extension",
            "duration", "recording_url", "started_at", "answered_at", "ended_at")

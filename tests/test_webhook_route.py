@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Call, RawState, RawWebhook, utcnow
+from callcenter.core.models import Call, RawState, RawWebhook, utcnow
+from tests import factories as f
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from . import factories as f
 
 
 @pytest.fixture

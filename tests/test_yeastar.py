@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import PAYLOADS
+from tests.dialects import ADAPTER_SETTINGS
 from webhooks import CallEventKind, Direction, InboundRequest, SignatureError
 from webhooks.yeastar import YeastarAdapter
-
-from .conftest import PAYLOADS
-from .dialects import ADAPTER_SETTINGS
 
 ADAPTER = YeastarAdapter()
 REFERENCE = PAYLOADS / "yeastar" / "reference"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .asterisk import AsteriskAdapter
-from .events import (
+from webhooks.asterisk import AsteriskAdapter
+from webhooks.events import (
     Adapter,
     Binding,
     CallEvent,
@@ -14,13 +14,13 @@ from .events import (
     SignatureError,
     WebhookReply,
 )
-from .generic import GenericAdapter
-from .mango import MangoAdapter
-from .telnyx import TelnyxAdapter
-from .threecx import ThreeCXAdapter
-from .twilio import TwilioAdapter
-from .yeastar import YeastarAdapter
-from .zadarma import ZadarmaAdapter
+from webhooks.generic import GenericAdapter
+from webhooks.mango import MangoAdapter
+from webhooks.telnyx import TelnyxAdapter
+from webhooks.threecx import ThreeCXAdapter
+from webhooks.twilio import TwilioAdapter
+from webhooks.yeastar import YeastarAdapter
+from webhooks.zadarma import ZadarmaAdapter
 
 # The registry, written out in one place: adding a PBX is one module and one line here.
 ADAPTERS: dict[str, Adapter] = {

@@ -26,11 +26,17 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callcenter.phones import normalize
-
-from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
-from .hmac_signing import verify_signed
-from .payload_fields import (
+from callcenter.core.phones import normalize
+from webhooks.events import (
+    CallEvent,
+    CallEventKind,
+    Direction,
+    InboundRequest,
+    PayloadError,
+    WebhookReply,
+)
+from webhooks.hmac_signing import verify_signed
+from webhooks.payload_fields import (
     FORM,
     JSON,
     Clock,

@@ -14,11 +14,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from callcenter.phones import normalize
-
-from .events import CallEvent, CallEventKind, Direction, InboundRequest, PayloadError, WebhookReply
-from .hmac_signing import verify_signed
-from .payload_fields import (
+from callcenter.core.phones import normalize
+from webhooks.events import (
+    CallEvent,
+    CallEventKind,
+    Direction,
+    InboundRequest,
+    PayloadError,
+    WebhookReply,
+)
+from webhooks.hmac_signing import verify_signed
+from webhooks.payload_fields import (
     JSON,
     Clock,
     declared,

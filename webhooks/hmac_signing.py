@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from .events import InboundRequest, SignatureError
+from webhooks.events import InboundRequest, SignatureError
 
 TIMESTAMP_HEADER = "X-Callcenter-Timestamp"
 SIGNATURE_HEADER = "X-Callcenter-Signature"

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import payload_fields as fields
-from .events import (
+from webhooks import payload_fields as fields
+from webhooks.events import (
     CallEvent,
     CallEventKind,
     Direction,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .events import InboundRequest, PayloadError
+from webhooks.events import InboundRequest, PayloadError
 
 Clock = Callable[[], datetime]
 FORM = "application/x-www-form-urlencoded"
@@ -176,6 +176,6 @@ def b64decode(value: str) -> bytes | None:
 def phone(raw: str, settings: Mapping[str, Any]) -> str | None:
     """E.164 in the clinic's region; None for hidden numbers and extensions."""
     # Imported here: the callcenter package imports webhooks, so a top-level import is a cycle.
-    from callcenter.phones import normalize
+    from callcenter.core.phones import normalize
 
     return normalize(raw, settings.get("REGION", "RU"))

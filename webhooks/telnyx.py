@@ -15,8 +15,8 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from . import payload_fields as fields
-from .events import (
+from webhooks import payload_fields as fields
+from webhooks.events import (
     CallEvent,
     CallEventKind,
     Direction,

@@ -35,9 +35,8 @@ from twilio.request_validator import (
 )
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.phones import normalize
-
-from .events import (
+from callcenter.core.phones import normalize
+from webhooks.events import (
     CallEvent,
     CallEventKind,
     Direction,
@@ -46,7 +45,7 @@ from .events import (
     SignatureError,
     WebhookReply,
 )
-from .payload_fields import (
+from webhooks.payload_fields import (
     Clock,
     form_fields,
     optional_int,

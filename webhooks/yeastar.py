@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import payload_fields as fields
-from .events import (
+from webhooks import payload_fields as fields
+from webhooks.events import (
     CallEvent,
     CallEventKind,
     Direction,

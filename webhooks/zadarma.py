@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import payload_fields as fields
-from .events import (
+from webhooks import payload_fields as fields
+from webhooks.events import (
     Binding,
     CallEvent,
     CallEventKind,

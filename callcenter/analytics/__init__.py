@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from . import agents, campaigns, funnel
-from .funnel import FUNNEL_COLUMNS, Row
-from .periods import Filters, Granularity
+from callcenter.analytics import agents, campaigns, funnel
+from callcenter.analytics.funnel import FUNNEL_COLUMNS, Row
+from callcenter.analytics.periods import Filters, Granularity
 
 __all__ = ["REPORTS", "Filters", "Granularity", "Report", "Row"]
 

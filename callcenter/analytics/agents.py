@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Call, CallDirection, CallStatus, Staff, StaffRole
-from .bookings import credited_bookings
-from .funnel import ANSWERED, Row, call_conditions, rate
-from .periods import Filters, Granularity, LocalClock, buckets
-from .sqltime import epoch_seconds
+from callcenter.analytics.bookings import credited_bookings
+from callcenter.analytics.funnel import ANSWERED, Row, call_conditions, rate
+from callcenter.analytics.periods import Filters, Granularity, LocalClock, buckets
+from callcenter.analytics.sqltime import epoch_seconds
+from callcenter.core.models import Call, CallDirection, CallStatus, Staff, StaffRole
 
 
 def _names(session: Session, flt: Filters, ids: set[int]) -> dict[int, str]:

@@ -15,9 +15,9 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Appointment, AppointmentStatus, Call, CallDirection, PatientPhone
-from .periods import Filters
-from .sqltime import shifted
+from callcenter.analytics.periods import Filters
+from callcenter.analytics.sqltime import shifted
+from callcenter.core.models import Appointment, AppointmentStatus, Call, CallDirection, PatientPhone
 
 ATTENDED = (AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED)
 

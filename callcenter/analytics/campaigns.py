@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
-from ..campaigns import results
-from ..models import Appointment, Campaign, DialTask, TaskPurpose
-from .funnel import Row, rate
-from .periods import Filters
-from .sqltime import shifted
+from callcenter.analytics.funnel import Row, rate
+from callcenter.analytics.periods import Filters
+from callcenter.analytics.sqltime import shifted
+from callcenter.core.models import Appointment, Campaign, DialTask, TaskPurpose
+from callcenter.outbound import results
 
 REACHED = sorted(outcome.value for outcome in results.REACHED)
 CANCELLING = (results.Outcome.CANCEL.value, results.Outcome.RESCHEDULE.value)

@@ -14,9 +14,9 @@ from sqlalchemy import String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..models import Call, CallDirection, CallStatus, Channel, TrackingNumber
-from .bookings import credited_bookings
-from .periods import Filters, LocalClock, buckets
+from callcenter.analytics.bookings import credited_bookings
+from callcenter.analytics.periods import Filters, LocalClock, buckets
+from callcenter.core.models import Call, CallDirection, CallStatus, Channel, TrackingNumber
 
 Row = dict[str, Any]
 ANSWERED = (CallStatus.ANSWERED, CallStatus.COMPLETED)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-from .sqltime import epoch_seconds
+from callcenter.analytics.sqltime import epoch_seconds
 
 DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)  # a Thursday: (day number + 3) % 7 == 0 on Mondays

@@ -9,7 +9,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from ..models import UTCDateTime
+from callcenter.core.models import UTCDateTime
 
 
 class epoch_seconds(FunctionElement[int]):

@@ -1,0 +1,33 @@
+"""Which clinic a call belongs to, and the default clinic of a fresh install."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.core.models import Clinic, TrackingNumber
+
+
+def default_clinic(session: Session, config: dict[str, Any]) -> Clinic:
+    """The first clinic; created from the settings when the database has none yet."""
+    clinic = session.scalar(select(Clinic).order_by(Clinic.id).limit(1))
+    if clinic is None:
+        clinic = Clinic(name="Clinic", timezone=config["TIMEZONE"], locale=config["LOCALE"],
+                        region=config["REGION"], opening_hours={})
+        session.add(clinic)
+        session.flush()
+    return clinic
+
+
+def clinic_for_number(session: Session, clinic_number: str | None, config: dict[str, Any]) -> Clinic:
+    """A clinic network shares one service: the tracking number dialed tells the location."""
+    if clinic_number:
+        clinic = session.scalar(
+            select(Clinic).join(TrackingNumber, TrackingNumber.clinic_id == Clinic.id)
+            .where(TrackingNumber.e164 == clinic_number)
+        )
+        if clinic is not None:
+            return clinic
+    return default_clinic(session, config)

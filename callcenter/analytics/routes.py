@@ -1,0 +1,242 @@
+"""/marketing dashboard, /api/analytics JSON and CSV exports: aggregates only, never patients."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, get_day_names
+from babel.numbers import format_decimal, format_percent
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from markupsafe import Markup
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from callcenter.access.audit import record as audit
+from callcenter.access.auth import current_staff, require_role
+from callcenter.access.locale import request_locale
+from callcenter.analytics import REPORTS, Filters, Granularity, Row
+from callcenter.analytics.svg_charts import Series, bar_chart, column_chart
+from callcenter.analytics.texts import COLUMNS, DEFINITIONS, GROUPS, NONE_LABEL, PURPOSES, SECTIONS
+from callcenter.core.i18n import Text, t
+from callcenter.core.ids import MAX_ID
+from callcenter.core.models import Channel, Clinic, TrackingNumber
+from callcenter.core.web import db
+
+bp = Blueprint("marketing", __name__, template_folder="templates")
+
+MAX_DAYS = 3 * 366
+HIDDEN = {"channel_id", "tracking_number_id", "staff_id", "campaign_id"}
+RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_back_share",
+         "achieved", "reached_rate", "confirmation_rate", "booked_rate"}
+TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_channel", "heard_channel",
+                "receptionist", "campaign", "purpose"}
+# What an empty name means, per (report, column); "" = any report.
+
+def _bad(field: str, problem: str) -> NoReturn:
+    abort(400, description=f"{field}: {problem}")
+
+
+def _day(args: MultiDict[str, str], field: str, default: date) -> date:
+    raw = args.get(field, "").strip()
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        _bad(field, f"not a date (YYYY-MM-DD): {raw!r}")
+
+
+def _ids(args: MultiDict[str, str], field: str) -> tuple[int, ...]:
+    values = [v.strip() for v in args.getlist(field) if v.strip()]
+    if not all(v.isdecimal() and v.isascii() and int(v) <= MAX_ID for v in values):
+        _bad(field, "expected numeric ids")
+    return tuple(int(v) for v in values)
+
+
+def parse_filters(args: MultiDict[str, str], clinic: Clinic, config: dict[str, Any],
+                  today: date) -> Filters:
+    """Filters from query arguments; a bad one answers 400 naming the argument."""
+    end = _day(args, "to", today)
+    start = _day(args, "from", end - timedelta(days=29))
+    if start > end:
+        _bad("from", "after 'to'")
+    if (end - start).days >= MAX_DAYS:
+        _bad("from", f"the period may span at most {MAX_DAYS} days")
+    group = args.get("group", Granularity.DAY.value)
+    if group not in Granularity.__members__.values():
+        _bad("group", "one of day, week, month")
+    window = args.get("window", str(config["ATTRIBUTION_DAYS"])).strip()
+    if not window.isdigit() or not 1 <= int(window) <= 365:
+        _bad("window", "whole days from 1 to 365")
+    return Filters(clinic_id=clinic.id, tz=ZoneInfo(clinic.timezone), start=start, end=end,
+                   granularity=Granularity(group), channel_ids=_ids(args, "channel"),
+                   tracking_number_ids=_ids(args, "number"), window_days=int(window),
+                   invitation_target=config["INVITATIONS_TARGET"])
+
+
+def _context() -> tuple[Clinic, Filters]:
+    staff = current_staff()
+    assert staff is not None  # require_role let the request in
+    clinic = db().get(Clinic, staff.clinic_id)
+    if clinic is None:
+        abort(404, description="clinic: not found")
+    today = datetime.now(UTC).astimezone(ZoneInfo(clinic.timezone)).date()
+    return clinic, parse_filters(request.args, clinic, current_app.config, today)
+
+
+def _report(name: str) -> Any:
+    report = REPORTS.get(name)
+    if report is None:
+        abort(404, description=f"report: unknown {name!r} (one of {', '.join(REPORTS)})")
+    return report
+
+
+def _filters_json(flt: Filters) -> dict[str, Any]:
+    return {"from": flt.start.isoformat(), "to": flt.end.isoformat(), "group": flt.granularity.value,
+            "channel": list(flt.channel_ids), "number": list(flt.tracking_number_ids),
+            "window": flt.window_days, "timezone": flt.tz.key}
+
+
+def definitions(locale: str) -> dict[str, str]:
+    return {key: t(text, locale) for key, text in DEFINITIONS.items()}
+
+
+@bp.get("/api/analytics")
+@require_role("marketing", "admin")
+def api_index() -> Response:
+    locale = request_locale(current_app.config["LOCALE"])
+    return jsonify({"reports": {n: list(r.columns) for n, r in REPORTS.items()},
+                    "definitions": definitions(locale)})
+
+
+@bp.get("/api/analytics/<name>")
+@require_role("marketing", "admin")
+def api_report(name: str) -> Response:
+    report = _report(name)
+    _, flt = _context()
+    return jsonify({"report": name, "filters": _filters_json(flt), "columns": list(report.columns),
+                    "rows": report.build(db(), flt)})
+
+
+@bp.get("/marketing/export/<name>.csv")
+@require_role("marketing", "admin")
+def export_csv(name: str) -> Response:
+    report = _report(name)
+    _, flt = _context()
+    rows = report.build(db(), flt)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=report.columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    staff = current_staff()
+    audit(db(), staff.id if staff else None, "export", "analytics", name, **_filters_json(flt))
+    db().commit()
+    filename = f"{name}_{flt.start.isoformat()}_{flt.end.isoformat()}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class _Formatter:
+    """Turns report rows into the strings a table cell shows, in the viewer's language."""
+
+    def __init__(self, locale: str, flt: Filters) -> None:
+        self.locale = locale
+        self.flt = flt
+        self.weekdays = get_day_names("abbreviated", locale=locale)
+
+    def period(self, iso: str) -> str:
+        day = date.fromisoformat(iso)
+        if self.flt.granularity is Granularity.MONTH:
+            return format_date(day, "LLL yyyy", locale=self.locale)
+        return format_date(day, "d MMM", locale=self.locale)
+
+    def cell(self, column: str, value: Any, report: str = "") -> str:
+        if value is None:
+            label = NONE_LABEL.get((report, column)) or NONE_LABEL.get(("", column))
+            return t(label, self.locale) if label else "—"
+        if column in RATES:
+            return format_percent(value, "#,##0.0%", locale=self.locale)
+        if column == "period":
+            return self.period(value)
+        if column == "weekday":
+            return str(self.weekdays[value])
+        if column == "hour":
+            return f"{value:02d}:00"
+        if column == "purpose":
+            return t(PURPOSES.get(value, value), self.locale)
+        if column == "month":
+            return format_date(date.fromisoformat(value + "-01"), "LLL yyyy", locale=self.locale)
+        if isinstance(value, int | float):
+            return format_decimal(value, locale=self.locale)
+        return str(value)
+
+    def table(self, name: str, rows: list[Row]) -> dict[str, Any]:
+        columns = [c for c in REPORTS[name].columns if c not in HIDDEN]
+        return {"name": name, "columns": columns, "text": [c in TEXT_COLUMNS for c in columns],
+                "rows": [[self.cell(c, row.get(c), name) for c in columns] for row in rows]}
+
+    def label(self, column: str, row: Row) -> str:
+        return self.cell(column, row.get(column))
+
+
+def _charts(data: dict[str, list[Row]], fmt: _Formatter, tr: Any) -> dict[str, Markup]:
+    summary = data["summary"][0]
+    stages = ["calls", "unique_callers", "first_time_callers", "bookings", "arrivals"]
+    periods = data["periods"]
+    channels = data["channels"][:10]
+    return {
+        "funnel": bar_chart(tr(SECTIONS["funnel"]), [tr(COLUMNS[s]) for s in stages],
+                            [Series(tr(COLUMNS["calls"]), [summary[s] for s in stages])]),
+        "periods": column_chart(
+            tr(SECTIONS["periods"]), [fmt.label("period", r) for r in periods],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in periods]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in periods])], stacked=True),
+        "bookings": column_chart(
+            tr(SECTIONS["periods"]), [fmt.label("period", r) for r in periods],
+            [Series(tr(COLUMNS["bookings"]), [r["bookings"] for r in periods]),
+             Series(tr(COLUMNS["arrivals"]), [r["arrivals"] for r in periods])]),
+        "channels": bar_chart(
+            tr(SECTIONS["channels"]), [fmt.label("channel", r) for r in channels],
+            [Series(tr(COLUMNS[s]), [r[s] for r in channels])
+             for s in ("calls", "bookings", "arrivals")]),
+        "hours": column_chart(
+            tr(SECTIONS["hours"]), [fmt.label("hour", r)[:2] for r in data["hours"]],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in data["hours"]]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in data["hours"]])],
+            stacked=True, width=470),
+        "weekdays": column_chart(
+            tr(SECTIONS["weekdays"]), [fmt.label("weekday", r) for r in data["weekdays"]],
+            [Series(tr(COLUMNS["answered"]), [r["answered"] for r in data["weekdays"]]),
+             Series(tr(COLUMNS["missed"]), [r["missed"] for r in data["weekdays"]])],
+            stacked=True, width=470),
+    }
+
+
+@bp.get("/marketing")
+@require_role("marketing", "admin")
+def dashboard() -> str:
+    clinic, flt = _context()
+    locale = request_locale(clinic.locale or current_app.config["LOCALE"])
+    session = db()
+    data = {name: report.build(session, flt) for name, report in REPORTS.items()}
+    fmt = _Formatter(locale, flt)
+
+    def tr(message: str | Text) -> str:
+        return t(message, locale)
+
+    channels = session.scalars(select(Channel).order_by(Channel.name)).all()
+    numbers = session.scalars(select(TrackingNumber).where(TrackingNumber.clinic_id == clinic.id)
+                              .order_by(TrackingNumber.e164)).all()
+    return render_template(
+        "marketing/dashboard.html", locale=locale, columns=COLUMNS, sections=SECTIONS,
+        groups=GROUPS, clinic=clinic, flt=flt,
+        query=request.query_string.decode(), channels=channels, numbers=numbers,
+        summary={k: fmt.cell(k, v) for k, v in data["summary"][0].items()},
+        tables={name: fmt.table(name, rows) for name, rows in data.items()},
+        charts=_charts(data, fmt, tr), granularities=[g.value for g in Granularity],
+        defs=definitions(locale),
+    )

@@ -1,0 +1,116 @@
+"""Clinic scope: which clinics' rows a session may read and write, enforced in ONE place.
+
+Every ORM statement of a scoped session (select, `session.get`, lazy load, ORM update and
+delete) gets `clinic IN (the scope)` criteria on every clinic-owned table, so a query written
+without thinking of clinics still sees only the signed-in staff member's own; another clinic's
+row is simply not there, and its id answers exactly like an id that does not exist.
+
+A web request's session starts scoped to no clinic at all (`NOBODY`): signing in widens it to
+the staff member's clinics (`restrict` with `scope_of`); a route that a PBX or 3CX calls,
+authenticated by a signature or key, says which clinic, or the whole installation, explicitly.
+A session that carries no scope (worker, CLI, the webhook pipeline) is installation-wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from callcenter.core.models import (
+    Appointment,
+    Call,
+    CallCandidate,
+    CallEventRecord,
+    Campaign,
+    Clinic,
+    DialAttempt,
+    DialTask,
+    Patient,
+    PatientPhone,
+    RawWebhook,
+    Staff,
+    StaffClinic,
+    StaffRole,
+    TrackingNumber,
+    Treatment,
+)
+
+KEY = "clinic_scope"
+
+
+@dataclass(frozen=True)
+class Scope:
+    clinic_ids: frozenset[int]
+    # Raw webhooks that never reached a clinic (rejected, malformed, failed to apply) may hold
+    # any clinic's patients: only someone who administers every clinic sees them.
+    unassigned_webhooks: bool = False
+
+
+NOBODY = Scope(frozenset())
+
+
+def clinic_ids_of(session: Session, staff: Staff) -> frozenset[int]:
+    """The staff member's own clinic and any further ones they work in."""
+    more = session.scalars(select(StaffClinic.clinic_id).where(StaffClinic.staff_id == staff.id))
+    return frozenset({staff.clinic_id, *more})
+
+
+def scope_of(session: Session, staff: Staff) -> Scope:
+    ids = clinic_ids_of(session, staff)
+    clinics = Clinic.__table__  # the table, not the entity: counted past any scope already set
+    others = session.scalar(select(func.count()).select_from(clinics)
+                            .where(clinics.c.id.not_in(ids)))
+    return Scope(ids, unassigned_webhooks=staff.role == StaffRole.ADMIN and others == 0)
+
+
+def installation(session: Session) -> Scope:
+    """Every clinic, unassigned webhooks included: for callers authenticated by a PBX signature."""
+    return Scope(frozenset(session.scalars(select(Clinic.__table__.c.id))), unassigned_webhooks=True)
+
+
+def restrict(session: Session, scope: Scope) -> Session:
+    """From now on the session sees only the scope's clinics (set it before loading any row)."""
+    session.info[KEY] = scope
+    return session
+
+
+def current(session: Session) -> Scope | None:
+    return session.info.get(KEY)
+
+
+def install(factory: sessionmaker[Session]) -> None:
+    """Make every session of the factory honour its scope (a no-op for unscoped sessions)."""
+    event.listen(factory, "do_orm_execute", _add_criteria)
+
+
+def _add_criteria(state: ORMExecuteState) -> None:
+    scope = current(state.session)
+    if scope is None or state.is_column_load or not (state.is_select or state.is_update
+                                                      or state.is_delete):
+        return
+    state.statement = state.statement.options(*_criteria(tuple(sorted(scope.clinic_ids)),
+                                                         scope.unassigned_webhooks))
+
+
+def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
+    # Lambdas, so the criteria follow a table into its aliases (subqueries of the analytics).
+    def own(model: type) -> object:
+        return with_loader_criteria(model, lambda cls: cls.clinic_id.in_(ids), include_aliases=True)
+
+    raw = ((lambda cls: or_(cls.clinic_id.in_(ids), cls.clinic_id.is_(None))) if unassigned
+           else (lambda cls: cls.clinic_id.in_(ids)))
+    return [
+        *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber)),
+        with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
+        with_loader_criteria(RawWebhook, raw, include_aliases=True),
+        with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(
+            select(Patient.id).where(Patient.clinic_id.in_(ids))), include_aliases=True),
+        with_loader_criteria(CallCandidate, lambda cls: cls.call_id.in_(
+            select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
+        with_loader_criteria(CallEventRecord, lambda cls: cls.call_id.in_(
+            select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
+        with_loader_criteria(DialAttempt, lambda cls: cls.task_id.in_(
+            select(DialTask.id).where(DialTask.clinic_id.in_(ids))), include_aliases=True),
+    ]

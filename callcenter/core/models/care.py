@@ -1,0 +1,89 @@
+"""Appointments and treatments: what the schedule and the recall lists are built from."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
+from callcenter.core.models.clinic import Staff
+from callcenter.core.models.patients import Patient
+
+
+class AppointmentStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CONFIRMED = "confirmed"  # the "visit confirmed" mark
+    CALL_BACK = "call_back"  # the "call" mark: not reached, call again on the day
+    CANCELLED = "cancelled"
+    RESCHEDULED = "rescheduled"
+    NO_SHOW = "no_show"
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+
+
+ACTIVE_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.CALL_BACK)
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    service: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[AppointmentStatus] = mapped_column(
+        str_enum(AppointmentStatus, "appointment_status"), default=AppointmentStatus.BOOKED
+    )
+    price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    created_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[Patient] = relationship()
+    doctor: Mapped[Staff] = relationship()
+
+    __table_args__ = (
+        Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
+        Index("ix_appointments_clinic_start", "clinic_id", "starts_at"),
+        # analytics: bookings made in a period (attribution to calls)
+        Index("ix_appointments_clinic_created", "clinic_id", "created_at"),
+    )
+
+
+class TreatmentType(enum.StrEnum):
+    EXTRACTION = "extraction"
+    FILLING = "filling"
+    ROOT_CANAL = "root_canal"
+    PROSTHETICS = "prosthetics"
+    CLEANING = "cleaning"
+    PERIODONTAL = "periodontal"
+    IMPLANT = "implant"
+    IMPLANT_CROWN = "implant_crown"
+    ORTHODONTIC_RETAINER = "orthodontic_retainer"
+    OTHER = "other"
+
+
+class Treatment(Base):
+    __tablename__ = "treatments"
+    # Follow-up and recall lists look treatments up by clinic and date.
+    __table_args__ = (Index("ix_treatments_clinic_performed", "clinic_id", "performed_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    type: Mapped[TreatmentType] = mapped_column(str_enum(TreatmentType, "treatment_type"))
+    performed_on: Mapped[date] = mapped_column(Date, index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    patient: Mapped[Patient] = relationship()

@@ -1,0 +1,65 @@
+"""Per-process handles the app and the worker share: database sessions and the Redis connection."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from callcenter.core.db import make_engine, make_session_factory
+
+
+@dataclass
+class Runtime:
+    config: dict[str, Any]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _redis: redis.Redis | None = field(default=None, repr=False)
+    _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Runtime:
+        engine = make_engine(config["DATABASE_URL"])
+        return cls(config=config, engine=engine, sessions=make_session_factory(engine))
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The shared Redis client; short timeouts so a Redis outage never stalls a webhook."""
+        if self._redis is None:
+            url = self.config["REDIS_URL"]
+            if not url:
+                raise RuntimeError("REDIS_URL is not set (callcenter serve starts an embedded one)")
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            )
+        return self._redis
+
+    def write_guard(self) -> AbstractContextManager[object]:
+        """SQLite has one writer at a time: writers of every process queue on a lock file beside
+        the database rather than in SQLite's busy handler, whose back-off sleeps (up to 100 ms
+        each) made the p99 of the webhook pipeline 850 ms under two gunicorn workers."""
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            return nullcontext()
+        return self._sqlite_write_lock(database + ".writelock")
+
+    @contextmanager
+    def _sqlite_write_lock(self, path: str) -> Iterator[None]:
+        with self._sqlite_writer, open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+        self.engine.dispose()

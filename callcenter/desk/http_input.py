@@ -1,0 +1,70 @@
+"""The desk API's input: JSON fields and the records named by id, or a DeskError naming the field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import request
+
+from callcenter.core.ids import storable
+from callcenter.core.inputs import FieldError
+from callcenter.core.models import Appointment, Call, Patient
+from callcenter.core.web import db
+
+
+class DeskError(FieldError):
+    """A desk request refused: `status` (400 unless given) with the field to fix."""
+
+
+def body_json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DeskError("body", "expected a JSON object")
+    return body
+
+
+def time_field(body: dict[str, Any], name: str, required: bool = True) -> datetime | None:
+    value = body.get(name)
+    if value in (None, ""):
+        if required:
+            raise DeskError(name, "required")
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise DeskError(name, "expected an ISO 8601 date-time with offset") from None
+    if parsed.tzinfo is None:
+        raise DeskError(name, "time zone offset required")
+    return parsed
+
+
+def id_field(body: dict[str, Any], name: str, required: bool = True) -> int | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not storable(value):
+        raise DeskError(name, "expected an integer id")
+    return value
+
+
+# Lookups by id: the session's clinic scope makes another clinic's row None, like a missing one.
+def call_by_id(call_id: int) -> Call:
+    call = db().get(Call, call_id)
+    if call is None:
+        raise DeskError("call_id", "no such call", 404)
+    return call
+
+
+def patient_by_id(patient_id: int) -> Patient:
+    patient = db().get(Patient, patient_id)
+    if patient is None or patient.erased_at is not None:
+        raise DeskError("patient_id", "no such patient", 404)
+    return patient
+
+
+def appointment_by_id(appointment_id: int) -> Appointment:
+    appointment = db().get(Appointment, appointment_id)
+    if appointment is None:
+        raise DeskError("appointment_id", "no such appointment", 404)
+    return appointment

@@ -1,0 +1,194 @@
+"""The screen-pop card of a call: who is calling, via which channel, their visits, dues and script.
+
+One focused set of queries (patients on the number, their appointments, pending tasks, the
+number's previous calls), each on an index; the script comes from `scripts.script_for_call`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from callcenter.callscripts.library import Library
+from callcenter.callscripts.selection import ScriptNotFound, script_for_call
+from callcenter.callscripts.values import address_patient, doctor_name, format_when
+from callcenter.core.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallCandidate,
+    Clinic,
+    DialTask,
+    Patient,
+    Staff,
+    TaskPurpose,
+    TaskState,
+    TrackingNumber,
+)
+from callcenter.core.phones import display, mask
+
+log = logging.getLogger(__name__)
+
+VISITED = (AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED)
+# Outbound work the desk should mention while the patient is on the line anyway.
+DUE_PURPOSES = (TaskPurpose.RECALL, TaskPurpose.FOLLOW_UP, TaskPurpose.CONFIRMATION,
+                TaskPurpose.NO_SHOW, TaskPurpose.CALL_BACK, TaskPurpose.RESCHEDULE)
+DUE_AHEAD = timedelta(days=14)
+NEXT_APPOINTMENTS = 3
+PREVIOUS_CALLS = 5
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _appointment(appt: Appointment, tz: str, locale: str) -> dict[str, Any]:
+    return {
+        "id": appt.id, "starts_at": appt.starts_at.isoformat(), "when": format_when(appt.starts_at, tz, locale),
+        "doctor_id": appt.doctor_id, "doctor": doctor_name(appt.doctor, locale),
+        "service": appt.service, "status": str(appt.status),
+    }
+
+
+def _full_name(patient: Patient) -> str:
+    """As the patient's own language writes it: surname first in ru and zh, given name first in en."""
+    locale = patient.preferred_language
+    if locale == "zh":
+        return f"{patient.last_name}{patient.first_name}"
+    parts = ((patient.first_name, patient.last_name) if locale == "en"
+             else (patient.last_name, patient.first_name, patient.patronymic))
+    return " ".join(p for p in parts if p)
+
+
+def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[int], now: datetime,
+                      locale: str) -> list[dict[str, Any]]:
+    """Name, address form, visits, next appointments, last visit, dues and notes of each patient."""
+    if not patient_ids:
+        return []
+    patients = {p.id: p for p in session.scalars(
+        select(Patient).options(joinedload(Patient.phones)).where(Patient.id.in_(patient_ids))
+    ).unique()}
+    appointments = session.scalars(
+        select(Appointment).options(joinedload(Appointment.doctor))
+        .where(Appointment.patient_id.in_(patient_ids)).order_by(Appointment.starts_at)
+    ).all()
+    local_today = now.astimezone(ZoneInfo(clinic.timezone)).date()
+    tasks = session.scalars(
+        select(DialTask).where(DialTask.patient_id.in_(patient_ids),
+                               DialTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)),
+                               DialTask.purpose.in_(DUE_PURPOSES),
+                               DialTask.due_date <= local_today + DUE_AHEAD)
+        .order_by(DialTask.due_date)
+    ).all()
+    cards = []
+    for patient_id in patient_ids:
+        patient = patients.get(patient_id)
+        if patient is None or patient.erased_at is not None:
+            continue
+        own = [a for a in appointments if a.patient_id == patient_id]
+        upcoming = [a for a in own if a.starts_at >= now and a.status in ACTIVE_STATUSES]
+        visits = [a for a in own if a.status in VISITED and a.starts_at < now]
+        last = visits[-1] if visits else None
+        cards.append({
+            "id": patient.id,
+            "name": _full_name(patient),
+            "address": address_patient(patient, patient.preferred_language or locale),
+            "language": patient.preferred_language,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+            "new": not visits,
+            "visits": len(visits),
+            "is_lead": patient.is_lead,
+            "notes": patient.notes,
+            "phones": [display(p.e164, clinic.region) for p in patient.phones],
+            "phones_e164": [p.e164 for p in patient.phones],
+            "next_appointments": [_appointment(a, clinic.timezone, locale)
+                                  for a in upcoming[:NEXT_APPOINTMENTS]],
+            "last_visit": _appointment(last, clinic.timezone, locale) if last else None,
+            "due": [_due(t, local_today) for t in tasks if t.patient_id == patient_id],
+        })
+    return cards
+
+
+def _due(task: DialTask, today: date) -> dict[str, Any]:
+    return {"id": task.id, "purpose": str(task.purpose), "due_date": task.due_date.isoformat(),
+            "overdue": task.due_date < today, "notes": task.notes,
+            "at": _iso(task.next_attempt_at)}
+
+
+def previous_calls(session: Session, call: Call, limit: int = PREVIOUS_CALLS) -> list[dict[str, Any]]:
+    """The number's earlier calls, newest first (index on caller, started_at)."""
+    remote = call.caller if str(call.direction) != "outbound" else call.dialed
+    if not remote:
+        return []
+    number_column = Call.caller if str(call.direction) != "outbound" else Call.dialed
+    rows = session.scalars(
+        select(Call).where(number_column == remote, Call.id != call.id,
+                           Call.started_at <= call.started_at)
+        .order_by(Call.started_at.desc()).limit(limit)
+    ).all()
+    return [{"id": c.id, "started_at": c.started_at.isoformat(), "direction": str(c.direction),
+             "status": str(c.status), "outcome": str(c.outcome) if c.outcome else None,
+             "duration": c.duration, "notes": c.notes[:200]} for c in rows]
+
+
+def _channel(session: Session, call: Call) -> dict[str, Any] | None:
+    """"via maps listing — implants": the channel, and the tracking number's own label."""
+    if call.channel is None:
+        return None
+    number = session.get(TrackingNumber, call.tracking_number_id) if call.tracking_number_id else None
+    label = number.label if number else ""
+    return {"code": call.channel.code, "name": call.channel.name,
+            "label": label if label and label != call.channel.code else ""}
+
+
+def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None,
+                library: Library | None = None) -> dict[str, Any] | None:
+    """The filled-in script as the desk that pops will say it (its receptionist's name in it)."""
+    try:
+        return script_for_call(session, call, now, agent=speaker, library=library).to_json()
+    except ScriptNotFound as exc:
+        log.warning("no script for call %s: %s", call.id, exc)
+        return None
+
+
+def build_card(session: Session, call_id: int, now: datetime, locale: str,
+               speaker: Staff | None = None, library: Library | None = None) -> dict[str, Any] | None:
+    """The whole pop for one call, as JSON-ready data; None for an unknown call."""
+    call = session.scalar(
+        select(Call).options(joinedload(Call.channel), joinedload(Call.heard_from_channel))
+        .where(Call.id == call_id)
+    )
+    if call is None:
+        return None
+    clinic = session.get(Clinic, call.clinic_id)
+    assert clinic is not None
+    candidate_ids = list(session.scalars(
+        select(CallCandidate.patient_id).where(CallCandidate.call_id == call.id)
+        .order_by(CallCandidate.patient_id)))
+    ids = candidate_ids or ([call.patient_id] if call.patient_id else [])
+    if call.patient_id and call.patient_id not in ids:
+        ids.append(call.patient_id)
+    remote = call.dialed if str(call.direction) == "outbound" else call.caller
+    return {
+        "call": {
+            "id": call.id, "status": str(call.status), "direction": str(call.direction),
+            "number": display(remote, clinic.region), "number_e164": remote,
+            "masked": mask(remote), "channel": _channel(session, call),
+            "caller_kind": str(call.caller_kind), "first_time": call.first_time,
+            "extension": call.extension, "agent_id": call.agent_id,
+            "started_at": call.started_at.isoformat(), "answered_at": _iso(call.answered_at),
+            "ended_at": _iso(call.ended_at), "outcome": str(call.outcome) if call.outcome else None,
+            "heard_from": call.heard_from_channel.code if call.heard_from_channel else None,
+            "notes": call.notes, "patient_id": call.patient_id,
+        },
+        "patients": patient_summaries(session, clinic, ids, now, locale),
+        "previous_calls": previous_calls(session, call),
+        "script": script_json(session, call, now, speaker, library),
+    }

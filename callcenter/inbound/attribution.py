@@ -1,0 +1,52 @@
+"""Source channels: the tracking number dialed, and the caller's own "how did you hear" answer."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.core.models import Call, Channel, TrackingNumber
+
+UNATTRIBUTED = "unattributed"
+
+
+def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> TrackingNumber:
+    """The tracking number row for a dialed number; an unknown one is created for an admin to assign."""
+    number = session.scalar(select(TrackingNumber).where(TrackingNumber.e164 == dialed))
+    if number is not None:
+        return number
+    session.execute(
+        insert_ignoring_conflicts(session, TrackingNumber)
+        .values(clinic_id=clinic_id, e164=dialed, channel_id=None, auto_created=True,
+                label="unassigned number")
+    )
+    return session.execute(select(TrackingNumber).where(TrackingNumber.e164 == dialed)).scalar_one()
+
+
+def unattributed_numbers(session: Session) -> list[TrackingNumber]:
+    """Numbers that received calls but have no channel yet: the admin's to-do list."""
+    return list(session.scalars(
+        select(TrackingNumber).where(TrackingNumber.channel_id.is_(None)).order_by(TrackingNumber.id)
+    ))
+
+
+def assign_channel(session: Session, number: TrackingNumber, channel: Channel | None) -> int:
+    """Give a tracking number its channel; past calls to it are re-attributed. Returns calls moved."""
+    number.channel = channel
+    number.auto_created = False
+    calls = session.scalars(select(Call).where(Call.tracking_number_id == number.id)).all()
+    for call in calls:
+        call.channel = channel
+    return len(calls)
+
+
+def set_heard_from(session: Session, call: Call, channel_code: str | None, note: str = "") -> None:
+    """Store the receptionist's "how did you hear about us" answer; it never changes attribution."""
+    channel = None
+    if channel_code is not None:
+        channel = session.scalar(select(Channel).where(Channel.code == channel_code))
+        if channel is None:
+            raise LookupError(f"unknown channel {channel_code!r}")
+    call.heard_from_channel = channel
+    call.heard_from_note = note[:200]

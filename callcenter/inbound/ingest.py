@@ -1,0 +1,275 @@
+"""The webhook pipeline: verify → parse → store raw + apply (one transaction) → publish.
+
+The raw request commits in the same transaction as its effects, and the PBX is answered only
+after that commit: a webhook is never lost. A rejected one stays for security review; one whose
+effects fail to apply is rolled back to a savepoint and stays as `failed` for re-processing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.core.inputs import InputError, check_strings, safe, text
+from callcenter.core.logging_setup import scrub
+from callcenter.core.models import Call, RawState, RawWebhook, utcnow
+from callcenter.core.phones import mask
+from callcenter.core.runtime import Runtime
+from callcenter.inbound import screenpop, webhook_bindings
+from callcenter.inbound.calls import CallChange, record_call_event
+from webhooks import (
+    CallEvent,
+    InboundRequest,
+    PayloadError,
+    SignatureError,
+    WebhookReply,
+    get_adapter,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    status: int
+    raw_id: int | None
+    reply: WebhookReply | None = None
+    error: dict[str, Any] | None = None
+    changes: list[CallChange] = field(default_factory=list)
+    # Why applying the events failed (the raw row is kept `failed`); the PBX was still answered.
+    failure: str | None = None
+
+
+def _raw_row(request: InboundRequest, state: RawState, error: str = "",
+             keep_bytes: int | None = None) -> RawWebhook:
+    # Junk is kept too (escaped where a database could not hold it): `%00` in a path is a NUL.
+    return RawWebhook(
+        provider=safe(request.provider)[:32], path=safe(request.subpath)[:300],
+        method=safe(request.method)[:8], query=safe(request.query),
+        headers={safe(k): safe(v) for k, v in request.headers.items()},
+        body=request.body if keep_bytes is None else request.body[:keep_bytes],
+        remote_addr=safe(request.remote_addr)[:64], state=state, error=safe(error), attempts=1,
+        received_at=request.received_at or utcnow(),
+        processed_at=utcnow() if state != RawState.RECEIVED else None,
+    )
+
+
+def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
+    return InboundRequest(provider=raw.provider, subpath=raw.path, method=raw.method, url=url,
+                          headers=raw.headers, body=raw.body, query=raw.query,
+                          remote_addr=raw.remote_addr, received_at=raw.received_at)
+
+
+def handle_webhook(runtime: Runtime, request: InboundRequest) -> IngestResult:
+    """The whole pipeline for one HTTP delivery: one transaction holds the raw row and its effects."""
+    return _run(runtime, request, raw_id=None)
+
+
+@dataclass
+class _Reading:
+    """What verify + parse made of a request, before any database work."""
+
+    events: list[CallEvent] = field(default_factory=list)
+    reply: WebhookReply | None = None
+    refusal: IngestResult | None = None
+    state: RawState = RawState.PROCESSED
+    error: str = ""
+    # A refused body is kept cut to this many bytes: enough for review, not a free store.
+    keep_bytes: int | None = None
+
+
+def _refuse(status: int, state: RawState, error: str, body: dict[str, Any],
+            keep_bytes: int | None = None) -> _Reading:
+    return _Reading(refusal=IngestResult(status, None, error=body), state=state, error=error,
+                    keep_bytes=keep_bytes)
+
+
+# Event fields and the Call columns they are written to.
+EVENT_COLUMNS = {"provider_call_id": Call.provider_call_id, "caller": Call.caller,
+                 "dialed": Call.dialed, "extension": Call.extension,
+                 "recording_url": Call.recording_url}
+
+
+def check_event(event: CallEvent) -> None:
+    """What the call's columns cannot hold is refused at parse (400, the raw row `invalid`)
+    rather than failing the transaction; the error names the provider's own field."""
+    for name, column in EVENT_COLUMNS.items():
+        value = getattr(event, name)
+        if value:
+            text(column, value, _source_field(event.raw, value, name))
+    for name, value in (("caller_raw", event.caller_raw), ("event_id", event.event_id),
+                        *event.extra.items()):
+        check_strings(value, _source_field(event.raw, value, name))
+
+
+def _source_field(raw: Mapping[str, Any], value: Any, default: str) -> str:
+    wanted = value.strip() if isinstance(value, str) else value
+    for key, item in raw.items():
+        if isinstance(key, str) and (item.strip() if isinstance(item, str) else item) == wanted:
+            return key
+    return default
+
+
+def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
+    """Verify and parse (pure, no database): events and reply, or the refusal to answer with."""
+    adapter = get_adapter(request.provider)
+    if adapter is None:
+        return _refuse(404, RawState.REJECTED, "unknown provider", {
+            "error": "unknown_provider", "message": f"no PBX adapter named {request.provider!r}"})
+    review_bytes = config["REVIEW_BODY_BYTES"]
+    try:
+        adapter.verify(request, config)
+        events = adapter.parse(request, config)
+        for event in events:
+            check_event(event)
+    except SignatureError as exc:
+        return _refuse(403, RawState.REJECTED, f"signature: {exc}",
+                       {"error": "bad_signature", "message": str(exc)}, keep_bytes=review_bytes)
+    except (PayloadError, InputError) as exc:
+        problem = exc.problem if isinstance(exc, PayloadError) else exc.message
+        return _refuse(400, RawState.INVALID, str(exc),
+                       {"error": "invalid_payload", "field": safe(exc.field), "message": safe(problem)})
+    except Exception as exc:  # an adapter bug: keep the request, answer like a parse failure
+        log.exception("adapter %s crashed", request.provider)
+        return _refuse(400, RawState.FAILED, f"{type(exc).__name__}: {exc}"[:2000], {
+            "error": "invalid_payload", "field": "body", "message": "could not be interpreted"})
+    most = config["MAX_WEBHOOK_EVENTS"]
+    if len(events) > most:
+        # Every event is a fold of its call inside the one transaction that holds SQLite's writer.
+        return _refuse(413, RawState.INVALID, f"{len(events)} events in one request (at most {most})",
+                       {"error": "too_many_events", "field": "body",
+                        "message": f"{len(events)} events in one request; at most {most}"},
+                       keep_bytes=review_bytes)
+    return _Reading(events=events, reply=adapter.reply(request, events, config))
+
+
+def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> IngestResult:
+    reading = _interpret(request, runtime.config)
+    failure: str | None = None
+    with runtime.write_guard(), runtime.sessions() as session:
+        raw = _store(session, request, raw_id, reading)
+        changes: list[CallChange] = []
+        if reading.refusal is None:
+            reading = _bound(session, request.provider, reading, runtime.config)
+            raw.state, raw.error = reading.state, reading.error
+        if reading.refusal is None:
+            try:
+                with session.begin_nested():
+                    changes = [record_call_event(session, event, config=runtime.config,
+                                                 raw_webhook_id=raw.id) for event in reading.events]
+            except Exception as exc:
+                # The effects roll back to the savepoint; the raw row commits as failed for an
+                # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
+                log.exception("webhook %s failed to apply", raw.id)
+                # Shown to admins, like a log: masked the same way.
+                failure = safe(scrub(f"{type(exc).__name__}: {exc}"))[:2000]
+                changes = []
+                raw.state, raw.error = RawState.FAILED, failure
+        _assign_clinic(raw, changes)
+        session.commit()
+        raw_id = raw.id
+    if reading.refusal is not None:
+        if reading.state == RawState.REJECTED:
+            log.warning("webhook %s rejected: %s", raw_id, reading.error)
+        reading.refusal.raw_id = raw_id
+        return reading.refusal
+    if failure is None:
+        _publish(runtime, reading.events, changes)
+    assert reading.reply is not None
+    return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes,
+                        failure=failure)
+
+
+def _bound(session: Session, provider: str, reading: _Reading,
+           config: Mapping[str, Any]) -> _Reading:
+    """The reading, or a refusal when the request contradicts what earlier ones bound."""
+    claims = [claim for event in reading.events for claim in event.bindings]
+    savepoint = session.begin_nested()  # a refused request leaves none of its claims bound
+    conflict = webhook_bindings.check(session, provider, claims, config["SECRET_KEY"])
+    if conflict is None:
+        savepoint.commit()
+        return reading
+    savepoint.rollback()
+    return _refuse(403, RawState.REJECTED, f"binding: {conflict.field}: {conflict.message}", {
+        "error": "replay_refused", "field": conflict.field, "message": conflict.message})
+
+
+def _store(session: Session, request: InboundRequest, raw_id: int | None,
+           reading: _Reading) -> RawWebhook:
+    if raw_id is None:
+        raw = _raw_row(request, reading.state, reading.error, reading.keep_bytes)
+        session.add(raw)
+        session.flush()
+        return raw
+    raw = session.get(RawWebhook, raw_id)
+    if raw is None:
+        raise LookupError(f"no raw webhook {raw_id}")
+    raw.state, raw.error = reading.state, safe(reading.error)
+    raw.attempts, raw.processed_at = raw.attempts + 1, utcnow()
+    return raw
+
+
+def _assign_clinic(raw: RawWebhook, changes: Sequence[CallChange]) -> None:
+    """An applied webhook belongs to its call's clinic (whose admins see it); one that never
+    reached a call keeps none (see clinic_scope: only admins of every clinic see those)."""
+    if changes:
+        raw.clinic_id = changes[0].clinic_id
+
+
+def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[CallChange]) -> None:
+    for event, change in zip(events, changes, strict=True):
+        if change.changed:
+            log.info("call %s %s from %s (%s)", change.call_id, event.kind, mask(event.caller),
+                     event.provider)
+            screenpop.publish_change(runtime, change, event.extension)
+
+
+def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], raw: str | bytes,
+                  source: str = "") -> list[CallChange]:
+    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together."""
+    body = raw.encode() if isinstance(raw, str) else raw
+    request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
+                             body=body, received_at=utcnow())
+    with runtime.write_guard(), runtime.sessions() as session:
+        raw_row = _raw_row(request, RawState.PROCESSED)
+        session.add(raw_row)
+        session.flush()
+        changes = [record_call_event(session, event, config=runtime.config,
+                                     raw_webhook_id=raw_row.id) for event in events]
+        _assign_clinic(raw_row, changes)
+        session.commit()
+    _publish(runtime, events, changes)
+    return changes
+
+
+def reprocess(runtime: Runtime, raw_id: int, url: str = "") -> IngestResult:
+    """Run a stored webhook through the pipeline again (after a fix or an outage)."""
+    with runtime.sessions() as session:
+        raw = session.get(RawWebhook, raw_id)
+        if raw is None:
+            raise LookupError(f"no raw webhook {raw_id}")
+        request = request_from_raw(raw, url or _stored_url(raw))
+    return _run(runtime, request, raw_id=raw_id)
+
+
+def _stored_url(raw: RawWebhook) -> str:
+    return raw.headers.get("X-Callcenter-Url", "")
+
+
+def failed_ids(session: Session, limit: int = 1000) -> list[int]:
+    return list(session.scalars(
+        select(RawWebhook.id).where(RawWebhook.state == RawState.FAILED)
+        .order_by(RawWebhook.id).limit(limit)
+    ))
+
+
+def headers_for_storage(headers: Mapping[str, str], url: str) -> dict[str, str]:
+    """Headers kept with the raw body, plus the URL the provider signed (needed to re-verify)."""
+    kept = {k: v for k, v in headers.items() if k.lower() != "cookie"}
+    kept["X-Callcenter-Url"] = url
+    return kept

@@ -1,0 +1,41 @@
+"""The dialer contract: place one attempt, say what happened (now, or later by webhook)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from callcenter.core.models import DialMode, TaskPurpose
+from callcenter.outbound.results import Outcome
+from webhooks import CallEvent
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    attempt_id: int
+    task_id: int
+    phone: str  # E.164
+    purpose: TaskPurpose
+    language: str
+    text: str  # the whole prompt
+    thanks_text: str
+
+
+@dataclass(frozen=True)
+class DialResult:
+    provider_call_id: str | None
+    # None: the call goes on without us and its outcome arrives through webhooks (Twilio).
+    outcome: Outcome | None
+    digits: str = ""
+    # Call progress for the call log, for dialers no webhook reports on (SIP).
+    events: list[CallEvent] = field(default_factory=list)
+
+
+class Dialer(Protocol):
+    mode: DialMode
+    # "twilio:AC…" / "sip:pbx.local": the trunk whose CPS and channel limits apply.
+    trunk: str
+
+    def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
+        """Place the call; `pace` blocks until this call may start and must run right before it."""

@@ -1,0 +1,381 @@
+"""Pure list builders: `(session, clinic, now) -> [DialTask]`, read-only and idempotent.
+
+A task is unique per patient × purpose × due date; builders leave out what already exists, and
+`save_new` inserts with ON CONFLICT DO NOTHING, so re-running a builder adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
+
+from callcenter.core import followup_table
+from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.core.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallDirection,
+    CallStatus,
+    Clinic,
+    DayOff,
+    DialTask,
+    OptOut,
+    Patient,
+    PatientPhone,
+    TaskPurpose,
+    TaskState,
+    Treatment,
+    TreatmentType,
+)
+from callcenter.outbound.workdays import (
+    ClinicCalendar,
+    confirmation_runs,
+    confirmed_at_booking,
+    in_part,
+    parse_window,
+)
+
+PRIORITY = {
+    TaskPurpose.MISSED_CALL: 0,
+    TaskPurpose.NO_SHOW: 10,
+    TaskPurpose.CONFIRMATION: 20,
+    TaskPurpose.RESCHEDULE: 25,
+    TaskPurpose.CALL_BACK: 25,
+    TaskPurpose.FOLLOW_UP: 40,
+    TaskPurpose.RECALL: 60,
+}
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    call_hours: tuple[time, time] = (time(9), time(21))
+    confirm_evening: tuple[time, time] = (time(16), time(20))
+    confirm_morning: tuple[time, time] = (time(9), time(11))
+    follow_ups: Mapping[TreatmentType, tuple[int, ...]] = field(
+        default_factory=lambda: dict(followup_table.DEFAULT))
+    recall_days: tuple[int, ...] = (180, 360)
+    # A follow-up missed while the service was down is still made this many days late.
+    catch_up_days: int = 3
+    missed_call_days: int = 2
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ListSettings:
+        return cls(
+            call_hours=parse_window(config["CALL_HOURS"]),
+            confirm_evening=parse_window(config["CONFIRM_WINDOW"]),
+            confirm_morning=parse_window(config["CONFIRM_MORNING"]),
+            follow_ups=followup_table.schedule(config["FOLLOWUP_SCHEDULE"]),
+            recall_days=tuple(config["RECALL_DAYS"]),
+        )
+
+
+DEFAULT_SETTINGS = ListSettings()
+
+
+def clinic_calendar(session: Session, clinic: Clinic) -> ClinicCalendar:
+    days_off = session.scalars(select(DayOff.day).where(DayOff.clinic_id == clinic.id)).all()
+    return ClinicCalendar.build(clinic.timezone, clinic.opening_hours, days_off)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def callable_phones(session: Session, patient_ids: Iterable[int]) -> dict[int, str]:
+    """Patient id → the number to call, for patients who may be called at all.
+
+    Leaves out erased cards, patients without consent, and anyone who opted out (by card or by
+    number); a patient's first number that is not opted out is the one called.
+    """
+    ids = sorted(set(patient_ids))
+    phones: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(PatientPhone.patient_id, PatientPhone.e164)
+            .join(Patient, Patient.id == PatientPhone.patient_id)
+            .where(PatientPhone.patient_id.in_(chunk), Patient.consent_calls.is_(True),
+                   Patient.erased_at.is_(None),
+                   ~exists().where(OptOut.patient_id == Patient.id, OptOut.scope == "all"),
+                   ~exists().where(OptOut.e164 == PatientPhone.e164, OptOut.scope == "all"))
+            .order_by(PatientPhone.patient_id, PatientPhone.id)
+        ).all()
+        for patient_id, e164 in rows:
+            phones.setdefault(patient_id, e164)
+    return phones
+
+
+def number_opted_out(session: Session, e164: str) -> bool:
+    return session.scalar(select(exists().where(OptOut.e164 == e164, OptOut.scope == "all"))) or False
+
+
+def patients_with_future_visit(session: Session, clinic_id: int, now: datetime) -> set[int]:
+    return set(session.scalars(
+        select(Appointment.patient_id).distinct()
+        .where(Appointment.clinic_id == clinic_id, Appointment.starts_at > now,
+               Appointment.status.in_(ACTIVE_STATUSES))
+    ))
+
+
+def _existing(session: Session, clinic_id: int, purpose: TaskPurpose,
+              due_dates: Iterable[date]) -> set[tuple[int | None, date]]:
+    rows = session.execute(
+        select(DialTask.patient_id, DialTask.due_date)
+        .where(DialTask.clinic_id == clinic_id, DialTask.purpose == purpose,
+               DialTask.due_date.in_(sorted(set(due_dates))))
+    ).all()
+    return {(patient_id, due) for patient_id, due in rows}
+
+
+def _task(clinic: Clinic, purpose: TaskPurpose, patient_id: int | None, phone: str, due: date,
+          not_before: datetime, deadline: datetime, **links: int | None) -> DialTask:
+    return DialTask(clinic_id=clinic.id, purpose=purpose, patient_id=patient_id, phone=phone,
+                    due_date=due, next_attempt_at=not_before, deadline_at=deadline,
+                    priority=PRIORITY[purpose], state=TaskState.PENDING, attempts=0, result="",
+                    notes="", **links)
+
+
+def build_confirmations(session: Session, clinic: Clinic, now: datetime,
+                        settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Visits to confirm by phone in today's runs (evening for tomorrow, morning after days off).
+
+    The due date is the visit day, so the morning and evening runs of one day never collide.
+    """
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    tasks: list[DialTask] = []
+    for run in confirmation_runs(today, calendar, settings.confirm_evening, settings.confirm_morning):
+        day_start = calendar.at(run.visit_day, time(0))
+        day_end = calendar.at(run.visit_day + timedelta(days=1), time(0))
+        visits = session.execute(
+            select(Appointment.id, Appointment.patient_id, Appointment.starts_at,
+                   Appointment.created_at)
+            .where(Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.BOOKED,
+                   Appointment.starts_at >= day_start, Appointment.starts_at < day_end)
+            .order_by(Appointment.starts_at)
+        ).all()
+        split = calendar.split(run.visit_day)
+        chosen = [v for v in visits
+                  if in_part(v.starts_at.astimezone(calendar.tz).time(), run.part, split)
+                  and not confirmed_at_booking(v.created_at, v.starts_at, calendar)]
+        phones = callable_phones(session, [v.patient_id for v in chosen])
+        seen = _existing(session, clinic.id, TaskPurpose.CONFIRMATION, [run.visit_day])
+        not_before = calendar.at(run.call_day, run.window[0])
+        deadline = min(calendar.at(run.call_day, run.window[1]), day_end)
+        for visit in chosen:
+            key = (visit.patient_id, run.visit_day)
+            if visit.patient_id not in phones or key in seen:
+                continue
+            seen.add(key)
+            tasks.append(_task(clinic, TaskPurpose.CONFIRMATION, visit.patient_id,
+                               phones[visit.patient_id], run.visit_day, not_before, deadline,
+                               appointment_id=visit.id))
+    return tasks
+
+
+def bookings_confirmed_at_booking(session: Session, clinic: Clinic, now: datetime) -> list[int]:
+    """Ids of visits booked today for today or the next working day: confirmed without a call."""
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    rows = session.execute(
+        select(Appointment.id, Appointment.starts_at, Appointment.created_at)
+        .where(Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.BOOKED,
+               Appointment.created_at >= calendar.at(today, time(0)), Appointment.starts_at > now)
+    ).all()
+    return [r.id for r in rows if confirmed_at_booking(r.created_at, r.starts_at, calendar)]
+
+
+def _catch_up_days(today: date, settings: ListSettings) -> list[date]:
+    return [today - timedelta(days=k) for k in range(settings.catch_up_days + 1)]
+
+
+def _after_care_window(calendar: ClinicCalendar, today: date, due: date, now: datetime,
+                       settings: ListSettings) -> tuple[datetime, datetime]:
+    not_before = max(now, calendar.at(today, settings.call_hours[0]))
+    deadline = calendar.at(due + timedelta(days=settings.catch_up_days), settings.call_hours[1])
+    return not_before, deadline
+
+
+def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
+                     settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Post-treatment calls due today (or missed in the last few days), per the follow-up table."""
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    dues = _catch_up_days(today, settings)
+    later = aliased(Treatment)
+    found: dict[tuple[int, date], int] = {}
+    for kind, offsets in settings.follow_ups.items():
+        performed = {due - timedelta(days=offset) for due in dues for offset in offsets}
+        query = (select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
+                 .where(Treatment.clinic_id == clinic.id, Treatment.type == kind,
+                        Treatment.performed_on.in_(sorted(performed))))
+        stop_kind = followup_table.UNTIL.get(kind)
+        if stop_kind is not None:
+            query = query.where(~exists().where(
+                later.patient_id == Treatment.patient_id, later.type == stop_kind,
+                later.performed_on > Treatment.performed_on))
+        for treatment_id, patient_id, performed_on in session.execute(query):
+            for offset in offsets:
+                due = performed_on + timedelta(days=offset)
+                if due in dues:
+                    found.setdefault((patient_id, due), treatment_id)
+    return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.FOLLOW_UP, found,
+                             settings)
+
+
+def build_recalls(session: Session, clinic: Clinic, now: datetime,
+                  settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Preventive check-up invitations 6 / 12 months after a patient's last treatment."""
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    dues = _catch_up_days(today, settings)
+    performed = {due - timedelta(days=days) for due in dues for days in settings.recall_days}
+    later = aliased(Treatment)
+    rows = session.execute(
+        select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
+        .where(Treatment.clinic_id == clinic.id, Treatment.performed_on.in_(sorted(performed)),
+               ~exists().where(later.patient_id == Treatment.patient_id,
+                               later.performed_on > Treatment.performed_on))
+    ).all()
+    found: dict[tuple[int, date], int] = {}
+    for treatment_id, patient_id, performed_on in rows:
+        for days in settings.recall_days:
+            due = performed_on + timedelta(days=days)
+            if due in dues:
+                found.setdefault((patient_id, due), treatment_id)
+    # A follow-up call the same day already invites the patient: one call, not two.
+    follow_ups = _existing(session, clinic.id, TaskPurpose.FOLLOW_UP, dues)
+    found = {key: tid for key, tid in found.items() if key not in follow_ups}
+    return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.RECALL, found,
+                             settings)
+
+
+def _after_care_tasks(session: Session, clinic: Clinic, calendar: ClinicCalendar, now: datetime,
+                      today: date, purpose: TaskPurpose, found: dict[tuple[int, date], int],
+                      settings: ListSettings) -> list[DialTask]:
+    booked = patients_with_future_visit(session, clinic.id, now)
+    wanted = {key: tid for key, tid in found.items() if key[0] not in booked}
+    phones = callable_phones(session, [patient_id for patient_id, _ in wanted])
+    seen = _existing(session, clinic.id, purpose, {due for _, due in wanted})
+    tasks = []
+    for (patient_id, due), treatment_id in sorted(wanted.items()):
+        if patient_id not in phones or (patient_id, due) in seen:
+            continue
+        not_before, deadline = _after_care_window(calendar, today, due, now, settings)
+        tasks.append(_task(clinic, purpose, patient_id, phones[patient_id], due, not_before,
+                           deadline, treatment_id=treatment_id))
+    return tasks
+
+
+def build_no_shows(session: Session, clinic: Clinic, now: datetime,
+                   settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Today's visits marked no-show whose patient has not booked again: ask why, rebook."""
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    rows = session.execute(
+        select(Appointment.id, Appointment.patient_id)
+        .where(Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.NO_SHOW,
+               Appointment.starts_at >= calendar.at(today, time(0)), Appointment.starts_at <= now)
+        .order_by(Appointment.starts_at)
+    ).all()
+    booked = patients_with_future_visit(session, clinic.id, now)
+    phones = callable_phones(session, [r.patient_id for r in rows if r.patient_id not in booked])
+    seen = _existing(session, clinic.id, TaskPurpose.NO_SHOW, [today])
+    deadline = calendar.at(today + timedelta(days=1), settings.call_hours[1])
+    tasks = []
+    for row in rows:
+        if row.patient_id not in phones or (row.patient_id, today) in seen:
+            continue
+        seen.add((row.patient_id, today))
+        tasks.append(_task(clinic, TaskPurpose.NO_SHOW, row.patient_id, phones[row.patient_id],
+                           today, now, deadline, appointment_id=row.id))
+    return tasks
+
+
+def build_missed_calls(session: Session, clinic: Clinic, now: datetime,
+                       settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Missed inbound calls nobody has returned yet: top-priority call-backs, one per caller."""
+    calendar = clinic_calendar(session, clinic)
+    since = now - timedelta(days=settings.missed_call_days)
+    rows = session.execute(
+        select(Call.id, Call.patient_id, Call.caller, Call.started_at)
+        .where(Call.clinic_id == clinic.id, Call.direction == CallDirection.INBOUND,
+               Call.status == CallStatus.MISSED, Call.callback_done_at.is_(None),
+               Call.caller.is_not(None), Call.started_at >= since,
+               ~exists().where(DialTask.call_id == Call.id))
+        .order_by(Call.started_at)
+    ).all()
+    if not rows:
+        return []
+    opted_out = set(session.scalars(
+        select(OptOut.e164).where(OptOut.e164.in_({r.caller for r in rows}), OptOut.scope == "all")))
+    allowed = callable_phones(session, [r.patient_id for r in rows if r.patient_id])
+    open_numbers = set(session.scalars(
+        select(DialTask.phone).where(DialTask.clinic_id == clinic.id,
+                                     DialTask.purpose == TaskPurpose.MISSED_CALL,
+                                     DialTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)))))
+    dues = {calendar.local_day(r.started_at) for r in rows}
+    seen = _existing(session, clinic.id, TaskPurpose.MISSED_CALL, dues)
+    tasks = []
+    for row in rows:
+        due = calendar.local_day(row.started_at)
+        key = (row.patient_id, due)
+        if (row.caller in opted_out or row.caller in open_numbers
+                or (row.patient_id and (row.patient_id not in allowed or key in seen))):
+            continue
+        open_numbers.add(row.caller)
+        seen.add(key)
+        deadline = calendar.at(due + timedelta(days=settings.missed_call_days), settings.call_hours[1])
+        tasks.append(_task(clinic, TaskPurpose.MISSED_CALL, row.patient_id, row.caller, due, now,
+                           deadline, call_id=row.id))
+    return tasks
+
+
+Builder = Callable[[Session, Clinic, datetime, ListSettings], list[DialTask]]
+BUILDERS: dict[TaskPurpose, Builder] = {
+    TaskPurpose.MISSED_CALL: build_missed_calls,
+    TaskPurpose.NO_SHOW: build_no_shows,
+    TaskPurpose.CONFIRMATION: build_confirmations,
+    TaskPurpose.FOLLOW_UP: build_follow_ups,
+    TaskPurpose.RECALL: build_recalls,
+}
+DAILY = (TaskPurpose.CONFIRMATION, TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL)
+CONTINUOUS = (TaskPurpose.MISSED_CALL, TaskPurpose.NO_SHOW)
+
+
+def save_new(session: Session, tasks: Sequence[DialTask], campaign_ids: Mapping[TaskPurpose, int]) -> int:
+    """Insert tasks, skipping any patient × purpose × due date that exists; returns how many were new."""
+    if not tasks:
+        return 0
+    columns = ("clinic_id", "patient_id", "purpose", "due_date", "phone", "appointment_id",
+               "treatment_id", "call_id", "priority", "state", "attempts", "next_attempt_at",
+               "deadline_at", "result", "notes")
+    values = []
+    for task in tasks:
+        row = {name: getattr(task, name) for name in columns}
+        row["campaign_id"] = campaign_ids.get(task.purpose)
+        values.append(row)
+    # One statement compiled once, sent in batches (executemany); RETURNING counts what was new.
+    statement = insert_ignoring_conflicts(session, DialTask).returning(DialTask.id)
+    return len(session.connection().execute(statement, values).all())
+
+
+def tasks_dropped_by_booking(session: Session, clinic: Clinic, now: datetime) -> list[int]:
+    """Open after-care / no-show tasks whose patient has booked a visit since: off the list."""
+    booked = (select(Appointment.id)
+              .where(Appointment.patient_id == DialTask.patient_id, Appointment.starts_at > now,
+                     Appointment.status.in_(ACTIVE_STATUSES)))
+    return list(session.scalars(
+        select(DialTask.id).where(
+            DialTask.clinic_id == clinic.id,
+            DialTask.purpose.in_((TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL, TaskPurpose.NO_SHOW)),
+            DialTask.state == TaskState.PENDING, exists(booked))))
+

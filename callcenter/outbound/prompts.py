@@ -1,0 +1,51 @@
+"""What the automatic call says, per purpose and language (our own wording)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from callcenter.core.i18n import N_, t
+from callcenter.core.models import TaskPurpose
+
+KEYS_APPOINTMENT = N_("Press 1 to keep the visit, 2 to move it, 3 to cancel it, or 9 to stop these calls.")
+KEYS_CARE = N_("Press 1 if all is well, 2 and we will call you back to book a time, or 9 to stop these calls.")
+OPENING = {
+    TaskPurpose.CONFIRMATION: N_("Hello, this is {clinic}. We look forward to seeing you {when}."),
+    TaskPurpose.FOLLOW_UP: N_("Hello, this is {clinic}. We are calling to ask how you feel after your treatment."),
+    TaskPurpose.RECALL: N_("Hello, this is {clinic}. It is time for your preventive check-up."),
+    TaskPurpose.NO_SHOW: N_("Hello, this is {clinic}. We missed you today and would like to find you a new time."),
+    TaskPurpose.MISSED_CALL: N_("Hello, this is {clinic}. You called us and we could not answer in time."),
+}
+MACHINE = N_("Hello, this is {clinic}. Please call us back when it suits you.")
+THANKS = N_("Thank you, we have noted your answer. Goodbye.")
+LANGUAGES = ("ru", "en", "zh")
+BABEL_LOCALE = {"ru": "ru", "en": "en", "zh": "zh_Hans"}
+
+
+def language(preferred: str | None, clinic_locale: str) -> str:
+    for candidate in (preferred, clinic_locale):
+        if candidate and candidate[:2] in LANGUAGES:
+            return candidate[:2]
+    return "en"
+
+
+def message(purpose: TaskPurpose, lang: str, clinic: str, visit_at: datetime | None,
+            tz: ZoneInfo) -> str:
+    """The whole prompt: who calls, why, and which key does what. No patient name: machines listen too."""
+    when = ""
+    if visit_at is not None:
+        when = format_datetime(visit_at.astimezone(tz), "d MMMM, HH:mm", locale=BABEL_LOCALE[lang])
+    opening = t(OPENING.get(purpose, OPENING[TaskPurpose.FOLLOW_UP]), lang).format(clinic=clinic, when=when)
+    keys = KEYS_APPOINTMENT if purpose is TaskPurpose.CONFIRMATION else KEYS_CARE
+    return f"{opening} {t(keys, lang)}"
+
+
+def machine_message(lang: str, clinic: str) -> str:
+    return t(MACHINE, lang).format(clinic=clinic)
+
+
+def thanks(lang: str) -> str:
+    return t(THANKS, lang)

@@ -1,0 +1,201 @@
+"""The one write-back: what a call's outcome does to the task, the visit and the patient."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.core.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    CallOutcome,
+    Clinic,
+    DialAttempt,
+    DialMode,
+    DialTask,
+    OptOut,
+    TaskPurpose,
+    TaskState,
+)
+from callcenter.outbound.lists import PRIORITY
+from callcenter.outbound.store import campaign_for
+
+
+class Outcome(enum.StrEnum):
+    CONFIRMED = "confirmed"  # key 1 on a visit reminder
+    ACKNOWLEDGED = "acknowledged"  # reached: key 1 on an after-care call, or the desk talked
+    RESCHEDULE = "reschedule"  # key 2: the desk calls back to agree a time
+    CANCEL = "cancel"  # key 3
+    OPT_OUT = "opt_out"  # key 9
+    BOOKED = "booked"  # the patient booked meanwhile: the call is no longer needed
+    NOT_NEEDED = "not_needed"  # opted out since, or the visit was settled another way
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    MACHINE = "machine"
+    HUNG_UP = "hung_up"  # answered, no choice made
+    FAILED = "failed"  # network / number error, or the attempt never reported back
+    EXPIRED = "expired"  # the calling window closed before anyone was reached
+
+
+KEYS = {"1": Outcome.CONFIRMED, "2": Outcome.RESCHEDULE, "3": Outcome.CANCEL, "9": Outcome.OPT_OUT}
+RETRYABLE = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.MACHINE, Outcome.HUNG_UP,
+                       Outcome.FAILED})
+REACHED = frozenset({Outcome.CONFIRMED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE, Outcome.CANCEL,
+                     Outcome.OPT_OUT})
+CALL_OUTCOME = {Outcome.CONFIRMED: CallOutcome.CONFIRMED, Outcome.CANCEL: CallOutcome.CANCELLED,
+                Outcome.RESCHEDULE: CallOutcome.RESCHEDULED}
+
+
+def outcome_for_key(digit: str, purpose: TaskPurpose) -> Outcome | None:
+    """Key pressed → outcome; on a call without a visit, 1 means 'all is well'."""
+    outcome = KEYS.get(digit)
+    if outcome is Outcome.CONFIRMED and purpose is not TaskPurpose.CONFIRMATION:
+        return Outcome.ACKNOWLEDGED
+    return outcome
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    backoff: Mapping[str, int] = field(default_factory=lambda: {
+        "busy": 600, "no_answer": 1800, "machine": 3600, "hung_up": 1800, "failed": 900})
+    machine: str = "message"  # a message left on a machine ends the task; "retry" calls again
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
+        return cls(max_attempts=config["DIAL_MAX_ATTEMPTS"], backoff=dict(config["DIAL_BACKOFF"]),
+                   machine=config["DIAL_MACHINE"])
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def record_outcome(session: Session, task: DialTask, outcome: Outcome, *, now: datetime,
+                   attempt: DialAttempt | None = None, digits: str = "",
+                   policy: RetryPolicy = DEFAULT_POLICY) -> bool:
+    """Apply one outcome once; a repeat (retried webhook, late status) changes nothing.
+
+    Returns True if it changed anything. The caller commits.
+    """
+    if attempt is not None:
+        if attempt.state == "ended":
+            return False
+        attempt.state = "ended"
+        attempt.result = outcome.value
+        attempt.digits = digits[:16]
+        attempt.ended_at = now
+        _mark_call(session, attempt, outcome)
+    if task.state in (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED):
+        return attempt is not None
+    task.result = outcome.value
+    if outcome in RETRYABLE:
+        _retry_or_give_up(session, task, outcome, now, policy)
+        return True
+    if outcome is Outcome.EXPIRED:
+        _not_reached(session, task)
+        return True
+    if outcome in (Outcome.BOOKED, Outcome.NOT_NEEDED):
+        task.state = TaskState.CANCELLED
+        task.next_attempt_at = None
+        return True
+    task.state = TaskState.DONE
+    task.next_attempt_at = None
+    if task.purpose is TaskPurpose.MISSED_CALL and task.call_id is not None:
+        _close_missed_call(session, task, now)
+    visit = session.get(Appointment, task.appointment_id) if task.appointment_id else None
+    active = visit is not None and visit.status in ACTIVE_STATUSES
+    if outcome is Outcome.CONFIRMED and visit is not None and active:
+        visit.status = AppointmentStatus.CONFIRMED
+    elif outcome is Outcome.RESCHEDULE:
+        _desk_task(session, task, TaskPurpose.RESCHEDULE, now, "asked to move the visit")
+    elif outcome is Outcome.CANCEL:
+        if visit is not None and active:
+            visit.status = AppointmentStatus.CANCELLED
+        # A cancellation never ends the conversation: the desk agrees the next contact.
+        _desk_task(session, task, TaskPurpose.CALL_BACK, now, "cancelled by phone")
+    elif outcome is Outcome.OPT_OUT:
+        _opt_out(session, task, now)
+    return True
+
+
+def _retry_or_give_up(session: Session, task: DialTask, outcome: Outcome, now: datetime,
+                      policy: RetryPolicy) -> None:
+    final_machine = outcome is Outcome.MACHINE and policy.machine == "message"
+    retry_at = now + timedelta(seconds=policy.backoff.get(outcome.value, 1800))
+    in_time = task.deadline_at is None or retry_at < task.deadline_at
+    if task.attempts < policy.max_attempts and in_time and not final_machine:
+        task.state = TaskState.PENDING
+        task.next_attempt_at = retry_at
+        return
+    _not_reached(session, task)
+
+
+def _not_reached(session: Session, task: DialTask) -> None:
+    """Attempts used up: the visit gets the "call" mark, the next shift calls by hand."""
+    task.state = TaskState.FAILED
+    task.next_attempt_at = None
+    if task.purpose is TaskPurpose.CONFIRMATION and task.appointment_id:
+        visit = session.get(Appointment, task.appointment_id)
+        if visit is not None and visit.status is AppointmentStatus.BOOKED:
+            visit.status = AppointmentStatus.CALL_BACK
+
+
+def _desk_task(session: Session, task: DialTask, purpose: TaskPurpose, now: datetime,
+               note: str) -> None:
+    clinic = session.get(Clinic, task.clinic_id)
+    assert clinic is not None
+    today = now.astimezone(ZoneInfo(clinic.timezone)).date()
+    exists = session.scalar(select(DialTask.id).where(
+        DialTask.patient_id == task.patient_id, DialTask.purpose == purpose,
+        DialTask.due_date == today))
+    if exists is not None:
+        return
+    campaign = campaign_for(session, clinic.id, purpose, today, DialMode.PREVIEW)
+    session.add(DialTask(
+        clinic_id=clinic.id, campaign_id=campaign.id, patient_id=task.patient_id, purpose=purpose,
+        due_date=today, phone=task.phone, appointment_id=task.appointment_id,
+        priority=PRIORITY[purpose], state=TaskState.PENDING, attempts=0, next_attempt_at=now,
+        result="", notes=note))
+    session.flush()
+
+
+def _opt_out(session: Session, task: DialTask, now: datetime) -> None:
+    session.add(OptOut(e164=task.phone, patient_id=task.patient_id, scope="all", source="ivr",
+                       created_at=now))
+    same_person = [DialTask.phone == task.phone]
+    if task.patient_id is not None:
+        same_person.append(DialTask.patient_id == task.patient_id)
+    session.execute(
+        update(DialTask)
+        .where(or_(*same_person), DialTask.id != task.id, DialTask.state == TaskState.PENDING)
+        .values(state=TaskState.CANCELLED, result=Outcome.OPT_OUT.value, next_attempt_at=None)
+        .execution_options(synchronize_session=False))
+
+
+def _close_missed_call(session: Session, task: DialTask, now: datetime) -> None:
+    session.execute(
+        update(Call).where(Call.id == task.call_id, Call.callback_done_at.is_(None))
+        .values(callback_done_at=now).execution_options(synchronize_session=False))
+
+
+def _mark_call(session: Session, attempt: DialAttempt, outcome: Outcome) -> None:
+    """The outbound call's own row (written by record_call_event) learns how it ended."""
+    if not attempt.provider_call_id:
+        return
+    call_outcome = CALL_OUTCOME.get(outcome) or (
+        None if outcome in REACHED else CallOutcome.NOT_REACHED)
+    if call_outcome is None:
+        return
+    session.execute(
+        update(Call).where(Call.provider == attempt.mode.value,
+                           Call.provider_call_id == attempt.provider_call_id)
+        .values(outcome=call_outcome).execution_options(synchronize_session=False))
