@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webhooks.asterisk import AsteriskAdapter
 from webhooks.events import (
+    TEST_CALLER,
     Adapter,
     Binding,
     CallEvent,
@@ -41,6 +42,7 @@ def get_adapter(name: str) -> Adapter | None:
 
 __all__ = [
     "ADAPTERS",
+    "TEST_CALLER",
     "Adapter",
     "Binding",
     "CallEvent",

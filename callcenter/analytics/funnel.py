@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, case, cast, func, literal, select
+from sqlalchemy import String, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.bookings import credited_bookings
 from callcenter.analytics.periods import Filters, LocalClock, buckets
 from callcenter.core.models import Call, CallDirection, CallStatus, Channel, TrackingNumber
+from webhooks import TEST_CALLER
 
 Row = dict[str, Any]
 ANSWERED = (CallStatus.ANSWERED, CallStatus.COMPLETED)
@@ -25,10 +26,13 @@ FUNNEL_COLUMNS = ("calls", "unique_callers", "first_time_callers", "answered", "
 
 
 def call_conditions(flt: Filters) -> list[ColumnElement[bool]]:
-    """The inbound calls of the clinic that started in the period, narrowed by the filters."""
+    """The inbound calls of the clinic that started in the period, narrowed by the filters
+    (test calls never count)."""
     conditions = [
         Call.clinic_id == flt.clinic_id,
         Call.direction == CallDirection.INBOUND,
+        # The admin page's test calls prove the PBX connection; they are nobody's call.
+        or_(Call.caller.is_(None), Call.caller != TEST_CALLER),
         Call.started_at >= flt.start_utc,
         Call.started_at < flt.end_utc,
     ]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_c
 
 from callcenter.core.models import (
     Appointment,
+    AuditLog,
     Call,
     CallCandidate,
     CallEventRecord,
@@ -27,6 +28,7 @@ from callcenter.core.models import (
     Clinic,
     DialAttempt,
     DialTask,
+    OptOut,
     Patient,
     PatientPhone,
     RawWebhook,
@@ -44,7 +46,8 @@ KEY = "clinic_scope"
 class Scope:
     clinic_ids: frozenset[int]
     # Raw webhooks that never reached a clinic (rejected, malformed, failed to apply) may hold
-    # any clinic's patients: only someone who administers every clinic sees them.
+    # any clinic's patients: only someone who administers every clinic sees them. The same holds
+    # for audit rows and do-not-call entries no clinic can claim (written before they had one).
     unassigned_webhooks: bool = False
 
 
@@ -104,7 +107,7 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
-        with_loader_criteria(RawWebhook, raw, include_aliases=True),
+        *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(
             select(Patient.id).where(Patient.clinic_id.in_(ids))), include_aliases=True),
         with_loader_criteria(CallCandidate, lambda cls: cls.call_id.in_(

@@ -25,6 +25,7 @@ from callcenter.core.phones import mask, normalize
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
 from callcenter.outbound.dialers.twilio import client as twilio_client
+from callcenter.outbound.lists import number_opted_out
 from webhooks import CallEvent, CallEventKind, Direction
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
         raise DialError("number", "not a dialable phone number")
     if not staff.sip_extension:
         raise DialError("extension", "your account has no SIP extension to ring", 409)
+    # Unscoped: an entry without a clinic binds every clinic, whoever may see it.
+    with runtime.sessions() as session:
+        if number_opted_out(session, number, staff.clinic_id):
+            raise DialError("number", "this number is on the do-not-call list", 409)
     how = mode(config)
     log.info("click-to-call by staff %s to %s via %s", staff.id, mask(number), how)
     if how == "twilio":

@@ -33,6 +33,7 @@ from callcenter.core.models import (
     TrackingNumber,
 )
 from callcenter.core.phones import display, mask
+from webhooks import TEST_CALLER
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
             "ended_at": _iso(call.ended_at), "outcome": str(call.outcome) if call.outcome else None,
             "heard_from": call.heard_from_channel.code if call.heard_from_channel else None,
             "notes": call.notes, "patient_id": call.patient_id,
+            "test": call.caller == TEST_CALLER,
         },
         "patients": patient_summaries(session, clinic, ids, now, locale),
         "previous_calls": previous_calls(session, call),

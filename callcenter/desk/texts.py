@@ -22,6 +22,7 @@ DESK_TEXTS: dict[str, str | Text] = {
     "kind.family": N_("Family number — who is calling?"),
     "kind.hidden": N_("Hidden number"),
     "kind.non_patient": N_("Not a patient"),
+    "test_call": N_("TEST CALL from the admin page: nobody is calling"),
     "first_time": N_("first call ever"),
     "called_before": N_("has called before"),
     "address_as": N_("Address as"),

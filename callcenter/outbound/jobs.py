@@ -290,7 +290,7 @@ def _no_longer_needed(session: Session, task: DialTask, now: datetime) -> Outcom
     """Opt-out, withdrawn consent, a new booking or a visit already settled: do not call."""
     if task.patient_id is not None and task.patient_id not in lists.callable_phones(session, [task.patient_id]):
         return Outcome.NOT_NEEDED
-    if task.patient_id is None and task.phone and lists.number_opted_out(session, task.phone):
+    if task.patient_id is None and task.phone and lists.number_opted_out(session, task.phone, task.clinic_id):
         return Outcome.NOT_NEEDED
     if task.purpose in (TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL, TaskPurpose.NO_SHOW) and (
             task.patient_id in lists.patients_with_future_visit(session, task.clinic_id, now)):

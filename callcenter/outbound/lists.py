@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from callcenter.core import followup_table
@@ -105,7 +105,8 @@ def callable_phones(session: Session, patient_ids: Iterable[int]) -> dict[int, s
             .where(PatientPhone.patient_id.in_(chunk), Patient.consent_calls.is_(True),
                    Patient.erased_at.is_(None),
                    ~exists().where(OptOut.patient_id == Patient.id, OptOut.scope == "all"),
-                   ~exists().where(OptOut.e164 == PatientPhone.e164, OptOut.scope == "all"))
+                   ~exists().where(OptOut.e164 == PatientPhone.e164, OptOut.scope == "all",
+                                   binds(Patient.clinic_id)))
             .order_by(PatientPhone.patient_id, PatientPhone.id)
         ).all()
         for patient_id, e164 in rows:
@@ -113,8 +114,14 @@ def callable_phones(session: Session, patient_ids: Iterable[int]) -> dict[int, s
     return phones
 
 
-def number_opted_out(session: Session, e164: str) -> bool:
-    return session.scalar(select(exists().where(OptOut.e164 == e164, OptOut.scope == "all"))) or False
+def binds(clinic_id: Any) -> ColumnElement[bool]:
+    """A do-not-call entry binds its own clinic; one without a clinic (older rows) binds all."""
+    return or_(OptOut.clinic_id.is_(None), OptOut.clinic_id == clinic_id)
+
+
+def number_opted_out(session: Session, e164: str, clinic_id: int) -> bool:
+    return session.scalar(select(exists().where(OptOut.e164 == e164, OptOut.scope == "all",
+                                                binds(clinic_id)))) or False
 
 
 def patients_with_future_visit(session: Session, clinic_id: int, now: datetime) -> set[int]:
@@ -316,7 +323,8 @@ def build_missed_calls(session: Session, clinic: Clinic, now: datetime,
     if not rows:
         return []
     opted_out = set(session.scalars(
-        select(OptOut.e164).where(OptOut.e164.in_({r.caller for r in rows}), OptOut.scope == "all")))
+        select(OptOut.e164).where(OptOut.e164.in_({r.caller for r in rows}), OptOut.scope == "all",
+                                  binds(clinic.id))))
     allowed = callable_phones(session, [r.patient_id for r in rows if r.patient_id])
     open_numbers = set(session.scalars(
         select(DialTask.phone).where(DialTask.clinic_id == clinic.id,

@@ -170,7 +170,7 @@ def _desk_task(session: Session, task: DialTask, purpose: TaskPurpose, now: date
 
 def _opt_out(session: Session, task: DialTask, now: datetime) -> None:
     session.add(OptOut(e164=task.phone, patient_id=task.patient_id, scope="all", source="ivr",
-                       created_at=now))
+                       created_at=now, clinic_id=task.clinic_id))
     same_person = [DialTask.phone == task.phone]
     if task.patient_id is not None:
         same_person.append(DialTask.patient_id == task.patient_id)

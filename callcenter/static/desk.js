@@ -152,6 +152,7 @@
 
   function kindLine(card) {
     const call = card.call;
+    if (call.test) return `<span class="kind test" data-test-call>${esc(T.test_call)}</span>`;
     if (card.patients.length > 1) return `<span class="kind family">${esc(tx("kind.family"))}</span>`;
     const kind = card.patients.length ? "repeat" : call.caller_kind === "hidden" ? "hidden" : "new";
     const first = !card.patients.length && call.caller_kind !== "hidden" ? ` · ${esc(call.first_time ? T.first_time : T.called_before)}` : "";

@@ -123,3 +123,7 @@ class OptOut(Base):
     scope: Mapped[str] = mapped_column(String(24), default="all")  # all | marketing
     source: Mapped[str] = mapped_column(String(40), default="desk")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The clinic that must not call; NULL (rows older than clinics had lists) binds every clinic.
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
