@@ -124,3 +124,20 @@ def webhook(call_id: str, event: str, caller: str | None = MARIA_PHONE, extensio
     body = json.dumps(item).encode()
     return body, {"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
                   SIGNATURE_HEADER: sign(SECRET, now, body)}
+
+
+def first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
+    """Open the desk's SSE stream and read up to its first real message."""
+    response = client.get("/desk/stream", headers=headers, buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    text = ""
+    try:
+        for chunk in response.response:
+            text += chunk.decode() if isinstance(chunk, bytes) else chunk
+            if "\ndata: " in text and text.endswith("\n\n"):
+                break
+    finally:
+        response.close()
+    fields = dict(line.split(": ", 1) for line in text.strip().splitlines() if ": " in line
+                  and not line.startswith(":"))
+    return fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}

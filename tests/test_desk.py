@@ -50,25 +50,6 @@ def _post(client: Any, call_id: str, event: str, **kw: Any) -> None:
     assert response.status_code == 204, response.get_data(as_text=True)
 
 
-def _first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
-    """Open the desk's SSE stream and read up to its first real message."""
-    import json
-
-    response = client.get("/desk/stream", headers=headers, buffered=False)
-    assert response.status_code == 200 and response.mimetype == "text/event-stream"
-    text = ""
-    try:
-        for chunk in response.response:
-            text += chunk.decode() if isinstance(chunk, bytes) else chunk
-            if "\ndata: " in text and text.endswith("\n\n"):
-                break
-    finally:
-        response.close()
-    fields = dict(line.split(": ", 1) for line in text.strip().splitlines() if ": " in line
-                  and not line.startswith(":"))
-    return fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}
-
-
 @pytest.mark.parametrize(("kind", "event_ext", "status", "answered_by", "was_answered", "desk", "want"), [
     ("ringing", "101", "ringing", None, False, "101", POP),
     ("ringing", "101", "ringing", None, False, "102", None),
@@ -91,7 +72,7 @@ def test_ringing_webhook_pops_the_card_with_script_and_audit(client, session: Se
                                                              world: w.World) -> None:
     _sign_in(client, world.anna)
     _post(client, "c-1", "ringing")
-    _event_id, message = _first_message(client, **{"Last-Event-ID": "0-0"})
+    _event_id, message = w.first_message(client, **{"Last-Event-ID": "0-0"})
     assert message["sse"] == "pop" and message["status"] == "ringing"
     card = message["card"]
     assert card["call"]["channel"] == {"code": "maps_listing", "name": "Maps listing", "label": "implants"}
@@ -132,9 +113,9 @@ def test_other_desks_close_when_one_answers(app, client, session: Session, world
 def test_stream_resumes_after_last_event_id(client, session: Session, world: w.World) -> None:
     _sign_in(client, world.john)
     _post(client, "c-3", "ringing", extension="102")
-    first_id, first = _first_message(client, **{"Last-Event-ID": "0-0"})
+    first_id, first = w.first_message(client, **{"Last-Event-ID": "0-0"})
     _post(client, "c-4", "ringing", extension="102", caller=w.STRANGER_PHONE)
-    second_id, second = _first_message(client, **{"Last-Event-ID": first_id})
+    second_id, second = w.first_message(client, **{"Last-Event-ID": first_id})
     assert second_id > first_id and second["call_id"] != first["call_id"]
     assert second["card"]["patients"] == [] and second["card"]["call"]["first_time"] is True
     assert second["card"]["script"]["scenario"] == "first_time"
