@@ -25,7 +25,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def page() -> str | tuple[str, int]:
     home = pages.home_clinic()
     staff = audit_log.staff_of_scope(db())
-    context: dict[str, Any] = {"locale": pages.locale(), "staff": staff, "args": request.args,
+    context: dict[str, Any] = {"locale": pages.locale(), "staff_members": staff, "args": request.args,
                                "actions": audit_log.actions(db()), "rows": [], "error": None}
     try:
         flt = audit_log.parse(db(), request.args, home.timezone, home.region)
@@ -36,10 +36,10 @@ def page() -> str | tuple[str, int]:
     rows, more = audit_log.page(db(), flt, number)
     names = {s.id: s.display_name for s in staff}
     query = flt.query(request.args.get("patient", "").strip())
-    return render_template(
-        "admin/audit.html", **context, number=number, more=more, query=query,
-        rows=[{"row": r, "at": pages.local(r.at, home.timezone), "staff": names.get(r.staff_id, "")}
-              for r in rows])
+    context.update(number=number, more=more, query=query, rows=[
+        {"row": r, "at": pages.local(r.at, home.timezone), "staff": names.get(r.staff_id, "")}
+        for r in rows])
+    return render_template("admin/audit.html", **context)
 
 
 @bp.get("/admin/audit.csv")
@@ -59,7 +59,7 @@ def export() -> Response | tuple[str, int]:
         writer.writerow({k: _cell(v) for k, v in record.items()})
         count += 1
     audit(db(), pages.admin().id, "export", "audit_log", clinic_id=home.id, rows=count,
-          **flt.query(request.args.get("patient", "").strip()))
+          filters=flt.query(request.args.get("patient", "").strip()))
     db().commit()
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="audit_log.csv"'})
