@@ -15,6 +15,7 @@ from callcenter.core.models import (
     Campaign,
     DialMode,
     DialTask,
+    OptOut,
     Patient,
     RawWebhook,
     TaskPurpose,
@@ -26,7 +27,7 @@ from tests import desk_world as w
 # Path parameter name -> the table its ids come from.
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
-             "number_id": TrackingNumber}
+             "number_id": TrackingNumber, "entry_id": OptOut}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -48,6 +49,8 @@ def build(client: Any, session: Session) -> w.World:
         session.add(DialTask(clinic_id=desk.clinic.id, campaign_id=campaign.id, patient_id=patient.id,
                              purpose=TaskPurpose.CONFIRMATION, appointment_id=visit.id,
                              phone=patient.phones[0].e164, due_date=utcnow().date()))
+    session.add(OptOut(e164=w.STRANGER_PHONE, clinic_id=desk.clinic.id, scope="all", source="admin",
+                       reason="asked not to be called"))
     session.commit()
     return desk
 

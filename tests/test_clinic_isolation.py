@@ -30,6 +30,7 @@ from tests.conftest import app_settings
 
 BY_ID = "by id"  # clinic A's ids go into the request: 404 (admitted role) or 403
 LISTING = "listing"  # no id to give: the answer is clinic B's own (200 or 403)
+FORM_POST = "form post"  # no id to give: a form that writes clinic B's own row (303 or 403)
 SIGNED = "signature-checked"  # a PBX's or 3CX's route: unsigned, 403 to every staff member
 STREAM = "stream"  # the SSE feed: test_a_desk_hears_only_its_own_clinic
 NO_DATA = "no clinic data"  # login, health, static files, the desk's lock
@@ -70,6 +71,14 @@ CHECKS: dict[str, Check] = {
     "admin.page": Check(LISTING, ADMIN),
     "admin.assign": Check(BY_ID, ADMIN, form={"channel_id": 1}),
     "admin.reprocess_one": Check(BY_ID, ADMIN),
+    "pbx_admin.page": Check(LISTING, ADMIN),
+    "pbx_admin.send_test": Check(LISTING, ADMIN),
+    "dnc_admin.page": Check(LISTING, ADMIN, a_sees=True),
+    "dnc_admin.add": Check(FORM_POST, ADMIN, form={"number": "+79990001122", "scope": "all",
+                                                    "reason": "isolation"}),
+    "dnc_admin.remove": Check(BY_ID, ADMIN, form={"reason": "isolation"}),
+    "audit_admin.page": Check(LISTING, ADMIN),
+    "audit_admin.export": Check(LISTING, ADMIN),
     "desk.page": Check(LISTING, DESK, a_sees=True),
     "desk.patient_page": Check(BY_ID, DESK),
     "desk.active": Check(LISTING, DESK),
@@ -171,6 +180,8 @@ def _problems(endpoint: str, method: str, url: str, role: str, check: Check, b: 
         expected = {404} if admitted else {403}
     elif check.kind == LISTING:
         expected = {200} if admitted else {403}
+    elif check.kind == FORM_POST:
+        expected = {303} if admitted else {403}
     else:
         expected = {b.status_code}
     if b.status_code not in expected:
