@@ -141,3 +141,11 @@ def first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
     fields = dict(line.split(": ", 1) for line in text.strip().splitlines() if ": " in line
                   and not line.startswith(":"))
     return fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}
+
+
+def admin_client(app: Any, session: Session, clinic: Clinic, locale: str = "en",
+                 extension: str | None = None) -> Any:
+    """A test client signed in as a new admin of `clinic`."""
+    client = app.test_client()
+    f.signed_in(client, session, role="admin", clinic_row=clinic, extension=extension, locale=locale)
+    return client

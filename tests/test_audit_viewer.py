@@ -39,9 +39,7 @@ def world(app: Any, session: Session) -> w.World:
 
 @pytest.fixture
 def admin(app: Any, session: Session, world: w.World) -> Any:
-    client = app.test_client()
-    f.signed_in(client, session, role="admin", clinic_row=world.clinic, extension=None, locale="en")
-    return client
+    return w.admin_client(app, session, world.clinic)
 
 
 def _ids(page: str) -> list[int]:

@@ -33,9 +33,7 @@ def world(session: Session) -> w.World:
 
 @pytest.fixture
 def admin(app: Any, session: Session, world: w.World) -> Any:
-    client = app.test_client()
-    f.signed_in(client, session, role="admin", clinic_row=world.clinic, extension=None, locale="en")
-    return client
+    return w.admin_client(app, session, world.clinic)
 
 
 def _add(admin: Any, **form: str) -> Any:
@@ -92,8 +90,7 @@ def test_bad_input_names_the_field_and_saves_nothing(session: Session, admin: An
 
 
 def test_errors_speak_the_admins_language(app: Any, session: Session, world: w.World) -> None:
-    client = app.test_client()
-    f.signed_in(client, session, role="admin", clinic_row=world.clinic, extension=None, locale="ru")
+    client = w.admin_client(app, session, world.clinic, locale="ru")
     page = client.post("/admin/do-not-call", data={"number": "", "scope": "all", "reason": "x"})
     assert "обязательно" in page.get_data(as_text=True).lower()
 
@@ -108,8 +105,7 @@ def test_each_clinic_keeps_its_own_list(app: Any, session: Session, world: w.Wor
                                         admin: Any) -> None:
     other = f.clinic(session, name="Clinic B")
     session.commit()
-    b_admin = app.test_client()
-    f.signed_in(b_admin, session, role="admin", clinic_row=other, extension="9", locale="en")
+    b_admin = w.admin_client(app, session, other, extension="9")
     assert _add(b_admin, number=OTHER_PHONE, scope="all", reason="B's reason").status_code == 303
     b_entry = session.scalars(select(OptOut)).one()
     mine = admin.get("/admin/do-not-call").get_data(as_text=True)

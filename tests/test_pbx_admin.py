@@ -48,9 +48,7 @@ def world(session: Session) -> w.World:
 
 @pytest.fixture
 def admin(app: Any, session: Session, world: w.World) -> Any:
-    client = app.test_client()
-    f.signed_in(client, session, role="admin", clinic_row=world.clinic, extension=None, locale="en")
-    return client
+    return w.admin_client(app, session, world.clinic)
 
 
 def _row(page: str, provider: str) -> str:
@@ -140,8 +138,7 @@ def test_unknown_provider_is_404(admin: Any) -> None:
 def test_a_clinic_without_tracking_numbers_is_told_to_add_one(app: Any, session: Session) -> None:
     bare = f.clinic(session, name="Empty clinic")
     session.commit()
-    admin = app.test_client()
-    f.signed_in(admin, session, role="admin", clinic_row=bare, extension=None, locale="en")
+    admin = w.admin_client(app, session, bare)
     assert 'data-verdict="no_number"' in _test(admin, "generic")
 
 
