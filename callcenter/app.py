@@ -13,6 +13,7 @@ from callcenter.access import auth_routes as auth
 from callcenter.access import privacy_routes as privacy
 from callcenter.access.locale import request_locale
 from callcenter.admin import routes as admin
+from callcenter.admin import setup_routes as setup
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
 from callcenter.core import errors, ids, logging_setup, security_headers
@@ -73,3 +74,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(setup.bp)
