@@ -280,9 +280,9 @@ def test_no_banner_without_the_demo(client: Any) -> None:
         assert "demo-banner" not in client.get(path).get_data(as_text=True)
 
 
-def _page(page: Any, url: str) -> None:
+def _shoot(page: Any, name: str) -> None:
     if os.environ.get("SCREENSHOTS") == "docs":
-        page.screenshot(path=str(ROOT / "docs" / url), full_page=True)
+        page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
 
 
 @pytest.fixture
@@ -314,7 +314,7 @@ def test_setup_in_the_browser(empty_server: str, browser: Any) -> None:  # noqa:
         page.fill(f"#f-{field}", FORM[field])
     page.fill("#f-password", "short-1")
     page.fill("#f-password_again", "short-1")
-    _page(page, "setup-form.png")
+    _shoot(page, "setup-form.png")
     page.press("#f-password_again", "Enter")
     expect(page.locator("#e-password")).to_have_text(t("The password is shorter than 10 characters", "ru"))
     expect(page.locator("#f-password")).to_have_attribute("aria-invalid", "true")
@@ -329,7 +329,7 @@ def test_setup_in_the_browser(empty_server: str, browser: Any) -> None:  # noqa:
     expect(items).to_have_count(6)
     expect(page.locator('li[data-item="staff"] a')).to_have_attribute("href", "/admin/staff")
     expect(page.locator(".topbar .who")).to_have_text("Мария Соколова")
-    _page(page, "setup-checklist.png")
+    _shoot(page, "setup-checklist.png")
     context.close()
 
 
