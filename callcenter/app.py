@@ -16,6 +16,7 @@ from callcenter.admin import audit_routes as audit_admin
 from callcenter.admin import dnc_routes as dnc_admin
 from callcenter.admin import pbx_routes as pbx_admin
 from callcenter.admin import routes as admin
+from callcenter.admin import setup_routes as setup
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
 from callcenter.core import errors, ids, logging_setup, security_headers
@@ -79,3 +80,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(setup.bp)

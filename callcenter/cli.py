@@ -13,6 +13,7 @@ import click
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
+from callcenter.access.first_run_cli import init
 from callcenter.core.config import ConfigError, describe, load_config
 from callcenter.core.logging_setup import configure as configure_logging
 
@@ -32,7 +33,7 @@ def _config(override: dict[str, Any] | None = None) -> dict[str, Any]:
         raise UsageFailure(str(exc)) from None
 
 
-@click.group()
+@click.group(commands=[init])
 def cli() -> None:
     """The clinic front desk's telephony service."""
 

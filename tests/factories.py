@@ -81,6 +81,17 @@ def signed_in(client: Any, session: Session, role: str = "receptionist", clinic_
     return staff
 
 
+def set_up(session: Session, clinic_row: Clinic | None = None) -> Staff:
+    """An installation past its first run (an account exists): before it, every page leads to
+    /setup and every API answers 503, so a test of an anonymous refusal starts here."""
+    clinic_row = clinic_row or session.query(Clinic).first() or clinic(session)
+    staff = Staff(clinic_id=clinic_row.id, role=StaffRole.ADMIN, login="first-admin",
+                  first_name="First", last_name="Admin")
+    session.add(staff)
+    session.commit()
+    return staff
+
+
 def open_session(client: Any, session: Session, staff: Staff, csrf: str = "test-csrf") -> str:
     """A real server-side session for staff, its token in the client's cookie; returns the token."""
     token = staff_sessions.start(session, staff, utcnow())

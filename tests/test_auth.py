@@ -62,6 +62,7 @@ def test_open_redirect_is_refused(client, session: Session) -> None:
 
 
 def test_api_needs_sign_in_and_the_right_role(client, session: Session) -> None:
+    f.set_up(session)
     assert client.get("/api/calls").status_code == 401
     f.signed_in(client, session, role="marketing")
     response = client.get("/api/calls")

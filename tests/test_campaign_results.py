@@ -186,6 +186,7 @@ def test_admin_pauses_resumes_and_cancels_with_progress(client: Any, session: Se
 
 
 def test_campaign_pages_need_the_right_role(client: Any, session: Session, clinic: Clinic) -> None:
+    f.set_up(session, clinic)
     assert client.get("/api/campaigns").status_code == 401
     f.signed_in(client, session, role="receptionist", clinic_row=clinic)
     assert client.get("/api/campaigns").status_code == 403

@@ -115,6 +115,8 @@ CHECKS: dict[str, Check] = {
     "marketing.export_csv": Check(LISTING, MARKETING),
     "marketing.api_index": Check(LISTING, MARKETING),
     "marketing.api_report": Check(LISTING, MARKETING),
+    "setup.setup": Check(NO_DATA),
+    "setup.checklist_page": Check(LISTING, ADMIN),
 }
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",

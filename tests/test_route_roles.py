@@ -90,6 +90,8 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "marketing.export_csv": MARKETING,
     "marketing.api_index": MARKETING,
     "marketing.api_report": MARKETING,
+    "setup.setup": PUBLIC,
+    "setup.checklist_page": ADMIN,
 }
 STAFF_ROLES = ("receptionist", "doctor", "marketing", "admin")
 CALLERS = ("anonymous", *STAFF_ROLES)

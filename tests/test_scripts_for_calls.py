@@ -233,6 +233,7 @@ def test_the_desk_that_pops_can_name_its_receptionist(session: Session) -> None:
 def test_api_call_script(client: Any, session: Session, app: Any) -> None:
     world = _world(session)
     call = _call(session, world, patient_id=world["patient"].id, caller_kind=CallerKind.REPEAT)
+    f.set_up(session, world["clinic"])
     assert client.get(f"/api/calls/{call.id}/script").status_code == 401
     f.signed_in(client, session, clinic_row=world["clinic"])
     body = client.get(f"/api/calls/{call.id}/script").get_json()

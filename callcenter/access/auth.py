@@ -112,7 +112,7 @@ def is_locked() -> bool:
     return row is not None and row.locked_at is not None
 
 
-def _is_api() -> bool:
+def is_api_request() -> bool:
     # An EventSource cannot show a redirected page: it gets the JSON refusal like an API call.
     return request.path.startswith("/api/") or request.accept_mimetypes.best in (
         "application/json", "text/event-stream")
@@ -128,16 +128,16 @@ def require_role(*roles: str | StaffRole, open_when_locked: bool = False) -> Cal
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             staff = current_staff()
             if staff is None:
-                if _is_api():
+                if is_api_request():
                     return jsonify({"error": "unauthorized", "message": "sign in first"}), 401
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if allowed and str(staff.role) not in allowed:
-                if _is_api():
+                if is_api_request():
                     return jsonify({"error": "forbidden",
                                     "message": f"role {staff.role} may not use this"}), 403
                 abort(403)
             if not open_when_locked and is_locked():
-                if _is_api():
+                if is_api_request():
                     return jsonify({"error": "locked",
                                     "message": "the desk is locked; enter your password"}), 423
                 return redirect("/desk")  # the desk page is the lock screen

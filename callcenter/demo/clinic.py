@@ -137,7 +137,7 @@ class ClinicPlan:
         clinic = insert_numbered(session, Clinic, [{
             "name": self.name, "timezone": timezone, "locale": self.locale, "region": self.region,
             "address": data.label(data.CLINIC_ADDRESS, self.locale), "opening_hours": OPENING_HOURS,
-            "created_at": self.founded}])[0]
+            "is_demo": True, "created_at": self.founded}])[0]
         session.execute(insert(DayOff), [{"clinic_id": clinic, "day": day, "reason": data.label(why, self.locale)}
                                          for day, why in sorted(self.days_off.items())])
         channels = insert_numbered(session, Channel, [

@@ -1,6 +1,6 @@
 """SQLAlchemy models, split by aggregate; import from here."""
 
-from callcenter.core.models.access import StaffSession
+from callcenter.core.models.access import FirstRun, StaffSession
 from callcenter.core.models.audit import AuditLog
 from callcenter.core.models.base import Base, UTCDateTime, utcnow
 from callcenter.core.models.calls import (
@@ -68,6 +68,7 @@ __all__ = [
     "DialMode",
     "DialTask",
     "DoctorSchedule",
+    "FirstRun",
     "OptOut",
     "Patient",
     "PatientPhone",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.core.models.base import Base, UTCDateTime
@@ -26,3 +26,16 @@ class StaffSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(20))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class FirstRun(Base):
+    """The one row that says the installation was set up (`access/first_run.py`). Its key is
+    fixed, so of two set-ups racing on an empty database the second one's insert fails in the
+    database itself; it goes with the first administrator, so deleting every account reopens set-up."""
+
+    __tablename__ = "first_run"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,7 +6,17 @@ import enum
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -27,6 +37,8 @@ class Clinic(Base):
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     morning_until: Mapped[time] = mapped_column(Time, default=time(11, 0))
     evening_from: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    # The demo loader's clinic: its logins are published, so every page says so.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")
