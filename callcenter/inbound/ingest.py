@@ -230,8 +230,10 @@ def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[Ca
 
 
 def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], raw: str | bytes,
-                  source: str = "") -> list[CallChange]:
-    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together."""
+                  source: str = "", clinic_id: int | None = None) -> list[CallChange]:
+    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together.
+
+    Our own dialers name the clinic that placed the call (no tracking number tells it)."""
     body = raw.encode() if isinstance(raw, str) else raw
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
                              body=body, received_at=utcnow())
@@ -240,7 +242,8 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
         session.add(raw_row)
         session.flush()
         changes = [record_call_event(session, event, config=runtime.config,
-                                     raw_webhook_id=raw_row.id) for event in events]
+                                     raw_webhook_id=raw_row.id, clinic_id=clinic_id)
+                   for event in events]
         _assign_clinic(raw_row, changes)
         session.commit()
     _publish(runtime, events, changes)

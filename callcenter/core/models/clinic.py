@@ -27,6 +27,13 @@ class Clinic(Base):
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     morning_until: Mapped[time] = mapped_column(Time, default=time(11, 0))
     evening_from: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    # Unset (NULL) = the installation's setting (CALLCENTER_TWILIO_CALLER_ID, CALLCENTER_CALL_HOURS,
+    # the clinic's own language): read them through core/clinic_settings.py, never directly.
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    call_window_start: Mapped[time | None] = mapped_column(Time)
+    # 24:00 (calls until midnight) is stored as time.max.
+    call_window_end: Mapped[time | None] = mapped_column(Time)
+    patient_language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")
