@@ -80,19 +80,23 @@ def _clock(raw: str, field: str) -> time:
     hours, sep, minutes = raw.strip().partition(":")
     if not (sep and len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()
             and hours.isascii() and minutes.isascii()):
-        raise FieldError(field, N_("{value} is not a time (HH:MM)"), value=raw.strip())
+        raise FieldError(field, N_("{value} is not a time (HH:MM)"), value=raw.strip()[:20])
     if int(hours) > 24 or int(minutes) > 59 or (int(hours) == 24 and int(minutes)):
-        raise FieldError(field, N_("{value} is not a time (HH:MM)"), value=raw.strip())
+        raise FieldError(field, N_("{value} is not a time (HH:MM)"), value=raw.strip()[:20])
     return clock(raw)
 
 
 def _span(raw: str, field: str) -> tuple[time, time]:
     start_text, sep, end_text = raw.partition("-")
-    if not sep:
-        raise FieldError(field, N_("{value} is not a range of times (HH:MM-HH:MM)"), value=raw.strip())
-    start, end = _clock(start_text, field), _clock(end_text, field)
+    try:
+        if not sep:
+            raise FieldError(field, "")
+        start, end = _clock(start_text, field), _clock(end_text, field)
+    except FieldError:
+        raise FieldError(field, N_("{value} is not a range of times (HH:MM-HH:MM)"),
+                         value=raw.strip()[:40]) from None
     if start >= end:
-        raise FieldError(field, N_("{value} ends before it starts"), value=raw.strip())
+        raise FieldError(field, N_("{value} ends before it starts"), value=raw.strip()[:40])
     return start, end
 
 
