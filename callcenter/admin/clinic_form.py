@@ -23,6 +23,7 @@ from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError, limit, problem
 from callcenter.core.models import WEEKDAYS, Clinic
 from callcenter.core.phones import normalize
+from callcenter.outbound.workdays import ClinicCalendar
 
 # What the clinics list's "new clinic" form asks; the settings page asks the rest too.
 IDENTITY = ("name", "address", "timezone", "locale", "region")
@@ -68,9 +69,11 @@ def shown(clinic: Clinic) -> dict[str, str]:
               "morning_until": clock_text(clinic.morning_until),
               "evening_from": clock_text(clinic.evening_from),
               "caller_id": clinic.caller_id or "", "patient_language": clinic.patient_language or ""}
-    for day in WEEKDAYS:
-        spans = (clinic.opening_hours or {}).get(day) or []
-        values[f"hours_{day}"] = ", ".join(f"{start}-{end}" for start, end in spans)
+    # What the schedule works with: a clinic never given hours is open Monday to Friday, 9 to 18.
+    hours = ClinicCalendar.build(clinic.timezone, clinic.opening_hours).hours
+    for index, day in enumerate(WEEKDAYS):
+        values[f"hours_{day}"] = ", ".join(f"{clock_text(start)}-{clock_text(end)}"
+                                           for start, end in hours.get(index, ()))
     start, end = clinic.call_window_start, clinic.call_window_end
     values["call_window"] = f"{clock_text(start)}-{clock_text(end)}" if start and end else ""
     return values
