@@ -171,10 +171,11 @@ def twilio() -> Any:
 def test_outbound_dials_with_the_clinics_caller_id_in_its_window(
         app: Any, session: Session, twilio: FakeTwilio, redis_url: str) -> None:
     """The real list builder, claim and Twilio dialer: clinic A follows the installation's settings,
-    clinic B its own, and each call lands in the clinic that placed it."""
+    clinic B its own, and each call lands in the clinic that placed it (B is the first clinic,
+    where a call nothing else places used to land)."""
     now = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
-    a, _ = clinic_with_visits(session, ["+79001230001"], now)
     b, _ = clinic_with_visits(session, ["+79001230002"], now)
+    a, _ = clinic_with_visits(session, ["+79001230001"], now)
     b.caller_id, b.call_window_start, b.call_window_end = "+74957770000", time(12), time(18)
     session.commit()
     twilio.patients.update({p: Phone(digits="1") for p in ("+79001230001", "+79001230002")})
