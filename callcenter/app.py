@@ -13,6 +13,7 @@ from callcenter.access import auth_routes as auth
 from callcenter.access import privacy_routes as privacy
 from callcenter.access.locale import request_locale
 from callcenter.admin import audit_routes as audit_admin
+from callcenter.admin import clinic_routes as clinic_admin
 from callcenter.admin import dnc_routes as dnc_admin
 from callcenter.admin import pbx_routes as pbx_admin
 from callcenter.admin import routes as admin
@@ -69,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pbx_admin.bp)
     app.register_blueprint(dnc_admin.bp)
     app.register_blueprint(audit_admin.bp)
+    app.register_blueprint(clinic_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)

@@ -41,11 +41,13 @@ def cli() -> None:
 @cli.command("check-config")
 def check_config() -> None:
     """Validate settings and print them (secrets masked)."""
+    from callcenter.core.clinic_settings import report
     from callcenter.inbound.webhook_secrets import provider_status
 
     config = _config()
     for name, shown in describe(config):
         click.echo(f"{name:34} {shown}")
+    click.echo("\n".join(report(config)))
     status = provider_status(config)
     for provider, ready in status.items():
         click.echo(f"webhooks/{provider:25} {'signed' if ready else 'not set up: refuses every request'}")

@@ -257,7 +257,7 @@ def test_slots_are_reserved_one_interval_apart(redis_url: str) -> None:
 # ---- rules checked again at dial time ------------------------------------------------------------
 
 CONFIG = {"CALL_HOURS": "09:00-21:00", "DIAL_MAX_ATTEMPTS": 3, "DIAL_MACHINE": "message",
-          "DIAL_BACKOFF": dict(POLICY.backoff)}
+          "DIAL_BACKOFF": dict(POLICY.backoff), "TWILIO_CALLER_ID": "+74950000000"}
 
 
 def _pending(session: Session, clinic: Clinic, phone: str = "+79001110001") -> DialTask:

@@ -22,12 +22,14 @@ def default_clinic(session: Session, config: dict[str, Any]) -> Clinic:
 
 
 def clinic_for_number(session: Session, clinic_number: str | None, config: dict[str, Any]) -> Clinic:
-    """A clinic network shares one service: the tracking number dialed tells the location."""
+    """A clinic network shares one service: the tracking number dialed tells the location, and
+    an outbound call's caller ID the clinic that placed it (Twilio reports ours back to us)."""
     if clinic_number:
         clinic = session.scalar(
             select(Clinic).join(TrackingNumber, TrackingNumber.clinic_id == Clinic.id)
             .where(TrackingNumber.e164 == clinic_number)
-        )
+        ) or session.scalar(select(Clinic).where(Clinic.caller_id == clinic_number)
+                            .order_by(Clinic.id).limit(1))
         if clinic is not None:
             return clinic
     return default_clinic(session, config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
-from callcenter.analytics import REPORTS, Filters, Granularity, Row
+from callcenter.analytics import REPORTS, Filters, Granularity, Row, network
 from callcenter.analytics.svg_charts import Series, bar_chart, column_chart
 from callcenter.analytics.texts import COLUMNS, DEFINITIONS, GROUPS, NONE_LABEL, PURPOSES, SECTIONS
 from callcenter.core.i18n import Text, t
@@ -29,6 +30,7 @@ from callcenter.core.web import db
 bp = Blueprint("marketing", __name__, template_folder="templates")
 
 MAX_DAYS = 3 * 366
+NETWORK = "all"  # ?clinic=all: every clinic of the viewer's network, summed
 HIDDEN = {"channel_id", "tracking_number_id", "staff_id", "campaign_id"}
 RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_back_share",
          "achieved", "reached_rate", "confirmation_rate", "booked_rate"}
@@ -78,14 +80,35 @@ def parse_filters(args: MultiDict[str, str], clinic: Clinic, config: dict[str, A
                    invitation_target=config["INVITATIONS_TARGET"])
 
 
-def _context() -> tuple[Clinic, Filters]:
-    staff = current_staff()
-    assert staff is not None  # require_role let the request in
-    clinic = db().get(Clinic, staff.clinic_id)
+def picked_clinics(args: MultiDict[str, str], home: Clinic) -> list[Clinic]:
+    """?clinic=<id> one clinic, ?clinic=all every clinic of the viewer's network, none: their own.
+    The session's scope hides other networks' clinics: their id answers 404 like a missing one."""
+    raw = args.get("clinic", "").strip()
+    if not raw:
+        return [home]
+    if raw == NETWORK:
+        return list(db().scalars(select(Clinic).order_by(Clinic.id)))
+    if not (raw.isdecimal() and raw.isascii() and int(raw) <= MAX_ID):
+        _bad("clinic", "a clinic id or 'all'")
+    clinic = db().get(Clinic, int(raw))
     if clinic is None:
         abort(404, description="clinic: not found")
+    return [clinic]
+
+
+def _context() -> tuple[Clinic, list[Filters], list[Clinic]]:
+    """The clinic whose calendar the period is read in (the one picked, or the viewer's own for
+    the network), each picked clinic's filters on its own clock, and the clinics."""
+    staff = current_staff()
+    assert staff is not None  # require_role let the request in
+    home = db().get(Clinic, staff.clinic_id)
+    if home is None:
+        abort(404, description="clinic: not found")
+    clinics = picked_clinics(request.args, home)
+    clinic = clinics[0] if len(clinics) == 1 else home
     today = datetime.now(UTC).astimezone(ZoneInfo(clinic.timezone)).date()
-    return clinic, parse_filters(request.args, clinic, current_app.config, today)
+    flt = parse_filters(request.args, clinic, current_app.config, today)
+    return clinic, [replace(flt, clinic_id=c.id, tz=ZoneInfo(c.timezone)) for c in clinics], clinics
 
 
 def _report(name: str) -> Any:
@@ -95,10 +118,12 @@ def _report(name: str) -> Any:
     return report
 
 
-def _filters_json(flt: Filters) -> dict[str, Any]:
+def _filters_json(filters: list[Filters]) -> dict[str, Any]:
+    flt = filters[0]
     return {"from": flt.start.isoformat(), "to": flt.end.isoformat(), "group": flt.granularity.value,
             "channel": list(flt.channel_ids), "number": list(flt.tracking_number_ids),
-            "window": flt.window_days, "timezone": flt.tz.key}
+            "window": flt.window_days, "timezone": flt.tz.key,
+            "clinic": [f.clinic_id for f in filters]}
 
 
 def definitions(locale: str) -> dict[str, str]:
@@ -117,23 +142,24 @@ def api_index() -> Response:
 @require_role("marketing", "admin")
 def api_report(name: str) -> Response:
     report = _report(name)
-    _, flt = _context()
-    return jsonify({"report": name, "filters": _filters_json(flt), "columns": list(report.columns),
-                    "rows": report.build(db(), flt)})
+    _, filters, _ = _context()
+    return jsonify({"report": name, "filters": _filters_json(filters), "columns": list(report.columns),
+                    "rows": network.build(db(), name, filters)})
 
 
 @bp.get("/marketing/export/<name>.csv")
 @require_role("marketing", "admin")
 def export_csv(name: str) -> Response:
     report = _report(name)
-    _, flt = _context()
-    rows = report.build(db(), flt)
+    _, filters, _ = _context()
+    flt = filters[0]
+    rows = network.build(db(), name, filters)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=report.columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     staff = current_staff()
-    audit(db(), staff.id if staff else None, "export", "analytics", name, **_filters_json(flt))
+    audit(db(), staff.id if staff else None, "export", "analytics", name, **_filters_json(filters))
     db().commit()
     filename = f"{name}_{flt.start.isoformat()}_{flt.end.isoformat()}.csv"
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
@@ -219,21 +245,24 @@ def _charts(data: dict[str, list[Row]], fmt: _Formatter, tr: Any) -> dict[str, M
 @bp.get("/marketing")
 @require_role("marketing", "admin")
 def dashboard() -> str:
-    clinic, flt = _context()
+    clinic, filters, clinics = _context()
+    flt = filters[0]
     locale = request_locale(clinic.locale or current_app.config["LOCALE"])
     session = db()
-    data = {name: report.build(session, flt) for name, report in REPORTS.items()}
+    data = {name: network.build(session, name, filters) for name in REPORTS}
     fmt = _Formatter(locale, flt)
 
     def tr(message: str | Text) -> str:
         return t(message, locale)
 
     channels = session.scalars(select(Channel).order_by(Channel.name)).all()
-    numbers = session.scalars(select(TrackingNumber).where(TrackingNumber.clinic_id == clinic.id)
-                              .order_by(TrackingNumber.e164)).all()
+    numbers = session.scalars(select(TrackingNumber).where(
+        TrackingNumber.clinic_id.in_([c.id for c in clinics])).order_by(TrackingNumber.e164)).all()
     return render_template(
         "marketing/dashboard.html", locale=locale, columns=COLUMNS, sections=SECTIONS,
-        groups=GROUPS, clinic=clinic, flt=flt,
+        groups=GROUPS, clinic=clinic, flt=flt, network=len(clinics) > 1,
+        picked=request.args.get("clinic", "").strip(),
+        all_clinics=session.scalars(select(Clinic).order_by(Clinic.name, Clinic.id)).all(),
         query=request.query_string.decode(), channels=channels, numbers=numbers,
         summary={k: fmt.cell(k, v) for k, v in data["summary"][0].items()},
         tables={name: fmt.table(name, rows) for name, rows in data.items()},

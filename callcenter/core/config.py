@@ -201,6 +201,12 @@ def load_config(environ: Mapping[str, str] | None = None,
     return _fill_derived(config)
 
 
+def set_in_environment(env: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the variable is given (environment or .env) rather than left to its default."""
+    given = os.environ if environ is None else environ
+    return env in given or env in _read_dotenv(Path.cwd() / ".env")
+
+
 def _fill_derived(config: dict[str, Any]) -> dict[str, Any]:
     instance = Path(config["INSTANCE_DIR"])
     if not config["DATABASE_URL"]:

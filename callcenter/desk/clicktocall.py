@@ -18,9 +18,9 @@ from typing import Any
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter.core import clinic_scope
+from callcenter.core import clinic_scope, clinic_settings
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import DialTask, Staff, utcnow
+from callcenter.core.models import Clinic, DialTask, Staff, utcnow
 from callcenter.core.phones import mask, normalize
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
@@ -78,7 +78,7 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
     how = mode(config)
     log.info("click-to-call by staff %s to %s via %s", staff.id, mask(number), how)
     if how == "twilio":
-        call_id = _dial_twilio(runtime, staff, number)
+        call_id = _dial_twilio(runtime, staff, number, _calling_clinic(runtime, staff, task_id))
     elif how == "ami":
         _originate_ami(config, staff.sip_extension, number)
         call_id = None
@@ -95,9 +95,19 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
     return call_id
 
 
-def _dial_twilio(runtime: Runtime, staff: Staff, number: str) -> int:
+def _calling_clinic(runtime: Runtime, staff: Staff, task_id: int | None) -> Clinic:
+    """The clinic the call is made for: the list task's, else the staff member's own."""
+    with runtime.sessions() as session:
+        clinic_scope.restrict(session, clinic_scope.scope_of(session, staff))
+        task = session.get(DialTask, task_id) if task_id is not None else None
+        clinic = session.get(Clinic, task.clinic_id if task is not None else staff.clinic_id)
+        assert clinic is not None  # the staff member's own clinic is always in their scope
+        return clinic
+
+
+def _dial_twilio(runtime: Runtime, staff: Staff, number: str, clinic: Clinic) -> int:
     config = runtime.config
-    caller_id = config["TWILIO_CALLER_ID"]
+    caller_id = clinic_settings.caller_id(clinic, config)
     agent_uri = config["TWILIO_AGENT_URI"].format(extension=staff.sip_extension)
     base = config["PUBLIC_URL"].rstrip("/")
     status_url = f"{base}/webhooks/twilio/status" if base else ""
@@ -115,7 +125,8 @@ def _dial_twilio(runtime: Runtime, staff: Staff, number: str) -> int:
                       dialed=number, extension=staff.sip_extension, event_id="click-to-call")
     raw = json.dumps({"click_to_call": created.sid, "staff_id": staff.id,
                       "extension": staff.sip_extension})
-    changes = ingest_events(runtime, "twilio", [event], raw, source="click-to-call")
+    changes = ingest_events(runtime, "twilio", [event], raw, source="click-to-call",
+                            clinic_id=clinic.id)
     return changes[0].call_id
 
 

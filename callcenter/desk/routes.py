@@ -222,7 +222,7 @@ def new_patient(call_id: int) -> Response:
     body = body_json()
     given = {name: optional_text(getattr(Patient, name), body, name)
              for name in ("last_name", "first_name", "patronymic", "notes")}
-    language = optional_text(Patient.preferred_language, body, "language") or _clinic(call.clinic_id).locale
+    language = optional_text(Patient.preferred_language, body, "language") or None
     try:
         patient = leads.patient_from_call(db(), call, language=language, **given)
     except ValueError as exc:

@@ -50,16 +50,19 @@ def _insert_ignore(session: Session, model: type, values: dict[str, Any]) -> boo
 
 
 def record_call_event(
-    session: Session, event: CallEvent, *, config: dict[str, Any], raw_webhook_id: int | None = None
+    session: Session, event: CallEvent, *, config: dict[str, Any], raw_webhook_id: int | None = None,
+    clinic_id: int | None = None,
 ) -> CallChange:
-    """Apply one normalized event; the caller commits."""
+    """Apply one normalized event; the caller commits. A new call belongs to `clinic_id` when
+    given (our own dialers know it), else to the clinic of the number it came through."""
     call = _locked_call(session, event.provider, event.provider_call_id)
     created = False
     if call is None:
-        clinic_number = event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
-        clinic = clinic_for_number(session, clinic_number, config)
+        if clinic_id is None:
+            clinic_number = event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
+            clinic_id = clinic_for_number(session, clinic_number, config).id
         created = _insert_ignore(session, Call, {
-            "clinic_id": clinic.id,
+            "clinic_id": clinic_id,
             "provider": event.provider,
             "provider_call_id": event.provider_call_id,
             "direction": CallDirection(event.direction),

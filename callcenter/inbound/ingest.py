@@ -65,9 +65,10 @@ def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
                           remote_addr=raw.remote_addr, received_at=raw.received_at)
 
 
-def handle_webhook(runtime: Runtime, request: InboundRequest) -> IngestResult:
-    """The whole pipeline for one HTTP delivery: one transaction holds the raw row and its effects."""
-    return _run(runtime, request, raw_id=None)
+def handle_webhook(runtime: Runtime, request: InboundRequest, clinic_id: int | None = None) -> IngestResult:
+    """The whole pipeline for one HTTP delivery: one transaction holds the raw row and its effects.
+    `clinic_id`: the clinic a new call belongs to, when the route knows it (our own calls' callbacks)."""
+    return _run(runtime, request, raw_id=None, clinic_id=clinic_id)
 
 
 @dataclass
@@ -148,7 +149,8 @@ def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
     return _Reading(events=events, reply=adapter.reply(request, events, config))
 
 
-def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> IngestResult:
+def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None,
+         clinic_id: int | None = None) -> IngestResult:
     reading = _interpret(request, runtime.config)
     failure: str | None = None
     with runtime.write_guard(), runtime.sessions() as session:
@@ -161,7 +163,8 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None) -> Inges
             try:
                 with session.begin_nested():
                     changes = [record_call_event(session, event, config=runtime.config,
-                                                 raw_webhook_id=raw.id) for event in reading.events]
+                                                 raw_webhook_id=raw.id, clinic_id=clinic_id)
+                               for event in reading.events]
             except Exception as exc:
                 # The effects roll back to the savepoint; the raw row commits as failed for an
                 # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
@@ -230,8 +233,10 @@ def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[Ca
 
 
 def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], raw: str | bytes,
-                  source: str = "") -> list[CallChange]:
-    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together."""
+                  source: str = "", clinic_id: int | None = None) -> list[CallChange]:
+    """Entry for non-HTTP sources (AMI bridge, SIP, our own dialers): raw text and events together.
+
+    Our own dialers name the clinic that placed the call (no tracking number tells it)."""
     body = raw.encode() if isinstance(raw, str) else raw
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
                              body=body, received_at=utcnow())
@@ -240,7 +245,8 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
         session.add(raw_row)
         session.flush()
         changes = [record_call_event(session, event, config=runtime.config,
-                                     raw_webhook_id=raw_row.id) for event in events]
+                                     raw_webhook_id=raw_row.id, clinic_id=clinic_id)
+                   for event in events]
         _assign_clinic(raw_row, changes)
         session.commit()
     _publish(runtime, events, changes)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from callcenter.core import clinic_settings
 from callcenter.core.i18n import N_
-from callcenter.core.models import Call, CallDirection, Patient, PatientPhone
+from callcenter.core.models import Call, CallDirection, Clinic, Patient, PatientPhone
 
 
 def patient_from_call(session: Session, call: Call, *, last_name: str, first_name: str,
-                      patronymic: str = "", notes: str = "", language: str = "ru") -> Patient:
-    """Create the card (a lead until their first visit) and link the call to it; the caller commits."""
+                      patronymic: str = "", notes: str = "", language: str | None = None) -> Patient:
+    """Create the card (a lead until their first visit) and link the call to it; the caller commits.
+    Without a language the card takes the clinic's language for new patients."""
     first, last = first_name.strip()[:100], last_name.strip()[:100]
     if not (first or last):
         raise ValueError(N_("a first or last name is needed"))
     number = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
+    if language is None:
+        clinic = session.get(Clinic, call.clinic_id)
+        assert clinic is not None  # the call's own clinic
+        language = clinic_settings.patient_language(clinic)
     patient = Patient(clinic_id=call.clinic_id, first_name=first, last_name=last,
                       patronymic=patronymic.strip()[:100], notes=notes[:5000],
                       preferred_language=language, is_lead=True)

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter.core import clinic_settings
 from callcenter.core.config import load_config
 from callcenter.core.models import (
     ACTIVE_STATUSES,
@@ -46,7 +47,7 @@ from callcenter.outbound.dialers import Dialer, DialRequest, dialer_for
 from callcenter.outbound.pacing import NoChannel, Pacer
 from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 from callcenter.outbound.store import campaign_for, default_mode
-from callcenter.outbound.workdays import next_call_time, parse_window, patient_zone
+from callcenter.outbound.workdays import next_call_time, patient_zone
 
 log = logging.getLogger(__name__)
 DIAL_QUEUE = "dial"
@@ -106,7 +107,7 @@ def build_lists(session: Session, connection: Redis, clinic: Clinic, now: dateti
 
     The once-a-day marker lives in Redis; if Redis lost it, the rebuild adds nothing anyway.
     """
-    settings = lists.ListSettings.from_config(config)
+    settings = lists.ListSettings.from_config(config, clinic)
     calendar = lists.clinic_calendar(session, clinic)
     local = now.astimezone(calendar.tz)
     purposes = list(lists.CONTINUOUS)
@@ -266,7 +267,7 @@ def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMod
         return f"not needed: {reason.value}"
     calendar = lists.clinic_calendar(session, clinic)
     allowed_at = next_call_time(now, calendar, patient_zone(task.phone, calendar.tz),
-                                parse_window(config["CALL_HOURS"]))
+                                clinic_settings.call_window(clinic, config))
     if allowed_at > now:
         task.next_attempt_at = allowed_at
         session.commit()
@@ -283,7 +284,7 @@ def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMod
     attempt_id = session.scalar(select(DialAttempt.id).where(DialAttempt.task_id == task.id,
                                                              DialAttempt.attempt_no == attempt_no))
     assert attempt_id is not None
-    return _request(session, task, clinic, attempt_id)
+    return _request(session, task, clinic, attempt_id, config)
 
 
 def _no_longer_needed(session: Session, task: DialTask, now: datetime) -> Outcome | None:
@@ -302,14 +303,16 @@ def _no_longer_needed(session: Session, task: DialTask, now: datetime) -> Outcom
     return None
 
 
-def _request(session: Session, task: DialTask, clinic: Clinic, attempt_id: int) -> DialRequest:
+def _request(session: Session, task: DialTask, clinic: Clinic, attempt_id: int,
+             config: dict[str, Any]) -> DialRequest:
     patient = session.get(Patient, task.patient_id) if task.patient_id else None
     lang = prompts.language(patient.preferred_language if patient else None, clinic.locale)
     visit = session.get(Appointment, task.appointment_id) if task.appointment_id else None
     visit_at = visit.starts_at if visit is not None and visit.status in ACTIVE_STATUSES else None
     calendar = lists.clinic_calendar(session, clinic)
     return DialRequest(
-        attempt_id=attempt_id, task_id=task.id, phone=task.phone or "", purpose=task.purpose,
+        attempt_id=attempt_id, task_id=task.id, clinic_id=clinic.id,
+        caller_id=clinic_settings.caller_id(clinic, config), phone=task.phone or "", purpose=task.purpose,
         language=lang, text=prompts.message(task.purpose, lang, clinic.name, visit_at, calendar.tz),
         thanks_text=prompts.thanks(lang))
 
@@ -325,7 +328,7 @@ def _place(rt: Runtime, dialer: Dialer, request: DialRequest, pacer: Pacer) -> s
         ingest_events(rt, dialer.mode.value, result.events,
                       json.dumps({"attempt_id": request.attempt_id, "outcome": str(result.outcome),
                                   "call_id": result.provider_call_id}),
-                      source="outbound")
+                      source="outbound", clinic_id=request.clinic_id)
     _finish(rt, request, result.outcome, result.provider_call_id, result.digits)
     return str(result.outcome or "dialing")
 

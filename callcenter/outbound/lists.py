@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from callcenter.core import followup_table
+from callcenter.core import clinic_settings, followup_table
+from callcenter.core.clinic_settings import parse_window
 from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import (
     ACTIVE_STATUSES,
@@ -39,7 +40,6 @@ from callcenter.outbound.workdays import (
     confirmation_runs,
     confirmed_at_booking,
     in_part,
-    parse_window,
 )
 
 PRIORITY = {
@@ -67,9 +67,10 @@ class ListSettings:
     missed_call_days: int = 2
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> ListSettings:
+    def from_config(cls, config: Mapping[str, Any], clinic: Clinic) -> ListSettings:
+        """The installation's list settings with the clinic's own calling window."""
         return cls(
-            call_hours=parse_window(config["CALL_HOURS"]),
+            call_hours=clinic_settings.call_window(clinic, config),
             confirm_evening=parse_window(config["CONFIRM_WINDOW"]),
             confirm_morning=parse_window(config["CONFIRM_MORNING"]),
             follow_ups=followup_table.schedule(config["FOLLOWUP_SCHEDULE"]),

@@ -124,7 +124,12 @@ def gather(attempt_id: int) -> Response | tuple[Response, int]:
 
 @bp.post("/<int:attempt_id>/status")
 def status(attempt_id: int) -> Response | tuple[Response, int]:
-    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data(cache=True)))
+    # The call belongs to the clinic that placed it, whatever caller ID it showed (the
+    # installation's, shared by every clinic that sets none of its own).
+    placed = _trusted_db().scalar(select(DialTask.clinic_id).join(
+        DialAttempt, DialAttempt.task_id == DialTask.id).where(DialAttempt.id == attempt_id))
+    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data(cache=True)),
+                            clinic_id=placed)
     if result.error is not None:
         return jsonify({**result.error, "raw_id": result.raw_id}), result.status
     final = FINAL_STATUS.get(request.form.get("CallStatus", ""))

@@ -15,21 +15,10 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as number_timezones
 
+from callcenter.core.clinic_settings import clock
+
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_SPLIT = time(14, 0)
-
-
-def parse_window(text: str) -> tuple[time, time]:
-    """'16:00-20:00' → (16:00, 20:00); '24:00' is the end of the day."""
-    start, _, end = text.partition("-")
-    return _clock(start), _clock(end)
-
-
-def _clock(text: str) -> time:
-    hours, _, minutes = text.strip().partition(":")
-    if int(hours) == 24:
-        return time.max
-    return time(int(hours), int(minutes))
 
 
 @dataclass(frozen=True)
@@ -48,7 +37,7 @@ class ClinicCalendar:
         if opening_hours:
             for index, key in enumerate(WEEKDAY_KEYS):
                 spans = opening_hours.get(key) or []
-                hours[index] = tuple((_clock(a), _clock(b)) for a, b in spans)
+                hours[index] = tuple((clock(a), clock(b)) for a, b in spans)
         else:
             hours = {index: ((time(9), time(18)),) for index in range(5)}
         return cls(ZoneInfo(timezone), hours, frozenset(days_off))

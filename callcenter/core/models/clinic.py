@@ -39,6 +39,13 @@ class Clinic(Base):
     evening_from: Mapped[time] = mapped_column(Time, default=time(17, 0))
     # The demo loader's clinic: its logins are published, so every page says so.
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Unset (NULL) = the installation's setting (CALLCENTER_TWILIO_CALLER_ID, CALLCENTER_CALL_HOURS,
+    # the clinic's own language): read them through core/clinic_settings.py, never directly.
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    call_window_start: Mapped[time | None] = mapped_column(Time)
+    # 24:00 (calls until midnight) is stored as time.max.
+    call_window_end: Mapped[time | None] = mapped_column(Time)
+    patient_language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")

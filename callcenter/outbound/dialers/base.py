@@ -15,6 +15,8 @@ from webhooks import CallEvent
 class DialRequest:
     attempt_id: int
     task_id: int
+    clinic_id: int
+    caller_id: str  # the clinic's number the patient sees ('' = none set)
     phone: str  # E.164
     purpose: TaskPurpose
     language: str

@@ -42,7 +42,7 @@ class TwilioDialer:
     mode = DialMode.TWILIO
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_URL", "TWILIO_CALLER_ID"):
+        for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_URL"):
             if not config[key]:
                 raise RuntimeError(f"{key} is required for Twilio campaigns")
         self.config = config
@@ -50,9 +50,11 @@ class TwilioDialer:
         self.client = client(config)
 
     def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
+        if not request.caller_id:
+            raise RuntimeError(f"clinic {request.clinic_id} has no caller ID for Twilio calls")
         pace()
         call = self.client.calls.create(
-            to=request.phone, from_=self.config["TWILIO_CALLER_ID"],
+            to=request.phone, from_=request.caller_id,
             url=callback_url(self.config, request.attempt_id, "twiml"), method="POST",
             status_callback=callback_url(self.config, request.attempt_id, "status"),
             status_callback_event=STATUS_EVENTS, status_callback_method="POST",
