@@ -12,6 +12,7 @@ from callcenter.access import auth as auth_core
 from callcenter.access import auth_routes as auth
 from callcenter.access import privacy_routes as privacy
 from callcenter.access.locale import request_locale
+from callcenter.admin import doctor_routes, staff_routes
 from callcenter.admin import routes as admin
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
@@ -62,6 +63,8 @@ def _register_blueprints(app: Flask) -> None:
     app.jinja_env.globals["pt"] = pt
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(staff_routes.bp)
+    app.register_blueprint(doctor_routes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)
