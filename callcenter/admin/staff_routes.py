@@ -52,7 +52,7 @@ def _form_page(form: staff_admin.StaffInput, staff: Staff | None,
     session = db()
     locale = _locale()
     page = render_template(
-        "admin/staff_form.html", locale=locale, form=form, staff=staff, errors=errors or {},
+        "admin/staff_form.html", locale=locale, form=form, member=staff, errors=errors or {},
         roles=ROLE_NAMES, locales=[(code, LOCALE_NAMES.get(code, code)) for code in LOCALES],
         clinics=session.scalars(select(Clinic).order_by(Clinic.name)).all(),
         specialties=SPECIALTIES, manageable=staff is None or staff_admin.manageable(session, staff),
@@ -71,7 +71,7 @@ def staff_list() -> str:
     session = db()
     clinics = {c.id: c.name for c in session.scalars(select(Clinic))}
     return render_template("admin/staff_list.html", locale=_locale(), roles=ROLE_NAMES,
-                           staff=staff_admin.visible_staff(session), clinics=clinics)
+                           people=staff_admin.visible_staff(session), clinics=clinics)
 
 
 @bp.route("/admin/staff/new", methods=["GET", "POST"])
