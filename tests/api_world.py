@@ -4,19 +4,24 @@ events behind them) and a preview-mode campaign with a task per coming visit."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import (
+    AbsenceKind,
     Appointment,
     Call,
     Campaign,
     DialMode,
     DialTask,
+    DoctorAbsence,
     Patient,
     RawWebhook,
+    Staff,
+    StaffRole,
     TaskPurpose,
     TrackingNumber,
     utcnow,
@@ -26,7 +31,7 @@ from tests import desk_world as w
 # Path parameter name -> the table its ids come from.
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
-             "number_id": TrackingNumber}
+             "number_id": TrackingNumber, "absence_id": DoctorAbsence}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -48,11 +53,18 @@ def build(client: Any, session: Session) -> w.World:
         session.add(DialTask(clinic_id=desk.clinic.id, campaign_id=campaign.id, patient_id=patient.id,
                              purpose=TaskPurpose.CONFIRMATION, appointment_id=visit.id,
                              phone=patient.phones[0].e164, due_date=utcnow().date()))
+    # Far ahead, so no offer of the coming weeks changes: the doctors' pages take its id.
+    session.add(DoctorAbsence(doctor_id=desk.doctor.id, starts_on=date(2099, 7, 1),
+                              ends_on=date(2099, 7, 14), kind=AbsenceKind.VACATION))
     session.commit()
     return desk
 
 
 def existing_ids(session: Session) -> dict[str, list[int]]:
     """Every path parameter's ids that exist, for requests that reach real rows."""
-    return {name: list(session.scalars(select(table.id).order_by(table.id)))
-            for name, table in ID_TABLES.items()}
+    ids = {name: list(session.scalars(select(table.id).order_by(table.id)))
+           for name, table in ID_TABLES.items()}
+    # The staff pages take any staff member, the doctors' pages a doctor: a doctor serves both.
+    ids["staff_id"] = list(session.scalars(select(Staff.id).where(Staff.role == StaffRole.DOCTOR)
+                                           .order_by(Staff.id)))
+    return ids

@@ -78,7 +78,7 @@ def _sign_in(app: Any, login: str, password: str) -> tuple[Any, Any]:
 
 def test_create_then_edit_a_receptionist(client: Any, session: Session, clinic: Clinic,
                                          admin: Staff) -> None:
-    created = client.post("/admin/staff/new", data=_form(clinic))
+    created = client.post("/admin/staff", data=_form(clinic))
     assert created.status_code == 302, created.get_data(as_text=True)
     anna = session.scalar(select(Staff).where(Staff.login == "anna"))
     assert anna is not None and anna.role == StaffRole.RECEPTIONIST and anna.sip_extension == "101"
@@ -111,9 +111,9 @@ def test_create_then_edit_a_receptionist(client: Any, session: Session, clinic: 
 def test_bad_input_names_the_field_and_saves_nothing(client: Any, session: Session, clinic: Clinic,
                                                      admin: Staff, change: dict[str, Any],
                                                      field: str, english: str) -> None:
-    assert client.post("/admin/staff/new", data=_form(clinic)).status_code == 302
+    assert client.post("/admin/staff", data=_form(clinic)).status_code == 302
     before = _count(session)
-    answer = client.post("/admin/staff/new", data=_form(clinic, **{"login": "olga", **change}))
+    answer = client.post("/admin/staff", data=_form(clinic, **{"login": "olga", **change}))
     assert answer.status_code == 400
     shown = _field_error(answer.get_data(as_text=True), field)
     assert shown == t(english, "ru").format(value="astrologer") != english  # in the admin's language
@@ -123,7 +123,7 @@ def test_bad_input_names_the_field_and_saves_nothing(client: Any, session: Sessi
 def test_a_refused_edit_changes_nothing(client: Any, session: Session, clinic: Clinic,
                                         admin: Staff) -> None:
     for login, extension in (("anna", "101"), ("john", "102")):
-        assert client.post("/admin/staff/new", data=_form(clinic, login=login,
+        assert client.post("/admin/staff", data=_form(clinic, login=login,
                                                           sip_extension=extension)).status_code == 302
     john = session.scalar(select(Staff).where(Staff.login == "john"))
     assert john is not None
@@ -140,11 +140,11 @@ def test_an_extension_is_unique_per_clinic_not_per_network(client: Any, session:
     other = f.clinic(session, name="Second")
     session.add(StaffClinic(staff_id=admin.id, clinic_id=other.id))
     session.commit()
-    assert client.post("/admin/staff/new", data=_form(clinic)).status_code == 302
-    second = client.post("/admin/staff/new",
+    assert client.post("/admin/staff", data=_form(clinic)).status_code == 302
+    second = client.post("/admin/staff",
                          data=_form(clinic, login="olga", clinic_ids=[str(other.id)]))
     assert second.status_code == 302
-    both = client.post("/admin/staff/new", data=_form(
+    both = client.post("/admin/staff", data=_form(
         clinic, login="vera", sip_extension="101", clinic_ids=[str(clinic.id), str(other.id)]))
     assert both.status_code == 400
     olga = session.scalar(select(Staff).where(Staff.login == "olga"))
@@ -156,18 +156,20 @@ def test_granting_a_clinic_outside_ones_scope_is_refused(client: Any, session: S
     foreign = f.clinic(session, name="Not yours")
     session.commit()
     before = _count(session)
-    answer = client.post("/admin/staff/new", data=_form(
+    answer = client.post("/admin/staff", data=_form(
         clinic, clinic_ids=[str(clinic.id), str(foreign.id)]))
-    assert answer.status_code == 400
+    assert answer.status_code == 404  # like a clinic that does not exist
     assert _field_error(answer.get_data(as_text=True), "clinic_ids") == t(
         "You do not administer clinic {value}", "ru").format(value=foreign.id)
+    missing = client.post("/admin/staff", data=_form(clinic, clinic_ids=[str(foreign.id + 100)]))
+    assert missing.status_code == 404
     assert _count(session) == before
-    assert client.post("/admin/staff/new", data=_form(clinic)).status_code == 302
+    assert client.post("/admin/staff", data=_form(clinic)).status_code == 302
     anna = session.scalar(select(Staff).where(Staff.login == "anna"))
     assert anna is not None
     widened = client.post(f"/admin/staff/{anna.id}",
                           data=_form(clinic, clinic_ids=[str(clinic.id), str(foreign.id)]))
-    assert widened.status_code == 400
+    assert widened.status_code == 404
     assert session.scalar(select(StaffClinic).where(StaffClinic.staff_id == anna.id)) is None
 
 
@@ -187,7 +189,7 @@ def test_another_clinics_staff_member_is_not_there(app: Any, client: Any, sessio
     session.expire_all()
     assert stranger.active and stranger.password_hash is None
     # Logins are global: the stranger's login is taken here too, though the stranger is not shown.
-    answer = client.post("/admin/staff/new", data=_form(clinic, login="Stranger"))
+    answer = client.post("/admin/staff", data=_form(clinic, login="Stranger"))
     assert answer.status_code == 400 and "login-error" in answer.get_data(as_text=True)
 
 

@@ -75,6 +75,11 @@ class Refused(Exception):
     def by_field(self) -> dict[str, FieldError]:
         return {e.field: e for e in self.errors}
 
+    @property
+    def status(self) -> int:
+        """404 when a field names another clinic's record (answered like a missing one), else 400."""
+        return max((e.status for e in self.errors), default=400)
+
 
 def visible_staff(db: Session, *, doctors: bool | None = None) -> list[Staff]:
     """Everyone the administrator's scope shows, active first, by name; doctors only (True),
@@ -137,7 +142,7 @@ def _clinics(db: Session, raw: list[str], errors: list[FieldError]) -> list[int]
     if outside:
         # Another clinic's id reads like one that does not exist, here as everywhere.
         errors.append(FieldError("clinic_ids", N_("You do not administer clinic {value}"),
-                                 value=outside[0]))
+                                 status=404, value=outside[0]))
     return list(dict.fromkeys(ids))
 
 

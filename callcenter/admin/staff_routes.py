@@ -74,23 +74,26 @@ def staff_list() -> str:
                            people=staff_admin.visible_staff(session), clinics=clinics)
 
 
-@bp.route("/admin/staff/new", methods=["GET", "POST"])
+@bp.get("/admin/staff/new")
 @require_role("admin")
-def staff_new() -> Response | tuple[str, int]:
+def staff_new() -> tuple[str, int]:
+    scope = sorted(db().scalars(select(Clinic.id)))
+    role = request.args.get("role", "receptionist")
+    form = staff_admin.StaffInput(role=role if role in ROLE_NAMES else "receptionist",
+                                  locale=_actor().locale, clinic_ids=[str(i) for i in scope[:1]])
+    return _form_page(form, None)
+
+
+@bp.post("/admin/staff")
+@require_role("admin")
+def staff_create() -> Response | tuple[str, int]:
     session = db()
-    if request.method == "GET":
-        scope = sorted(session.scalars(select(Clinic.id)))
-        role = request.args.get("role", "receptionist")
-        form = staff_admin.StaffInput(role=role if role in ROLE_NAMES else "receptionist",
-                                      locale=_actor().locale,
-                                      clinic_ids=[str(i) for i in scope[:1]])
-        return _form_page(form, None)
     form = staff_admin.StaffInput.from_form(request.form, request.form.to_dict(flat=False))
     try:
         staff = staff_admin.create(session, form, _actor(), utcnow())
     except staff_admin.Refused as exc:
         session.rollback()
-        return _form_page(form, None, _errors(exc), 400)
+        return _form_page(form, None, _errors(exc), exc.status)
     session.commit()
     return redirect(url_for("staff_admin.staff_edit", staff_id=staff.id, done="created"))
 
@@ -108,7 +111,7 @@ def staff_edit(staff_id: int) -> Response | tuple[str, int]:
         staff_admin.update(session, staff, form, _actor())
     except staff_admin.Refused as exc:
         session.rollback()
-        return _form_page(form, _staff_or_404(staff_id), _errors(exc), 400)
+        return _form_page(form, _staff_or_404(staff_id), _errors(exc), exc.status)
     session.commit()
     return redirect(url_for("staff_admin.staff_edit", staff_id=staff.id, done="saved"))
 
