@@ -24,7 +24,7 @@ from callcenter.core.config import LOCALES
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError, limit, problem
 from callcenter.core.models import Staff, StaffClinic, StaffRole
-from callcenter.core.specialties import SPECIALTIES
+from callcenter.core.specialties import unknown as unknown_specialties
 
 # What PBXs number desks with: digits, as dialed (3CX, Asterisk and Yeastar use 2-6 digits).
 EXTENSION = re.compile(r"[0-9]{2,10}")
@@ -204,10 +204,10 @@ def check(db: Session, form: StaffInput, staff: Staff | None = None) -> Checked:
         elif clinic_ids and extension_taken(db, extension, clinic_ids, staff.id if staff else None):
             errors.append(FieldError("sip_extension",
                                      N_("Another staff member of this clinic has this extension")))
-    unknown = [s for s in form.specialties if s not in SPECIALTIES]
-    if unknown:
+    strange = unknown_specialties(form.specialties)
+    if strange:
         errors.append(FieldError("specialties", N_("Unknown specialty: {value}"),
-                                 value=unknown[0][:40]))
+                                 value=strange[0][:40]))
     if staff is None and signs_in and login:
         weak = staff_accounts.password_problem(login, form.password)
         if weak is not None:
