@@ -4,20 +4,25 @@ events behind them) and a preview-mode campaign with a task per coming visit."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import (
+    AbsenceKind,
     Appointment,
     Call,
     Campaign,
     DialMode,
     DialTask,
+    DoctorAbsence,
     OptOut,
     Patient,
     RawWebhook,
+    Staff,
+    StaffRole,
     TaskPurpose,
     TrackingNumber,
     utcnow,
@@ -27,7 +32,7 @@ from tests import desk_world as w
 # Path parameter name -> the table its ids come from.
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
-             "number_id": TrackingNumber, "entry_id": OptOut}
+             "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -51,11 +56,18 @@ def build(client: Any, session: Session) -> w.World:
                              phone=patient.phones[0].e164, due_date=utcnow().date()))
     session.add(OptOut(e164=w.STRANGER_PHONE, clinic_id=desk.clinic.id, scope="all", source="admin",
                        reason="asked not to be called"))
+    # Far ahead, so no offer of the coming weeks changes: the doctors' pages take its id.
+    session.add(DoctorAbsence(doctor_id=desk.doctor.id, starts_on=date(2099, 7, 1),
+                              ends_on=date(2099, 7, 14), kind=AbsenceKind.VACATION))
     session.commit()
     return desk
 
 
 def existing_ids(session: Session) -> dict[str, list[int]]:
     """Every path parameter's ids that exist, for requests that reach real rows."""
-    return {name: list(session.scalars(select(table.id).order_by(table.id)))
-            for name, table in ID_TABLES.items()}
+    ids = {name: list(session.scalars(select(table.id).order_by(table.id)))
+           for name, table in ID_TABLES.items()}
+    # The staff pages take any staff member, the doctors' pages a doctor: a doctor serves both.
+    ids["staff_id"] = list(session.scalars(select(Staff.id).where(Staff.role == StaffRole.DOCTOR)
+                                           .order_by(Staff.id)))
+    return ids

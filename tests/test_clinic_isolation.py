@@ -87,6 +87,21 @@ CHECKS: dict[str, Check] = {
     "clinic_admin.clinics_page": Check(LISTING, ADMIN),
     # Empty, the form is refused (400) before anything is created; the page lists B's own clinics.
     "clinic_admin.create_clinic": Check(NO_DATA, ADMIN),
+    "staff_admin.staff_list": Check(LISTING, ADMIN, a_sees=True),
+    "staff_admin.staff_new": Check(LISTING, ADMIN),
+    "staff_admin.staff_create": Check(BY_ID, ADMIN, form={"clinic_ids": "@clinic_id", "role": "marketing",
+                                                       "login": "isolated", "last_name": "Isolated",
+                                                       "first_name": "Ivy", "locale": "en",
+                                                       "password": "isolation-pass-1"}),
+    "staff_admin.staff_edit": Check(BY_ID, ADMIN),
+    "staff_admin.staff_active": Check(BY_ID, ADMIN, form={"active": "1"}),
+    "staff_admin.staff_password": Check(BY_ID, ADMIN, form={"password": "isolation-pass-1"}),
+    "doctor_admin.doctor_list": Check(LISTING, ADMIN, a_sees=True),
+    "doctor_admin.doctor_page": Check(BY_ID, ADMIN),
+    "doctor_admin.doctor_schedule": Check(BY_ID, ADMIN, form={"slot_minutes": "0"}),
+    "doctor_admin.absence_add": Check(BY_ID, ADMIN, form={"starts_on": "2099-01-01",
+                                                          "ends_on": "2099-01-02", "kind": "other"}),
+    "doctor_admin.absence_remove": Check(BY_ID, ADMIN),
     "desk.page": Check(LISTING, DESK, a_sees=True),
     "desk.patient_page": Check(BY_ID, DESK),
     "desk.active": Check(LISTING, DESK),
@@ -168,7 +183,7 @@ def _send(client: Any, method: str, url: str, check: Check, ids: dict[str, int])
         db.commit()
     body = _fill(check.json, ids) if check.json is not None else (
         {} if method in ("POST", "PATCH") and check.form is None else None)
-    return client.open(url, method=method, json=body, data=check.form,
+    return client.open(url, method=method, json=body, data=_fill(check.form, ids),
                        query_string=_fill(check.query, ids))
 
 

@@ -29,7 +29,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "outbound": BASE | {"access", "outbound", "inbound", "schedule", "callscripts"},
     "analytics": BASE | {"access", "analytics", "outbound"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts"},
-    "admin": BASE | {"access", "admin", "inbound", "outbound"},
+    "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})

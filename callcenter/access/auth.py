@@ -36,7 +36,8 @@ def authenticate(db: Session, login: str, password: str) -> Staff | None:
     # before PostgreSQL would refuse the query itself.
     if problem(login) is not None or len(login) > limit(Staff.login):
         return None
-    staff = db.scalar(select(Staff).where(Staff.login == login, Staff.active.is_(True)))
+    staff = db.scalar(select(Staff).where(Staff.login == login, Staff.active.is_(True))
+                      .execution_options(**clinic_scope.PAST_SCOPE))
     if staff is None or not verify_password(staff.password_hash, password):
         return None
     return staff
@@ -118,9 +119,11 @@ def is_api_request() -> bool:
         "application/json", "text/event-stream")
 
 
-def require_role(*roles: str | StaffRole, open_when_locked: bool = False) -> Callable[[F], F]:
+def require_role(*roles: str | StaffRole, open_when_locked: bool = False,
+                 open_before_password_change: bool = False) -> Callable[[F], F]:
     """Route decorator: signed in (else 401 / login page), holding one of the roles (else 403),
-    and not locked (else 423 JSON / the desk's lock screen) unless open_when_locked."""
+    not locked (else 423 JSON / the desk's lock screen) unless open_when_locked, and with a
+    password of their own (else 403 JSON / the password page) unless open_before_password_change."""
     allowed = {str(r) for r in roles}
 
     def decorate(view: F) -> F:
@@ -141,6 +144,12 @@ def require_role(*roles: str | StaffRole, open_when_locked: bool = False) -> Cal
                     return jsonify({"error": "locked",
                                     "message": "the desk is locked; enter your password"}), 423
                 return redirect("/desk")  # the desk page is the lock screen
+            if staff.must_change_password and not open_before_password_change:
+                # An administrator knows the temporary password: it opens nothing else.
+                if is_api_request():
+                    return jsonify({"error": "password_change_required",
+                                    "message": "choose your own password first"}), 403
+                return redirect(url_for("auth.change_password"))
             return view(*args, **kwargs)
 
         wrapper.allowed_roles = allowed  # type: ignore[attr-defined]

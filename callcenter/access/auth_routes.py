@@ -66,6 +66,8 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
             sign_in(staff, utcnow())
             audit(db(), staff.id, "login", "staff", staff.id)
             db().commit()
+            if staff.must_change_password:
+                return redirect(url_for("auth.change_password"))
             return redirect(next_url or HOME_BY_ROLE[str(staff.role)])
         login_throttle().failed(name, address, now)
         error = t("Wrong login or password", locale)
@@ -90,14 +92,15 @@ def home() -> Response:
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@require_role(*HOME_BY_ROLE)
+@require_role(*HOME_BY_ROLE, open_before_password_change=True)
 def change_password() -> Response | str | tuple[str, int]:
     """The staff member's own password; every other session of theirs ends, this one starts anew."""
     staff = current_staff()
     assert staff is not None  # require_role ran first
     locale = request_locale(current_app.config["LOCALE"])
     if request.method == "GET":
-        return render_template("account_password.html", locale=locale, error=None)
+        return render_template("account_password.html", locale=locale, error=None,
+                               forced=staff.must_change_password)
     form = request.form
     name, address, now = staff.login or str(staff.id), request.remote_addr or "", time.time()
     error = None
@@ -114,7 +117,8 @@ def change_password() -> Response | str | tuple[str, int]:
         except staff_accounts.WeakPassword as exc:
             error = exc.key
     if error is not None:
-        return render_template("account_password.html", locale=locale, error=t(error, locale)), 400
+        return render_template("account_password.html", locale=locale, error=t(error, locale),
+                               forced=staff.must_change_password), 400
     audit(db(), staff.id, "password_changed", "staff", staff.id)
     sign_in(staff, utcnow())
     db().commit()

@@ -41,10 +41,26 @@ def change_password(db: Session, staff: Staff, new_password: str, now: datetime)
     """Set a new password and end every session of the staff member; returns how many ended.
     Raises WeakPassword (nothing changed). The caller commits."""
     problem = password_problem(staff.login, new_password)
+    if problem is None and verify_password(staff.password_hash, new_password):
+        # Above all after a reset: keeping the temporary password keeps one the admin knows.
+        problem = N_("The new password is the same as the current one")
     if problem is not None:
         raise WeakPassword(problem)
     staff.password_hash = hash_password(new_password)
+    staff.must_change_password = False
     return staff_sessions.end_all(db, staff.id, now, "password")
+
+
+def reset_password(db: Session, staff: Staff, temporary: str, now: datetime) -> int:
+    """An administrator sets a temporary password: every session of the staff member ends, and
+    their next sign-in opens only the page where they choose their own. Raises WeakPassword
+    (nothing changed); returns how many sessions ended. The caller commits."""
+    problem = password_problem(staff.login, temporary)
+    if problem is not None:
+        raise WeakPassword(problem)
+    staff.password_hash = hash_password(temporary)
+    staff.must_change_password = True
+    return staff_sessions.end_all(db, staff.id, now, "password_reset")
 
 
 def deactivate(db: Session, staff: Staff, now: datetime) -> int:

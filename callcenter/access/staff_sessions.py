@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core import clinic_scope
 from callcenter.core.models import Staff, StaffSession
 
 # Writing last_seen on every request would turn each page view into a write; a minute is far
@@ -66,7 +67,8 @@ def load(db: Session, token: str, now: datetime,
     """The session and its staff member in one query; ends it for idle or age, touches it when
     active. Returns the staff member only for an active or locked session (the caller commits)."""
     found = db.execute(select(StaffSession, Staff).join(Staff, Staff.id == StaffSession.staff_id)
-                       .where(StaffSession.id == token_id(token))).first()
+                       .where(StaffSession.id == token_id(token))
+                       .execution_options(**clinic_scope.PAST_SCOPE)).first()
     row, staff = (found[0], found[1]) if found else (None, None)
     result = verdict(row, bool(staff and staff.active), now, lifetimes)
     if row is not None and result in (Verdict.IDLE, Verdict.EXPIRED):

@@ -28,6 +28,8 @@ from callcenter.core.models import (
     Clinic,
     DialAttempt,
     DialTask,
+    DoctorAbsence,
+    DoctorSchedule,
     OptOut,
     Patient,
     PatientPhone,
@@ -40,6 +42,9 @@ from callcenter.core.models import (
 )
 
 KEY = "clinic_scope"
+# An execution option for the few reads that must see past the scope: who is signing in (before
+# anyone's clinics are known), and whether a login is taken anywhere (logins are global).
+PAST_SCOPE = {"clinic_scope_past": True}
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,8 @@ def _add_criteria(state: ORMExecuteState) -> None:
     if scope is None or state.is_column_load or not (state.is_select or state.is_update
                                                       or state.is_delete):
         return
+    if state.execution_options.get("clinic_scope_past"):
+        return
     state.statement = state.statement.options(*_criteria(tuple(sorted(scope.clinic_ids)),
                                                          scope.unassigned_webhooks))
 
@@ -114,6 +121,15 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
             select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
         with_loader_criteria(CallEventRecord, lambda cls: cls.call_id.in_(
             select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
+        # A staff member belongs to their own clinic and to every clinic they also work in; a
+        # doctor's schedule and absences go with the doctor. (Each lambda names `ids` itself: the
+        # lambda's cache key tracks only the closure variables it reads directly.)
+        with_loader_criteria(Staff, lambda cls: or_(cls.clinic_id.in_(ids), cls.id.in_(
+            select(StaffClinic.staff_id).where(StaffClinic.clinic_id.in_(ids)))), include_aliases=True),
+        *(with_loader_criteria(model, lambda cls: cls.doctor_id.in_(select(Staff.id).where(or_(
+            Staff.clinic_id.in_(ids), Staff.id.in_(select(StaffClinic.staff_id).where(
+                StaffClinic.clinic_id.in_(ids)))))), include_aliases=True)
+          for model in (DoctorSchedule, DoctorAbsence)),
         with_loader_criteria(DialAttempt, lambda cls: cls.task_id.in_(
             select(DialTask.id).where(DialTask.clinic_id.in_(ids))), include_aliases=True),
     ]

@@ -20,6 +20,7 @@ from callcenter.core.models import (
     CallOutcome,
     Clinic,
     DialTask,
+    DoctorAbsence,
     DoctorSchedule,
     Patient,
     Staff,
@@ -78,6 +79,20 @@ def _check_free(session: Session, doctor_id: int, starts_at: datetime, ends_at: 
         raise BookingError("starts_at", "this time is already taken; pick another slot")
 
 
+def _check_present(session: Session, doctor_id: int, starts_at: datetime, ends_at: datetime,
+                   tz: str) -> None:
+    """Not during the doctor's vacation or sick leave: the offer never shows those days, and a
+    time typed in by hand must not slip past."""
+    zone = ZoneInfo(tz)
+    first = starts_at.astimezone(zone).date()
+    last = (ends_at - timedelta(microseconds=1)).astimezone(zone).date()
+    away = session.scalar(select(DoctorAbsence.starts_on).where(
+        DoctorAbsence.doctor_id == doctor_id, DoctorAbsence.starts_on <= last,
+        DoctorAbsence.ends_on >= first).limit(1))
+    if away is not None:
+        raise BookingError("starts_at", "the doctor is away on that day; pick another slot")
+
+
 def confirmed_at_booking(starts_at: datetime, now: datetime, tz: str) -> bool:
     """A visit booked today for today or tomorrow needs no confirmation call."""
     zone = ZoneInfo(tz)
@@ -99,6 +114,7 @@ def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int, 
                                                                      clinic.timezone))
     if ends_at <= starts_at:
         raise BookingError("ends_at", "must be after starts_at")
+    _check_present(session, doctor_id, starts_at, ends_at, clinic.timezone)
     _check_free(session, doctor_id, starts_at, ends_at)
     status = (AppointmentStatus.CONFIRMED if confirmed_at_booking(starts_at, now, clinic.timezone)
               else AppointmentStatus.BOOKED)

@@ -6,7 +6,7 @@ as arguments. `offer_for_clinic` is the thin part that reads them from the datab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from callcenter.core.models import (
     AppointmentStatus,
     Clinic,
     DayOff,
+    DoctorAbsence,
     DoctorSchedule,
     Staff,
     StaffRole,
@@ -50,6 +51,22 @@ class Busy:
     doctor_id: int
     starts_at: datetime  # aware
     ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Away:
+    """Local days a doctor does not work (vacation, sick leave), both ends included."""
+
+    doctor_id: int
+    first: date
+    last: date
+
+
+def _absent(away: Iterable[Away]) -> Callable[[int, date], bool]:
+    index: dict[int, list[Away]] = {}
+    for item in away:
+        index.setdefault(item.doctor_id, []).append(item)
+    return lambda doctor, day: any(a.first <= day <= a.last for a in index.get(doctor, ()))
 
 
 @dataclass(frozen=True)
@@ -86,9 +103,11 @@ def _window_slots(window: WorkWindow, day: date, zone: tzinfo) -> Iterator[tuple
 
 
 def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
-                 now: datetime, zone: tzinfo, days: int, lead: timedelta) -> Iterator[list[Slot]]:
+                 now: datetime, zone: tzinfo, days: int, lead: timedelta,
+                 away: Iterable[Away] = ()) -> Iterator[list[Slot]]:
     """Free slots one local day at a time (each day earliest first), so an offer can stop early."""
     closed = set(days_off)
+    absent = _absent(away)
     taken = _by_doctor(busy)
     earliest = now + lead
     today = now.astimezone(zone).date()
@@ -102,7 +121,7 @@ def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: 
                       for doctor, items in taken.items()}
         found: list[Slot] = []
         for window in windows:
-            if window.weekday != day.weekday():
+            if window.weekday != day.weekday() or absent(window.doctor_id, day):
                 continue
             for start, end in _window_slots(window, day, zone):
                 if start >= earliest and not _overlaps(start, end, busy_today.get(window.doctor_id, ())):
@@ -113,21 +132,22 @@ def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: 
 
 def free_slots(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
                now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS,
-               lead: timedelta = LEAD) -> list[Slot]:
+               lead: timedelta = LEAD, away: Iterable[Away] = ()) -> list[Slot]:
     """Every free slot from now + lead over `days` local days, earliest first."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return [slot for day in _free_by_day(windows, busy, days_off, now, zone, days, lead) for slot in day]
+    return [slot for day in _free_by_day(windows, busy, days_off, now, zone, days, lead, away)
+            for slot in day]
 
 
 def offer_two(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
               now: datetime, tz: tzinfo | str, *, split: time = DAY_SPLIT,
-              days: int = HORIZON_DAYS) -> list[Slot]:
+              days: int = HORIZON_DAYS, away: Iterable[Away] = ()) -> list[Slot]:
     """The nearest morning slot and the nearest evening slot; the two nearest if a half is full."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     morning = evening = None
     seen: list[Slot] = []
     # Day by day, stopping once both halves are found: the screen-pop waits for this.
-    for day in _free_by_day(windows, busy, days_off, now, zone, days, LEAD):
+    for day in _free_by_day(windows, busy, days_off, now, zone, days, LEAD, away):
         seen.extend(day)
         morning = morning or next((s for s in day if s.starts_at.astimezone(zone).time() < split), None)
         evening = evening or next((s for s in day if s.starts_at.astimezone(zone).time() >= split), None)
@@ -147,14 +167,15 @@ def _two_distinct(free: Sequence[Slot]) -> list[Slot]:
 
 
 def squeeze_today(windows: Sequence[WorkWindow], busy: Iterable[Busy], now: datetime,
-                  tz: tzinfo | str) -> Slot | None:
+                  tz: tzinfo | str, away: Iterable[Away] = ()) -> Slot | None:
     """The earliest gap between appointments left today (a full day): the end of an appointment."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     today = now.astimezone(zone).date()
     taken = _by_doctor(busy)
+    absent = _absent(away)
     best: Slot | None = None
     for window in windows:
-        if window.weekday != today.weekday():
+        if window.weekday != today.weekday() or absent(window.doctor_id, today):
             continue
         opens, closes = _local(today, window.starts, zone), _local(today, window.ends, zone)
         for item in taken.get(window.doctor_id, ()):
@@ -166,17 +187,19 @@ def squeeze_today(windows: Sequence[WorkWindow], busy: Iterable[Busy], now: date
 
 
 def offer_acute(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
-                now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS) -> list[Slot]:
+                now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS,
+                away: Iterable[Away] = ()) -> list[Slot]:
     """Acute pain: the nearest slot today (squeezed in, "may wait", if the day is full),
     then the next free one as the second option."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     busy = list(busy)
     closed = set(days_off)
     today = now.astimezone(zone).date()
-    free = free_slots(windows, busy, closed, now, zone, days=days, lead=timedelta(0))
+    away = list(away)
+    free = free_slots(windows, busy, closed, now, zone, days=days, lead=timedelta(0), away=away)
     first = next((s for s in free if s.starts_at.astimezone(zone).date() == today), None)
     if first is None and today not in closed:
-        first = squeeze_today(windows, busy, now, zone)
+        first = squeeze_today(windows, busy, now, zone, away)
     if first is None:
         return _two_distinct(free)
     later = next((s for s in free if s.starts_at > first.starts_at), None)
@@ -186,7 +209,7 @@ def offer_acute(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: I
 def offer_for_clinic(session: Session, clinic: Clinic, now: datetime, *, acute: bool = False,
                      doctor_id: int | None = None, specialty: str | None = None,
                      days: int = HORIZON_DAYS) -> list[Slot]:
-    """Load the clinic's doctors, schedules, bookings and days off, then make the offer."""
+    """Load the clinic's doctors, schedules, absences, bookings and days off, then make the offer."""
     zone = ZoneInfo(clinic.timezone)
     query = select(Staff).where(Staff.clinic_id == clinic.id, Staff.role == StaffRole.DOCTOR,
                                 Staff.active.is_(True))
@@ -216,6 +239,10 @@ def offer_for_clinic(session: Session, clinic: Clinic, now: datetime, *, acute: 
     days_off = session.scalars(select(DayOff.day).where(
         DayOff.clinic_id == clinic.id, DayOff.day >= today,
         DayOff.day <= today + timedelta(days=days))).all()
+    away = [Away(doctor, first, last) for doctor, first, last in session.execute(select(
+        DoctorAbsence.doctor_id, DoctorAbsence.starts_on, DoctorAbsence.ends_on).where(
+        DoctorAbsence.doctor_id.in_(ids), DoctorAbsence.ends_on >= today,
+        DoctorAbsence.starts_on <= today + timedelta(days=days)))]
     if acute:
-        return offer_acute(windows, busy, days_off, now, zone, days=days)
-    return offer_two(windows, busy, days_off, now, zone, days=days)
+        return offer_acute(windows, busy, days_off, now, zone, days=days, away=away)
+    return offer_two(windows, busy, days_off, now, zone, days=days, away=away)

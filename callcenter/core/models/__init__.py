@@ -26,8 +26,10 @@ from callcenter.core.models.care import (
 )
 from callcenter.core.models.clinic import (
     WEEKDAYS,
+    AbsenceKind,
     Clinic,
     DayOff,
+    DoctorAbsence,
     DoctorSchedule,
     Staff,
     StaffClinic,
@@ -48,6 +50,7 @@ from callcenter.core.models.patients import Patient, PatientPhone, Sex
 __all__ = [
     "ACTIVE_STATUSES",
     "WEEKDAYS",
+    "AbsenceKind",
     "Appointment",
     "AppointmentStatus",
     "AuditLog",
@@ -67,6 +70,7 @@ __all__ = [
     "DialAttempt",
     "DialMode",
     "DialTask",
+    "DoctorAbsence",
     "DoctorSchedule",
     "FirstRun",
     "OptOut",

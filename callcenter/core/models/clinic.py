@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Integer,
@@ -85,6 +86,9 @@ class Staff(Base):
     sip_extension: Mapped[str | None] = mapped_column(String(32), index=True)
     specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an administrator chose the password (a new account, a reset): until the staff
+    # member picks their own, the temporary one opens nothing but /account/password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     schedules: Mapped[list[DoctorSchedule]] = relationship(
@@ -120,3 +124,25 @@ class DoctorSchedule(Base):
     slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
 
     doctor: Mapped[Staff] = relationship(back_populates="schedules")
+
+
+class AbsenceKind(enum.StrEnum):
+    VACATION = "vacation"
+    SICK_LEAVE = "sick_leave"
+    OTHER = "other"
+
+
+class DoctorAbsence(Base):
+    """Whole days a doctor does not work (vacation, sick leave): no slot is offered or booked in
+    them. Days, not times, in the clinic's calendar: that is how leave is granted and entered."""
+
+    __tablename__ = "doctor_absences"
+    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="ordered"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # inclusive
+    kind: Mapped[AbsenceKind] = mapped_column(str_enum(AbsenceKind, "absence_kind"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
