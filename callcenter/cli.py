@@ -11,29 +11,17 @@ from typing import Any
 
 import click
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
 
 from callcenter.access.first_run_cli import init
-from callcenter.core.config import ConfigError, describe, load_config
+from callcenter.access.staff_cli import staff
+from callcenter.core.cli_support import UsageFailure, in_session, settings, with_database
+from callcenter.core.config import ConfigError, describe
 from callcenter.core.logging_setup import configure as configure_logging
 
 log = logging.getLogger("callcenter")
 
 
-class UsageFailure(click.ClickException):
-    """One-line failure; exit code 2 like click's own usage errors."""
-
-    exit_code = 2
-
-
-def _config(override: dict[str, Any] | None = None) -> dict[str, Any]:
-    try:
-        return load_config(override=override)
-    except ConfigError as exc:
-        raise UsageFailure(str(exc)) from None
-
-
-@click.group(commands=[init])
+@click.group(commands=[init, staff])
 def cli() -> None:
     """The clinic front desk's telephony service."""
 
@@ -44,7 +32,7 @@ def check_config() -> None:
     from callcenter.core.clinic_settings import report
     from callcenter.inbound.webhook_secrets import provider_status
 
-    config = _config()
+    config = settings()
     for name, shown in describe(config):
         click.echo(f"{name:34} {shown}")
     click.echo("\n".join(report(config)))
@@ -66,8 +54,8 @@ def db_upgrade() -> None:
     """Create or upgrade the schema (a no-op when already current)."""
     from callcenter.core import migrate
 
-    config = _config()
-    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    config = settings()
+    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
     click.echo(f"database at revision {migrate.head_revision()}")
 
 
@@ -76,17 +64,9 @@ def db_current() -> None:
     """Print the schema revision of the database."""
     from callcenter.core import migrate
 
-    config = _config()
-    rev = _with_database(lambda: migrate.current_revision(config["DATABASE_URL"]), config)
+    config = settings()
+    rev = with_database(lambda: migrate.current_revision(config["DATABASE_URL"]), config)
     click.echo(rev or "empty")
-
-
-def _with_database(action: Any, config: dict[str, Any]) -> Any:
-    try:
-        return action()
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise UsageFailure(f"DATABASE_URL: cannot use the database: {reason}") from None
 
 
 @cli.command()
@@ -96,7 +76,7 @@ def _with_database(action: Any, config: dict[str, Any]) -> Any:
 @click.option("--force", is_flag=True, help="load even if the database already has a clinic")
 def demo(seed: int, patients: int, force: bool) -> None:
     """Load the deterministic demo clinic."""
-    config = _config()
+    config = settings()
     if config["ENV"] == "production":
         raise UsageFailure("demo: refused with CALLCENTER_ENV=production (its logins are public)")
     loaded = _load_demo(config, seed=seed, patients=patients, force=force)
@@ -109,7 +89,7 @@ def _load_demo(config: dict[str, Any], *, seed: int, patients: int, force: bool)
     from callcenter.core.models import Clinic
     from callcenter.demo.builder import load_demo
 
-    _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
     engine = make_engine(config["DATABASE_URL"])
     try:
         with session_scope(make_session_factory(engine)) as session:
@@ -144,11 +124,11 @@ def retention(dry_run: bool) -> None:
     from callcenter.core.db import make_engine, make_session_factory, session_scope
     from callcenter.core.models import utcnow
 
-    config = _config()
+    config = settings()
     engine = make_engine(config["DATABASE_URL"])
     try:
         with session_scope(make_session_factory(engine)) as session:
-            done = _with_database(lambda: prune(
+            done = with_database(lambda: prune(
                 session, utcnow(), raw_days=config["RAW_RETENTION_DAYS"],
                 review_days=config["REVIEW_RETENTION_DAYS"],
                 recording_days=config["RECORDING_RETENTION_DAYS"], dry_run=dry_run), config)
@@ -166,7 +146,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (same as python worker.py)."""
     from callcenter.workers import QUEUES, run_worker
 
-    config = _config()
+    config = settings()
     if not config["REDIS_URL"]:
         raise UsageFailure("REDIS_URL: required for a worker (callcenter serve starts one for you)")
     configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
@@ -189,7 +169,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     from callcenter.core import migrate
     from callcenter.core.processes import supervised
 
-    config = _config()
+    config = settings()
     try:
         with supervised() as children:
             if not config["REDIS_URL"]:
@@ -202,7 +182,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
                 click.echo(f"embedded Redis at {config['REDIS_URL']}")
             os.environ["REDIS_URL"] = config["REDIS_URL"]
             os.environ["DATABASE_URL"] = config["DATABASE_URL"]
-            _with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+            with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
             if config["ENV"] == "production":
                 refuse_known_passwords()
             elif with_demo:
@@ -223,61 +203,11 @@ def refuse_known_passwords() -> None:
     """Production never runs while someone can sign in with a password from the README."""
     from callcenter.access.staff_accounts import with_known_password
 
-    found = _in_session(with_known_password)
+    found = in_session(with_known_password)
     if found:
         # A count, not the logins: this line lands in service logs, and it says whose password is known.
         raise UsageFailure(f"{len(found)} active staff account(s) have a known default password: "
                            "`callcenter staff check` lists them; change or deactivate them first")
-
-
-@cli.group()
-def staff() -> None:
-    """Staff accounts: passwords, deactivation (each ends the account's sessions at once)."""
-
-
-@staff.command("password")
-@click.argument("login")
-@click.password_option("--password", prompt="New password", help="read from a prompt if not given")
-def staff_password(login: str, password: str) -> None:
-    """Set a staff member's password; their sessions end."""
-    from callcenter.access.staff_accounts import WeakPassword, by_login, change_password
-    from callcenter.core.i18n import t
-    from callcenter.core.models import utcnow
-
-    def run(session: Any) -> str:
-        try:
-            ended = change_password(session, by_login(session, login), password, utcnow())
-        except WeakPassword as exc:
-            raise UsageFailure(f"password: {t(exc.key, 'en')}") from None
-        return f"password of {login} changed; {ended} session(s) ended"
-
-    click.echo(_in_session(run))
-
-
-@staff.command("deactivate")
-@click.argument("login")
-def staff_deactivate(login: str) -> None:
-    """No more sign-ins for this login; their sessions end now."""
-    from callcenter.access.staff_accounts import by_login, deactivate
-    from callcenter.core.models import utcnow
-
-    def run(session: Any) -> str:
-        return f"{login} deactivated; {deactivate(session, by_login(session, login), utcnow())} session(s) ended"
-
-    click.echo(_in_session(run))
-
-
-@staff.command("check")
-def staff_check() -> None:
-    """List active logins whose password is a known default (exit 1 if any)."""
-    from callcenter.access.staff_accounts import with_known_password
-
-    found = _in_session(with_known_password)
-    for login in found:
-        click.echo(f"{login}: known default password")
-    if found:
-        sys.exit(1)
-    click.echo("no known default passwords")
 
 
 @cli.group()
@@ -296,7 +226,7 @@ def scripts_check(library: Path | None, overrides: Path | None, locales: tuple[s
     from callcenter.callscripts.check import check_scripts
     from callcenter.callscripts.library import PACKAGED_DIR
 
-    config = _config()
+    config = settings()
     folder = overrides or (Path(config["SCRIPTS_DIR"]) if config["SCRIPTS_DIR"] else None)
     problems, usable = check_scripts(library or PACKAGED_DIR, folder, (*locales, config["LOCALE"]))
     for problem in problems:
@@ -330,7 +260,7 @@ def patient_export(patient_id: int) -> None:
         audit(session, None, "export", "patient", patient_id, via="cli")
         return json.dumps(document, ensure_ascii=False, indent=2)
 
-    click.echo(_in_session(run))
+    click.echo(in_session(run))
 
 
 @patient.command("erase")
@@ -351,21 +281,7 @@ def patient_erase(patient_id: int, yes: bool) -> None:
             raise click.ClickException(str(exc)) from None
         return f"patient {patient_id} erased: " + ", ".join(f"{k} {v}" for k, v in removed.items())
 
-    click.echo(_in_session(run))
-
-
-def _in_session(action: Any) -> Any:
-    from callcenter.core.db import make_engine, make_session_factory, session_scope
-
-    config = _config()
-    engine = make_engine(config["DATABASE_URL"])
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            return _with_database(lambda: action(session), config)
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        engine.dispose()
+    click.echo(in_session(run))
 
 
 @cli.command("ami-bridge")
@@ -374,7 +290,7 @@ def ami_bridge() -> None:
     from callcenter.core.runtime import Runtime
     from callcenter.inbound.ami_bridge import AmiBridge, AmiLoginError, ingest_sink
 
-    config = _config()
+    config = settings()
     if not config["AMI_USER"]:
         raise UsageFailure("CALLCENTER_AMI_USER: required for ami-bridge")
     configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
