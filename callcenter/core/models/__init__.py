@@ -24,6 +24,7 @@ from callcenter.core.models.care import (
     Treatment,
     TreatmentType,
 )
+from callcenter.core.models.catalog import Service
 from callcenter.core.models.clinic import (
     WEEKDAYS,
     Clinic,
@@ -73,6 +74,7 @@ __all__ = [
     "PatientPhone",
     "RawState",
     "RawWebhook",
+    "Service",
     "Sex",
     "Staff",
     "StaffClinic",

@@ -27,6 +27,8 @@ class Clinic(Base):
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     morning_until: Mapped[time] = mapped_column(Time, default=time(11, 0))
     evening_from: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    # ISO 4217 code of the price list; None: the currency of the clinic's region.
+    currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")
