@@ -12,7 +12,9 @@ from callcenter.access import auth as auth_core
 from callcenter.access import auth_routes as auth
 from callcenter.access import privacy_routes as privacy
 from callcenter.access.locale import request_locale
+from callcenter.admin import number_routes as numbers_admin
 from callcenter.admin import routes as admin
+from callcenter.admin import service_routes as services_admin
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
 from callcenter.core import errors, ids, logging_setup, security_headers
@@ -62,6 +64,8 @@ def _register_blueprints(app: Flask) -> None:
     app.jinja_env.globals["pt"] = pt
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(services_admin.bp)
+    app.register_blueprint(numbers_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)
