@@ -24,8 +24,8 @@ class Problems:
             self.errors.setdefault(exc.field, exc)
             return None
 
-    def add(self, field: str, message: str, **params: object) -> None:
-        self.errors.setdefault(field, InputError(field, message, **params))
+    def add(self, error: InputError) -> None:
+        self.errors.setdefault(error.field, error)
 
     def __bool__(self) -> bool:
         return bool(self.errors)

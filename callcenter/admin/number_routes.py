@@ -26,6 +26,7 @@ from callcenter.admin.numbers import (
     channels_in_use,
     create_number,
     editable_channel,
+    form_clinic,
     number_values,
     save_channel,
     update_number,
@@ -68,6 +69,17 @@ def _number(number_id: int) -> TrackingNumber:
     if number is None:  # or another clinic's: the session's scope hides it
         abort(404)
     return number
+
+
+def _clinic(form: NumberForm, default: int | None = None) -> Clinic:
+    """The form's clinic (by default the number's own, or the admin's); another clinic's: 404."""
+    if not form.clinic_id.strip():
+        staff = current_staff()
+        form.clinic_id = str(default or (staff.clinic_id if staff else ""))
+    clinic = form_clinic(db(), form)
+    if clinic is None:  # missing, or another clinic's: alike
+        abort(404)
+    return clinic
 
 
 def _page(*, channel_form: ChannelForm | None = None, number_form: NumberForm | None = None,
@@ -170,15 +182,16 @@ def channel_active(channel_id: int) -> Response:
 @require_role("admin")
 def create() -> Response | tuple[str, int]:
     form = NumberForm.read(request.form)
-    values, problems = number_values(db(), form, None)
+    clinic = _clinic(form)
+    values, problems = number_values(db(), form, clinic, None)
     if values is None:
         return _page(number_form=form, number_errors=problems, status=400)
     try:
         number = create_number(db(), values)
     except IntegrityError:  # the same number registered at the same moment elsewhere
         db().rollback()
-        return _page(number_form=form, number_errors=number_values(db(), form, None)[1],
-                     status=400)
+        return _page(number_form=form,
+                     number_errors=number_values(db(), form, _clinic(form), None)[1], status=400)
     audit(db(), _staff_id(), "create_tracking_number", "tracking_number", number.id,
           clinic_id=number.clinic_id, channel=values.channel.code if values.channel else None,
           main_line=number.main_line)
@@ -199,7 +212,7 @@ def save(number_id: int) -> Response | tuple[str, int]:
     number = _number(number_id)
     form = NumberForm.read(request.form)
     form.e164 = number.e164
-    values, problems = number_values(db(), form, number)
+    values, problems = number_values(db(), form, _clinic(form, number.clinic_id), number)
     if values is None:
         return _page(number_form=form, editing_number=number, number_errors=problems, status=400)
     moved = update_number(db(), number, values)

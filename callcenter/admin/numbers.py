@@ -124,17 +124,22 @@ class NumberValues:
     e164: str = ""
 
 
-def _clinic(session: Session, raw: str) -> Clinic:
-    clinic = session.get(Clinic, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
-    if clinic is None:  # another clinic's too: the session's scope hides it
-        raise InputError("clinic_id", "choose one of your clinics")
-    return clinic
+def _id(raw: str) -> int | None:
+    value = raw.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def form_clinic(session: Session, form: NumberForm) -> Clinic | None:
+    """The clinic the form names; None when missing or another clinic's (the scope hides it)."""
+    clinic_id = _id(form.clinic_id)
+    return session.get(Clinic, clinic_id) if clinic_id is not None else None
 
 
 def _channel(session: Session, raw: str, current: int | None) -> Channel | None:
     if not raw:
         return None
-    channel = session.get(Channel, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    channel_id = _id(raw)
+    channel = session.get(Channel, channel_id) if channel_id is not None else None
     if channel is None or (not channel.active and channel.id != current):
         raise InputError("channel_id", "choose a channel in use")
     return channel
@@ -150,19 +155,18 @@ def _e164(session: Session, raw: str, region: str) -> str:
     return e164
 
 
-def number_values(session: Session, form: NumberForm,
+def number_values(session: Session, form: NumberForm, clinic: Clinic,
                   number: TrackingNumber | None) -> tuple[NumberValues | None, Problems]:
-    """The values to store, or None with every problem (a new number also needs its E.164)."""
+    """The values to store, or None with every problem (a new number also needs its E.164,
+    read in the numbering plan of its clinic's region)."""
     problems = Problems()
-    clinic = problems.check(lambda: _clinic(session, form.clinic_id.strip()))
     channel = problems.check(lambda: _channel(session, form.channel_id.strip(),
                                               number.channel_id if number else None))
     label = problems.check(lambda: text(TrackingNumber.label, form.label, "label").strip())
     e164 = ""
     if number is None:
-        region = clinic.region if clinic is not None else "RU"
-        e164 = problems.check(lambda: _e164(session, form.e164, region)) or ""
-    if problems or clinic is None or label is None:
+        e164 = problems.check(lambda: _e164(session, form.e164, clinic.region)) or ""
+    if problems or label is None:
         return None, problems
     return NumberValues(clinic, channel, label, form.main_line, e164), problems
 

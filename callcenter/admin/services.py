@@ -106,9 +106,9 @@ def validate(form: ServiceForm, currency: str, locale: str) -> tuple[ServiceValu
     high = problems.check(lambda: parse_amount(form.price_max, currency, locale, "price_max"))
     specialties = problems.check(lambda: _specialties(form.specialties))
     if high is not None and low is None and "price_min" not in problems.errors:
-        problems.add("price_min", "a range needs its lowest price too")
+        problems.add(InputError("price_min", "a range needs its lowest price too"))
     if low is not None and high is not None and low > high:
-        problems.add("price_max", "the highest price is below the lowest")
+        problems.add(InputError("price_max", "the highest price is below the lowest"))
     if problems.errors or names is None or minutes is None or specialties is None:
         return None, problems
     return ServiceValues(names, minutes, low, None if high == low else high, specialties), problems
