@@ -94,7 +94,8 @@ def _page(*, channel_form: ChannelForm | None = None, number_form: NumberForm | 
     regions = {c.id: c.region for c in clinics}
     numbers = session.scalars(select(TrackingNumber).order_by(
         TrackingNumber.active.desc(), TrackingNumber.main_line.desc(), TrackingNumber.e164)).all()
-    message = DONE.get(request.args.get("done", ""))
+    done = request.args.get("done", "")
+    message = DONE.get(done)
     return render_template(
         "admin/numbers.html", locale=locale, clinics=clinics,
         clinic_names={c.id: c.name for c in clinics},
@@ -106,7 +107,8 @@ def _page(*, channel_form: ChannelForm | None = None, number_form: NumberForm | 
         editing_channel=editing_channel, editing_number=editing_number,
         channel_errors=channel_errors.localized(locale) if channel_errors else {},
         number_errors=number_errors.localized(locale) if number_errors else {},
-        message=t(message, locale) if message else "",
+        message=t(message, locale) if message else "", done=done if message else "",
+        adding=request.args.get("add", ""),
     ), status
 
 
