@@ -1,13 +1,39 @@
-"""What the admin forms share: every problem of a form collected by field, shown all at once."""
+"""What the admin pages share: every problem of a form collected by field (shown all at once),
+the signed-in admin, their language, and a row of their clinics or a 404."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
+from flask import abort, current_app
+
+from callcenter.access.auth import current_staff
+from callcenter.access.locale import request_locale
 from callcenter.core.inputs import InputError
+from callcenter.core.models import Base, Staff
+from callcenter.core.web import db
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
+
+
+def staff() -> Staff:
+    found = current_staff()
+    assert found is not None  # require_role ran first
+    return found
+
+
+def page_locale() -> str:
+    return request_locale(current_app.config["LOCALE"])
+
+
+def row_or_404(model: type[M], row_id: int) -> M:
+    """The row by id; missing and another clinic's (the session's scope hides it) alike: 404."""
+    row = db().get(model, row_id)
+    if row is None:
+        abort(404)
+    return row
 
 
 class Problems:

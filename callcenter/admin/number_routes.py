@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -16,9 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.access.audit import record as audit
-from callcenter.access.auth import current_staff, require_role
-from callcenter.access.locale import request_locale
-from callcenter.admin.forms import Problems
+from callcenter.access.auth import require_role
+from callcenter.admin.forms import Problems, page_locale, row_or_404, staff
 from callcenter.admin.numbers import (
     ChannelForm,
     NumberForm,
@@ -45,16 +43,6 @@ DONE = {"channel-created": N_("Channel added"), "channel-saved": N_("Channel sav
         "number-retired": N_("Number retired"), "number-reinstated": N_("Number back in use")}
 
 
-def _staff_id() -> int:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff.id
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
 def _channel(channel_id: int) -> Channel:
     scope = clinic_scope.current(db())
     assert scope is not None  # set when require_role loaded the staff member
@@ -64,18 +52,10 @@ def _channel(channel_id: int) -> Channel:
     return channel
 
 
-def _number(number_id: int) -> TrackingNumber:
-    number = db().get(TrackingNumber, number_id)
-    if number is None:  # or another clinic's: the session's scope hides it
-        abort(404)
-    return number
-
-
 def _clinic(form: NumberForm, default: int | None = None) -> Clinic:
     """The form's clinic (by default the number's own, or the admin's); another clinic's: 404."""
     if not form.clinic_id.strip():
-        staff = current_staff()
-        form.clinic_id = str(default or (staff.clinic_id if staff else ""))
+        form.clinic_id = str(default or staff().clinic_id)
     clinic = form_clinic(db(), form)
     if clinic is None:  # missing, or another clinic's: alike
         abort(404)
@@ -87,10 +67,9 @@ def _page(*, channel_form: ChannelForm | None = None, number_form: NumberForm | 
           channel_errors: Problems | None = None, number_errors: Problems | None = None,
           status: int = 200) -> tuple[str, int]:
     session = db()
-    locale = _locale()
+    locale = page_locale()
     clinics = list(session.scalars(select(Clinic).order_by(Clinic.name)))
-    staff = current_staff()
-    home = str(staff.clinic_id) if staff else ""
+    home = str(staff().clinic_id)
     regions = {c.id: c.region for c in clinics}
     numbers = session.scalars(select(TrackingNumber).order_by(
         TrackingNumber.active.desc(), TrackingNumber.main_line.desc(), TrackingNumber.e164)).all()
@@ -138,7 +117,7 @@ def create_channel() -> Response | tuple[str, int]:
         db().rollback()
         return _page(channel_form=form, channel_errors=channel_problems(db(), form, None),
                      status=400)
-    audit(db(), _staff_id(), "create_channel", "channel", channel.id, code=channel.code)
+    audit(db(), staff().id, "create_channel", "channel", channel.id, code=channel.code)
     db().commit()
     return _done("channel-created")
 
@@ -162,7 +141,7 @@ def rename_channel(channel_id: int) -> Response | tuple[str, int]:
                      status=400)
     previous = channel.name
     save_channel(channel, form)
-    audit(db(), _staff_id(), "rename_channel", "channel", channel.id, previous=previous,
+    audit(db(), staff().id, "rename_channel", "channel", channel.id, previous=previous,
           name=channel.name)
     db().commit()
     return _done("channel-saved")
@@ -174,7 +153,7 @@ def channel_active(channel_id: int) -> Response:
     """Retire a channel (its numbers and reports keep it) or put it back in use."""
     channel = _channel(channel_id)
     channel.active = request.form.get("active") == "1"
-    audit(db(), _staff_id(), "reinstate_channel" if channel.active else "retire_channel",
+    audit(db(), staff().id, "reinstate_channel" if channel.active else "retire_channel",
           "channel", channel.id)
     db().commit()
     return _done("channel-reinstated" if channel.active else "channel-retired")
@@ -194,7 +173,7 @@ def create() -> Response | tuple[str, int]:
         db().rollback()
         return _page(number_form=form,
                      number_errors=number_values(db(), form, _clinic(form), None)[1], status=400)
-    audit(db(), _staff_id(), "create_tracking_number", "tracking_number", number.id,
+    audit(db(), staff().id, "create_tracking_number", "tracking_number", number.id,
           clinic_id=number.clinic_id, channel=values.channel.code if values.channel else None,
           main_line=number.main_line)
     db().commit()
@@ -204,21 +183,21 @@ def create() -> Response | tuple[str, int]:
 @bp.get("/admin/numbers/<int:number_id>")
 @require_role("admin")
 def edit(number_id: int) -> tuple[str, int]:
-    number = _number(number_id)
+    number = row_or_404(TrackingNumber, number_id)
     return _page(number_form=NumberForm.of(number), editing_number=number)
 
 
 @bp.post("/admin/numbers/<int:number_id>")
 @require_role("admin")
 def save(number_id: int) -> Response | tuple[str, int]:
-    number = _number(number_id)
+    number = row_or_404(TrackingNumber, number_id)
     form = NumberForm.read(request.form)
     form.e164 = number.e164
     values, problems = number_values(db(), form, _clinic(form, number.clinic_id), number)
     if values is None:
         return _page(number_form=form, editing_number=number, number_errors=problems, status=400)
     moved = update_number(db(), number, values)
-    audit(db(), _staff_id(), "edit_tracking_number", "tracking_number", number.id,
+    audit(db(), staff().id, "edit_tracking_number", "tracking_number", number.id,
           clinic_id=number.clinic_id, channel=values.channel.code if values.channel else None,
           main_line=number.main_line, calls_moved=moved)
     db().commit()
@@ -229,9 +208,9 @@ def save(number_id: int) -> Response | tuple[str, int]:
 @require_role("admin")
 def number_active(number_id: int) -> Response:
     """Retire a number (no longer advertised; calls still reaching it are kept) or reinstate it."""
-    number = _number(number_id)
+    number = row_or_404(TrackingNumber, number_id)
     number.active = request.form.get("active") == "1"
-    audit(db(), _staff_id(), "reinstate_tracking_number" if number.active
+    audit(db(), staff().id, "reinstate_tracking_number" if number.active
           else "retire_tracking_number", "tracking_number", number.id)
     db().commit()
     return _done("number-reinstated" if number.active else "number-retired")

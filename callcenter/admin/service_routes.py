@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -17,9 +16,8 @@ from flask import (
 from sqlalchemy import select
 
 from callcenter.access.audit import record as audit
-from callcenter.access.auth import current_staff, require_role
-from callcenter.access.locale import request_locale
-from callcenter.admin.forms import Problems
+from callcenter.access.auth import require_role
+from callcenter.admin.forms import Problems, page_locale, row_or_404, staff
 from callcenter.admin.services import (
     ServiceForm,
     apply,
@@ -32,7 +30,7 @@ from callcenter.core.config import LOCALES
 from callcenter.core.i18n import N_, t
 from callcenter.core.ids import storable
 from callcenter.core.inputs import InputError
-from callcenter.core.models import Clinic, Service, Staff
+from callcenter.core.models import Clinic, Service
 from callcenter.core.price_list import currency_of, known_currencies, service_name, service_price
 from callcenter.core.specialties import SPECIALTIES
 from callcenter.core.web import db
@@ -45,19 +43,9 @@ DONE = {"created": N_("Service added"), "saved": N_("Service saved"),
         "reinstated": N_("Service back on the price list"), "currency": N_("Currency saved")}
 
 
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
 def _clinic(raw: Any) -> Clinic:
     """The clinic asked for (the staff member's own by default); another clinic's is a 404."""
-    clinic_id = _staff().clinic_id if raw in (None, "") else raw
+    clinic_id = staff().clinic_id if raw in (None, "") else raw
     try:
         clinic_id = int(clinic_id)
     except (TypeError, ValueError):
@@ -68,16 +56,9 @@ def _clinic(raw: Any) -> Clinic:
     return clinic
 
 
-def _service(service_id: int) -> Service:
-    service = db().get(Service, service_id)
-    if service is None:  # or another clinic's: the session's scope hides it
-        abort(404)
-    return service
-
-
 def _page(clinic: Clinic, form: ServiceForm, *, editing: Service | None = None,
           problems: Problems | None = None, status: int = 200) -> tuple[str, int]:
-    locale = _locale()
+    locale = page_locale()
     currency = currency_of(clinic)
     rows = [{"service": s, "name": service_name(s, locale, clinic.locale),
              "price": service_price(s, currency, locale),
@@ -109,7 +90,7 @@ def page() -> tuple[str, int]:
 def create() -> Response | tuple[str, int]:
     clinic = _clinic(request.form.get("clinic_id"))
     form = ServiceForm.read(request.form)
-    values, problems = validate(form, currency_of(clinic), _locale())
+    values, problems = validate(form, currency_of(clinic), page_locale())
     if values is None:
         return _page(clinic, form, problems=problems, status=400)
     service = Service(clinic_id=clinic.id, active=True)
@@ -117,7 +98,7 @@ def create() -> Response | tuple[str, int]:
     session = db()
     session.add(service)
     session.flush()
-    audit(session, _staff().id, "create_service", "service", service.id, clinic_id=clinic.id)
+    audit(session, staff().id, "create_service", "service", service.id, clinic_id=clinic.id)
     session.commit()
     return redirect(url_for("services_admin.page", clinic_id=clinic.id, done="created"))
 
@@ -125,7 +106,7 @@ def create() -> Response | tuple[str, int]:
 @bp.get("/admin/services/<int:service_id>")
 @require_role("admin")
 def edit(service_id: int) -> tuple[str, int]:
-    service = _service(service_id)
+    service = row_or_404(Service, service_id)
     clinic = _clinic(service.clinic_id)
     return _page(clinic, ServiceForm.of(service, currency_of(clinic)), editing=service)
 
@@ -133,14 +114,14 @@ def edit(service_id: int) -> tuple[str, int]:
 @bp.post("/admin/services/<int:service_id>")
 @require_role("admin")
 def save(service_id: int) -> Response | tuple[str, int]:
-    service = _service(service_id)
+    service = row_or_404(Service, service_id)
     clinic = _clinic(service.clinic_id)
     form = ServiceForm.read(request.form)
-    values, problems = validate(form, currency_of(clinic), _locale())
+    values, problems = validate(form, currency_of(clinic), page_locale())
     if values is None:
         return _page(clinic, form, editing=service, problems=problems, status=400)
     apply(service, values)
-    audit(db(), _staff().id, "edit_service", "service", service.id)
+    audit(db(), staff().id, "edit_service", "service", service.id)
     db().commit()
     return redirect(url_for("services_admin.page", clinic_id=clinic.id, done="saved"))
 
@@ -149,9 +130,9 @@ def save(service_id: int) -> Response | tuple[str, int]:
 @require_role("admin")
 def set_active(service_id: int) -> Response:
     """Retire a service (kept for the record, no longer offered) or put it back on the list."""
-    service = _service(service_id)
+    service = row_or_404(Service, service_id)
     service.active = request.form.get("active") == "1"
-    audit(db(), _staff().id, "reinstate_service" if service.active else "retire_service",
+    audit(db(), staff().id, "reinstate_service" if service.active else "retire_service",
           "service", service.id)
     db().commit()
     return redirect(url_for("services_admin.page", clinic_id=service.clinic_id,
@@ -176,6 +157,6 @@ def set_currency() -> Response | tuple[str, int]:
     except InputError as exc:
         db().rollback()
         return _problem_page(clinic, exc)
-    audit(db(), _staff().id, "set_currency", "clinic", clinic.id, previous=previous, currency=code)
+    audit(db(), staff().id, "set_currency", "clinic", clinic.id, previous=previous, currency=code)
     db().commit()
     return redirect(url_for("services_admin.page", clinic_id=clinic.id, done="currency"))
