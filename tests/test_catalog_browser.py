@@ -15,7 +15,14 @@ from sqlalchemy import select
 from callcenter.access.passwords import hash_password
 from callcenter.core.models import Channel, Service, Staff, StaffRole, TrackingNumber
 from tests import desk_world as w
-from tests.test_desk_browser import Live, browser, desk, live, twilio  # noqa: F401 (fixtures)
+from tests.test_desk_browser import (  # noqa: F401 (fixtures)
+    Live,
+    _shoot,
+    browser,
+    desk,
+    live,
+    twilio,
+)
 
 pytestmark = pytest.mark.browser
 NBSP = "\xa0"
@@ -48,20 +55,28 @@ def _type_fields(page: Any, *values: str) -> None:
 def test_price_list_and_numbers_by_keyboard(live: Live, browser: Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=30_000)  # a loaded machine is slow, not wrong: wait generously
     page = _signed_in_admin(live, browser)
     prices = page.locator("#price-list")
-    # name ru, en, zh, minutes, price (or lowest), highest: Enter saves; the focus comes back.
-    for fields, shown in (
-        (("Пломба", "Filling", "补牙", "45", "6 500", ""), f"6{NBSP}500{NBSP}₽"),
-        (("Имплант", "Implant", "种植牙", "90", "30000", "45000"),
+    # name ru, en, zh, minutes, price (or lowest), highest; then the specialties, each so many
+    # Tabs on and ticked with Space; Enter saves and the focus comes back to the first name.
+    for fields, ticks, shown in (
+        (("Пломба", "Filling", "补牙", "45", "6 500", ""), (1,), f"6{NBSP}500{NBSP}₽"),
+        (("Имплант", "Implant", "种植牙", "90", "30000", "45000"), (3, 1),
          f"от 30{NBSP}000{NBSP}₽ до 45{NBSP}000{NBSP}₽"),
-        (("Консультация", "", "", "30", "", ""), "цены в прейскуранте нет"),
+        (("Консультация", "", "", "30", "", ""), (), "цены в прейскуранте нет"),
     ):
         expect(page.locator("#name_ru")).to_be_focused()
         _type_fields(page, *fields)
+        for tabs in ticks:
+            for _ in range(tabs):
+                page.keyboard.press("Tab")
+            page.keyboard.press("Space")
         page.keyboard.press("Enter")
         expect(page.locator('p.notice[role="status"]')).to_have_text("Услуга добавлена")
         expect(prices.locator("tr", has_text=fields[0])).to_contain_text(shown)
+    prices.scroll_into_view_if_needed()
+    _shoot(page, "setup-services.png")
     # A mistake is named by its field, with the focus on it; nothing is saved.
     _type_fields(page, "Отбеливание", "", "", "0")
     page.keyboard.press("Enter")
@@ -89,12 +104,17 @@ def test_price_list_and_numbers_by_keyboard(live: Live, browser: Any) -> None:  
     row = page.locator("#numbers tr", has_text="765-43-21")
     expect(row).to_contain_text("Радио Эхо")
     expect(row).to_contain_text("эфир утром")
+    _shoot(page, "setup-numbers.png")
     with live.sessions() as session:
         number = session.scalars(select(TrackingNumber).where(
             TrackingNumber.e164 == "+74957654321")).one()
         channel = session.scalars(select(Channel).where(Channel.code == "radio_echo")).one()
         assert (number.channel_id, number.clinic_id) == (channel.id, live.world.clinic.id)
-        assert len(session.scalars(select(Service)).all()) == 3
+        assert {tuple(sorted(s.names.values())): s.specialties
+                for s in session.scalars(select(Service))} == {
+            ("Filling", "Пломба", "补牙"): ["therapist"],
+            ("Implant", "Имплант", "种植牙"): ["surgeon", "implantologist"],
+            ("Консультация",): []}
 
     # At the desk: P reaches the service asked about, the arrows pick it, the script names its price.
     anna = desk(browser, live, "anna")
@@ -111,6 +131,9 @@ def test_price_list_and_numbers_by_keyboard(live: Live, browser: Any) -> None:  
     expect(steps).to_contain_text(f"«Имплант» — от 30{NBSP}000{NBSP}₽ до 45{NBSP}000{NBSP}₽")
     expect(card.locator("[data-service-pick]")).to_be_focused()
     anna.keyboard.press("ArrowDown")
+    expect(steps).to_contain_text("«Консультация» — в прейскуранте её нет")
+    expect(card.locator("[data-service-pick]")).to_be_focused()
     anna.keyboard.press("ArrowDown")  # Пломба
     expect(steps).to_contain_text(f"«Пломба» — 6{NBSP}500{NBSP}₽")
     expect(steps).not_to_contain_text(f"30{NBSP}000")
+    _shoot(anna, "desk-price.png")

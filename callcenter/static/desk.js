@@ -209,7 +209,9 @@
     // The price-question script with the price of exactly this service from the clinic's list.
     const entry = cards.get(callId);
     entry.service = serviceId || null;
-    entry.priceScript = serviceId ? await api("GET", `/api/calls/${callId}/script?scenario=price_question&service_id=${encodeURIComponent(serviceId)}`) : null;
+    const script = serviceId ? await api("GET", `/api/calls/${callId}/script?scenario=price_question&service_id=${encodeURIComponent(serviceId)}`) : null;
+    if (entry.service !== (serviceId || null)) return;  // picked again meanwhile: the last pick wins
+    entry.priceScript = script;
     if (serviceId) showCard(entry.card, entry.status); else await reloadCard(callId);
     cards.get(callId).el.querySelector("[data-service-pick]").focus();
   }
