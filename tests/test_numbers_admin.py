@@ -194,3 +194,28 @@ def test_api_sets_the_main_line_and_refuses_a_non_boolean(client: Any, session: 
     session.expire_all()
     assert (number.channel_id, number.main_line) == (None, True)
     assert session.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_a_retired_channel_is_offered_nowhere_anew(app: Any, client: Any, session: Session) -> None:
+    clinic = f.clinic(session)
+    kept = f.channel_number(session, clinic, "radio", "+74951230001")
+    record_call_event(session, f.event(K.RINGING, dialed="+74951110000"), config=CONFIG)
+    session.commit()
+    unassigned = session.scalars(select(TrackingNumber).where(
+        TrackingNumber.e164 == "+74951110000")).one()
+    desk = app.test_client()
+    f.signed_in(desk, session, role="receptionist", clinic_row=clinic)
+    assert '"radio"' in desk.get("/desk").get_data(as_text=True)  # a "how did you hear" answer
+    _admin(client, session, clinic)
+    assert client.post(f"/admin/channels/{kept.channel_id}/active",
+                       data={"active": "0"}).status_code == 302
+    assert ">Radio</option>" not in client.get("/admin").get_data(as_text=True)
+    client.post(f"/admin/tracking-numbers/{unassigned.id}", data={"channel_id": kept.channel_id})
+    refused = client.patch(f"/api/tracking-numbers/{unassigned.id}", json={"channel": "radio"})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "channel"
+    session.expire_all()
+    assert unassigned.channel_id is None
+    # The number that has it keeps it, through the API too.
+    kept_again = client.patch(f"/api/tracking-numbers/{kept.id}", json={"channel": "radio"})
+    assert kept_again.status_code == 200
+    assert '"radio"' not in desk.get("/desk").get_data(as_text=True)

@@ -128,7 +128,8 @@ def _stream_position() -> str:
 def page() -> str:
     staff = _staff()
     locale = _locale()
-    channels = db().scalars(select(Channel).where(Channel.offered_as_answer.is_(True))
+    channels = db().scalars(select(Channel).where(Channel.offered_as_answer.is_(True),
+                                                  Channel.active.is_(True))
                             .order_by(Channel.name)).all()
     doctors = db().scalars(select(Staff).where(Staff.clinic_id == staff.clinic_id,
                                                Staff.role == StaffRole.DOCTOR,

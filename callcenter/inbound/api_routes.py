@@ -241,6 +241,8 @@ def update_number(number_id: int) -> Response | tuple[Response, int]:
         channel = session.scalar(select(Channel).where(Channel.code == code))
         if channel is None:
             raise BadRequest("channel", f"unknown channel {body['channel']!r}")
+        if not channel.active and channel.id != number.channel_id:
+            raise BadRequest("channel", f"channel {code!r} is retired")
     main_line = body.get("main_line", number.main_line)
     if not isinstance(main_line, bool):
         raise BadRequest("main_line", "expected true or false")
