@@ -16,8 +16,10 @@ from callcenter.admin import audit_routes as audit_admin
 from callcenter.admin import clinic_routes as clinic_admin
 from callcenter.admin import dnc_routes as dnc_admin
 from callcenter.admin import doctor_routes, staff_routes
+from callcenter.admin import number_routes as numbers_admin
 from callcenter.admin import pbx_routes as pbx_admin
 from callcenter.admin import routes as admin
+from callcenter.admin import service_routes as services_admin
 from callcenter.admin import setup_routes as setup
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
@@ -74,6 +76,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(clinic_admin.bp)
     app.register_blueprint(staff_routes.bp)
     app.register_blueprint(doctor_routes.bp)
+    app.register_blueprint(services_admin.bp)
+    app.register_blueprint(numbers_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)

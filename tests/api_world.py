@@ -15,12 +15,14 @@ from callcenter.core.models import (
     Appointment,
     Call,
     Campaign,
+    Channel,
     DialMode,
     DialTask,
     DoctorAbsence,
     OptOut,
     Patient,
     RawWebhook,
+    Service,
     Staff,
     StaffRole,
     TaskPurpose,
@@ -32,7 +34,8 @@ from tests import desk_world as w
 # Path parameter name -> the table its ids come from.
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
-             "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence}
+             "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
+             "service_id": Service, "channel_id": Channel}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -47,6 +50,8 @@ def build(client: Any, session: Session) -> w.World:
     campaign = Campaign(clinic_id=desk.clinic.id, purpose=TaskPurpose.CONFIRMATION,
                         mode=DialMode.PREVIEW, name="Confirm coming visits")
     session.add(campaign)
+    session.add(Service(clinic_id=desk.clinic.id, names={"ru": "Пломба", "en": "Filling"},
+                        duration_minutes=45, price_min=650000, specialties=["therapist"]))
     session.flush()
     for visit in session.scalars(select(Appointment).where(Appointment.starts_at > utcnow())):
         patient = session.get(Patient, visit.patient_id)

@@ -43,7 +43,7 @@ class Check:
     kind: str
     roles: frozenset[str] = frozenset()  # roles the route admits
     json: dict[str, Any] | None = None  # "@name" = clinic A's id of that kind
-    form: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None  # "@name" as in json
     query: dict[str, Any] = field(default_factory=dict)
     a_sees: bool = False  # LISTING: clinic A's member finds A's records in the same answer
 
@@ -102,6 +102,26 @@ CHECKS: dict[str, Check] = {
     "doctor_admin.absence_add": Check(BY_ID, ADMIN, form={"starts_on": "2099-01-01",
                                                           "ends_on": "2099-01-02", "kind": "other"}),
     "doctor_admin.absence_remove": Check(BY_ID, ADMIN),
+    "services_admin.page": Check(LISTING, ADMIN),
+    "services_admin.create": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id", "name_en": "Crown",
+                                                       "duration_minutes": "60"}),
+    "services_admin.edit": Check(BY_ID, ADMIN),
+    "services_admin.save": Check(BY_ID, ADMIN, form={"name_en": "Crown", "duration_minutes": "60"}),
+    "services_admin.set_active": Check(BY_ID, ADMIN, form={"active": "1"}),
+    "services_admin.set_currency": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
+                                                             "currency": "EUR"}),
+    "numbers_admin.page": Check(LISTING, ADMIN, a_sees=True),
+    # Channels are the installation's: anyone administering a clinic may add one.
+    "numbers_admin.create_channel": Check(NO_DATA, ADMIN),
+    "numbers_admin.edit_channel": Check(BY_ID, ADMIN),
+    "numbers_admin.rename_channel": Check(BY_ID, ADMIN, form={"name": "Renamed"}),
+    "numbers_admin.channel_active": Check(BY_ID, ADMIN, form={"active": "1"}),
+    "numbers_admin.create": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
+                                                      "e164": "+74951239999"}),
+    "numbers_admin.edit": Check(BY_ID, ADMIN),
+    "numbers_admin.save": Check(BY_ID, ADMIN, form={"label": "relabelled",
+                                                    "channel_id": "@channel_id"}),
+    "numbers_admin.number_active": Check(BY_ID, ADMIN, form={"active": "1"}),
     "desk.page": Check(LISTING, DESK, a_sees=True),
     "desk.patient_page": Check(BY_ID, DESK),
     "desk.active": Check(LISTING, DESK),
@@ -123,7 +143,8 @@ CHECKS: dict[str, Check] = {
     "campaigns_admin.desk_page": Check(LISTING, DESK),
     "campaigns_admin.outcome": Check(BY_ID, DESK, json={"outcome": "confirmed"}),
     "api_calls.list_numbers": Check(LISTING, ADMIN, a_sees=True),
-    "api_calls.update_number": Check(BY_ID, ADMIN, json={"channel": None}),
+    # Clinic A's number keeps its channel, which stays A's for the channel checks below.
+    "api_calls.update_number": Check(BY_ID, ADMIN, json={"channel": "maps_listing"}),
     "api_calls.list_raw": Check(LISTING, ADMIN),
     "api_calls.reprocess_raw": Check(BY_ID, ADMIN),
     "api_calls.reprocess_failed": Check(LISTING, ADMIN),

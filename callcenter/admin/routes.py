@@ -44,7 +44,8 @@ def page() -> str:
     return render_template(
         "admin/index.html", locale=locale,
         numbers=numbers, calls_per_number=calls_per_number, raws=raws,
-        channels=session.scalars(select(Channel).order_by(Channel.name)).all(),
+        channels=session.scalars(select(Channel).where(Channel.active.is_(True))
+                                 .order_by(Channel.name)).all(),
         message=_done_text(request.args.get("done", ""), locale),
     )
 
@@ -71,7 +72,7 @@ def assign(number_id: int) -> Response:
         abort(404)
     channel_id = request.form.get("channel_id", type=int)
     channel = session.get(Channel, channel_id) if storable(channel_id) else None
-    if channel is None:
+    if channel is None or not channel.active:  # a retired channel takes no new numbers
         return redirect(url_for("admin.page", done="not-found"))
     moved = assign_channel(session, number, channel)
     staff = current_staff()

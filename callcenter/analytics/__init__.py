@@ -28,9 +28,9 @@ _ANSWERING = ("calls", "answered", "missed", "missed_share")
 
 REPORTS: dict[str, Report] = {
     "summary": Report(funnel.summary, FUNNEL_COLUMNS),
-    "channels": Report(funnel.by_channel, ("channel_id", "channel", *FUNNEL_COLUMNS)),
-    "tracking_numbers": Report(funnel.by_tracking_number,
-                               ("tracking_number_id", "tracking_number", "channel", *FUNNEL_COLUMNS)),
+    "channels": Report(funnel.by_channel, ("channel_id", "channel", "line", *FUNNEL_COLUMNS)),
+    "tracking_numbers": Report(funnel.by_tracking_number, ("tracking_number_id", "tracking_number",
+                                                           "channel", "line", *FUNNEL_COLUMNS)),
     "heard_from": Report(funnel.by_heard_from, ("channel_id", "channel", *FUNNEL_COLUMNS)),
     "disagreements": Report(funnel.disagreements,
                             ("tracking_channel", "heard_channel", "calls", "unique_callers")),

@@ -6,7 +6,7 @@ the call it is credited to (see bookings.py), wherever in the window it was made
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,10 @@ from webhooks import TEST_CALLER
 
 Row = dict[str, Any]
 ANSWERED = (CallStatus.ANSWERED, CallStatus.COMPLETED)
+# Why an inbound call has no channel ("line" of the channel reports); "channel" when it has one.
+# The main line is the clinic's own number, a number without a channel is waiting for an admin,
+# and a call with no number dialed (some PBXs do not say) has no tracking number at all.
+LINES = ("channel", "main_line", "no_channel", "no_number")
 FUNNEL_COLUMNS = ("calls", "unique_callers", "first_time_callers", "answered", "missed",
                   "bookings", "arrivals", "revenue", "booking_rate", "arrival_rate", "show_rate")
 
@@ -56,9 +60,10 @@ def money(value: Decimal | float | None) -> float:
     return round(float(value or 0), 2)
 
 
-def funnel(session: Session, flt: Filters, dimension: ColumnElement[Any] | None = None
-           ) -> dict[Any, Row]:
-    """Funnel figures keyed by the dimension's value (one key, None, without a dimension)."""
+def funnel(session: Session, flt: Filters, dimension: ColumnElement[Any] | None = None,
+           extra: Sequence[ColumnElement[bool]] = ()) -> dict[Any, Row]:
+    """Funnel figures keyed by the dimension's value (one key, None, without a dimension), of
+    the calls the filters and the `extra` conditions select."""
     dims = [dimension.label("key")] if dimension is not None else [literal(None).label("key")]
     group = [dimension] if dimension is not None else []
     key = caller_key()
@@ -71,14 +76,14 @@ def funnel(session: Session, flt: Filters, dimension: ColumnElement[Any] | None 
             func.count(func.distinct(case((Call.first_time.is_(True), key)))),
             func.coalesce(func.sum(case((answered, 1), else_=0)), 0),
             func.coalesce(func.sum(case((Call.status == CallStatus.MISSED, 1), else_=0)), 0),
-        ).where(*call_conditions(flt)).group_by(*group)
+        ).where(*call_conditions(flt), *extra).group_by(*group)
     ).all()
     booked = credited_bookings(flt).subquery()
     bookings = session.execute(
         select(*dims, func.count(), func.coalesce(func.sum(booked.c.attended), 0),
                func.sum(booked.c.revenue))
         .select_from(booked).join(Call, Call.id == booked.c.call_id)
-        .where(*call_conditions(flt)).group_by(*group)
+        .where(*call_conditions(flt), *extra).group_by(*group)
     ).all()
     rows: dict[Any, Row] = {}
     for k, n_calls, unique, first, n_answered, n_missed in calls:
@@ -114,10 +119,22 @@ def summary(session: Session, flt: Filters) -> list[Row]:
     return [funnel(session, flt).get(None, empty_row())]
 
 
+def _ordered(rows: list[Row], name_field: str) -> list[Row]:
+    return sorted(rows, key=lambda r: (-r["calls"], -r["bookings"], str(r[name_field])))
+
+
 def _named(rows: dict[Any, Row], names: dict[int, str], id_field: str, name_field: str) -> list[Row]:
-    out = [{id_field: k, name_field: names.get(k) if k is not None else None, **row}
-           for k, row in rows.items()]
-    return sorted(out, key=lambda r: (-r["calls"], -r["bookings"], str(r[name_field])))
+    return _ordered([{id_field: k, name_field: names.get(k) if k is not None else None, **row}
+                     for k, row in rows.items()], name_field)
+
+
+def _line() -> ColumnElement[str]:
+    """Which of LINES a call's missing channel is."""
+    main = select(TrackingNumber.id).where(TrackingNumber.main_line.is_(True))
+    return case((Call.channel_id.is_not(None), literal("channel")),
+                (Call.tracking_number_id.is_(None), literal("no_number")),
+                (Call.tracking_number_id.in_(main), literal("main_line")),
+                else_=literal("no_channel"))
 
 
 def _channel_names(session: Session) -> dict[int, str]:
@@ -125,9 +142,14 @@ def _channel_names(session: Session) -> dict[int, str]:
 
 
 def by_channel(session: Session, flt: Filters) -> list[Row]:
-    """Channel of the tracking number the caller dialed."""
-    return _named(funnel(session, flt, Call.channel_id), _channel_names(session),
-                  "channel_id", "channel")
+    """Channel of the tracking number the caller dialed; calls without one by their `line`
+    (main line, a number without a channel, no number), so none reads as another."""
+    channels = funnel(session, flt, Call.channel_id, extra=[Call.channel_id.is_not(None)])
+    rows = [{**r, "line": "channel"}
+            for r in _named(channels, _channel_names(session), "channel_id", "channel")]
+    rows += [{"channel_id": None, "channel": None, "line": line, **row} for line, row in
+             funnel(session, flt, _line(), extra=[Call.channel_id.is_(None)]).items()]
+    return _ordered(rows, "line")
 
 
 def by_heard_from(session: Session, flt: Filters) -> list[Row]:
@@ -138,15 +160,19 @@ def by_heard_from(session: Session, flt: Filters) -> list[Row]:
 
 def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
     numbers = session.execute(
-        select(TrackingNumber.id, TrackingNumber.e164, TrackingNumber.label, Channel.name)
+        select(TrackingNumber.id, TrackingNumber.e164, TrackingNumber.label,
+               TrackingNumber.main_line, Channel.name)
         .outerjoin(Channel, Channel.id == TrackingNumber.channel_id)
         .where(TrackingNumber.clinic_id == flt.clinic_id)
     ).all()
     names = {n.id: f"{n.e164} {n.label}".strip() for n in numbers}
     channel = {n.id: n.name for n in numbers}
+    line = {n.id: "channel" if n.name is not None else "main_line" if n.main_line else "no_channel"
+            for n in numbers}
     rows = _named(funnel(session, flt, Call.tracking_number_id), names,
                   "tracking_number_id", "tracking_number")
-    return [{**r, "channel": channel.get(r["tracking_number_id"])} for r in rows]
+    return [{**r, "channel": channel.get(r["tracking_number_id"]),
+             "line": line.get(r["tracking_number_id"], "no_number")} for r in rows]
 
 
 def disagreements(session: Session, flt: Filters) -> list[Row]:

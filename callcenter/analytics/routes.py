@@ -21,7 +21,15 @@ from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
 from callcenter.analytics import REPORTS, Filters, Granularity, Row, network
 from callcenter.analytics.svg_charts import Series, bar_chart, column_chart
-from callcenter.analytics.texts import COLUMNS, DEFINITIONS, GROUPS, NONE_LABEL, PURPOSES, SECTIONS
+from callcenter.analytics.texts import (
+    COLUMNS,
+    DEFINITIONS,
+    GROUPS,
+    LINE_LABELS,
+    NONE_LABEL,
+    PURPOSES,
+    SECTIONS,
+)
 from callcenter.core.i18n import Text, t
 from callcenter.core.ids import MAX_ID
 from callcenter.core.models import Channel, Clinic, TrackingNumber
@@ -31,7 +39,7 @@ bp = Blueprint("marketing", __name__, template_folder="templates")
 
 MAX_DAYS = 3 * 366
 NETWORK = "all"  # ?clinic=all: every clinic of the viewer's network, summed
-HIDDEN = {"channel_id", "tracking_number_id", "staff_id", "campaign_id"}
+HIDDEN = {"channel_id", "tracking_number_id", "staff_id", "campaign_id", "line"}
 RATES = {"booking_rate", "arrival_rate", "show_rate", "missed_share", "called_back_share",
          "achieved", "reached_rate", "confirmation_rate", "booked_rate"}
 TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_channel", "heard_channel",
@@ -180,7 +188,9 @@ class _Formatter:
             return format_date(day, "LLL yyyy", locale=self.locale)
         return format_date(day, "d MMM", locale=self.locale)
 
-    def cell(self, column: str, value: Any, report: str = "") -> str:
+    def cell(self, column: str, value: Any, report: str = "", line: str | None = None) -> str:
+        if value is None and column == "channel" and line in LINE_LABELS:
+            return t(LINE_LABELS[line], self.locale)
         if value is None:
             label = NONE_LABEL.get((report, column)) or NONE_LABEL.get(("", column))
             return t(label, self.locale) if label else "—"
@@ -203,10 +213,11 @@ class _Formatter:
     def table(self, name: str, rows: list[Row]) -> dict[str, Any]:
         columns = [c for c in REPORTS[name].columns if c not in HIDDEN]
         return {"name": name, "columns": columns, "text": [c in TEXT_COLUMNS for c in columns],
-                "rows": [[self.cell(c, row.get(c), name) for c in columns] for row in rows]}
+                "rows": [[self.cell(c, row.get(c), name, row.get("line")) for c in columns]
+                         for row in rows]}
 
     def label(self, column: str, row: Row) -> str:
-        return self.cell(column, row.get(column))
+        return self.cell(column, row.get(column), line=row.get("line"))
 
 
 def _charts(data: dict[str, list[Row]], fmt: _Formatter, tr: Any) -> dict[str, Markup]:

@@ -104,6 +104,12 @@ DEFINITIONS: dict[str, str] = {
     "booked_rate": N_("Recall, follow-up and no-show tasks that ended with a booking (or a new time)."),
 }
 
+# What an empty channel means, by the row's "line" (funnel.LINES): never "no tracking number"
+# for a call that did dial one.
+LINE_LABELS: dict[str, str] = {
+    "main_line": N_("main line"), "no_channel": N_("number without a channel"),
+    "no_number": N_("no tracking number"),
+}
 # What a cell shows when a report's grouping value is missing: (report or "" for any, column).
 NONE_LABEL: dict[tuple[str, str], str] = {
     ("", "channel"): N_("no tracking number"), ("", "tracking_number"): N_("no tracking number"),

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from callcenter.core.config import LOCALES, REPO_ROOT
+from callcenter.core.i18n import N_
 from callcenter.core.models import CallDirection, CallerKind, TaskPurpose
 
 PACKAGED_DIR = REPO_ROOT / "scripts_library"
@@ -25,8 +26,22 @@ REQUIRED_SCENARIOS = (
 )
 PLACEHOLDERS = (
     "greeting", "clinic", "agent", "patient", "doctor", "appointment_time",
-    "slot_1", "slot_2", "service", "treatment",
+    "slot_1", "slot_2", "service", "treatment", "service_price",
 )
+# Shown in place of a value the service does not know, so the receptionist sees what to say.
+MISSING_LABELS: dict[str, str] = {
+    "patient": N_("[patient's name]"),
+    "agent": N_("[your name]"),
+    "doctor": N_("[doctor]"),
+    "appointment_time": N_("[appointment time]"),
+    "slot_1": N_("[time 1]"),
+    "slot_2": N_("[time 2]"),
+    "service": N_("[service]"),
+    "service_price": N_("[price from the list]"),
+    "treatment": N_("[treatment]"),
+    "clinic": N_("[clinic]"),
+    "greeting": N_("Hello"),
+}
 SLOT_PLACEHOLDERS = ("slot_1", "slot_2")
 OFFERS = ("none", "two", "acute")
 # Section headings a script may use, in any of the three languages; the kind drives the desk's layout.

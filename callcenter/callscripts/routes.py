@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from callcenter.access.audit import record as audit
@@ -19,7 +19,7 @@ from callcenter.callscripts.selection import (
 )
 from callcenter.core.config import LOCALES
 from callcenter.core.ids import storable
-from callcenter.core.models import Call, Clinic
+from callcenter.core.models import Call, Clinic, Service
 from callcenter.core.web import db
 
 bp = Blueprint("scripts_api", __name__)
@@ -38,6 +38,20 @@ def _int_arg(name: str) -> int | None:
     if not storable(value):
         raise BadRequest(f"{name}: out of range: {raw!r}")
     return value
+
+
+def _service(service_id: Any, clinic_id: int | None) -> Service | None:
+    """The asked service on the clinic's price list; raises NotFound (naming service_id) for a
+    retired one, another clinic's or none (only its own list may put a price in a script)."""
+    if service_id is None:
+        return None
+    service = db().get(Service, service_id) if storable(service_id) else None
+    if service is None or not service.active or clinic_id not in (None, service.clinic_id):
+        answer = jsonify({"error": "not_found", "field": "service_id",
+                          "message": f"no service {service_id} on the clinic's price list"})
+        answer.status_code = 404
+        abort(answer)
+    return service
 
 
 def _locale(value: Any, name: str = "locale") -> str | None:
@@ -59,6 +73,7 @@ def call_script(call_id: int):  # type: ignore[no-untyped-def]
             db(), call, datetime.now(UTC), library=default_library(),
             scenario=request.args.get("scenario") or None, locale=_locale(request.args.get("locale")),
             doctor_id=_int_arg("doctor_id"), specialty=request.args.get("specialty") or None,
+            service=_service(_int_arg("service_id"), call.clinic_id),
         )
     except ScriptNotFound as exc:
         raise NotFound(str(exc)) from None
@@ -77,7 +92,7 @@ def preview():  # type: ignore[no-untyped-def]
     if not isinstance(body, dict):
         raise BadRequest("expected a JSON object")
     known = {"scenario", "locale", "direction", "channel", "caller_kind", "purpose", "clinic_id",
-             "now", "context"}
+             "now", "context", "service_id"}
     unknown = sorted(set(body) - known)
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}")
@@ -105,6 +120,11 @@ def preview():  # type: ignore[no-untyped-def]
         if clinic is None:
             return jsonify({"error": "not_found", "field": "clinic_id",
                             "message": f"no clinic {body['clinic_id']}"}), 404
+    if body.get("service_id") is not None and not storable(body["service_id"]):
+        raise BadRequest(f"service_id: not a service id: {body['service_id']!r}")
+    service = _service(body.get("service_id"), clinic.id if clinic else None)
+    if service is not None and clinic is None:
+        clinic = db().get(Clinic, service.clinic_id)
     try:
         now = datetime.fromisoformat(body["now"]) if body.get("now") else datetime.now(UTC)
     except (TypeError, ValueError):
@@ -117,7 +137,7 @@ def preview():  # type: ignore[no-untyped-def]
             direction=body.get("direction"), caller_kind=body.get("caller_kind"),
             channel=body.get("channel"), purpose=body.get("purpose"), clinic=clinic, now=now,
             context=context, default_timezone=current_app.config["TIMEZONE"],
-            default_locale=current_app.config["LOCALE"],
+            default_locale=current_app.config["LOCALE"], service=service,
         )
     except ScriptNotFound as exc:
         raise NotFound(str(exc)) from None

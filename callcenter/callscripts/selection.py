@@ -22,16 +22,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.callscripts.greeting import EVENING_FROM, MORNING_UNTIL, greeting_for
-from callcenter.callscripts.library import BRACES, PACKAGED_DIR, Library, Script, load_library
+from callcenter.callscripts.library import (
+    BRACES,
+    MISSING_LABELS,
+    PACKAGED_DIR,
+    Library,
+    Script,
+    load_library,
+)
 from callcenter.callscripts.values import (
     address_patient,
     agent_name,
     doctor_name,
     format_when,
+    service_values,
     treatment_label,
 )
 from callcenter.core.config import LOCALES
-from callcenter.core.i18n import N_, t
+from callcenter.core.i18n import t
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -42,6 +50,7 @@ from callcenter.core.models import (
     Clinic,
     DialTask,
     Patient,
+    Service,
     Staff,
     TaskPurpose,
     Treatment,
@@ -67,21 +76,6 @@ SCENARIO_FOR_CALLER = {
     CallerKind.FAMILY: "repeat_patient",
     CallerKind.NON_PATIENT: "non_patient",
 }
-# Shown in place of a value the service does not know, so the receptionist sees what to say.
-MISSING_LABELS: dict[str, str] = {
-    "patient": N_("[patient's name]"),
-    "agent": N_("[your name]"),
-    "doctor": N_("[doctor]"),
-    "appointment_time": N_("[appointment time]"),
-    "slot_1": N_("[time 1]"),
-    "slot_2": N_("[time 2]"),
-    "service": N_("[service]"),
-    "treatment": N_("[treatment]"),
-    "clinic": N_("[clinic]"),
-    "greeting": N_("Hello"),
-}
-
-
 class ScriptNotFound(LookupError):
     """No script of this scenario matches, in any locale of the fallback chain."""
 
@@ -322,11 +316,12 @@ def _attending_doctor_id(session: Session, patient: Patient | None,
 def script_for_call(session: Session, call: Call, now: datetime, *, library: Library | None = None,
                     scenario: str | None = None, locale: str | None = None,
                     doctor_id: int | None = None, specialty: str | None = None,
-                    agent: Staff | None = None) -> RenderedScript:
+                    agent: Staff | None = None, service: Service | None = None) -> RenderedScript:
     """The filled-in script for a call, with the two slots offered (the desk can book them).
 
     `scenario`, `locale`, `doctor_id`, `specialty` override what the call itself suggests;
-    `agent` is who will speak when the call has no agent yet (the desk that pops).
+    `agent` is who will speak when the call has no agent yet (the desk that pops); `service`
+    is the one the caller asked about (its name and list price).
     """
     library = library or default_library()
     clinic = session.get(Clinic, call.clinic_id)
@@ -358,6 +353,8 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
         values["service"] = appointment.service or None
     if treatment is not None:
         values["treatment"] = treatment_label(treatment.type, chosen)
+    if service is not None:
+        values.update(service_values(service, clinic, chosen))
     slots: list[OfferedSlot] = []
     offer = selection.script.offer
     if offer != "none":
@@ -378,7 +375,7 @@ def preview_script(session: Session, library: Library, *, scenario: str, locale:
                    direction: str | None, caller_kind: str | None, channel: str | None,
                    purpose: str | None, clinic: Clinic | None, now: datetime,
                    context: Mapping[str, str], default_timezone: str,
-                   default_locale: str) -> RenderedScript:
+                   default_locale: str, service: Service | None = None) -> RenderedScript:
     """A script rendered for a described situation (admin previews). Context texts fill
     placeholders as given; with a clinic, its clock, name and real free slots are used."""
     place = clinic or Clinic(name="", timezone=default_timezone, locale=default_locale,
@@ -393,5 +390,7 @@ def preview_script(session: Session, library: Library, *, scenario: str, locale:
     if clinic is not None and selection.script.offer != "none":
         slots = _offer(session, clinic, now, chosen, acute=selection.script.offer == "acute")
         values.update(_slot_values(slots))
+    if service is not None and clinic is not None:
+        values.update(service_values(service, clinic, chosen))
     values.update(context)
     return render(selection, values, slots)

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, format_time
 
-from callcenter.core.models import Patient, Sex, Staff, TreatmentType
+from callcenter.core.i18n import N_, t
+from callcenter.core.models import Clinic, Patient, Service, Sex, Staff, TreatmentType
+from callcenter.core.price_list import currency_of, service_name, service_price
 
 # Weekday + day + month, no year: what a receptionist says aloud ("вторник, 24 ноября").
 DATE_PATTERNS = {"ru": "EEEE, d MMMM", "en": "EEEE, MMMM d", "zh": "M月d日EEEE"}
@@ -59,6 +61,10 @@ TREATMENT_LABELS: dict[str, dict[TreatmentType, str]] = {
 }
 
 
+# Said in place of a price the list does not have: never a guess, never another service's price.
+NO_PRICE = N_("not on our price list: the doctor names the cost at the consultation")
+
+
 def format_when(moment: datetime, tz: tzinfo | str, locale: str) -> str:
     """Weekday, date and time in the clinic's zone: "вторник, 24 ноября, 14:30"."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
@@ -101,3 +107,10 @@ def agent_name(agent: Staff, locale: str) -> str:
 
 def treatment_label(kind: TreatmentType, locale: str) -> str:
     return TREATMENT_LABELS.get(locale, TREATMENT_LABELS["en"])[kind]
+
+
+def service_values(service: Service, clinic: Clinic, locale: str) -> dict[str, str | None]:
+    """The service the caller asked about and its list price, nothing of any other service."""
+    price = service_price(service, currency_of(clinic), locale)
+    return {"service": service_name(service, locale, clinic.locale) or None,
+            "service_price": price or t(NO_PRICE, locale)}

@@ -34,6 +34,7 @@ from callcenter.core.models import (
     Patient,
     PatientPhone,
     RawWebhook,
+    Service,
     Staff,
     StaffClinic,
     StaffRole,
@@ -112,7 +113,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
     raw = ((lambda cls: or_(cls.clinic_id.in_(ids), cls.clinic_id.is_(None))) if unassigned
            else (lambda cls: cls.clinic_id.in_(ids)))
     return [
-        *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber)),
+        *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
+                           Service)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

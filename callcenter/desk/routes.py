@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 from sqlalchemy import or_, select
@@ -35,10 +36,12 @@ from callcenter.core.models import (
     Clinic,
     DialTask,
     Patient,
+    Service,
     Staff,
     StaffRole,
     utcnow,
 )
+from callcenter.core.price_list import service_name
 from callcenter.core.web import db, runtime
 from callcenter.desk import clicktocall
 from callcenter.desk import feed as desk_feed
@@ -125,7 +128,8 @@ def _stream_position() -> str:
 def page() -> str:
     staff = _staff()
     locale = _locale()
-    channels = db().scalars(select(Channel).where(Channel.offered_as_answer.is_(True))
+    channels = db().scalars(select(Channel).where(Channel.offered_as_answer.is_(True),
+                                                  Channel.active.is_(True))
                             .order_by(Channel.name)).all()
     doctors = db().scalars(select(Staff).where(Staff.clinic_id == staff.clinic_id,
                                                Staff.role == StaffRole.DOCTOR,
@@ -134,10 +138,20 @@ def page() -> str:
     return render_template(
         "desk/desk.html", locale=locale, staff=staff, texts=desk_texts(locale), channels=channels,
         doctors_json=[{"id": d.id, "name": doctor_name(d, locale)} for d in doctors],
+        services_json=_services(staff.clinic_id, locale),
         outcomes=[o.value for o in DESK_OUTCOMES], staff_clinic_tz=_clinic().timezone,
         start_id=_stream_position(), locked=is_locked(),
         lock_minutes=current_app.config["DESK_LOCK_MINUTES"],
     )
+
+
+def _services(clinic_id: int, locale: str) -> list[dict[str, Any]]:
+    """The price list's services in use, for the card's "service asked about" choice."""
+    clinic = _clinic(clinic_id)
+    rows = db().scalars(select(Service).where(Service.clinic_id == clinic_id,
+                                              Service.active.is_(True))).all()
+    named = ({"id": s.id, "name": service_name(s, locale, clinic.locale)} for s in rows)
+    return sorted(named, key=lambda s: s["name"].casefold())
 
 
 @bp.get("/desk/stream")

@@ -82,6 +82,8 @@ DESK_TEXTS: dict[str, str | Text] = {
     "key.close": N_("close card"),
     "key.lock": N_("lock"),
     "key.next": N_("next card"),
+    "key.price": N_("price of the service asked"),
+    "service_asked": N_("Service asked about"),
     "error": N_("Error"),
     "outcome.booked": NP_("call outcome", "Booked"),
     "outcome.rescheduled": NP_("call outcome", "Rescheduled"),

@@ -221,7 +221,8 @@ def list_numbers() -> Response:
             else db().scalars(select(TrackingNumber).order_by(TrackingNumber.id)))
     return jsonify([{"id": n.id, "e164": n.e164, "label": n.label,
                      "channel": n.channel.code if n.channel else None,
-                     "auto_created": n.auto_created} for n in rows])
+                     "auto_created": n.auto_created, "main_line": n.main_line,
+                     "active": n.active, "clinic_id": n.clinic_id} for n in rows])
 
 
 @bp.patch("/tracking-numbers/<int:number_id>")
@@ -240,13 +241,20 @@ def update_number(number_id: int) -> Response | tuple[Response, int]:
         channel = session.scalar(select(Channel).where(Channel.code == code))
         if channel is None:
             raise BadRequest("channel", f"unknown channel {body['channel']!r}")
+        if not channel.active and channel.id != number.channel_id:
+            raise BadRequest("channel", f"channel {code!r} is retired")
+    main_line = body.get("main_line", number.main_line)
+    if not isinstance(main_line, bool):
+        raise BadRequest("main_line", "expected true or false")
     moved = assign_channel(session, number, channel)
+    number.main_line = main_line
     if body.get("label") is not None:
         number.label = text(TrackingNumber.label, body["label"], "label")
     audit(session, _staff_id(), "assign_channel", "tracking_number", number.id,
           channel=body["channel"])
     session.commit()
-    return jsonify({"id": number.id, "channel": body["channel"], "calls_updated": moved})
+    return jsonify({"id": number.id, "channel": body["channel"], "main_line": number.main_line,
+                    "calls_updated": moved})
 
 
 @bp.get("/webhooks/raw")

@@ -25,9 +25,13 @@ def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> Trackin
 
 
 def unattributed_numbers(session: Session) -> list[TrackingNumber]:
-    """Numbers that received calls but have no channel yet: the admin's to-do list."""
+    """Numbers with no channel yet: the admin's to-do list. The main line needs none, and a
+    retired number is no longer advertised, so neither is on it."""
     return list(session.scalars(
-        select(TrackingNumber).where(TrackingNumber.channel_id.is_(None)).order_by(TrackingNumber.id)
+        select(TrackingNumber).where(TrackingNumber.channel_id.is_(None),
+                                     TrackingNumber.main_line.is_(False),
+                                     TrackingNumber.active.is_(True))
+        .order_by(TrackingNumber.id)
     ))
 
 

@@ -91,6 +91,8 @@
     const id = card.call.id;
     const existing = cards.get(id);
     const entry = existing || {selected: null};
+    // A price question the receptionist opened stays on the card when the card is redrawn.
+    if (entry.priceScript) card.script = entry.priceScript;
     entry.card = card;
     entry.status = status || card.call.status;
     if (entry.selected === null || !card.patients.some((p) => p.id === entry.selected)) {
@@ -198,11 +200,28 @@
     </div>`;
   }
 
-  function scriptBlock(script) {
+  function servicePick(chosen) {
+    if (!cfg.services.length) return "";
+    const options = cfg.services.map((s) => `<option value="${s.id}"${String(s.id) === chosen ? " selected" : ""}>${esc(s.name)}</option>`).join("");
+    return `<label class="service-pick">${esc(T.service_asked)} <kbd>P</kbd> <select data-service-pick><option value="">—</option>${options}</select></label>`;
+  }
+
+  async function pickService(callId, serviceId) {
+    // The price-question script with the price of exactly this service from the clinic's list.
+    const entry = cards.get(callId);
+    entry.service = serviceId || null;
+    const script = serviceId ? await api("GET", `/api/calls/${callId}/script?scenario=price_question&service_id=${encodeURIComponent(serviceId)}`) : null;
+    if (entry.service !== (serviceId || null)) return;  // picked again meanwhile: the last pick wins
+    entry.priceScript = script;
+    if (serviceId) showCard(entry.card, entry.status); else await reloadCard(callId);
+    cards.get(callId).el.querySelector("[data-service-pick]").focus();
+  }
+
+  function scriptBlock(script, service) {
     if (!script) return "";
     const sections = script.sections.map((s) => `<section class="step ${esc(s.kind)}">${s.title ? `<h4>${esc(s.title)}</h4>` : ""}<ul>${s.items.map((i) => `<li>${esc(i.text)}${i.answer ? `<div class="answer">${esc(i.answer)}</div>` : ""}</li>`).join("")}</ul></section>`).join("");
     const slots = script.slots.length ? `<div class="slots"><h4>${esc(T.slots)}</h4>${script.slots.map((s, i) => `<button type="button" class="slot" data-act="book" data-slot="${i}"><kbd>B ${i + 1}</kbd> ${esc(s.label)} · ${esc(s.doctor)}${s.may_wait ? ` <em>(${esc(T.may_wait)})</em>` : ""}</button>`).join("")}</div>` : "";
-    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${slots}<div class="steps">${sections}</div></div>`;
+    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
   }
 
   function renderCard(entry) {
@@ -242,7 +261,7 @@
           <section class="previous"><h4>${esc(T.previous_calls)}</h4><ul>${previous}</ul></section>
         </div>
         <div class="col-script">
-          ${scriptBlock(card.script)}
+          ${scriptBlock(card.script, entry.service)}
           ${patients.length ? other : ""}
           <form class="wrap-up" data-form="wrap-up">
             <h4>${esc(T.outcome)}</h4>
@@ -260,6 +279,7 @@
     el.addEventListener("click", (ev) => onCardClick(ev, call.id));
     el.addEventListener("submit", (ev) => onCardSubmit(ev, call.id));
     el.addEventListener("focusin", () => focusCard(call.id));
+    el.addEventListener("change", (ev) => { if (ev.target.matches("[data-service-pick]")) pickService(call.id, ev.target.value).catch((err) => alertBar(err.message)); });
     return el;
   }
 
@@ -289,6 +309,7 @@
     const button = entry.el.querySelector(`[data-slot="${index}"]`);
     try {
       await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: patientId, doctor_id: slot.doctor_id, starts_at: slot.starts_at});
+      entry.priceScript = null;  // its slots are taken now: the card's own script again
       await reloadCard(callId);
       const fresh = cards.get(callId).el.querySelector(".wrap-up select[name=outcome]");
       if (fresh) fresh.value = "booked";
@@ -476,6 +497,7 @@
     }
     if (key === "b") { chord = "b"; setTimeout(() => { chord = null; }, 1500); return; }
     if (key === "o") { ev.preventDefault(); entry.el.querySelector("[name=outcome]").focus(); return; }
+    if (key === "p" && cfg.services.length) { ev.preventDefault(); entry.el.querySelector("[data-service-pick]").focus(); return; }
     if (key === "h") { ev.preventDefault(); entry.el.querySelector("[name=heard_from]").focus(); return; }
     if (key === "n") { ev.preventDefault(); entry.el.querySelector("[name=notes]").focus(); }
   });

@@ -24,6 +24,7 @@ from callcenter.core.models.care import (
     Treatment,
     TreatmentType,
 )
+from callcenter.core.models.catalog import Service
 from callcenter.core.models.clinic import (
     WEEKDAYS,
     AbsenceKind,
@@ -78,6 +79,7 @@ __all__ = [
     "PatientPhone",
     "RawState",
     "RawWebhook",
+    "Service",
     "Sex",
     "Staff",
     "StaffClinic",

@@ -33,6 +33,8 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Shown to the receptionist as the "how did you hear" choices.
     offered_as_answer: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A retired channel keeps its past calls and reports; no number can be given to it anew.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class TrackingNumber(Base):
@@ -47,6 +49,11 @@ class TrackingNumber(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     # Created automatically for an unknown dialed number; an admin assigns a channel.
     auto_created: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The clinic's own number (on the door, the website's contacts): it needs no channel, and
+    # its calls are "main line" in the reports rather than "no tracking number".
+    main_line: Mapped[bool] = mapped_column(Boolean, default=False)
+    # No longer advertised; calls that still reach it are recorded and attributed as before.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     channel: Mapped[Channel | None] = relationship()

@@ -47,6 +47,8 @@ class Clinic(Base):
     # 24:00 (calls until midnight) is stored as time.max.
     call_window_end: Mapped[time | None] = mapped_column(Time)
     patient_language: Mapped[str | None] = mapped_column(String(8))
+    # ISO 4217 code of the price list; None: the currency of the clinic's region.
+    currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")
