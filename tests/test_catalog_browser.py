@@ -62,7 +62,7 @@ def test_price_list_and_numbers_by_keyboard(live: Live, browser: Any) -> None:  
     # Tabs on and ticked with Space; Enter saves and the focus comes back to the first name.
     for fields, ticks, shown in (
         (("Пломба", "Filling", "补牙", "45", "6 500", ""), (1,), f"6{NBSP}500{NBSP}₽"),
-        (("Имплант", "Implant", "种植牙", "90", "30000", "45000"), (3, 1),
+        (("Имплант", "Implant", "种植牙", "90", "30000", "45000"), (2, 4),  # surgeon, implantologist
          f"от 30{NBSP}000{NBSP}₽ до 45{NBSP}000{NBSP}₽"),
         (("Консультация", "", "", "30", "", ""), (), "цены в прейскуранте нет"),
     ):
