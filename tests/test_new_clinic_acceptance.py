@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
 from playwright.sync_api import expect
 
@@ -239,7 +241,9 @@ def _furnish(page: Any, url: str, clinic: Clinic) -> None:
         _enter(page, "#label")
         row = page.locator("#numbers tr", has_text=f"{code} ad")
         expect(row).to_contain_text(name)
-        clinic.tracked.append(row.locator("td").first.inner_text().strip())
+        # A PBX names the dialed number in international form.
+        clinic.tracked.append(phonenumbers.format_number(phonenumbers.parse(number, clinic.region),
+                                                         phonenumbers.PhoneNumberFormat.E164))
 
 
 def _pick_clinic(page: Any, clinic: Clinic) -> None:
@@ -391,7 +395,7 @@ def test_a_second_clinic_of_the_network_keeps_its_own(world: World) -> None:
     page.fill("#f-region", SECOND.region)
     _enter(page, "#f-region")
     page.wait_for_url("**/admin/clinic?clinic=*")
-    SECOND.id = int(page.url.rsplit("=", 1)[1])
+    SECOND.id = int(parse_qs(urlsplit(page.url).query)["clinic"][0])
     assert SECOND.id != FIRST.id
     _furnish(page, url, SECOND)
 
