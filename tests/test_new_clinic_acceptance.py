@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -33,8 +29,8 @@ from callcenter.callscripts.greeting import greeting_for
 from callcenter.callscripts.values import format_when
 from callcenter.core.price_list import format_amount
 from tests.conftest import require
-from tests.services import ROOT, free_port
 from tests.test_desk_browser import ARGS, CHROMIUM
+from tests.test_first_run import Serve, _wait
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 pytestmark = pytest.mark.browser
@@ -89,57 +85,22 @@ SECOND = Clinic(
     numbers=[("大众点评", "dianping", "021 5555 0101")])
 
 
-class Serve:
-    """The real `callcenter serve --no-demo` on an empty instance folder (SQLite, its own Redis)."""
+def _ring(serve: Serve, call_id: str, caller: str, to: str, extension: str) -> None:
+    """A signed generic webhook: ringing, from the caller, to the number, at the extension."""
+    now = int(time.time())
+    body = json.dumps({"call_id": call_id, "event": "ringing", "direction": "inbound",
+                       "from": caller, "to": to, "extension": extension,
+                       "timestamp": time.time()}).encode()
+    request = urllib.request.Request(
+        f"{_url(serve)}/webhooks/generic", data=body,
+        headers={"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
+                 SIGNATURE_HEADER: sign(SECRET, now, body)})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 204
 
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("CALLCENTER_") and k not in ("REDIS_URL", "DATABASE_URL")}
-        env.update({"CALLCENTER_INSTANCE_DIR": str(tmp / "instance"), "PYTHONPATH": str(ROOT),
-                    "CALLCENTER_GENERIC_SECRET": SECRET})
-        self.log = tmp / "serve.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "callcenter.cli", "serve", "--no-demo", "--port", str(self.port)],
-                env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5):
-                    return
-            except urllib.error.HTTPError:
-                return  # it answers; a 503 only says a part is still starting
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"serve did not answer within {DEADLINE} s") from None
-                time.sleep(0.2)
-
-    def ring(self, call_id: str, caller: str, to: str, extension: str) -> None:
-        """A signed generic webhook: ringing, from the caller, to the number, at the extension."""
-        now = int(time.time())
-        body = json.dumps({"call_id": call_id, "event": "ringing", "direction": "inbound",
-                           "from": caller, "to": to, "extension": extension,
-                           "timestamp": time.time()}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/webhooks/generic", data=body,
-            headers={"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
-                     SIGNATURE_HEADER: sign(SECRET, now, body)})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 204
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
+def _url(serve: Serve) -> str:
+    return f"http://127.0.0.1:{serve.port}"
 
 
 @dataclass
@@ -151,7 +112,7 @@ class World:
 
 
 def _enter(page: Any, selector: str) -> None:
-    page.locator(selector).press("Enter")
+    page.locator(selector).press("Enter")  # Enter in the last field submits, as a person does
 
 
 def _notice(page: Any) -> Any:
@@ -260,7 +221,7 @@ def _desk(world: World, login: str, locale: str) -> Any:
         return world.desks[login]
     context = world.browser.new_context(viewport={"width": 1440, "height": 1000}, locale=locale)
     page = context.new_page()
-    url = world.serve.url
+    url = _url(world.serve)
     page.goto(f"{url}/login")
     page.fill('input[name="login"]', login)
     page.fill('input[name="password"]', TEMPORARY)
@@ -340,20 +301,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from playwright.sync_api import sync_playwright
 
     expect.set_options(timeout=WAIT)
-    serve = Serve(tmp_path_factory.mktemp("accept"))
+    # The real `callcenter serve --no-demo` on an empty instance folder (SQLite, its own Redis).
+    serve = Serve(tmp_path_factory.mktemp("accept"), "--no-demo", CALLCENTER_GENERIC_SECRET=SECRET)
     try:
-        serve.wait_ready()
+        _wait(lambda: serve.get("/setup")[0] == 200, "serve answers /setup", DEADLINE)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             admin = browser.new_context(viewport={"width": 1280, "height": 1000},
                                         locale="en-US").new_page()
             admin.set_default_timeout(WAIT)
-            _setup(admin, serve.url)
+            _setup(admin, _url(serve))
             FIRST.id = 1
-            _furnish(admin, serve.url, FIRST)
-            admin.goto(f"{serve.url}/admin/pbx")
+            _furnish(admin, _url(serve), FIRST)
+            admin.goto(f"{_url(serve)}/admin/pbx")
             generic = admin.locator("#pbx-generic")
-            expect(generic.locator("code.url")).to_have_text(f"{serve.url}/webhooks/generic")
+            expect(generic.locator("code.url")).to_have_text(f"{_url(serve)}/webhooks/generic")
             expect(generic.locator("[data-secret]")).to_have_attribute("data-secret", "set")
             yield World(serve, browser, admin)
             browser.close()
@@ -376,10 +338,10 @@ def test_a_new_clinic_pops_its_calls_at_the_right_desk(world: World) -> None:
     anna = _desk(world, "anna", "ru-RU")
     olga = _desk(world, "olga", "ru-RU")
     rang_at = datetime.now(ZoneInfo("UTC"))
-    world.serve.ring("accept-1", STRANGER, FIRST.tracked[1], "101")
+    _ring(world.serve, "accept-1", STRANGER, FIRST.tracked[1], "101")
     card = _assert_pop(anna, FIRST, rang_at, "Анна")
     # Olga's stream carries the events in order: her own call arrives, and it is the only one.
-    world.serve.ring("accept-2", "+79035550000", FIRST.tracked[2], "102")
+    _ring(world.serve, "accept-2", "+79035550000", FIRST.tracked[2], "102")
     expect(olga.locator("article.pop")).to_have_count(1)
     _assert_pop(olga, FIRST, rang_at, "Ольга")
     expect(anna.locator("article.pop")).to_have_count(1)
@@ -387,7 +349,7 @@ def test_a_new_clinic_pops_its_calls_at_the_right_desk(world: World) -> None:
 
 
 def test_a_second_clinic_of_the_network_keeps_its_own(world: World) -> None:
-    page, url = world.admin, world.serve.url
+    page, url = world.admin, _url(world.serve)
     page.goto(f"{url}/admin/clinics")
     page.fill("#f-name", SECOND.name)
     page.fill("#f-timezone", SECOND.zone)
@@ -404,10 +366,10 @@ def test_a_second_clinic_of_the_network_keeps_its_own(world: World) -> None:
     anna_cards = anna.locator("article.pop").count()
     rang_at = datetime.now(ZoneInfo("UTC"))
     # Both clinics have an extension 101: the Shanghai call pops only at Shanghai's 101.
-    world.serve.ring("accept-cn-1", STRANGER_CN, SECOND.tracked[0], "101")
+    _ring(world.serve, "accept-cn-1", STRANGER_CN, SECOND.tracked[0], "101")
     card = _assert_pop(li, SECOND, rang_at, "娜")
     _price_question(li, card, SECOND, SECOND.services[0], "CNY")
-    world.serve.ring("accept-3", "+79035550001", FIRST.tracked[0], "101")
+    _ring(world.serve, "accept-3", "+79035550001", FIRST.tracked[0], "101")
     ours = anna.locator("article.pop")
     expect(ours).to_have_count(anna_cards + 1)  # in order on her stream: only her clinic's call
     expect(li.locator("article.pop")).to_have_count(1)
