@@ -33,6 +33,9 @@ from tests.fake_twilio import FakeTwilio
 from tests.services import free_port
 
 pytestmark = pytest.mark.browser
+# A pop crosses a webhook, Redis and an SSE stream: on a loaded 2-core machine that can take more
+# than Playwright's default 5 s. Waiting longer costs a passing run nothing.
+expect.set_options(timeout=30_000)
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TWILIO_SID = "AC" + "d" * 32
