@@ -42,7 +42,8 @@ def test_an_admin_sets_up_a_receptionist_and_a_split_shift_doctor_by_keyboard(
 
     watched = Watched(browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US"))
     page = watched.visit(f"{live.url}/login")
-    page.keyboard.type("boss")  # the login field has the focus
+    expect(page.locator('input[name="login"]')).to_be_focused()  # autofocus, a frame after load
+    page.keyboard.type("boss")
     page.keyboard.press("Tab")
     page.keyboard.type(w.PASSWORD)
     page.keyboard.press("Enter")
@@ -71,6 +72,7 @@ def test_an_admin_sets_up_a_receptionist_and_a_split_shift_doctor_by_keyboard(
     page.keyboard.press("Enter")  # "New doctor"
     expect(page).to_have_url(re.compile(r"/admin/staff/new\?role=doctor$"))
     expect(page.locator("#role")).to_have_value("doctor")
+    expect(page.locator("#role")).to_be_focused()
     expect(page.locator('input[name="login"]')).to_be_hidden()  # doctors do not sign in
     for value in ("Orlov", "Pavel"):
         page.keyboard.press("Tab")
