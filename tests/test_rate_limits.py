@@ -134,20 +134,39 @@ def test_failures_are_shared_by_every_web_process_through_redis(app, settings, s
 
     _staff(session, "olga", "right-pw")
     other = create_app(settings)  # a second process's app: its own memory, the same Redis
-    try:
+
+    def guessed_then_signed_in() -> int:
         for _ in range(5):
             _post_login(other.test_client(), "olga", "wrong")
-        assert _post_login(app.test_client(), "olga", "right-pw").status_code == 429
+        return _post_login(app.test_client(), "olga", "right-pw").status_code
+
+    try:
+        assert _in_one_window(guessed_then_signed_in) == 429
     finally:
         other.extensions["callcenter"].close()
+
+
+def _in_one_window(attempt: Any, window: int = 300) -> Any:
+    """attempt()'s result, from a run that fits in one window of the sign-in brake's fixed windows:
+    a run that straddles a boundary splits its failures between two windows (by design, see
+    core/ratelimit.py), so it proves nothing and is run again in the fresh window."""
+    while True:
+        started = int(time.time() // window)
+        result = attempt()
+        if int(time.time() // window) == started:
+            return result
 
 
 def test_redis_down_still_pauses_guessing_in_this_process(client, session: Session, redis_server) -> None:
     _staff(session, "olga", "right-pw")
     redis_server.stop()
-    for _ in range(5):
-        assert _post_login(client, "olga", "wrong").status_code == 200
-    assert _post_login(client, "olga", "right-pw", address="10.0.0.5").status_code == 429
+
+    def guessed_then_signed_in() -> int:
+        for _ in range(5):
+            assert _post_login(client, "olga", "wrong").status_code == 200
+        return _post_login(client, "olga", "right-pw", address="10.0.0.5").status_code
+
+    assert _in_one_window(guessed_then_signed_in) == 429
 
 
 def _session_of(client: Any) -> dict[str, Any]:
