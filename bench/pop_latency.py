@@ -56,7 +56,8 @@ SECRET = "bench-secret"
 PASSWORD = "bench-desk"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
 
 
 DEMO_PATIENTS = 5000  # the demo clinic's own (schedules, visits, calls); the rest are added in bulk

@@ -25,6 +25,7 @@ from callcenter.core.db import make_engine, make_session_factory, session_scope
 from callcenter.demo.builder import load_demo
 from tests.conftest import app_settings, require
 from tests.services import free_port
+from tests.test_desk_browser import ARGS
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -55,9 +56,7 @@ def page(live_url: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(accept_downloads=True, locale="en-US",
                                       viewport={"width": 1280, "height": 900})
         yield context.new_page()
