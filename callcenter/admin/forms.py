@@ -6,26 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, current_app
+from flask import abort
 
-from callcenter.access.auth import current_staff
-from callcenter.access.locale import request_locale
 from callcenter.core.inputs import InputError
-from callcenter.core.models import Base, Staff
+from callcenter.core.models import Base
 from callcenter.core.web import db
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Base)
-
-
-def staff() -> Staff:
-    found = current_staff()
-    assert found is not None  # require_role ran first
-    return found
-
-
-def page_locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
 
 
 def row_or_404(model: type[M], row_id: int) -> M:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import require_role
-from callcenter.admin.forms import Problems, page_locale, row_or_404, staff
+from callcenter.admin.forms import Problems, row_or_404
 from callcenter.admin.numbers import (
     ChannelForm,
     NumberForm,
@@ -29,6 +29,8 @@ from callcenter.admin.numbers import (
     save_channel,
     update_number,
 )
+from callcenter.admin.pages import admin as staff
+from callcenter.admin.pages import locale as page_locale
 from callcenter.core import clinic_scope
 from callcenter.core.i18n import N_, t
 from callcenter.core.models import Channel, Clinic, TrackingNumber

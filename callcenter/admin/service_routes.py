@@ -17,7 +17,9 @@ from sqlalchemy import select
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import require_role
-from callcenter.admin.forms import Problems, page_locale, row_or_404, staff
+from callcenter.admin.forms import Problems, row_or_404
+from callcenter.admin.pages import admin as staff
+from callcenter.admin.pages import locale as page_locale
 from callcenter.admin.services import (
     ServiceForm,
     apply,
