@@ -30,12 +30,14 @@ def cli() -> None:
 def check_config() -> None:
     """Validate settings and print them (secrets masked)."""
     from callcenter.core.clinic_settings import report
+    from callcenter.inbound import pbx_accounts
     from callcenter.inbound.webhook_secrets import provider_status
 
     config = settings()
     for name, shown in describe(config):
         click.echo(f"{name:34} {shown}")
-    click.echo("\n".join(report(config)))
+    click.echo("\n".join(report(config, more=lambda session, clinic: pbx_accounts.describe(
+        session, clinic.id, config["SECRET_KEY"]))))
     status = provider_status(config)
     for provider, ready in status.items():
         click.echo(f"webhooks/{provider:25} {'signed' if ready else 'not set up: refuses every request'}")

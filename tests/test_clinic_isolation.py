@@ -64,15 +64,20 @@ CHECKS: dict[str, Check] = {
     "desk.unlock": Check(NO_DATA, DESK),
     "desk.stream": Check(STREAM, DESK),
     "webhooks.receive": Check(SIGNED),
+    "webhooks.receive_for_account": Check(SIGNED),
     "outbound.twiml": Check(SIGNED),
     "outbound.gather": Check(SIGNED),
     "outbound.status": Check(SIGNED),
     "threecx.lookup": Check(SIGNED),
+    "threecx.lookup_for_account": Check(SIGNED),
     "admin.page": Check(LISTING, ADMIN),
     "admin.assign": Check(BY_ID, ADMIN, form={"channel_id": 1}),
     "admin.reprocess_one": Check(BY_ID, ADMIN),
     "pbx_admin.page": Check(LISTING, ADMIN),
     "pbx_admin.send_test": Check(LISTING, ADMIN),
+    "pbx_admin.save_account": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
+                                                        "GENERIC_SECRET": "isolation"}),
+    "pbx_admin.remove_account": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id"}),
     "dnc_admin.page": Check(LISTING, ADMIN, a_sees=True),
     "dnc_admin.add": Check(FORM_POST, ADMIN, form={"number": "+79990001122", "scope": "all",
                                                     "reason": "isolation"}),
@@ -164,7 +169,7 @@ CHECKS: dict[str, Check] = {
 }
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",
-         "filename": "desk.js", "attempt_id": 1}
+         "filename": "desk.js", "attempt_id": 1, "token": "no-such-account"}
 OPENAPI_PARAM = re.compile(r"{([a-z_]+)}")
 
 

@@ -29,6 +29,7 @@ from callcenter.core.models import (
     Patient,
     StaffClinic,
 )
+from callcenter.inbound import pbx_accounts
 from callcenter.outbound import jobs
 from callcenter.outbound.dialers.twilio import TwilioDialer
 from tests import factories as f
@@ -217,9 +218,11 @@ def test_check_config_says_where_each_value_comes_from(session: Session, databas
     first = f.clinic(session, name="First")
     second = f.clinic(session, name="Second", caller_id="+74957770000", call_window_start=time(10),
                       call_window_end=time.max, patient_language="zh")
+    account = pbx_accounts.save(session, second.id, "zadarma", {"ZADARMA_SECRET": "zd-secret-9f3"}, "cc-key")
     session.commit()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALLCENTER_", "TWILIO_"))}
     env.update({"DATABASE_URL": database_url, "CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                "CALLCENTER_SECRET_KEY": "cc-key",
                 "CALLCENTER_TWILIO_CALLER_ID": INSTALLATION_CALLER, "PYTHONPATH": str(ROOT)})
     result = subprocess.run([sys.executable, "-m", "callcenter.cli", "check-config"], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -231,8 +234,10 @@ def test_check_config_says_where_each_value_comes_from(session: Session, databas
             f"clinic {first.id} First: new patients' language ru (the clinic's language)",
             f"clinic {second.id} Second: caller ID +74957770000 (clinic {second.id}'s own setting)",
             f"clinic {second.id} Second: calling window 10:00-24:00 (clinic {second.id}'s own setting)",
-            f"clinic {second.id} Second: new patients' language zh (clinic {second.id}'s own setting)"):
+            f"clinic {second.id} Second: new patients' language zh (clinic {second.id}'s own setting)",
+            f"clinic {second.id} Second: own zadarma account at /webhooks/zadarma/c/{account.token}: signed"):
         assert line in lines, (line, result.stdout)
+    assert "zd-secret-9f3" not in result.stdout
 
 
 def test_a_network_admin_creates_a_clinic_that_others_do_not_see(client: Any, app: Any,

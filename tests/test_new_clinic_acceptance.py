@@ -77,6 +77,7 @@ FIRST = Clinic(
     numbers=[("Яндекс.Карты", "yandex_maps", "8 495 765-43-21"),
              ("Радио Эхо", "radio_echo", "8 495 765-43-22"),
              ("Билборд", "billboard", "8 495 765-43-23")])
+SECOND_SECRET = "shanghai-own-pbx-secret"
 SECOND = Clinic(
     name="微笑 上海", zone="Asia/Shanghai", locale="zh", region="CN",
     receptionists=[("li.na", "李", "娜", "101")],
@@ -85,16 +86,17 @@ SECOND = Clinic(
     numbers=[("大众点评", "dianping", "021 5555 0101")])
 
 
-def _ring(serve: Serve, call_id: str, caller: str, to: str, extension: str) -> None:
+def _ring(serve: Serve, call_id: str, caller: str, to: str, extension: str,
+          path: str = "/webhooks/generic", secret: str = SECRET) -> None:
     """A signed generic webhook: ringing, from the caller, to the number, at the extension."""
     now = int(time.time())
     body = json.dumps({"call_id": call_id, "event": "ringing", "direction": "inbound",
                        "from": caller, "to": to, "extension": extension,
                        "timestamp": time.time()}).encode()
     request = urllib.request.Request(
-        f"{_url(serve)}/webhooks/generic", data=body,
+        f"{_url(serve)}{path}", data=body,
         headers={"Content-Type": "application/json", TIMESTAMP_HEADER: str(now),
-                 SIGNATURE_HEADER: sign(SECRET, now, body)})
+                 SIGNATURE_HEADER: sign(secret, now, body)})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 204
 
@@ -360,13 +362,25 @@ def test_a_second_clinic_of_the_network_keeps_its_own(world: World) -> None:
     SECOND.id = int(parse_qs(urlsplit(page.url).query)["clinic"][0])
     assert SECOND.id != FIRST.id
     _furnish(page, url, SECOND)
+    # Shanghai has its own account with the PBX provider: its own address and secret.
+    page.goto(f"{url}/admin/pbx?clinic_id={SECOND.id}")
+    row = page.locator("#pbx-generic")
+    row.locator("summary").click()
+    row.locator("input[name=GENERIC_SECRET]").fill(SECOND_SECRET)
+    row.locator("form[action$='/account'] button[type=submit]").click()
+    row = page.locator("#pbx-generic")
+    expect(row.locator("[data-secret]")).to_have_attribute("data-secret", "own")
+    own_url = row.locator("code.url").inner_text()
+    assert own_url.startswith(f"{url}/webhooks/generic/c/")
+    own_path = own_url.removeprefix(url)
+    assert SECOND_SECRET not in page.content()
 
     anna = _desk(world, "anna", "ru-RU")
     li = _desk(world, "li.na", "zh-CN")
     anna_cards = anna.locator("article.pop").count()
     rang_at = datetime.now(ZoneInfo("UTC"))
     # Both clinics have an extension 101: the Shanghai call pops only at Shanghai's 101.
-    _ring(world.serve, "accept-cn-1", STRANGER_CN, SECOND.tracked[0], "101")
+    _ring(world.serve, "accept-cn-1", STRANGER_CN, SECOND.tracked[0], "101", own_path, SECOND_SECRET)
     card = _assert_pop(li, SECOND, rang_at, "娜")
     _price_question(li, card, SECOND, SECOND.services[0], "CNY")
     _ring(world.serve, "accept-3", "+79035550001", FIRST.tracked[0], "101")

@@ -37,13 +37,17 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "health.healthz": PUBLIC,
     "openapi.openapi": PUBLIC,
     "webhooks.receive": SIGNED,
+    "webhooks.receive_for_account": SIGNED,
     "outbound.twiml": SIGNED,
     "outbound.gather": SIGNED,
     "outbound.status": SIGNED,
     "threecx.lookup": SIGNED,
+    "threecx.lookup_for_account": SIGNED,
     "admin.page": ADMIN,
     "pbx_admin.page": ADMIN,
     "pbx_admin.send_test": ADMIN,
+    "pbx_admin.save_account": ADMIN,
+    "pbx_admin.remove_account": ADMIN,
     "dnc_admin.page": ADMIN,
     "dnc_admin.add": ADMIN,
     "dnc_admin.remove": ADMIN,
@@ -174,7 +178,7 @@ def _caller(app: Any, session: Session, role: str) -> Any:
 def _values(session: Session) -> dict[str, Any]:
     values: dict[str, Any] = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
     values.update(attempt_id=1, action="pause", name="summary", provider="generic", subpath="events",
-                  filename="desk.js")
+                  filename="desk.js", token="no-such-account")
     return values
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -43,10 +43,11 @@ class SampleRequest:
     subpath: str
     headers: dict[str, str]
     body: bytes
+    mount: str = ""  # where the provider's webhooks arrive; "" = /webhooks/<provider>
 
     @property
     def path(self) -> str:
-        return f"/webhooks/{self.provider}" + (f"/{self.subpath}" if self.subpath else "")
+        return (self.mount or f"/webhooks/{self.provider}") + (f"/{self.subpath}" if self.subpath else "")
 
 
 def new_call_id() -> str:
@@ -64,13 +65,13 @@ def _own_signed(provider: str, secret: str, ring: Ring, body: bytes) -> SampleRe
         hmac_signing.SIGNATURE_HEADER: hmac_signing.sign(secret, stamp, body)}, body)
 
 
-def _generic(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _generic(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     body = _json({"call_id": ring.call_id, "event": "ringing", "direction": "inbound",
                   "from": TEST_CALLER, "to": ring.dialed, "timestamp": int(ring.now.timestamp())})
     return _own_signed("generic", settings["GENERIC_SECRET"], ring, body)
 
 
-def _asterisk(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _asterisk(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     # The trunk channel's Newchannel: the caller, and the DID as the extension dialed.
     body = _json({"Event": "Newchannel", "Channel": "PJSIP/trunk-test", "ChannelState": "4",
                   "ChannelStateDesc": "Ring", "CallerIDNum": TEST_CALLER, "Context": "from-trunk",
@@ -79,8 +80,8 @@ def _asterisk(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleR
     return _own_signed("asterisk", settings["ASTERISK_SECRET"], ring, body)
 
 
-def _twilio(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
-    url = f"{base_url.rstrip('/')}/webhooks/twilio/voice"  # Twilio signs the URL it posts to
+def _twilio(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
+    url = f"{mount_url}/voice"  # Twilio signs the URL it posts to
     account = settings.get("TWILIO_ACCOUNT_SID") or "AC" + "0" * 32
     form = {"AccountSid": account, "ApiVersion": "2010-04-01", "CallSid": "CA" + ring.call_id,
             "CallStatus": "ringing", "Direction": "inbound", "From": TEST_CALLER,
@@ -90,7 +91,7 @@ def _twilio(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleReq
                          urlencode(form).encode())
 
 
-def _zadarma(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _zadarma(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     # call_start is the account's wall clock, read in the clinic's zone.
     start = ring.now.astimezone(ZoneInfo(settings["TIMEZONE"])).strftime("%Y-%m-%d %H:%M:%S")
     form = {"event": "NOTIFY_START", "call_start": start, "pbx_call_id": f"in_{ring.call_id}",
@@ -101,7 +102,7 @@ def _zadarma(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRe
                          urlencode(form).encode())
 
 
-def _mango(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _mango(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     text = json.dumps({"entry_id": ring.call_id, "call_id": f"{ring.call_id}:1",
                        "timestamp": int(ring.now.timestamp()), "seq": 1, "call_state": "Appeared",
                        "location": "ivr", "from": {"number": TEST_CALLER},
@@ -112,7 +113,7 @@ def _mango(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequ
     return SampleRequest("mango", "events/call", {"Content-Type": FORM}, body.encode())
 
 
-def _yeastar(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _yeastar(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     # Yeastar's call id is Asterisk's "<unix seconds>.<n>": the call's start is read from it.
     call_id = f"{int(ring.now.timestamp())}.{int(ring.call_id[:6], 16)}"
     msg = {"call_id": call_id, "members": [{"inbound": {
@@ -123,7 +124,7 @@ def _yeastar(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRe
         "Content-Type": JSON, "X-Signature": yeastar.signature(settings["YEASTAR_SECRET"], body)}, body)
 
 
-def _telnyx(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _telnyx(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     body = _json({"data": {
         "record_type": "event", "event_type": "call.initiated", "id": str(uuid.uuid4()),
         "occurred_at": ring.now.isoformat(), "payload": {
@@ -136,7 +137,7 @@ def _telnyx(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleReq
         telnyx.SELF_TEST_HEADER: telnyx.self_test_signature(settings, stamp, body)}, body)
 
 
-def _threecx(ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def _threecx(ring: Ring, settings: Mapping[str, Any], mount_url: str) -> SampleRequest:
     # 3CX journals a call once it is over and names no DID: the report of a short answered call.
     stamp = ring.now.strftime("%Y-%m-%dT%H:%M:%SZ")
     form = {"call_type": "Inbound", "number": TEST_CALLER, "duration": "00:00:01",
@@ -149,7 +150,10 @@ _BUILDERS = {"generic": _generic, "asterisk": _asterisk, "twilio": _twilio, "zad
              "mango": _mango, "yeastar": _yeastar, "telnyx": _telnyx, "3cx": _threecx}
 
 
-def ringing(provider: str, ring: Ring, settings: Mapping[str, Any], base_url: str) -> SampleRequest:
+def ringing(provider: str, ring: Ring, settings: Mapping[str, Any], base_url: str,
+            mount: str = "") -> SampleRequest:
     """The signed request of a ringing call (3CX: of a finished one) that `provider` would post
-    to the service at `base_url`; `settings` must hold the provider's signing settings."""
-    return _BUILDERS[provider](ring, settings, base_url)
+    to the service at `base_url`, under `mount` (a clinic's own account URL) or the provider's
+    installation-wide path; `settings` must hold the signing settings that path verifies with."""
+    mount = mount or f"/webhooks/{provider}"
+    return replace(_BUILDERS[provider](ring, settings, base_url.rstrip("/") + mount), mount=mount)

@@ -8,13 +8,14 @@ value applies and where it comes from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from callcenter.core import migrate
 from callcenter.core.config import DEFAULTS, set_in_environment
@@ -81,8 +82,10 @@ def origins(clinic: Clinic, config: Mapping[str, Any],
     ]
 
 
-def report(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[str]:
-    """check-config's lines about per-clinic values, read from the database when it has clinics."""
+def report(config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
+           more: Callable[[Session, Clinic], Iterable[str]] | None = None) -> list[str]:
+    """check-config's lines about per-clinic values, read from the database when it has clinics;
+    `more` adds a feature's own lines per clinic (its PBX accounts)."""
     url = config["DATABASE_URL"]
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
@@ -96,8 +99,10 @@ def report(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) 
         try:
             with session_scope(make_session_factory(engine)) as session:
                 clinics = session.scalars(select(Clinic).order_by(Clinic.id)).all()
-                lines = [f"clinic {c.id} {c.name}: {what} {value} ({origin})"
-                         for c in clinics for what, value, origin in origins(c, config, environ)]
+                lines = [line for c in clinics for line in (
+                    *(f"clinic {c.id} {c.name}: {what} {value} ({origin})"
+                      for what, value, origin in origins(c, config, environ)),
+                    *(f"clinic {c.id} {c.name}: {text}" for text in (more(session, c) if more else ())))]
         finally:
             engine.dispose()
     except OperationalError as exc:

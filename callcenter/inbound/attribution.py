@@ -11,11 +11,13 @@ from callcenter.core.models import Call, Channel, TrackingNumber
 UNATTRIBUTED = "unattributed"
 
 
-def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> TrackingNumber:
-    """The tracking number row for a dialed number; an unknown one is created for an admin to assign."""
+def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> TrackingNumber | None:
+    """The tracking number row for a dialed number; an unknown one is created for an admin to assign.
+    None when the number is another clinic's (a clinic's own PBX account naming it): that
+    clinic's channel must not be credited with, or reached through, this clinic's call."""
     number = session.scalar(select(TrackingNumber).where(TrackingNumber.e164 == dialed))
     if number is not None:
-        return number
+        return number if number.clinic_id == clinic_id else None
     session.execute(
         insert_ignoring_conflicts(session, TrackingNumber)
         .values(clinic_id=clinic_id, e164=dialed, channel_id=None, auto_created=True,

@@ -100,8 +100,9 @@ def record_call_event(
         _link_caller(session, call, remote, call.clinic_id)
     if call.direction == CallDirection.INBOUND and call.tracking_number_id is None and call.dialed:
         number = channel_for_dialed(session, call.clinic_id, call.dialed)
-        call.tracking_number_id = number.id
-        call.channel_id = number.channel_id
+        if number is not None:
+            call.tracking_number_id = number.id
+            call.channel_id = number.channel_id
     if remote and call.answered_at is not None and (not answered_before or newly_known):
         _close_missed_callbacks(session, call, remote)
     session.flush()

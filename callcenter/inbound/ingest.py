@@ -22,6 +22,7 @@ from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound import screenpop, webhook_bindings
 from callcenter.inbound.calls import CallChange, record_call_event
+from callcenter.inbound.pbx_accounts import Connection, by_id, find
 from webhooks import (
     CallEvent,
     InboundRequest,
@@ -65,10 +66,18 @@ def request_from_raw(raw: RawWebhook, url: str) -> InboundRequest:
                           remote_addr=raw.remote_addr, received_at=raw.received_at)
 
 
-def handle_webhook(runtime: Runtime, request: InboundRequest, clinic_id: int | None = None) -> IngestResult:
+def handle_webhook(runtime: Runtime, request: InboundRequest, clinic_id: int | None = None,
+                   token: str | None = None) -> IngestResult:
     """The whole pipeline for one HTTP delivery: one transaction holds the raw row and its effects.
-    `clinic_id`: the clinic a new call belongs to, when the route knows it (our own calls' callbacks)."""
-    return _run(runtime, request, raw_id=None, clinic_id=clinic_id)
+    `clinic_id`: the clinic a new call belongs to, when the route knows it (our own calls' callbacks).
+    `token`: the clinic's own PBX account the URL named (pbx_accounts), whose secret verifies it."""
+    connection = None
+    if token is not None:
+        with runtime.sessions() as session:
+            connection = find(session, request.provider, token, runtime.config["SECRET_KEY"])
+        if connection is None:
+            return _run(runtime, request, raw_id=None, unknown_account=True)
+    return _run(runtime, request, raw_id=None, clinic_id=clinic_id, connection=connection)
 
 
 @dataclass
@@ -116,16 +125,21 @@ def _source_field(raw: Mapping[str, Any], value: Any, default: str) -> str:
     return default
 
 
-def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
+def _interpret(request: InboundRequest, config: Mapping[str, Any],
+               connection: Connection | None = None) -> _Reading:
     """Verify and parse (pure, no database): events and reply, or the refusal to answer with."""
     adapter = get_adapter(request.provider)
     if adapter is None:
         return _refuse(404, RawState.REJECTED, "unknown provider", {
             "error": "unknown_provider", "message": f"no PBX adapter named {request.provider!r}"})
     review_bytes = config["REVIEW_BODY_BYTES"]
+    if connection is not None:
+        config = connection.settings(config)
     try:
         adapter.verify(request, config)
         events = adapter.parse(request, config)
+        if connection is not None:
+            events = connection.namespaced(events)
         for event in events:
             check_event(event)
     except SignatureError as exc:
@@ -149,15 +163,28 @@ def _interpret(request: InboundRequest, config: Mapping[str, Any]) -> _Reading:
     return _Reading(events=events, reply=adapter.reply(request, events, config))
 
 
+def _unknown_account() -> _Reading:
+    # 403 like a bad signature: the answer does not tell which tokens exist.
+    return _refuse(403, RawState.REJECTED, "unknown PBX account", {
+        "error": "unknown_account", "message": "no PBX account of this provider has this URL"})
+
+
 def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None,
-         clinic_id: int | None = None) -> IngestResult:
-    reading = _interpret(request, runtime.config)
+         clinic_id: int | None = None, connection: Connection | None = None,
+         unknown_account: bool = False) -> IngestResult:
+    reading = _unknown_account() if unknown_account else _interpret(request, runtime.config, connection)
+    if connection is not None:
+        clinic_id = connection.clinic_id
     failure: str | None = None
     with runtime.write_guard(), runtime.sessions() as session:
         raw = _store(session, request, raw_id, reading)
         changes: list[CallChange] = []
+        if connection is not None:
+            # The account's clinic owns what came to its URL, refused or not: its admin reviews it.
+            raw.pbx_account_id, raw.clinic_id = connection.account_id, connection.clinic_id
         if reading.refusal is None:
-            reading = _bound(session, request.provider, reading, runtime.config)
+            reading = _bound(session, connection.binding_provider if connection else request.provider,
+                             reading, runtime.config)
             raw.state, raw.error = reading.state, reading.error
         if reading.refusal is None:
             try:
@@ -260,7 +287,9 @@ def reprocess(runtime: Runtime, raw_id: int, url: str = "") -> IngestResult:
         if raw is None:
             raise LookupError(f"no raw webhook {raw_id}")
         request = request_from_raw(raw, url or _stored_url(raw))
-    return _run(runtime, request, raw_id=raw_id)
+        connection = (by_id(session, raw.pbx_account_id, runtime.config["SECRET_KEY"])
+                      if raw.pbx_account_id is not None else None)
+    return _run(runtime, request, raw_id=raw_id, connection=connection)
 
 
 def _stored_url(raw: RawWebhook) -> str:

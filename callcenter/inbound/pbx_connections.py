@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.core.config import DEFAULTS
 from callcenter.core.models import Call, CallEventRecord, RawState, RawWebhook, TrackingNumber
+from callcenter.inbound import pbx_accounts
 from callcenter.inbound.webhook_secrets import SIGNING_SETTINGS
 from webhooks import samples
 
@@ -47,6 +48,15 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider("3cx", "3CX", ("/webhooks/3cx", "/3cx/lookup"), pops=False),
 )
 BY_NAME = {p.name: p for p in PROVIDERS}
+
+
+def account_path(path: str, provider: str, token: str) -> str:
+    """One of the provider's paths as a clinic's own account serves it (its token after the
+    mount point: /webhooks/twilio/voice → /webhooks/twilio/c/<token>/voice)."""
+    mount = f"/webhooks/{provider}"
+    if path.startswith(mount):
+        return pbx_accounts.path(provider, token) + path[len(mount):]
+    return f"{path}/c/{token}"  # /3cx/lookup → /3cx/lookup/c/<token>
 
 
 def setting_names(provider: str) -> list[str]:
@@ -112,7 +122,10 @@ def send_test_call(app: Flask, session: Session, provider: str, clinic_id: int, 
     `session` (scoped to the admin) only reads the tracking number and the outcome; it must hold
     no write, since the webhook's own transaction takes SQLite's writer lock."""
     config = app.config
-    missing = missing_settings(provider, config)
+    # The clinic's own account when it has one: its URL and its secret are what the PBX uses.
+    connection = pbx_accounts.for_clinic(session, clinic_id, provider, config["SECRET_KEY"])
+    settings = connection.settings(config) if connection else config
+    missing = missing_settings(provider, settings)
     if missing:
         return TestResult(provider, Verdict.NOT_SET_UP, missing=missing)
     dialed = test_number(session, clinic_id)
@@ -120,7 +133,8 @@ def send_test_call(app: Flask, session: Session, provider: str, clinic_id: int, 
         return TestResult(provider, Verdict.NO_NUMBER)
     session.commit()  # end the read transaction before the webhook's write
     base = public_base(config, request_base)
-    sample = samples.ringing(provider, samples.Ring(samples.new_call_id(), dialed, now), config, base)
+    sample = samples.ringing(provider, samples.Ring(samples.new_call_id(), dialed, now), settings,
+                             base, pbx_accounts.path(provider, connection.token) if connection else "")
     # A fresh application context: the webhook request must not share this page's `g` (its
     # database session and signed-in staff member).
     with app.app_context():

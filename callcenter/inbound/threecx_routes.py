@@ -1,4 +1,4 @@
-"""GET /3cx/lookup: who is calling, for the contact pop 3CX shows on its own phones and apps.
+"""GET /3cx/lookup (and /3cx/lookup/c/<token> for a clinic's own 3CX account): who is calling, for the contact pop 3CX shows on its own phones and apps.
 
 3CX calls it while the phone rings (the default scenario of integrations/3cx/callcenter.xml),
 so it is one indexed query. Only a number that belongs to exactly one patient is named: for a
@@ -17,6 +17,7 @@ from callcenter.core import clinic_scope
 from callcenter.core.models import Patient, PatientPhone
 from callcenter.core.phones import mask, normalize
 from callcenter.core.web import db
+from callcenter.inbound.pbx_accounts import find
 from webhooks.threecx import key_matches
 
 bp = Blueprint("threecx", __name__)
@@ -31,10 +32,10 @@ def caller_number(raw: str, region: str) -> str | None:
     return normalize(raw, region)
 
 
-def _key_clinic_session() -> Session:
-    """The 3CX key serves one clinic (setting 3CX_CLINIC): the lookup names only its patients."""
+def _key_clinic_session(clinic_id: int) -> Session:
+    """The 3CX key serves one clinic (setting 3CX_CLINIC, or the clinic whose own 3CX account the
+    URL names): the lookup names only its patients."""
     session = db()
-    clinic_id = current_app.config["3CX_CLINIC"]
     if not clinic_id:
         clinic_scope.restrict(session, clinic_scope.installation(session))
         clinic_id = default_clinic(session, current_app.config).id
@@ -43,17 +44,30 @@ def _key_clinic_session() -> Session:
 
 @bp.get("/3cx/lookup")
 def lookup() -> tuple[Response, int]:
+    return _lookup(current_app.config["3CX_SECRET"], current_app.config["3CX_CLINIC"])
+
+
+@bp.get("/3cx/lookup/c/<token>")
+def lookup_for_account(token: str) -> tuple[Response, int]:
+    connection = find(db(), "3cx", token, current_app.config["SECRET_KEY"])
+    if connection is None:
+        return jsonify({"error": "unknown_account",
+                        "message": "no 3CX account has this URL"}), 403
+    return _lookup(connection.own["3CX_SECRET"], connection.clinic_id)
+
+
+def _lookup(secret: str, clinic_id: int) -> tuple[Response, int]:
     config = current_app.config
     # Header only: a key in the query string ends up in access logs.
     given = request.headers.get("X-Api-Key", "")
-    if not key_matches(given.strip(), config["3CX_SECRET"]):
+    if not key_matches(given.strip(), secret):
         return jsonify({"error": "forbidden", "message": "missing or wrong 3CX key"}), 403
     raw = request.args.get("number")
     if raw is None:
         return jsonify({"error": "invalid_request", "field": "number",
                         "message": "number is required"}), 400
     e164 = caller_number(raw, config["REGION"])
-    session = _key_clinic_session()
+    session = _key_clinic_session(clinic_id)
     rows = [] if e164 is None else session.execute(
         select(Patient.id, Patient.first_name, Patient.last_name)
         .join(PatientPhone, PatientPhone.patient_id == Patient.id)

@@ -23,9 +23,20 @@ bp.before_request(limit_webhook)
 @bp.route("/webhooks/<provider>", methods=METHODS, defaults={"subpath": ""})
 @bp.route("/webhooks/<provider>/<path:subpath>", methods=METHODS)
 def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
+    return _receive(provider, subpath, None)
+
+
+# A clinic's own account with the provider (inbound/pbx_accounts.py): the token picks its secret.
+@bp.route("/webhooks/<provider>/c/<token>", methods=METHODS, defaults={"subpath": ""})
+@bp.route("/webhooks/<provider>/c/<token>/<path:subpath>", methods=METHODS)
+def receive_for_account(provider: str, token: str, subpath: str) -> Response | tuple[Response, int]:
+    return _receive(provider, subpath, token)
+
+
+def _receive(provider: str, subpath: str, token: str | None) -> Response | tuple[Response, int]:
     body = request.get_data(cache=True)
     try:
-        result = handle_webhook(runtime(), inbound_request(provider, subpath, body))
+        result = handle_webhook(runtime(), inbound_request(provider, subpath, body), token=token)
     except DBAPIError as exc:
         # Nothing could be stored: ask the PBX to retry rather than pretend we have it.
         log.error("webhook not stored, database unavailable: %s", type(exc.orig).__name__)

@@ -47,6 +47,7 @@ from callcenter.core.models.outbound import (
     TaskState,
 )
 from callcenter.core.models.patients import Patient, PatientPhone, Sex
+from callcenter.core.models.pbx import PbxAccount
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -77,6 +78,7 @@ __all__ = [
     "OptOut",
     "Patient",
     "PatientPhone",
+    "PbxAccount",
     "RawState",
     "RawWebhook",
     "Service",

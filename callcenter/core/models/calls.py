@@ -188,6 +188,10 @@ class RawWebhook(Base):
     # The clinic of the call it was applied to; None until then (rejected, invalid, failed).
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
+    # Set when it came to a clinic's own account URL (/webhooks/<provider>/c/<token>): that
+    # account's secret verifies it again on re-processing, and its clinic owns it even if refused.
+    pbx_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pbx_accounts.id", ondelete="SET NULL"))
     path: Mapped[str] = mapped_column(String(300))
     method: Mapped[str] = mapped_column(String(8))
     query: Mapped[str] = mapped_column(Text, default="")
