@@ -2,8 +2,9 @@
 `callcenter serve --no-demo`, set up in Chromium through its pages only (no database writes);
 then a signed generic webhook to a tracking number pops a card at the right receptionist's desk
 with the greeting of the clinic's clock, two slots of the doctors' schedules and the listed price.
-The second test adds a clinic of the network in Shanghai speaking Chinese, pops a call there, and
-checks that neither clinic sees the other's calls or patients.
+The second test adds a clinic of the network in Shanghai speaking Chinese, with its own account at
+the PBX provider (its own webhook address and secret), pops a call there, and checks that neither
+clinic reaches the other's calls. Both run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -297,14 +298,18 @@ def _price_question(desk: Any, card: Any, clinic: Clinic, service: tuple[str, st
                                                             currency, clinic.locale))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     require(os.path.exists(CHROMIUM), "no Chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     expect.set_options(timeout=WAIT)
     # The real `callcenter serve --no-demo` on an empty instance folder (SQLite, its own Redis).
-    serve = Serve(tmp_path_factory.mktemp("accept"), "--no-demo", CALLCENTER_GENERIC_SECRET=SECRET)
+    # The instance's own SQLite file, or an empty PostgreSQL database that serve migrates itself.
+    database = ({} if request.param == "sqlite" else {"DATABASE_URL": request.getfixturevalue(
+        "postgres_server").create_database("acceptance")})
+    serve = Serve(tmp_path_factory.mktemp("accept"), "--no-demo", CALLCENTER_GENERIC_SECRET=SECRET,
+                  **database)
     try:
         _wait(lambda: serve.get("/setup")[0] == 200, "serve answers /setup", DEADLINE)
         with sync_playwright() as playwright:
