@@ -36,6 +36,12 @@ from callcenter.core.models.clinic import (
     StaffClinic,
     StaffRole,
 )
+from callcenter.core.models.messaging import (
+    FINAL_STATUSES,
+    Message,
+    MessagePurpose,
+    MessageStatus,
+)
 from callcenter.core.models.outbound import (
     Campaign,
     CampaignState,
@@ -50,6 +56,7 @@ from callcenter.core.models.patients import Patient, PatientPhone, Sex
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
     "WEEKDAYS",
     "AbsenceKind",
     "Appointment",
@@ -74,6 +81,9 @@ __all__ = [
     "DoctorAbsence",
     "DoctorSchedule",
     "FirstRun",
+    "Message",
+    "MessagePurpose",
+    "MessageStatus",
     "OptOut",
     "Patient",
     "PatientPhone",
