@@ -68,6 +68,10 @@ CHECKS: dict[str, Check] = {
     "outbound.gather": Check(SIGNED),
     "outbound.status": Check(SIGNED),
     "threecx.lookup": Check(SIGNED),
+    "sms_webhooks.receive": Check(SIGNED),
+    "messaging.patient_thread": Check(BY_ID, DESK),
+    "messaging.send_reply": Check(BY_ID, DESK, json={"body": "isolation"}),
+    "messaging.unread": Check(LISTING, DESK),
     "admin.page": Check(LISTING, ADMIN),
     "admin.assign": Check(BY_ID, ADMIN, form={"channel_id": 1}),
     "admin.reprocess_one": Check(BY_ID, ADMIN),
@@ -164,7 +168,7 @@ CHECKS: dict[str, Check] = {
 }
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",
-         "filename": "desk.js", "attempt_id": 1}
+         "filename": "desk.js", "attempt_id": 1, "sms_provider": "twilio"}
 OPENAPI_PARAM = re.compile(r"{([a-z_]+)}")
 
 

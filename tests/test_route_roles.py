@@ -41,6 +41,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "outbound.gather": SIGNED,
     "outbound.status": SIGNED,
     "threecx.lookup": SIGNED,
+    "sms_webhooks.receive": SIGNED,
     "admin.page": ADMIN,
     "pbx_admin.page": ADMIN,
     "pbx_admin.send_test": ADMIN,
@@ -99,6 +100,9 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "desk.dial": DESK,
     "desk.lock": DESK,
     "desk.unlock": DESK,
+    "messaging.patient_thread": DESK,
+    "messaging.send_reply": DESK,
+    "messaging.unread": DESK,
     "api_calls.list_calls": DESK,
     "api_calls.get_call": DESK,
     "api_calls.update_call": DESK,
@@ -174,7 +178,7 @@ def _caller(app: Any, session: Session, role: str) -> Any:
 def _values(session: Session) -> dict[str, Any]:
     values: dict[str, Any] = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
     values.update(attempt_id=1, action="pause", name="summary", provider="generic", subpath="events",
-                  filename="desk.js")
+                  filename="desk.js", sms_provider="twilio")
     return values
 
 

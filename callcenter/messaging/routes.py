@@ -10,6 +10,7 @@ from rq import Queue
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
+from callcenter.access.locale import request_locale
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Patient, Staff, utcnow
 from callcenter.core.web import db, runtime
@@ -39,11 +40,10 @@ def _region() -> str:
 
 @bp.errorhandler(InputError)
 def _refused(exc: InputError) -> tuple[Response, int]:
-    from callcenter.access.locale import request_locale
-
+    # Another clinic's patient is not there at all: the same 404 as an id that never existed.
     status = 404 if exc.field == "patient_id" else 400
-    return jsonify({"error": "not_found" if status == 404 else "invalid_request", "field": exc.field,
-                    "message": exc.localized(request_locale())}), status
+    return jsonify({"error": "invalid_request", "field": exc.field,
+                    "message": exc.localized(request_locale(current_app.config["LOCALE"]))}), status
 
 
 @bp.get("/api/patients/<int:patient_id>/messages")

@@ -39,9 +39,10 @@ def _refuse(raw: InboundRequest, state: RawState, status: int, body: dict[str, s
     return jsonify(body), status
 
 
-@bp.post("/<provider>", defaults={"subpath": ""})
-@bp.post("/<provider>/<subpath>")
-def receive(provider: str, subpath: str) -> Response | tuple[Response, int]:
+@bp.post("/<sms_provider>", defaults={"subpath": ""})
+@bp.post("/<sms_provider>/<subpath>")
+def receive(sms_provider: str, subpath: str) -> Response | tuple[Response, int]:
+    provider = sms_provider
     impl = provider_for(provider, current_app.config)
     if impl is None:
         return jsonify({"error": "unknown_provider", "message": f"no text provider {provider!r}"}), 404
