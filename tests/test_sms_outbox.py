@@ -148,3 +148,19 @@ def test_webhook_edge_refuses_unsigned_and_malformed_and_keeps_them(client: Any,
     assert client.post("/webhooks/sms/nobody", data=urlencode(body)).status_code == 404
     states = session.scalars(select(RawWebhook.state).order_by(RawWebhook.id)).all()
     assert states == [RawState.REJECTED, RawState.INVALID]
+
+
+def test_erasure_removes_the_texts_words_and_number(app: Any, session: Session) -> None:
+    from callcenter.access import privacy
+
+    clinic = f.clinic(session)
+    patient = f.patient(session, clinic, PHONE)
+    message_id = outbox.enqueue(session, outbox.Draft(clinic.id, MessagePurpose.DESK, PHONE, "Личное",
+                                                      patient_id=patient.id), utcnow(), app.config)
+    session.commit()
+    assert [m["body"] for m in privacy.export(session, patient.id, utcnow())["messages"]] == ["Личное"]
+    privacy.erase(session, patient.id, None, utcnow())
+    session.commit()
+    message = session.get(Message, message_id)
+    assert message is not None and message.body == "" and PHONE not in message.phone
+    assert message.status is MessageStatus.CANCELLED
