@@ -33,6 +33,8 @@ from callcenter.desk import routes as desk
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
 from callcenter.inbound import webhook_routes as webhooks
+from callcenter.messaging import routes as messaging
+from callcenter.messaging import webhook_routes as sms_webhooks
 from callcenter.outbound import routes as campaigns_admin
 from callcenter.outbound import twilio_routes as outbound
 
@@ -81,10 +83,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)
+    app.register_blueprint(sms_webhooks.bp)  # before webhooks.bp, like outbound.bp
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(messaging.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)

@@ -224,13 +224,18 @@ def scripts() -> None:
               help="clinic folder on top (default: CALLCENTER_SCRIPTS_DIR)")
 @click.option("--locale", "locales", multiple=True, help="a locale that must have every scenario")
 def scripts_check(library: Path | None, overrides: Path | None, locales: tuple[str, ...]) -> None:
-    """Validate every script; prints file:line: problem, exits 1 on any."""
+    """Validate every script and text template; prints file:line: problem, exits 1 on any."""
     from callcenter.callscripts.check import check_scripts
     from callcenter.callscripts.library import PACKAGED_DIR
+    from callcenter.messaging import templates
 
     config = settings()
     folder = overrides or (Path(config["SCRIPTS_DIR"]) if config["SCRIPTS_DIR"] else None)
     problems, usable = check_scripts(library or PACKAGED_DIR, folder, (*locales, config["LOCALE"]))
+    # The text templates live beside the scripts (messages/); a library without them leans on
+    # the packaged ones.
+    texts = library if library is not None and (library / templates.FOLDER).is_dir() else PACKAGED_DIR
+    problems += templates.check(texts, folder)
     for problem in problems:
         shown = problem.path.resolve()
         if shown.is_relative_to(Path.cwd()):

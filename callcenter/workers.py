@@ -16,7 +16,8 @@ from rq.exceptions import StopRequested
 from callcenter.core.processes import forks_die_with_this_process
 from callcenter.core.worker_heartbeat import WORKER_TTL
 
-QUEUES = ("callbacks", "default", "dial")
+# Texts before the planners: a planning round every PLAN_SECONDS must not starve them.
+QUEUES = ("callbacks", "sms", "default", "dial")
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,10 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:
+        from callcenter.messaging.planner import plan_messages
         from callcenter.outbound.schedule import start_schedule
 
-        start_schedule(connect(config), config)
+        start_schedule(connect(config), config, extra=(plan_messages,))
     try:
         while not _Worker.stop_requested:
             try:

@@ -70,6 +70,10 @@ CHECKS: dict[str, Check] = {
     "outbound.status": Check(SIGNED),
     "threecx.lookup": Check(SIGNED),
     "threecx.lookup_for_account": Check(SIGNED),
+    "sms_webhooks.receive": Check(SIGNED),
+    "messaging.patient_thread": Check(BY_ID, DESK),
+    "messaging.send_reply": Check(BY_ID, DESK, json={"body": "isolation"}),
+    "messaging.unread": Check(LISTING, DESK),
     "admin.page": Check(LISTING, ADMIN),
     "admin.assign": Check(BY_ID, ADMIN, form={"channel_id": 1}),
     "admin.reprocess_one": Check(BY_ID, ADMIN),
@@ -169,7 +173,7 @@ CHECKS: dict[str, Check] = {
 }
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",
-         "filename": "desk.js", "attempt_id": 1, "token": "no-such-account"}
+         "filename": "desk.js", "attempt_id": 1, "token": "no-such-account", "sms_provider": "twilio"}
 OPENAPI_PARAM = re.compile(r"{([a-z_]+)}")
 
 

@@ -28,7 +28,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "inbound": BASE | {"access", "inbound"},
     "outbound": BASE | {"access", "outbound", "inbound", "schedule", "callscripts"},
     "analytics": BASE | {"access", "analytics", "outbound"},
-    "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts"},
+    "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts"},
+    "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts", "messaging"},
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
 }

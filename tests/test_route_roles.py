@@ -43,6 +43,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "outbound.status": SIGNED,
     "threecx.lookup": SIGNED,
     "threecx.lookup_for_account": SIGNED,
+    "sms_webhooks.receive": SIGNED,
     "admin.page": ADMIN,
     "pbx_admin.page": ADMIN,
     "pbx_admin.send_test": ADMIN,
@@ -103,6 +104,9 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "desk.dial": DESK,
     "desk.lock": DESK,
     "desk.unlock": DESK,
+    "messaging.patient_thread": DESK,
+    "messaging.send_reply": DESK,
+    "messaging.unread": DESK,
     "api_calls.list_calls": DESK,
     "api_calls.get_call": DESK,
     "api_calls.update_call": DESK,
@@ -178,7 +182,7 @@ def _caller(app: Any, session: Session, role: str) -> Any:
 def _values(session: Session) -> dict[str, Any]:
     values: dict[str, Any] = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
     values.update(attempt_id=1, action="pause", name="summary", provider="generic", subpath="events",
-                  filename="desk.js", token="no-such-account")
+                  filename="desk.js", token="no-such-account", sms_provider="twilio")
     return values
 
 

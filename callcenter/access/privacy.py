@@ -13,6 +13,8 @@ Erasure keeps the rows that statistics are built from and removes what identifie
   another (not erased) patient shares it: a family number stays on the others' cards;
 - pending calls to them are cancelled; opt-outs stay, numbers and all, so that a number the
   patient asked us never to call is still never called if it comes back (a suppression list);
+- their text messages lose the words and the number (one still waiting is cancelled); the raw
+  provider callbacks of texts are not scrubbed yet;
 - the audit trail stays: it holds who saw the card, not what was on it.
 """
 
@@ -39,6 +41,8 @@ from callcenter.core.models import (
     CallCandidate,
     CallDirection,
     DialTask,
+    Message,
+    MessageStatus,
     OptOut,
     Patient,
     PatientPhone,
@@ -84,6 +88,8 @@ def export(session: Session, patient_id: int, now: datetime) -> dict[str, Any]:
         "raw_webhooks": [{k: v for k, v in _plain(r).items() if k not in ("body", "headers", "query")}
                          for r in raws],
         "dial_tasks": [{**_plain(t), "attempts": [_plain(a) for a in t.attempts_log]} for t in tasks],
+        "messages": [_plain(m) for m in _rows(session, Message, or_(
+            Message.patient_id == patient.id, Message.phone.in_(_numbers(patient))))],
         "opt_outs": [_plain(o) for o in _rows(session, OptOut, or_(
             OptOut.patient_id == patient.id, OptOut.e164.in_(_numbers(patient))))],
         "audit": [_plain(a) for a in _audit_rows(session, patient, calls, appointments)],
@@ -125,6 +131,12 @@ def erase(session: Session, patient_id: int, staff_id: int | None, now: datetime
             attempt.phone = mask(attempt.phone)
     for row in _rows(session, Appointment, Appointment.patient_id == patient.id):
         row.notes = ""
+    # Texts to and from the patient (or their own numbers): the words and the number go; the
+    # fact that a text was sent stays for the clinic's figures. One still waiting is not sent.
+    for message in _rows(session, Message, or_(Message.patient_id == patient.id, Message.phone.in_(own))):
+        message.body, message.phone = "", mask(message.phone)
+        if message.status in (MessageStatus.QUEUED, MessageStatus.SENDING):
+            message.status, message.error = MessageStatus.CANCELLED, "erased"
     for row in _rows(session, Treatment, Treatment.patient_id == patient.id):
         row.notes = ""
     patient.last_name = patient.first_name = patient.patronymic = patient.notes = ""

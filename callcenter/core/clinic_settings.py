@@ -24,6 +24,10 @@ from callcenter.core.models import Clinic
 
 CALLER_ID = "TWILIO_CALLER_ID"
 CALL_HOURS = "CALL_HOURS"
+SMS_PROVIDER = "SMS_PROVIDER"
+SMS_WINDOW = "SMS_WINDOW"
+SMS_CONFIRMATION = "SMS_CONFIRMATION"
+SMS_SENDER = "SMS_SENDER"
 
 
 def clock(text: str) -> time:
@@ -57,6 +61,24 @@ def call_window(clinic: Clinic, config: Mapping[str, Any]) -> tuple[time, time]:
     return parse_window(config[CALL_HOURS])
 
 
+def sms_window(clinic: Clinic, config: Mapping[str, Any]) -> tuple[time, time]:
+    """Texts only between these times of the patient's day."""
+    if clinic.sms_window_start is not None and clinic.sms_window_end is not None:
+        return clinic.sms_window_start, clinic.sms_window_end
+    return parse_window(config[SMS_WINDOW])
+
+
+def sms_confirmation(clinic: Clinic, config: Mapping[str, Any]) -> str:
+    """How visits are confirmed by text; "off" whenever the installation sends no texts."""
+    if not config[SMS_PROVIDER]:
+        return "off"
+    return clinic.sms_confirmation or config[SMS_CONFIRMATION]
+
+
+def sms_sender(clinic: Clinic, config: Mapping[str, Any]) -> str:
+    return clinic.sms_sender or config[SMS_SENDER]
+
+
 def patient_language(clinic: Clinic) -> str:
     """The language a new patient card starts with."""
     return clinic.patient_language or clinic.locale
@@ -72,11 +94,18 @@ def origins(clinic: Clinic, config: Mapping[str, Any],
 
     own = f"clinic {clinic.id}'s own setting"
     start, end = call_window(clinic, config)
+    text_start, text_end = sms_window(clinic, config)
     return [
         ("caller ID", caller_id(clinic, config) or "none",
          own if clinic.caller_id else installation(CALLER_ID)),
         ("calling window", f"{clock_text(start)}-{clock_text(end)}",
          own if clinic.call_window_start is not None else installation(CALL_HOURS)),
+        ("text window", f"{clock_text(text_start)}-{clock_text(text_end)}",
+         own if clinic.sms_window_start is not None else installation(SMS_WINDOW)),
+        ("confirmation by text", sms_confirmation(clinic, config),
+         own if clinic.sms_confirmation and config[SMS_PROVIDER] else installation(SMS_CONFIRMATION)),
+        ("text sender", sms_sender(clinic, config) or "none",
+         own if clinic.sms_sender else installation(SMS_SENDER)),
         ("new patients' language", patient_language(clinic),
          own if clinic.patient_language else "the clinic's language"),
     ]

@@ -157,6 +157,33 @@ def dial_mode(value: str) -> str:
     return value
 
 
+def sms_provider(value: str) -> str:
+    if value not in ("", "twilio", "smsc"):
+        raise ValueError(f"must be empty (no texts), twilio or smsc, got {value!r}")
+    return value
+
+
+def sms_confirmation(value: str) -> str:
+    if value not in SMS_CONFIRMATION_MODES:
+        raise ValueError(f"must be one of {', '.join(SMS_CONFIRMATION_MODES)}, got {value!r}")
+    return value
+
+
+# off: calls only; alone: texts only; before_call: a text, then a call if no answer came;
+# fallback: a call, then a text if nobody was reached.
+SMS_CONFIRMATION_MODES = ("off", "alone", "before_call", "fallback")
+
+
+def non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"must be a number, got {value!r}") from None
+    if not number >= 0:
+        raise ValueError(f"must be 0 or more, got {value!r}")
+    return number
+
+
 def backoff(value: str) -> dict[str, int]:
     table: dict[str, int] = {}
     for part in value.split(","):

@@ -2,7 +2,8 @@
 
 An entry is an `OptOut` row of one clinic, like the ones a patient makes by pressing 9 on an
 automatic call. Scope "all" keeps the number off every outbound list and refuses click-to-call
-(`outbound.lists.binds`); scope "marketing" records that the person refused marketing calls.
+(`outbound.lists.binds`) and every text; scope "marketing" records that the person refused
+marketing calls; scope "sms" (a STOP text) stops texts only.
 Adding and removing are audited with who, when and why; the form is checked whole before
 anything is written.
 """
@@ -22,8 +23,10 @@ from callcenter.core.inputs import InputError, text
 from callcenter.core.models import OptOut, Staff
 from callcenter.core.phones import normalize
 
-SCOPES = {"all": N_("no calls at all"), "marketing": N_("no marketing calls")}
-SOURCES = {"desk": N_("desk"), "ivr": N_("pressed 9 on an automatic call"), "admin": N_("admin")}
+SCOPES = {"all": N_("no calls at all"), "marketing": N_("no marketing calls"),
+          "sms": N_("no text messages")}
+SOURCES = {"desk": N_("desk"), "ivr": N_("pressed 9 on an automatic call"), "admin": N_("admin"),
+           "sms": N_("asked by text")}
 
 
 @dataclass(frozen=True)

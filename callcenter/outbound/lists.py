@@ -35,12 +35,8 @@ from callcenter.core.models import (
     Treatment,
     TreatmentType,
 )
-from callcenter.outbound.workdays import (
-    ClinicCalendar,
-    confirmation_runs,
-    confirmed_at_booking,
-    in_part,
-)
+from callcenter.outbound.visits import visits_to_confirm
+from callcenter.outbound.workdays import ClinicCalendar, confirmed_at_booking
 
 PRIORITY = {
     TaskPurpose.MISSED_CALL: 0,
@@ -65,6 +61,8 @@ class ListSettings:
     # A follow-up missed while the service was down is still made this many days late.
     catch_up_days: int = 3
     missed_call_days: int = 2
+    text_confirmation: str = "off"  # clinic_settings.sms_confirmation
+    text_reply_wait: int = 0  # minutes a confirmation call waits for the reply to the text
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], clinic: Clinic) -> ListSettings:
@@ -75,6 +73,8 @@ class ListSettings:
             confirm_morning=parse_window(config["CONFIRM_MORNING"]),
             follow_ups=followup_table.schedule(config["FOLLOWUP_SCHEDULE"]),
             recall_days=tuple(config["RECALL_DAYS"]),
+            text_confirmation=clinic_settings.sms_confirmation(clinic, config),
+            text_reply_wait=config["SMS_REPLY_WAIT"],
         )
 
 
@@ -153,39 +153,27 @@ def _task(clinic: Clinic, purpose: TaskPurpose, patient_id: int | None, phone: s
 
 def build_confirmations(session: Session, clinic: Clinic, now: datetime,
                         settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
-    """Visits to confirm by phone in today's runs (evening for tomorrow, morning after days off).
-
-    The due date is the visit day, so the morning and evening runs of one day never collide.
-    """
-    calendar = clinic_calendar(session, clinic)
-    today = calendar.local_day(now)
+    """Confirmation calls for today's runs; the due date is the visit day, so the morning and
+    evening runs of one day never collide. A clinic that confirms by text alone calls nobody;
+    one that texts first calls only after the reply wait."""
+    if settings.text_confirmation == "alone":
+        return []
+    chosen = visits_to_confirm(session, clinic.id, clinic_calendar(session, clinic), now,
+                               settings.confirm_evening, settings.confirm_morning)
+    phones = callable_phones(session, [v.patient_id for v in chosen])
+    seen = _existing(session, clinic.id, TaskPurpose.CONFIRMATION, {v.visit_day for v in chosen})
+    wait = (timedelta(minutes=settings.text_reply_wait)
+            if settings.text_confirmation == "before_call" else timedelta(0))
     tasks: list[DialTask] = []
-    for run in confirmation_runs(today, calendar, settings.confirm_evening, settings.confirm_morning):
-        day_start = calendar.at(run.visit_day, time(0))
-        day_end = calendar.at(run.visit_day + timedelta(days=1), time(0))
-        visits = session.execute(
-            select(Appointment.id, Appointment.patient_id, Appointment.starts_at,
-                   Appointment.created_at)
-            .where(Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.BOOKED,
-                   Appointment.starts_at >= day_start, Appointment.starts_at < day_end)
-            .order_by(Appointment.starts_at)
-        ).all()
-        split = calendar.split(run.visit_day)
-        chosen = [v for v in visits
-                  if in_part(v.starts_at.astimezone(calendar.tz).time(), run.part, split)
-                  and not confirmed_at_booking(v.created_at, v.starts_at, calendar)]
-        phones = callable_phones(session, [v.patient_id for v in chosen])
-        seen = _existing(session, clinic.id, TaskPurpose.CONFIRMATION, [run.visit_day])
-        not_before = calendar.at(run.call_day, run.window[0])
-        deadline = min(calendar.at(run.call_day, run.window[1]), day_end)
-        for visit in chosen:
-            key = (visit.patient_id, run.visit_day)
-            if visit.patient_id not in phones or key in seen:
-                continue
-            seen.add(key)
-            tasks.append(_task(clinic, TaskPurpose.CONFIRMATION, visit.patient_id,
-                               phones[visit.patient_id], run.visit_day, not_before, deadline,
-                               appointment_id=visit.id))
+    for visit in chosen:
+        key = (visit.patient_id, visit.visit_day)
+        if visit.patient_id not in phones or key in seen:
+            continue
+        seen.add(key)
+        tasks.append(_task(clinic, TaskPurpose.CONFIRMATION, visit.patient_id,
+                           phones[visit.patient_id], visit.visit_day,
+                           min(visit.not_before + wait, visit.deadline), visit.deadline,
+                           appointment_id=visit.visit_id))
     return tasks
 
 

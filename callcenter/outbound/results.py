@@ -44,13 +44,14 @@ class Outcome(enum.StrEnum):
     HUNG_UP = "hung_up"  # answered, no choice made
     FAILED = "failed"  # network / number error, or the attempt never reported back
     EXPIRED = "expired"  # the calling window closed before anyone was reached
+    DECLINED = "declined"  # "no" by text: the desk calls back about the visit
 
 
 KEYS = {"1": Outcome.CONFIRMED, "2": Outcome.RESCHEDULE, "3": Outcome.CANCEL, "9": Outcome.OPT_OUT}
 RETRYABLE = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.MACHINE, Outcome.HUNG_UP,
                        Outcome.FAILED})
 REACHED = frozenset({Outcome.CONFIRMED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE, Outcome.CANCEL,
-                     Outcome.OPT_OUT})
+                     Outcome.OPT_OUT, Outcome.DECLINED})
 CALL_OUTCOME = {Outcome.CONFIRMED: CallOutcome.CONFIRMED, Outcome.CANCEL: CallOutcome.CANCELLED,
                 Outcome.RESCHEDULE: CallOutcome.RESCHEDULED}
 
@@ -111,20 +112,45 @@ def record_outcome(session: Session, task: DialTask, outcome: Outcome, *, now: d
     task.next_attempt_at = None
     if task.purpose is TaskPurpose.MISSED_CALL and task.call_id is not None:
         _close_missed_call(session, task, now)
-    visit = session.get(Appointment, task.appointment_id) if task.appointment_id else None
+    answer = Answer(task.clinic_id, task.patient_id, task.phone, task.appointment_id)
+    if outcome is Outcome.OPT_OUT:
+        record_opt_out(session, answer, now)
+    else:
+        apply_answer(session, answer, outcome, now)
+    return True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Who answered about which visit, by whatever way the answer came (a key, a text)."""
+
+    clinic_id: int
+    patient_id: int | None
+    phone: str | None
+    appointment_id: int | None
+
+
+def apply_answer(session: Session, answer: Answer, outcome: Outcome, now: datetime) -> None:
+    """What the patient's answer does to the visit and the desk's list: the marks ("visit
+    confirmed", "call") and the call-back tasks. A text reply with no call task behind it (the
+    clinic confirms by text alone, or the call already gave up) comes here directly."""
+    visit = session.get(Appointment, answer.appointment_id) if answer.appointment_id else None
     active = visit is not None and visit.status in ACTIVE_STATUSES
     if outcome is Outcome.CONFIRMED and visit is not None and active:
         visit.status = AppointmentStatus.CONFIRMED
     elif outcome is Outcome.RESCHEDULE:
-        _desk_task(session, task, TaskPurpose.RESCHEDULE, now, "asked to move the visit")
+        _desk_task(session, answer, TaskPurpose.RESCHEDULE, now, "asked to move the visit")
     elif outcome is Outcome.CANCEL:
         if visit is not None and active:
             visit.status = AppointmentStatus.CANCELLED
         # A cancellation never ends the conversation: the desk agrees the next contact.
-        _desk_task(session, task, TaskPurpose.CALL_BACK, now, "cancelled by phone")
-    elif outcome is Outcome.OPT_OUT:
-        _opt_out(session, task, now)
-    return True
+        _desk_task(session, answer, TaskPurpose.CALL_BACK, now, "cancelled by phone")
+    elif outcome is Outcome.DECLINED:
+        # "No" by text is not yet a cancellation: the visit gets the "call" mark and the desk
+        # calls to agree another time (or to cancel it, with the next contact agreed).
+        if visit is not None and active:
+            visit.status = AppointmentStatus.CALL_BACK
+        _desk_task(session, answer, TaskPurpose.CALL_BACK, now, "replied no by text")
 
 
 def _retry_or_give_up(session: Session, task: DialTask, outcome: Outcome, now: datetime,
@@ -149,7 +175,7 @@ def _not_reached(session: Session, task: DialTask) -> None:
             visit.status = AppointmentStatus.CALL_BACK
 
 
-def _desk_task(session: Session, task: DialTask, purpose: TaskPurpose, now: datetime,
+def _desk_task(session: Session, task: Answer, purpose: TaskPurpose, now: datetime,
                note: str) -> None:
     clinic = session.get(Clinic, task.clinic_id)
     assert clinic is not None
@@ -168,15 +194,20 @@ def _desk_task(session: Session, task: DialTask, purpose: TaskPurpose, now: date
     session.flush()
 
 
-def _opt_out(session: Session, task: DialTask, now: datetime) -> None:
-    session.add(OptOut(e164=task.phone, patient_id=task.patient_id, scope="all", source="ivr",
-                       created_at=now, clinic_id=task.clinic_id))
-    same_person = [DialTask.phone == task.phone]
-    if task.patient_id is not None:
-        same_person.append(DialTask.patient_id == task.patient_id)
+def record_opt_out(session: Session, answer: Answer, now: datetime, *, scope: str = "all",
+                   source: str = "ivr") -> None:
+    """The patient asked not to be contacted (key 9, a STOP text): recorded at once, and every
+    pending call to them is dropped when the refusal covers calls ("all")."""
+    session.add(OptOut(e164=answer.phone, patient_id=answer.patient_id, scope=scope, source=source,
+                       created_at=now, clinic_id=answer.clinic_id))
+    if scope != "all":
+        return
+    same_person = [DialTask.phone == answer.phone]
+    if answer.patient_id is not None:
+        same_person.append(DialTask.patient_id == answer.patient_id)
     session.execute(
         update(DialTask)
-        .where(or_(*same_person), DialTask.id != task.id, DialTask.state == TaskState.PENDING)
+        .where(or_(*same_person), DialTask.state == TaskState.PENDING)
         .values(state=TaskState.CANCELLED, result=Outcome.OPT_OUT.value, next_attempt_at=None)
         .execution_options(synchronize_session=False))
 

@@ -36,6 +36,12 @@ from callcenter.core.models.clinic import (
     StaffClinic,
     StaffRole,
 )
+from callcenter.core.models.messaging import (
+    FINAL_STATUSES,
+    Message,
+    MessagePurpose,
+    MessageStatus,
+)
 from callcenter.core.models.outbound import (
     Campaign,
     CampaignState,
@@ -51,6 +57,7 @@ from callcenter.core.models.pbx import PbxAccount
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
     "WEEKDAYS",
     "AbsenceKind",
     "Appointment",
@@ -75,6 +82,9 @@ __all__ = [
     "DoctorAbsence",
     "DoctorSchedule",
     "FirstRun",
+    "Message",
+    "MessagePurpose",
+    "MessageStatus",
     "OptOut",
     "Patient",
     "PatientPhone",

@@ -49,6 +49,12 @@ class Clinic(Base):
     patient_language: Mapped[str | None] = mapped_column(String(8))
     # ISO 4217 code of the price list; None: the currency of the clinic's region.
     currency: Mapped[str | None] = mapped_column(String(3))
+    # Text messages (read through core/clinic_settings.py): how visits are confirmed by text
+    # (off | alone | before_call | fallback), the hours texts may go out, the sender shown.
+    sms_confirmation: Mapped[str | None] = mapped_column(String(16))
+    sms_window_start: Mapped[time | None] = mapped_column(Time)
+    sms_window_end: Mapped[time | None] = mapped_column(Time)
+    sms_sender: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     days_off: Mapped[list[DayOff]] = relationship(back_populates="clinic", cascade="all, delete-orphan")
