@@ -132,7 +132,7 @@
     const entry = cards.get(callId);
     if (!entry) return;
     if (!later && DeskCard.mustAsk(entry)) { DeskCard.ask(entry); return; }
-    DeskCard.flush(kit, callId, entry.el);
+    DeskCard.flush(kit, callId, entry.el).then(refreshLists);  // it may wait on a list now
     closeCard(callId);
   }
 
