@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.access import privacy
 from callcenter.core.models import AuditLog, Call, CallDraft, Patient, Sex, utcnow
 from tests import desk_world as w
 from tests import factories as f
@@ -267,3 +268,14 @@ def test_the_call_history_page_shows_calls_outcomes_recordings_and_visits(app: A
     assert f'data-call-id="{earlier.id}"' in html
     assert session.scalars(select(AuditLog).where(AuditLog.action == "view_patient",
                                                   AuditLog.object_id == str(world.maria.id))).all()
+
+
+def test_erasing_the_patient_erases_the_drafts_of_their_calls(app: Any, session: Session,
+                                                              world: w.World) -> None:
+    anna = _desk(app.test_client(), session, world.anna)
+    call = _call(anna, session, "e-1", "ringing", "answered")
+    anna.post(f"/api/desk/calls/{call.id}/draft", json={"notes": "Аллергия на лидокаин"})
+    assert session.scalars(select(CallDraft)).all()
+    privacy.erase(session, world.maria.id, world.anna.id, utcnow())
+    session.commit()
+    assert session.scalars(select(CallDraft)).all() == []
