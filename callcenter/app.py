@@ -29,6 +29,7 @@ from callcenter.core import openapi_routes as openapi
 from callcenter.core.config import load_config
 from callcenter.core.i18n import pt, t
 from callcenter.core.runtime import Runtime
+from callcenter.desk import card_routes as desk_card
 from callcenter.desk import routes as desk
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(marketing.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(messaging.bp)
+    app.register_blueprint(desk_card.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import Call, Clinic, Patient, Staff
@@ -41,6 +41,10 @@ def post(client: Any, call_id: str, event: str, **kw: Any) -> None:
 def build(app: Any, session: Session) -> Pair:
     a = api_world.build(app.test_client(), session)
     a_ids = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
+    # A recording link on the call whose id the walk uses: clinic A's own desk then gets past the
+    # 404 of "no recording" (to a 502: nothing listens on the discard port).
+    session.execute(update(Call).where(Call.id == a_ids["call_id"])
+                    .values(recording_url="http://127.0.0.1:9/recording.wav"))
     b = f.clinic(session, name="Clinic B")
     f.channel_number(session, b, "billboard_b", B_TRACKED)
     b_patient = f.patient(session, b, B_PHONE, first_name="Bertram", last_name="Brown")

@@ -1,7 +1,8 @@
 """A local stand-in for Twilio's Calls REST resource that then behaves like Twilio toward our webhooks.
 
 A real threaded HTTP server: POST /2010-04-01/Accounts/{AC}/Calls.json creates a call (Basic
-auth checked) and GET .../Calls/{sid}.json reads it back. Each created call is then played out on
+auth checked) and GET .../Calls/{sid}.json reads it back; GET .../Recordings/{RE…} serves a
+recording's WAV (Basic auth, byte ranges). Each created call is then played out on
 its own thread the way Twilio would, with Twilio-signed form POSTs: status callbacks (initiated,
 ringing, in-progress, final), the answer URL (with AnsweredBy from machine detection), and the
 <Gather action> with the digits the scripted patient presses.
@@ -28,6 +29,9 @@ from twilio.request_validator import RequestValidator
 
 CREATE = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls\.json$")
 FETCH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Calls/(CA\w+)\.json$")
+# A recording's media: without an extension Twilio answers with the WAV.
+RECORDING = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/Recordings/(RE\w+)(?:\.wav)?$")
+BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class FakeTwilio:
         self.validator = RequestValidator(auth_token)
         self.patients: dict[str, Patient] = {}
         self.calls: list[FakeCall] = []
+        self.recordings: dict[str, bytes] = {}  # RecordingSid -> WAV bytes
+        self.media_requests: list[str | None] = []  # the Range header of each authorized fetch
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -76,6 +82,10 @@ class FakeTwilio:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def recording_url(self, sid: str) -> str:
+        """The RecordingUrl Twilio's callbacks carry for this recording."""
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
 
     def calls_to(self, number: str) -> list[FakeCall]:
         with self.lock:
@@ -118,7 +128,45 @@ class FakeTwilio:
                 call = fake._create(form)
                 self._json(201, fake._resource(call))
 
+            def _media(self, sid: str) -> None:
+                """The recording's bytes, a byte range of them (206) when asked, 416 past the end."""
+                data = fake.recordings.get(sid)
+                if data is None:
+                    return self._json(404, {"code": 20404, "message": "not found", "status": 404})
+                asked = self.headers.get("Range")
+                with fake.lock:
+                    fake.media_requests.append(asked)
+                wanted = BYTE_RANGE.match(asked or "")
+                start, end, status = 0, len(data) - 1, 200
+                if wanted and (wanted.group(1) or wanted.group(2)):
+                    if wanted.group(1):
+                        start = int(wanted.group(1))
+                        end = min(int(wanted.group(2)), end) if wanted.group(2) else end
+                    else:  # the last N bytes
+                        start = max(len(data) - int(wanted.group(2)), 0)
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.end_headers()
+                        return None
+                    status = 206
+                body = data[start:end + 1]
+                self.send_response(status)
+                self.send_header("Content-Type", "audio/x-wav")
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(len(body)))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+
             def do_GET(self) -> None:
+                media = RECORDING.match(self.path)
+                if media and media.group(1) == fake.account_sid:
+                    if not self._authorized():
+                        return self._json(401, {"code": 20003, "message": "authenticate", "status": 401})
+                    return self._media(media.group(2))
                 match = FETCH.match(self.path)
                 if not match or not self._authorized():
                     return self._json(404, {"code": 20404, "message": "not found", "status": 404})

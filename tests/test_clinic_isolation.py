@@ -136,7 +136,10 @@ CHECKS: dict[str, Check] = {
     "desk.active": Check(LISTING, DESK),
     "desk.card": Check(BY_ID, DESK),
     "desk.pick_patient": Check(BY_ID, DESK, json={"patient_id": "@patient_id"}),
-    "desk.new_patient": Check(BY_ID, DESK, json={"first_name": "Newcomer"}),
+    "desk_card.new_patient": Check(BY_ID, DESK, json={"first_name": "Newcomer"}),
+    "desk_card.save_draft": Check(BY_ID, DESK, json={"notes": "typed"}),
+    "desk_card.recording": Check(BY_ID, DESK),  # clinic A's call has a recording (clinic_pair)
+    "desk_card.patient_calls": Check(BY_ID, DESK),
     "desk.wrap_up": Check(BY_ID, DESK, json={"notes": "wrapped"}),
     "desk.book": Check(BY_ID, DESK, json={}),
     "desk.cancel": Check(BY_ID, DESK, json={}),

@@ -187,6 +187,7 @@ def _anonymise_call(call: Call, gone: set[str], linked: bool) -> None:
         call.dialed = None
     if linked:
         call.recording_url, call.notes, call.heard_from_note = None, "", ""
+        call.drafts = []  # unsaved notes are notes too
     for event in call.events:
         data = json.loads(mask_numbers(json.dumps(event.data), gone))
         for field in ("caller", "dialed"):

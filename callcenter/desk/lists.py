@@ -1,4 +1,5 @@
-"""The desk's work lists: missed calls to return, today's confirmations, call-backs due this shift."""
+"""The desk's work lists: missed calls to return, today's confirmations, call-backs due this shift,
+and today's calls at this desk still without an outcome."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from callcenter.core.models import (
     AppointmentStatus,
     Call,
     CallDirection,
+    CallDraft,
     CallStatus,
     Clinic,
     DialTask,
     Patient,
     PatientPhone,
+    Staff,
     TaskPurpose,
     TaskState,
 )
@@ -119,3 +122,32 @@ def call_backs_due(session: Session, clinic: Clinic, now: datetime,
         "at": t.next_attempt_at.isoformat() if t.next_attempt_at else None,
         "overdue": bool(t.next_attempt_at and t.next_attempt_at < now), "notes": t.notes,
     } for t in tasks]
+
+
+def without_outcome(session: Session, clinic: Clinic, staff: Staff, now: datetime,
+                    limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """Today's conversations at this desk (its extension or its receptionist) that still have no
+    outcome, the latest first: a card closed with "later" waits here with its draft."""
+    today_start, today_end = _day_bounds(now, clinic.timezone)
+    mine = [Call.agent_id == staff.id]
+    if staff.sip_extension:
+        mine.append(Call.extension == staff.sip_extension)
+    rows = session.scalars(
+        select(Call).options(joinedload(Call.patient))
+        .where(Call.clinic_id == clinic.id, Call.answered_at.is_not(None), Call.outcome.is_(None),
+               Call.direction != CallDirection.INTERNAL, or_(*mine),
+               Call.started_at >= today_start, Call.started_at < today_end)
+        .order_by(Call.started_at.desc()).limit(limit)
+    ).all()
+    drafted = set(session.scalars(select(CallDraft.call_id).where(
+        CallDraft.staff_id == staff.id, CallDraft.call_id.in_([c.id for c in rows]))))
+    return [{
+        "call_id": c.id, "patient_id": c.patient_id, "name": _short_name(c.patient),
+        "number": display(_remote(c), clinic.region) if _remote(c) else "",
+        "started_at": c.started_at.isoformat(), "direction": str(c.direction),
+        "draft": c.id in drafted,
+    } for c in rows]
+
+
+def _remote(call: Call) -> str | None:
+    return call.dialed if call.direction == CallDirection.OUTBOUND else call.caller

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from callcenter.callscripts.library import Library
 from callcenter.callscripts.selection import ScriptNotFound, script_for_call
 from callcenter.callscripts.values import address_patient, doctor_name, format_when
+from callcenter.core import clinic_settings
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -33,6 +34,7 @@ from callcenter.core.models import (
     TrackingNumber,
 )
 from callcenter.core.phones import display, mask
+from callcenter.desk import drafts
 from webhooks import TEST_CALLER
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def _appointment(appt: Appointment, tz: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _full_name(patient: Patient) -> str:
+def full_name(patient: Patient) -> str:
     """As the patient's own language writes it: surname first in ru and zh, given name first in en."""
     locale = patient.preferred_language
     if locale == "zh":
@@ -99,7 +101,7 @@ def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[in
         last = visits[-1] if visits else None
         cards.append({
             "id": patient.id,
-            "name": _full_name(patient),
+            "name": full_name(patient),
             "address": address_patient(patient, patient.preferred_language or locale),
             "language": patient.preferred_language,
             "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
@@ -136,7 +138,8 @@ def previous_calls(session: Session, call: Call, limit: int = PREVIOUS_CALLS) ->
     ).all()
     return [{"id": c.id, "started_at": c.started_at.isoformat(), "direction": str(c.direction),
              "status": str(c.status), "outcome": str(c.outcome) if c.outcome else None,
-             "duration": c.duration, "notes": c.notes[:200]} for c in rows]
+             "duration": c.duration, "notes": c.notes[:200],
+             "recording": bool(c.recording_url)} for c in rows]
 
 
 def _channel(session: Session, call: Call) -> dict[str, Any] | None:
@@ -188,8 +191,11 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
             "ended_at": _iso(call.ended_at), "outcome": str(call.outcome) if call.outcome else None,
             "heard_from": call.heard_from_channel.code if call.heard_from_channel else None,
             "notes": call.notes, "patient_id": call.patient_id,
-            "test": call.caller == TEST_CALLER,
+            "test": call.caller == TEST_CALLER, "recording": bool(call.recording_url),
         },
+        # The new-patient form starts in the clinic's language for new patients, not the desk's.
+        "new_patient_language": clinic_settings.patient_language(clinic),
+        "draft": drafts.draft_json(session, call.id, speaker.id if speaker else None),
         "patients": patient_summaries(session, clinic, ids, now, locale),
         "previous_calls": previous_calls(session, call),
         "script": script_json(session, call, now, speaker, library),

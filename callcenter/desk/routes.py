@@ -15,12 +15,10 @@ from callcenter.access import staff_sessions
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import (
     SessionWatch,
-    current_staff,
     is_locked,
     require_role,
     signed_in_session,
 )
-from callcenter.access.locale import request_locale
 from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
@@ -33,9 +31,7 @@ from callcenter.core.models import (
     CallOutcome,
     CallStatus,
     Channel,
-    Clinic,
     DialTask,
-    Patient,
     Service,
     Staff,
     StaffRole,
@@ -43,9 +39,10 @@ from callcenter.core.models import (
 )
 from callcenter.core.price_list import service_name
 from callcenter.core.web import db, runtime
-from callcenter.desk import clicktocall
+from callcenter.desk import clicktocall, desk_request, drafts
 from callcenter.desk import feed as desk_feed
 from callcenter.desk import lists as desk_lists
+from callcenter.desk.desk_request import answer_errors
 from callcenter.desk.http_input import (
     DeskError,
     appointment_by_id,
@@ -57,7 +54,6 @@ from callcenter.desk.http_input import (
 )
 from callcenter.desk.popcard import build_card
 from callcenter.desk.texts import desk_texts
-from callcenter.inbound import leads
 from callcenter.inbound.attribution import set_heard_from
 from callcenter.schedule import booking
 
@@ -73,47 +69,11 @@ DESK_OUTCOMES = (CallOutcome.BOOKED, CallOutcome.RESCHEDULED, CallOutcome.CANCEL
                  CallOutcome.WRONG_NUMBER)
 
 
-@bp.errorhandler(DeskError)
-def _desk_error(exc: DeskError) -> tuple[Response, int]:
-    body = {"error": "invalid_request", "field": exc.field, "message": exc.localized(_locale())}
-    return jsonify(body), exc.status
-
-
-@bp.errorhandler(booking.BookingError)
-def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
-    body = {"error": "rejected", "field": exc.field, "message": exc.localized(_locale())}
-    return jsonify(body), exc.status
-
-
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _clinic(clinic_id: int | None = None) -> Clinic:
-    """The given clinic (a record's own), else the staff member's home clinic."""
-    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
-    assert clinic is not None  # only ids of rows in the session's scope reach here
-    return clinic
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
-
-
-def _card(call_id: int, via: str) -> Response:
-    """The card as JSON, audited as a view (the write happens after the read-only build)."""
-    session = db()
-    card = build_card(session, call_id, utcnow(), _locale(), speaker=_staff())
-    if card is None:
-        raise DeskError("call_id", "no such call", 404)
-    session.rollback()
-    desk_feed.audit_card_view(session, _staff().id, card, via=via)
-    session.commit()
-    return jsonify(card)
+answer_errors(bp, "invalid_request", DeskError)
+answer_errors(bp, "rejected", booking.BookingError)
+# The request helpers every desk blueprint shares (desk/desk_request.py).
+_staff, _clinic, _locale = desk_request.staff, desk_request.clinic, desk_request.locale
+_card = desk_request.card_response
 
 
 def _stream_position() -> str:
@@ -228,24 +188,6 @@ def pick_patient(call_id: int) -> Response:
     return _card(call_id, "pick")
 
 
-@bp.post("/api/desk/calls/<int:call_id>/new-patient")
-@require_role(*DESK)
-def new_patient(call_id: int) -> Response:
-    """A card for an unknown caller, with the number they called from."""
-    call = call_by_id(call_id)
-    body = body_json()
-    given = {name: optional_text(getattr(Patient, name), body, name)
-             for name in ("last_name", "first_name", "patronymic", "notes")}
-    language = optional_text(Patient.preferred_language, body, "language") or None
-    try:
-        patient = leads.patient_from_call(db(), call, language=language, **given)
-    except ValueError as exc:
-        raise DeskError("first_name", str(exc)) from None
-    audit(db(), _staff().id, "create_patient", "patient", patient.id, call_id=call.id)
-    db().commit()
-    return _card(call_id, "new_patient")
-
-
 @bp.post("/api/desk/calls/<int:call_id>/wrap-up")
 @require_role(*DESK)
 def wrap_up(call_id: int) -> Response:
@@ -268,6 +210,7 @@ def wrap_up(call_id: int) -> Response:
     if "notes" in body:
         call.notes = text(Call.notes, body["notes"], "notes")
     call.agent_id = call.agent_id or _staff().id
+    drafts.discard(db(), call.id, _staff().id)
     audit(db(), _staff().id, "wrap_up_call", "call", call.id, fields=sorted(body))
     db().commit()
     return jsonify({"call_id": call.id, "outcome": str(call.outcome) if call.outcome else None})
@@ -331,6 +274,7 @@ def lists() -> Response:
         "missed": desk_lists.missed_to_return(session_, clinic, now),
         "confirmations": desk_lists.confirmations_today(session_, clinic, now, _locale()),
         "call_backs": desk_lists.call_backs_due(session_, clinic, now),
+        "without_outcome": desk_lists.without_outcome(session_, clinic, _staff(), now),
     }
     audit(session_, _staff().id, "view_lists", "clinic", clinic.id,
           patient_ids=sorted({row["patient_id"] for rows in found.values() for row in rows

@@ -40,6 +40,8 @@
     return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
   };
   const fromLocalInput = (value) => (value ? `${value}:00${zoneOffset(value)}` : null);
+  // What desk_card.js and desk_patient_form.js need of this page.
+  const kit = {api, esc, tx, T, cfg, when, csrf};
 
   async function api(method, url, body) {
     const response = await fetch(url, {
@@ -106,6 +108,7 @@
     } else {
       cards.set(id, entry);
       pops.prepend(renderCard(entry));
+      DeskCard.restore(entry.el, card.draft);
     }
     if (focused === null || !cards.has(focused)) focusCard(id);
     syncWaiting();
@@ -120,6 +123,26 @@
     pill.dataset.status = data.status;
     pill.textContent = tx(`status.${data.status}`, data.status);
     entry.el.dataset.status = data.status;
+    DeskCard.statusChanged(entry.el, data.status);
+  }
+
+  // Esc and the close button: what was typed is kept as a draft, and an answered call without an
+  // outcome asks for it instead of closing (or closes on an explicit "later").
+  function requestClose(callId, later) {
+    const entry = cards.get(callId);
+    if (!entry) return;
+    if (!later && DeskCard.mustAsk(entry)) { DeskCard.ask(entry); return; }
+    DeskCard.flush(kit, callId, entry.el).then(refreshLists);  // it may wait on a list now
+    closeCard(callId);
+  }
+
+  async function openCall(callId) {
+    try {
+      const card = await api("GET", `/api/desk/calls/${callId}/card`);
+      showCard(card, card.call.status);
+      focusCard(callId);
+      cards.get(callId).el.querySelector("[name=outcome]").focus();
+    } catch (err) { alertBar(err.message); }
   }
 
   function closeCard(callId) {
@@ -180,6 +203,7 @@
         <h3 class="patient-name">${esc(p.name)}</h3>
         <span class="badge ${p.new ? "new" : "repeat"}">${esc(p.new ? T.new_badge : T.repeat_badge)}${p.visits ? ` · ${esc(T.visits)}: ${p.visits}` : ""}</span>
         <a class="open-card" href="/desk/patients/${p.id}" target="_blank" rel="noopener">${esc(T.open_card)}</a>
+        <a class="open-history" href="/desk/patients/${p.id}/calls" target="_blank" rel="noopener">${esc(T.history)}</a>
       </div>
       <p class="address">${esc(T.address_as)}: <b class="address-as">${esc(p.address || T.ask_name)}</b></p>
       <div class="facts">
@@ -235,13 +259,8 @@
     const shown = patients.length > 1
       ? patients.map((p, i) => patientBlock(p, i, patients.length, p.id === entry.selected)).join("")
       : patients.map((p, i) => patientBlock(p, i, 1, true)).join("");
-    const newForm = patients.length ? "" : `<form class="new-patient" data-form="new-patient">
-        <h4>${esc(T.create_patient)}</h4>
-        <input name="last_name" placeholder="${esc(T.last_name)}" data-draft="np_last">
-        <input name="first_name" placeholder="${esc(T.first_name)}" data-draft="np_first">
-        ${cfg.locale === "ru" ? `<input name="patronymic" placeholder="${esc(T.patronymic)}" data-draft="np_middle">` : ""}
-        <button type="submit">${esc(T.create_patient)}</button><span class="form-error" role="alert"></span></form>`;
-    const previous = card.previous_calls.length ? card.previous_calls.map((c) => `<li>${esc(when(c.started_at))} · ${esc(tx(`status.${c.status}`, c.status))}${c.outcome ? " · " + esc(tx(`outcome.${c.outcome}`, c.outcome)) : ""}${c.notes ? " · " + esc(c.notes) : ""}</li>`).join("") : `<li class="none">${esc(T.none)}</li>`;
+    const newForm = patients.length ? "" : DeskPatientForm.html(card, kit);
+    const previous = card.previous_calls.length ? card.previous_calls.map((c) => `<li>${esc(when(c.started_at))} · ${esc(tx(`status.${c.status}`, c.status))}${c.outcome ? " · " + esc(tx(`outcome.${c.outcome}`, c.outcome)) : ""}${c.notes ? " · " + esc(c.notes) : ""}${c.recording ? DeskCard.player(c.id, esc(T.recording)) : ""}</li>`).join("") : `<li class="none">${esc(T.none)}</li>`;
     const other = `<form class="other-time" data-form="book-other">
         <h4>${esc(T.other_time)}</h4>
         <input type="datetime-local" name="starts_at">
@@ -253,6 +272,8 @@
         <span class="number">${esc(call.number || tx("kind.hidden"))}</span>
         ${channelLine(call)}
         ${kindLine(card)}
+        ${DeskCard.timerHtml(call)}
+        ${call.recording ? DeskCard.player(call.id, esc(T.recording)) : ""}
         <button type="button" class="ghost close" data-act="close" title="Esc">${esc(T.close)} <kbd>Esc</kbd></button>
       </header>
       <div class="pop-body">
@@ -271,7 +292,8 @@
             </div>
             <textarea name="notes" rows="2" placeholder="${esc(T.call_notes)}" data-draft="notes">${esc(call.notes)}</textarea>
             <button type="submit">${esc(T.save)} <kbd>Ctrl+Enter</kbd></button>
-            <span class="form-note" role="status"></span>
+            <span class="form-note" role="status"></span><span class="draft-note muted" role="status"></span>
+            ${DeskCard.promptHtml(kit)}
           </form>
         </div>
       </div>`;
@@ -279,7 +301,12 @@
     el.addEventListener("click", (ev) => onCardClick(ev, call.id));
     el.addEventListener("submit", (ev) => onCardSubmit(ev, call.id));
     el.addEventListener("focusin", () => focusCard(call.id));
-    el.addEventListener("change", (ev) => { if (ev.target.matches("[data-service-pick]")) pickService(call.id, ev.target.value).catch((err) => alertBar(err.message)); });
+    el.addEventListener("change", (ev) => {
+      if (ev.target.matches("[data-service-pick]")) pickService(call.id, ev.target.value).catch((err) => alertBar(err.message));
+      DeskPatientForm.onChange(kit, ev);
+    });
+    // Every change to the wrap-up is kept on the server as a draft (see desk_card.js).
+    for (const kind of ["input", "change"]) el.addEventListener(kind, (ev) => { if (ev.target.closest("[data-form=wrap-up]")) DeskCard.schedule(kit, call.id, el); });
     return el;
   }
 
@@ -332,7 +359,16 @@
     if (!target) return;
     const act = target.dataset.act;
     try {
-      if (act === "close") closeCard(callId);
+      if (act === "close") requestClose(callId);
+      else if (act === "close-later") requestClose(callId, true);
+      else if (act === "save-close") {
+        const form = target.form;
+        if (!form.outcome.value) { note(form, T.choose_outcome, true); form.outcome.focus(); return; }
+        cards.get(callId).closing = true;
+        form.requestSubmit();
+      }
+      else if (act === "add-phone") DeskPatientForm.onClick(kit, ev);
+      else if (act === "create-anyway") await onCardSubmit({preventDefault() {}, target: target.form, anyway: true}, callId);
       else if (act === "pick") await pick(callId, Number(target.dataset.patient));
       else if (act === "book") await bookSlot(callId, Number(target.dataset.slot));
       else if (act === "mark") { await api("POST", `/api/desk/appointments/${target.dataset.appt}/mark`, {mark: target.dataset.mark}); await reloadCard(callId); refreshLists(); }
@@ -354,19 +390,20 @@
       if (kind === "wrap-up") {
         const body = {notes: form.notes.value, heard_from: form.heard_from.value || null};
         if (form.outcome.value) body.outcome = form.outcome.value;
+        DeskCard.saved(callId);  // the wrap-up replaces the draft
         await api("POST", `/api/desk/calls/${callId}/wrap-up`, body);
         entry.card.call.outcome = form.outcome.value || null;
         entry.card.call.notes = form.notes.value;
         entry.card.call.heard_from = form.heard_from.value || null;
         note(form, T.saved);
         refreshLists();
+        if (entry.closing && form.outcome.value) closeCard(callId);
       } else if (kind === "book-other") {
         await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: entry.selected, doctor_id: Number(form.doctor_id.value), starts_at: fromLocalInput(form.starts_at.value)});
         await reloadCard(callId);
       } else if (kind === "new-patient") {
-        const card = await api("POST", `/api/desk/calls/${callId}/new-patient`, {last_name: form.last_name.value, first_name: form.first_name.value, patronymic: form.patronymic ? form.patronymic.value : "", language: cfg.locale});
-        entry.selected = card.call.patient_id;
-        showCard(card, entry.status);
+        const card = await DeskPatientForm.submit(kit, form, callId, Boolean(ev.anyway));
+        if (card) { entry.selected = card.call.patient_id; showCard(card, entry.status); }
       } else if (kind === "cancel") {
         const body = {call_id: callId, starts_at: fromLocalInput(form.starts_at.value), call_back_at: fromLocalInput(form.call_back_at.value)};
         if (form.doctor_id.value) body.doctor_id = Number(form.doctor_id.value);
@@ -376,7 +413,7 @@
         if (outcome) outcome.value = body.starts_at ? "rescheduled" : "cancelled";
         refreshLists();
       }
-    } catch (err) { note(form, err.message, true); }
+    } catch (err) { note(form, err.message, true); if (entry) entry.closing = false; }
   }
 
   // ---- lists ----
@@ -394,6 +431,7 @@
     fill("list-missed", data.missed, (m) => `<span class="who">${esc(m.name || m.number)}</span> <span class="muted">${esc(m.name ? m.number : "")}${m.attempts > 1 ? ` · ${m.attempts} ${esc(T.times)}` : ""}</span> <span class="wait" data-minutes="${m.waited_minutes}">${esc(T.waited)} ${waitText(m.waited_minutes)}</span>`, (m) => ({number: m.number_e164}), T.call_back);
     fill("list-confirmations", data.confirmations, (c) => `<span class="who">${esc(c.name)}</span> <span class="muted">${esc(c.when)} · ${esc(c.doctor)}</span>
         <span class="row-actions"><button type="button" data-mark="confirmed" data-appt="${c.appointment_id}" class="ok">${esc(T.confirm)}</button><button type="button" data-mark="call" data-appt="${c.appointment_id}">${esc(T.mark_call)}</button></span>`, (c) => ({number: c.number_e164}), T.dial);
+    DeskCard.fillWithoutOutcome(kit, data.without_outcome || [], openCall);
     fill("list-call-backs", data.call_backs, (b) => `<span class="who">${esc(b.name || b.number)}</span> <span class="muted">${esc(tx(`purpose.${b.purpose}`, b.purpose))}${b.at ? " · " + esc(when(b.at)) : ""}</span>`, (b) => ({number: b.number_e164, task_id: b.task_id}), T.dial);
   }
 
@@ -428,7 +466,10 @@
     locked = true;
     disconnect();
     // Remove, not hide: nothing of a patient stays in the page while nobody is at the desk.
+    // What was typed is sent as a draft first (the server keeps it behind the password).
+    const kept = [...cards.entries()].map(([id, entry]) => DeskCard.flush(kit, id, entry.el));
     for (const id of [...cards.keys()]) closeCard(id);
+    await Promise.allSettled(kept);
     for (const list of document.querySelectorAll(".desk-lists ol")) list.innerHTML = "";
     showLock();
     if (tellServer) { try { await api("POST", "/api/desk/lock", {}); } catch { /* locked locally anyway */ } }
@@ -474,8 +515,10 @@
       return;
     }
     if (ev.key === "Escape") {
+      const prompt = entry && entry.el.querySelector(".close-prompt:not([hidden])");
+      if (prompt) { prompt.hidden = true; ev.target.blur(); return; }  // back to the card
       if (typing) { ev.target.blur(); return; }
-      if (entry) closeCard(focused);
+      if (entry) requestClose(focused);
       return;
     }
     if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
@@ -483,6 +526,11 @@
     if (chord === "b" && entry && (key === "1" || key === "2")) { chord = null; ev.preventDefault(); bookSlot(focused, Number(key) - 1); return; }
     chord = null;
     if (key === "l") { ev.preventDefault(); lockDesk(true); return; }
+    if (key === "w") {
+      const first = document.querySelector("#list-without-outcome [data-open]");
+      if (first) { ev.preventDefault(); first.focus(); }
+      return;
+    }
     if (key === "tab" && cards.size > 1) {
       ev.preventDefault();
       const ids = [...cards.keys()];
@@ -513,6 +561,8 @@
     loadLists();
   }
 
+  // A reload or a closed tab sends the drafts still waiting for their pause.
+  window.addEventListener("pagehide", () => { for (const [id, entry] of cards) DeskCard.flush(kit, id, entry.el); });
   syncWaiting();
   if (locked) showLock(); else start();
   setInterval(() => { if (!locked) loadLists(); }, 60000);

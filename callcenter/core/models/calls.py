@@ -143,6 +143,25 @@ class Call(Base):
     events: Mapped[list[CallEventRecord]] = relationship(
         cascade="all, delete-orphan", order_by="CallEventRecord.occurred_at"
     )
+    drafts: Mapped[list[CallDraft]] = relationship(cascade="all, delete-orphan")
+
+
+class CallDraft(Base):
+    """What a receptionist typed on a call's card and has not saved yet: kept on the server, not
+    in the browser, so it survives Esc, a reload, the idle lock (which clears the page) and a move
+    to another computer, and never sits unencrypted in a shared computer's browser storage.
+    Saving the wrap-up deletes it; erasing the patient deletes it with the call's notes."""
+
+    __tablename__ = "call_drafts"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    # The call's clinic, so the clinic scope filters drafts like every other clinic-owned row.
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(24), default="")
+    heard_from: Mapped[str] = mapped_column(String(60), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CallCandidate(Base):
