@@ -41,6 +41,9 @@ class Patient:
     answer: str = "human"
     digits: str = ""
     ring_seconds: float = 0.05
+    # Set: the patient stays on the line until the test sets it, so what the test looks at while
+    # the call is live cannot be overtaken by the call's end.
+    hang_up: threading.Event | None = None
 
 
 @dataclass
@@ -237,4 +240,6 @@ class FakeTwilio:
             twiml = self._post(call, gather.attrib["action"],
                                self._params(call, "in-progress", Digits=pressed[0], FinishedOnKey=""))
             pressed = pressed[1:]
+        if patient.hang_up is not None:
+            patient.hang_up.wait(120)
         self._status(call, "completed", CallDuration="7")

@@ -29,7 +29,7 @@ from callcenter.core.models import Appointment, AuditLog, Call, CallOutcome
 from callcenter.desk.routes import STREAMS_STOP
 from tests import desk_world as w
 from tests.conftest import app_settings, require
-from tests.fake_twilio import FakeTwilio
+from tests.fake_twilio import FakeTwilio, Patient
 from tests.services import free_port
 
 pytestmark = pytest.mark.browser
@@ -209,10 +209,12 @@ def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: Fa
     anna = desk(browser, live, "anna")
     live.post("br-5", "ringing", caller=w.STRANGER_PHONE)
     live.post("br-5", "missed", caller=w.STRANGER_PHONE)
+    on_the_line = twilio.patients[w.STRANGER_PHONE] = Patient(hang_up=threading.Event())
     row = anna.locator("#list-missed li").filter(has_text="8 (903) 000-11-22")
     row.locator("button.dial").click()
     anna.locator("#desk-alert").filter(has_text="гарнитура").wait_for()
-    expect(anna.locator("article.pop")).to_have_count(1)  # own desk pops
+    expect(anna.locator("article.pop")).to_have_count(1)  # own desk pops while the call is live
+    on_the_line.hang_up.set()
 
     [created] = twilio.calls_to("client:101")
     assert created.from_ == w.TRACKED and "<Number" in created.twiml and w.STRANGER_PHONE in created.twiml
