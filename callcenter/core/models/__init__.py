@@ -21,6 +21,7 @@ from callcenter.core.models.care import (
     ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
+    SlotClaim,
     Treatment,
     TreatmentType,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "RawWebhook",
     "Service",
     "Sex",
+    "SlotClaim",
     "Staff",
     "StaffClinic",
     "StaffRole",
