@@ -58,7 +58,7 @@ def _appointment(appt: Appointment, tz: str, locale: str) -> dict[str, Any]:
     }
 
 
-def _full_name(patient: Patient) -> str:
+def full_name(patient: Patient) -> str:
     """As the patient's own language writes it: surname first in ru and zh, given name first in en."""
     locale = patient.preferred_language
     if locale == "zh":
@@ -99,7 +99,7 @@ def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[in
         last = visits[-1] if visits else None
         cards.append({
             "id": patient.id,
-            "name": _full_name(patient),
+            "name": full_name(patient),
             "address": address_patient(patient, patient.preferred_language or locale),
             "language": patient.preferred_language,
             "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,

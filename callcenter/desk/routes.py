@@ -46,6 +46,7 @@ from callcenter.core.web import db, runtime
 from callcenter.desk import clicktocall
 from callcenter.desk import feed as desk_feed
 from callcenter.desk import lists as desk_lists
+from callcenter.desk.booking_input import book_from_body, booked_json, booking_refusal
 from callcenter.desk.http_input import (
     DeskError,
     appointment_by_id,
@@ -81,8 +82,7 @@ def _desk_error(exc: DeskError) -> tuple[Response, int]:
 
 @bp.errorhandler(booking.BookingError)
 def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
-    body = {"error": "rejected", "field": exc.field, "message": exc.localized(_locale())}
-    return jsonify(body), exc.status
+    return booking_refusal(exc, _locale())
 
 
 def _staff() -> Staff:
@@ -280,15 +280,10 @@ def book(call_id: int) -> Response:
     call = call_by_id(call_id)
     body = body_json()
     patient = patient_by_id(id_field(body, "patient_id", required=False) or call.patient_id or 0)
-    appointment = booking.book(db(), clinic=_clinic(call.clinic_id), patient=patient,
-                               doctor_id=id_field(body, "doctor_id") or 0,
-                               starts_at=time_field(body, "starts_at"), ends_at=time_field(body, "ends_at", False),
-                               service=optional_text(Appointment.service, body, "service"), now=utcnow(),
-                               call=call)
+    appointment = book_from_body(db(), body, _clinic(call.clinic_id), patient, call=call)
     audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call.id)
     db().commit()
-    return jsonify({"appointment_id": appointment.id, "status": str(appointment.status),
-                    "starts_at": appointment.starts_at.isoformat()})
+    return jsonify(booked_json(appointment))
 
 
 @bp.post("/api/desk/appointments/<int:appointment_id>/cancel")

@@ -96,6 +96,9 @@ DESK_TEXTS: dict[str, str | Text] = {
     "may_wait": N_("may have to wait"),
     "birth_date": N_("Birth date"),
     "phones": N_("Phones"),
+    "acute": N_("Acute pain"),
+    "schedule": N_("Schedule"),
+    "key.acute": N_("acute pain: today's nearest time"),
 }
 
 

@@ -32,8 +32,8 @@ def hold(session: Session, appointment: Appointment, units: Iterable[datetime]) 
     lane = SQUEEZED if appointment.overbooked else REGULAR
     starts = sorted(set(units))
     session.add(appointment)
+    session.flush()
     try:
-        session.flush()
         # Claims of visits since cancelled or moved by a path that did not release them (an
         # automatic call's "cancel", an erasure) would block the slot forever: they go first.
         stale = select(Appointment.id).where(Appointment.status.not_in(OCCUPYING))
