@@ -90,7 +90,7 @@ def build(session: Session, clinic: Clinic, first: date, days: int, now: datetim
         DoctorAbsence.doctor_id.in_(ids), DoctorAbsence.starts_on <= last,
         DoctorAbsence.ends_on >= first)).all()
     days_off = dict(session.execute(select(DayOff.day, DayOff.reason).where(
-        DayOff.clinic_id == clinic.id, DayOff.day >= first, DayOff.day <= last)).tuples().all())
+        DayOff.clinic_id == clinic.id, DayOff.day >= first, DayOff.day <= last)).all())
     visits = session.scalars(select(Appointment).options(joinedload(Appointment.patient)).where(
         Appointment.doctor_id.in_(ids), Appointment.status.in_(OCCUPYING),
         Appointment.starts_at < local_time(last + timedelta(days=1), datetime.min.time(), zone),
