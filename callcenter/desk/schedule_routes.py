@@ -15,7 +15,7 @@ from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
 from callcenter.callscripts.values import doctor_name
-from callcenter.core.inputs import FieldError
+from callcenter.core.inputs import FieldError, InputError, problem
 from callcenter.core.models import Clinic, Patient, Service, Staff, utcnow
 from callcenter.core.phones import display
 from callcenter.core.price_list import service_name
@@ -159,6 +159,9 @@ def _found(patient: Patient, region: str) -> dict[str, Any]:
 def patient_search() -> Response:
     """By name, number or birth date, in the staff member's clinics only; audited as a view."""
     query = request.args.get("q", "")
+    reason = problem(query)
+    if reason is not None:
+        raise InputError("q", reason)
     clinic = _clinic()
     found = search(db(), query, clinic.region)
     audit(db(), _staff().id, "search_patients", "clinic", clinic.id,
