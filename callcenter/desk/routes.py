@@ -15,12 +15,10 @@ from callcenter.access import staff_sessions
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import (
     SessionWatch,
-    current_staff,
     is_locked,
     require_role,
     signed_in_session,
 )
-from callcenter.access.locale import request_locale
 from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
@@ -33,7 +31,6 @@ from callcenter.core.models import (
     CallOutcome,
     CallStatus,
     Channel,
-    Clinic,
     DialTask,
     Patient,
     Service,
@@ -52,6 +49,9 @@ from callcenter.desk.http_input import (
     appointment_by_id,
     body_json,
     call_by_id,
+    desk_clinic,
+    desk_locale,
+    desk_staff,
     id_field,
     patient_by_id,
     time_field,
@@ -85,23 +85,8 @@ def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
     return booking_refusal(exc, _locale())
 
 
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _clinic(clinic_id: int | None = None) -> Clinic:
-    """The given clinic (a record's own), else the staff member's home clinic."""
-    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
-    assert clinic is not None  # only ids of rows in the session's scope reach here
-    return clinic
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
+# Short names for the desk's shared request helpers (http_input), used by every route here.
+_staff, _clinic, _locale = desk_staff, desk_clinic, desk_locale
 
 
 def _card(call_id: int, via: str) -> Response:

@@ -8,24 +8,26 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
 from callcenter.access.audit import record as audit
-from callcenter.access.auth import current_staff, require_role
-from callcenter.access.locale import request_locale
+from callcenter.access.auth import require_role
 from callcenter.callscripts.values import doctor_name
 from callcenter.core.inputs import FieldError, InputError, problem
-from callcenter.core.models import Clinic, Patient, Service, Staff, utcnow
+from callcenter.core.models import Clinic, Patient, Service, utcnow
 from callcenter.core.phones import display
 from callcenter.core.price_list import service_name
-from callcenter.core.specialties import SPECIALTIES
 from callcenter.core.web import db
 from callcenter.desk.booking_input import book_from_body, booked_json, booking_refusal
 from callcenter.desk.http_input import (
     appointment_by_id,
     body_json,
     call_by_id,
+    desk_clinic,
+    desk_locale,
+    desk_staff,
     id_field,
     patient_by_id,
     time_field,
@@ -44,25 +46,9 @@ VIEWS = {"day": 1, "week": 7}
 @bp.errorhandler(FieldError)
 def _refused(exc: FieldError) -> tuple[Response, int]:
     if isinstance(exc, booking.BookingError):
-        return booking_refusal(exc, _locale())
-    body = {"error": "invalid_request", "field": exc.field, "message": exc.localized(_locale())}
+        return booking_refusal(exc, desk_locale())
+    body = {"error": "invalid_request", "field": exc.field, "message": exc.localized(desk_locale())}
     return jsonify(body), exc.status
-
-
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
-def _clinic(clinic_id: int | None = None) -> Clinic:
-    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
-    assert clinic is not None  # only ids of rows in the session's scope reach here
-    return clinic
 
 
 def _first_day(clinic: Clinic, view: str) -> date:
@@ -79,7 +65,7 @@ def _first_day(clinic: Clinic, view: str) -> date:
 @require_role(*DESK)
 def page() -> str:
     """Server-rendered: free slots are buttons schedule.js books; visits carry their actions."""
-    clinic, locale, now = _clinic(), _locale(), utcnow()
+    clinic, locale, now = desk_clinic(), desk_locale(), utcnow()
     view = request.args.get("view", "day")
     view = view if view in VIEWS else "day"
     first = _first_day(clinic, view)
@@ -91,12 +77,12 @@ def page() -> str:
     arrivals = schedule_board.arrivals(db(), clinic, now)
     services = sorted(({"id": s.id, "name": service_name(s, locale, clinic.locale),
                         "minutes": s.duration_minutes}
-                       for s in db().query(Service).filter(Service.clinic_id == clinic.id,
-                                                           Service.active.is_(True))),
+                       for s in db().scalars(select(Service).where(Service.clinic_id == clinic.id,
+                                                                   Service.active.is_(True)))),
                       key=lambda s: str(s["name"]).casefold())
     shown = sorted({c.visit.patient_id for col in grid.columns.values() for c in col.cells if c.visit}
                    | {a.patient_id for a in arrivals} | ({patient.id} if patient else set()))
-    audit(db(), _staff().id, "view_schedule", "clinic", clinic.id, patient_ids=shown,
+    audit(db(), desk_staff().id, "view_schedule", "clinic", clinic.id, patient_ids=shown,
           first=first.isoformat(), view=view)
     db().commit()
     step = timedelta(days=VIEWS[view])
@@ -104,7 +90,7 @@ def page() -> str:
         "desk/schedule.html", locale=locale, clinic=clinic, board=grid, arrivals=arrivals, view=view,
         first=first, previous=first - step, following=first + step, patient=patient, call=call,
         zone=ZoneInfo(clinic.timezone), full_name=full_name, doctor_name=doctor_name,
-        specialties=SPECIALTIES, services=services, now=now,
+        services=services, now=now,
         config={"patient_id": patient.id if patient else None, "call_id": call.id if call else None,
                 "patient_name": full_name(patient) if patient else None})
 
@@ -118,8 +104,8 @@ def book() -> Response:
     patient = patient_by_id(id_field(body, "patient_id") or 0)
     call_id = id_field(body, "call_id", required=False)
     call = call_by_id(call_id) if call_id else None
-    appointment = book_from_body(db(), body, _clinic(patient.clinic_id), patient, call=call)
-    audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call_id, via="schedule")
+    appointment = book_from_body(db(), body, desk_clinic(patient.clinic_id), patient, call=call)
+    audit(db(), desk_staff().id, "book", "appointment", appointment.id, call_id=call_id, via="schedule")
     db().commit()
     return jsonify(booked_json(appointment))
 
@@ -132,7 +118,7 @@ def move(appointment_id: int) -> Response:
     body = body_json()
     moved = booking.reschedule(db(), appointment, doctor_id=id_field(body, "doctor_id", required=False),
                                starts_at=time_field(body, "starts_at"), now=utcnow())
-    audit(db(), _staff().id, "move", "appointment", appointment.id, to=moved.id)
+    audit(db(), desk_staff().id, "move", "appointment", appointment.id, to=moved.id)
     db().commit()
     return jsonify({"moved": appointment.id, **booked_json(moved)})
 
@@ -143,7 +129,7 @@ def undo(appointment_id: int) -> Response:
     """The booking just made, taken back within seconds (the toast's Undo)."""
     appointment = appointment_by_id(appointment_id)
     booking.undo(db(), appointment, now=utcnow())
-    audit(db(), _staff().id, "undo_booking", "appointment", appointment.id)
+    audit(db(), desk_staff().id, "undo_booking", "appointment", appointment.id)
     db().commit()
     return jsonify({"appointment_id": appointment.id, "status": str(appointment.status)})
 
@@ -162,9 +148,9 @@ def patient_search() -> Response:
     reason = problem(query)
     if reason is not None:
         raise InputError("q", reason)
-    clinic = _clinic()
+    clinic = desk_clinic()
     found = search(db(), query, clinic.region)
-    audit(db(), _staff().id, "search_patients", "clinic", clinic.id,
+    audit(db(), desk_staff().id, "search_patients", "clinic", clinic.id,
           patient_ids=[p.id for p in found])
     db().commit()
     return jsonify({"patients": [_found(p, clinic.region) for p in found]})
