@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from callcenter import create_app
 from callcenter.core.db import make_engine, make_session_factory, session_scope
 from callcenter.core.logging_setup import configure, scrub
-from callcenter.core.models import Call, Staff, StaffRole
+from callcenter.core.models import Call, DoctorSchedule, Staff, StaffRole
 from tests import factories as f
 from tests.campaign_env import served
 from tests.conftest import app_settings
@@ -119,6 +120,8 @@ def test_a_whole_call_and_the_desk_work_leave_no_number_or_name_in_the_logs(
         f.patient(session, clinic, FAMILY, first_name="Ivan", last_name="Petrov")
         doctor = Staff(clinic_id=clinic.id, role=StaffRole.DOCTOR, login="doc", first_name="Oleg",
                        last_name="Dentist")
+        # Round the clock, so the booking below fits the doctor's schedule whenever this runs.
+        doctor.schedules = [DoctorSchedule(weekday=d, starts=clock(0), ends=clock(23, 59)) for d in range(7)]
         session.add(doctor)
         session.commit()
         client = app.test_client()

@@ -3,33 +3,17 @@ clinic, the card answered as JSON (audited), and refusals as JSON naming the fie
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
-from callcenter.access.auth import current_staff
-from callcenter.access.locale import request_locale
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import Clinic, Staff, utcnow
+from callcenter.core.models import utcnow
 from callcenter.core.web import db
 from callcenter.desk import feed as desk_feed
-from callcenter.desk.http_input import DeskError
+from callcenter.desk.http_input import DeskError, desk_clinic, desk_locale, desk_staff
 from callcenter.desk.popcard import build_card
 
-
-def staff() -> Staff:
-    found = current_staff()
-    assert found is not None  # require_role ran first
-    return found
-
-
-def locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
-def clinic(clinic_id: int | None = None) -> Clinic:
-    """The given clinic (a record's own), else the staff member's home clinic."""
-    found = db().get(Clinic, clinic_id or staff().clinic_id)
-    assert found is not None  # only ids of rows in the session's scope reach here
-    return found
+# One definition of each, in http_input (the booking helpers use them there too).
+staff, clinic, locale = desk_staff, desk_clinic, desk_locale
 
 
 def card_response(call_id: int, via: str) -> Response:

@@ -5,16 +5,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
+from callcenter.access.auth import current_staff
+from callcenter.access.locale import request_locale
 from callcenter.core.ids import storable
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import Appointment, Call, Patient
+from callcenter.core.models import Appointment, Call, Clinic, Patient, Staff
 from callcenter.core.web import db
 
 
 class DeskError(FieldError):
     """A desk request refused: `status` (400 unless given) with the field to fix."""
+
+
+def desk_staff() -> Staff:
+    """The signed-in staff member (the route's require_role ran first)."""
+    staff = current_staff()
+    assert staff is not None
+    return staff
+
+
+def desk_clinic(clinic_id: int | None = None) -> Clinic:
+    """The given clinic (a record's own), else the staff member's home clinic."""
+    clinic = db().get(Clinic, clinic_id or desk_staff().clinic_id)
+    assert clinic is not None  # only ids of rows in the session's scope reach here
+    return clinic
+
+
+def desk_locale() -> str:
+    return request_locale(current_app.config["LOCALE"])
 
 
 def body_json() -> dict[str, Any]:

@@ -42,6 +42,7 @@ from callcenter.core.web import db, runtime
 from callcenter.desk import clicktocall, desk_request, drafts
 from callcenter.desk import feed as desk_feed
 from callcenter.desk import lists as desk_lists
+from callcenter.desk.booking_input import book_from_body, booked_json, booking_refusal
 from callcenter.desk.desk_request import answer_errors
 from callcenter.desk.http_input import (
     DeskError,
@@ -70,7 +71,13 @@ DESK_OUTCOMES = (CallOutcome.BOOKED, CallOutcome.RESCHEDULED, CallOutcome.CANCEL
 
 
 answer_errors(bp, "invalid_request", DeskError)
-answer_errors(bp, "rejected", booking.BookingError)
+
+
+@bp.errorhandler(booking.BookingError)
+def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
+    return booking_refusal(exc, _locale())  # "just taken", "already booked": codes of their own
+
+
 # The request helpers every desk blueprint shares (desk/desk_request.py).
 _staff, _clinic, _locale = desk_request.staff, desk_request.clinic, desk_request.locale
 _card = desk_request.card_response
@@ -223,15 +230,10 @@ def book(call_id: int) -> Response:
     call = call_by_id(call_id)
     body = body_json()
     patient = patient_by_id(id_field(body, "patient_id", required=False) or call.patient_id or 0)
-    appointment = booking.book(db(), clinic=_clinic(call.clinic_id), patient=patient,
-                               doctor_id=id_field(body, "doctor_id") or 0,
-                               starts_at=time_field(body, "starts_at"), ends_at=time_field(body, "ends_at", False),
-                               service=optional_text(Appointment.service, body, "service"), now=utcnow(),
-                               call=call)
+    appointment = book_from_body(db(), body, _clinic(call.clinic_id), patient, call=call)
     audit(db(), _staff().id, "book", "appointment", appointment.id, call_id=call.id)
     db().commit()
-    return jsonify({"appointment_id": appointment.id, "status": str(appointment.status),
-                    "starts_at": appointment.starts_at.isoformat()})
+    return jsonify(booked_json(appointment))
 
 
 @bp.post("/api/desk/appointments/<int:appointment_id>/cancel")

@@ -119,6 +119,9 @@ DESK_TEXTS: dict[str, str | Text] = {
     "choose_outcome": N_("choose the outcome"),
     "recording": N_("Recording"),
     "history": N_("Call history"),
+    "acute": N_("Acute pain"),
+    "schedule": N_("Schedule"),
+    "key.acute": N_("acute pain: today's nearest time"),
 }
 
 

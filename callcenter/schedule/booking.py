@@ -1,5 +1,8 @@
-"""Desk actions on appointments: book a slot, reschedule, cancel (only with an agreed next
-contact), and the confirmation marks "visit confirmed" / "call".
+"""Desk actions on appointments: book a slot (checked against the doctor's schedule, the
+clinic's hours, days off, absences and both sides' other visits, and guarded in the database),
+move, cancel (only with an agreed next contact), undo a booking just made, and the confirmation
+marks "visit confirmed" / "call". Every path that books (the desk's pop and "other time", the
+schedule page, the API) comes through `book`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.core.inputs import FieldError
+from callcenter.core.i18n import N_
 from callcenter.core.models import (
+    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     Call,
@@ -20,28 +24,21 @@ from callcenter.core.models import (
     CallOutcome,
     Clinic,
     DialTask,
-    DoctorAbsence,
-    DoctorSchedule,
     Patient,
-    Staff,
-    StaffRole,
+    Service,
     TaskPurpose,
     TaskState,
 )
-from callcenter.schedule.slots import OCCUPYING
+from callcenter.core.price_list import service_name
+from callcenter.schedule import checks, claims
+from callcenter.schedule.errors import AlreadyBooked, BookingError
+
+__all__ = ["AlreadyBooked", "BookingError", "NextContact", "book", "cancel", "undo"]
 
 DEFAULT_MINUTES = 30
 MARKS = {"confirmed": AppointmentStatus.CONFIRMED, "call": AppointmentStatus.CALL_BACK}
-
-
-class BookingError(FieldError, ValueError):
-    """A desk action the rules refuse; `field` names what to fix."""
-
-    def __init__(self, field: str, message: str, **params: object) -> None:
-        super().__init__(field, message, 409, **params)
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+# How long after booking the desk's "undo" still takes it back (the toast shows for less).
+UNDO_WINDOW = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -53,83 +50,91 @@ class NextContact:
     call_back_at: datetime | None = None
 
 
-def _doctor(session: Session, clinic_id: int, doctor_id: int) -> Staff:
-    # Locking the doctor's row serializes bookings of one schedule, so two desks cannot take the
-    # same slot at once (PostgreSQL; SQLite serializes writers anyway).
-    doctor = session.scalar(select(Staff).where(Staff.id == doctor_id).with_for_update())
-    if doctor is None or doctor.role != StaffRole.DOCTOR or not doctor.active or doctor.clinic_id != clinic_id:
-        raise BookingError("doctor_id", "no such doctor at this clinic")
-    return doctor
-
-
-def _slot_minutes(session: Session, doctor_id: int, starts_at: datetime, tz: str) -> int:
-    weekday = starts_at.astimezone(ZoneInfo(tz)).weekday()
-    minutes = session.scalar(select(DoctorSchedule.slot_minutes).where(
-        DoctorSchedule.doctor_id == doctor_id, DoctorSchedule.weekday == weekday).limit(1))
-    return minutes or DEFAULT_MINUTES
-
-
-def _check_free(session: Session, doctor_id: int, starts_at: datetime, ends_at: datetime,
-                ignore_id: int | None = None) -> None:
-    clash = session.scalar(select(Appointment.id).where(
-        Appointment.doctor_id == doctor_id, Appointment.status.in_(OCCUPYING),
-        Appointment.starts_at < ends_at, Appointment.ends_at > starts_at,
-        Appointment.id != (ignore_id or 0)).limit(1))
-    if clash is not None:
-        raise BookingError("starts_at", "this time is already taken; pick another slot")
-
-
-def _check_present(session: Session, doctor_id: int, starts_at: datetime, ends_at: datetime,
-                   tz: str) -> None:
-    """Not during the doctor's vacation or sick leave: the offer never shows those days, and a
-    time typed in by hand must not slip past."""
-    zone = ZoneInfo(tz)
-    first = starts_at.astimezone(zone).date()
-    last = (ends_at - timedelta(microseconds=1)).astimezone(zone).date()
-    away = session.scalar(select(DoctorAbsence.starts_on).where(
-        DoctorAbsence.doctor_id == doctor_id, DoctorAbsence.starts_on <= last,
-        DoctorAbsence.ends_on >= first).limit(1))
-    if away is not None:
-        raise BookingError("starts_at", "the doctor is away on that day; pick another slot")
-
-
 def confirmed_at_booking(starts_at: datetime, now: datetime, tz: str) -> bool:
     """A visit booked today for today or tomorrow needs no confirmation call."""
     zone = ZoneInfo(tz)
     return (starts_at.astimezone(zone).date() - now.astimezone(zone).date()).days <= 1
 
 
-def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int, starts_at: datetime,
-         now: datetime, ends_at: datetime | None = None, service: str = "", call: Call | None = None,
-         rescheduled_from: Appointment | None = None) -> Appointment:
-    """Book a visit (one of the two offered slots or any other free time); the caller commits."""
+def _booked_on_call(session: Session, call: Call, patient: Patient) -> None:
+    """A second press of the same booking key (or a slow double click): the first visit stands."""
+    earlier = session.scalar(select(Appointment.id).where(
+        Appointment.created_by_call_id == call.id, Appointment.patient_id == patient.id,
+        Appointment.status.in_(ACTIVE_STATUSES), Appointment.rescheduled_from_id.is_(None)).limit(1))
+    if earlier is not None:
+        raise AlreadyBooked("starts_at", N_("already booked on this call; move that visit if another time is wanted"),
+                            appointment_id=earlier)
+
+
+def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int | None,
+         starts_at: datetime, now: datetime, ends_at: datetime | None = None, service: str = "",
+         offered: Service | None = None, call: Call | None = None,
+         rescheduled_from: Appointment | None = None, squeeze: bool = False,
+         another: bool = False) -> Appointment:
+    """Book a visit after every check; the caller commits.
+
+    `offered`: the price-list service (its length, and the doctors who perform it when no doctor
+    is named). `squeeze`: acute pain on a full day, today only: the visit may start between slots
+    and sit on top of another one, flagged "overbooked, may wait". On a call, a second booking for
+    the same patient raises AlreadyBooked unless `another` says it is meant.
+    """
     if starts_at.tzinfo is None:
         raise BookingError("starts_at", "time zone offset required")
     if starts_at <= now:
         raise BookingError("starts_at", "this time has already passed")
     if patient.clinic_id != clinic.id or patient.erased_at is not None:
         raise BookingError("patient_id", "no such patient at this clinic")
-    _doctor(session, clinic.id, doctor_id)
-    ends_at = ends_at or starts_at + timedelta(minutes=_slot_minutes(session, doctor_id, starts_at,
-                                                                     clinic.timezone))
+    if call is not None and rescheduled_from is None and not another:
+        _booked_on_call(session, call, patient)
+    doctor = checks.choose_doctor(session, clinic, doctor_id, offered)
+    if ends_at is None:
+        minutes = (offered.duration_minutes if offered is not None
+                   else checks.slot_minutes(session, doctor.id, starts_at, clinic.timezone))
+        ends_at = starts_at + timedelta(minutes=minutes or DEFAULT_MINUTES)
     if ends_at <= starts_at:
         raise BookingError("ends_at", "must be after starts_at")
-    _check_present(session, doctor_id, starts_at, ends_at, clinic.timezone)
-    _check_free(session, doctor_id, starts_at, ends_at)
+    zone = ZoneInfo(clinic.timezone)
+    if squeeze and starts_at.astimezone(zone).date() != now.astimezone(zone).date():
+        raise BookingError("squeeze", N_("only today's visits can be squeezed in"))
+    grid = checks.fit(session, clinic, doctor.id, starts_at, ends_at, on_grid=not squeeze)
+    overbooked = checks.doctor_busy(session, doctor.id, starts_at, ends_at)
+    if overbooked and (not squeeze or checks.doctor_busy(session, doctor.id, starts_at, ends_at,
+                                                          overbooked=True)):
+        raise checks.taken()
+    checks.check_patient_free(session, patient.id, starts_at, ends_at)
     status = (AppointmentStatus.CONFIRMED if confirmed_at_booking(starts_at, now, clinic.timezone)
               else AppointmentStatus.BOOKED)
     appointment = Appointment(
-        clinic_id=clinic.id, patient_id=patient.id, doctor_id=doctor_id, starts_at=starts_at,
-        ends_at=ends_at, service=service[:200], status=status,
+        clinic_id=clinic.id, patient_id=patient.id, doctor_id=doctor.id, starts_at=starts_at,
+        ends_at=ends_at, service=(service or _named(offered, clinic))[:200],
+        status=status, overbooked=overbooked, created_at=now, updated_at=now,
         created_by_call_id=call.id if call else None,
         rescheduled_from_id=rescheduled_from.id if rescheduled_from else None,
     )
-    session.add(appointment)
+    claims.hold(session, appointment, grid.units(starts_at, ends_at))
     if call is not None:
         call.patient_id = call.patient_id or patient.id
         call.outcome = CallOutcome.RESCHEDULED if rescheduled_from else CallOutcome.BOOKED
     session.flush()
     return appointment
+
+
+def _named(offered: Service | None, clinic: Clinic) -> str:
+    return service_name(offered, clinic.locale, clinic.locale) if offered is not None else ""
+
+
+def undo(session: Session, appointment: Appointment, *, now: datetime) -> None:
+    """Take back a booking made a moment ago (a wrong key, the wrong slot): cancelled without
+    the cancellation rule, since nothing was agreed with the patient yet. The caller audits."""
+    _active(appointment)
+    if appointment.rescheduled_from_id is not None or now - appointment.created_at > UNDO_WINDOW:
+        raise BookingError("appointment_id", N_("too late to undo; cancel or move the visit instead"))
+    appointment.status = AppointmentStatus.CANCELLED
+    claims.release(session, appointment)
+    call = session.get(Call, appointment.created_by_call_id) if appointment.created_by_call_id else None
+    if call is not None and call.outcome is CallOutcome.BOOKED:
+        call.outcome = None
+    session.flush()
 
 
 def _active(appointment: Appointment) -> None:
@@ -145,11 +150,14 @@ def reschedule(session: Session, appointment: Appointment, *, doctor_id: int | N
     _active(appointment)
     clinic = session.get(Clinic, appointment.clinic_id)
     assert clinic is not None
+    length = appointment.ends_at - appointment.starts_at
     appointment.status = AppointmentStatus.RESCHEDULED
+    claims.release(session, appointment)
     session.flush()
     return book(session, clinic=clinic, patient=appointment.patient,
                 doctor_id=doctor_id or appointment.doctor_id, starts_at=starts_at, now=now,
-                service=appointment.service, call=call, rescheduled_from=appointment)
+                ends_at=starts_at + length, service=appointment.service, call=call,
+                rescheduled_from=appointment)
 
 
 def cancel(session: Session, appointment: Appointment, next_contact: NextContact, *, now: datetime,
@@ -170,6 +178,7 @@ def cancel(session: Session, appointment: Appointment, next_contact: NextContact
     clinic = session.get(Clinic, appointment.clinic_id)
     assert clinic is not None
     appointment.status = AppointmentStatus.CANCELLED
+    claims.release(session, appointment)
     task = call_back_task(session, clinic, appointment.patient, when, appointment=appointment, call=call)
     if call is not None:
         call.patient_id = call.patient_id or appointment.patient_id

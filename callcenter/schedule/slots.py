@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from callcenter.core.models import (
     Staff,
     StaffRole,
 )
+from callcenter.schedule.hours import Hours, clinic_hours, is_open, local_time
 
 HORIZON_DAYS = 14
 # Regular offers start at least this long after now: nobody can get there in five minutes.
@@ -77,11 +78,6 @@ class Slot:
     may_wait: bool = False  # squeezed between appointments: the patient may have to wait
 
 
-def _local(day: date, at: time, zone: tzinfo) -> datetime:
-    # Wall-clock time on that day, so 09:00 stays 09:00 on both sides of a DST change.
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-
-
 def _by_doctor(busy: Iterable[Busy]) -> dict[int, list[Busy]]:
     index: dict[int, list[Busy]] = {}
     for item in busy:
@@ -98,13 +94,13 @@ def _window_slots(window: WorkWindow, day: date, zone: tzinfo) -> Iterator[tuple
     wall = datetime.combine(day, window.starts)
     last = datetime.combine(day, window.ends)
     while wall + step <= last:
-        yield _local(day, wall.time(), zone), _local(day, (wall + step).time(), zone)
+        yield local_time(day, wall.time(), zone), local_time(day, (wall + step).time(), zone)
         wall += step
 
 
 def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
                  now: datetime, zone: tzinfo, days: int, lead: timedelta,
-                 away: Iterable[Away] = ()) -> Iterator[list[Slot]]:
+                 away: Iterable[Away] = (), hours: Hours | None = None) -> Iterator[list[Slot]]:
     """Free slots one local day at a time (each day earliest first), so an offer can stop early."""
     closed = set(days_off)
     absent = _absent(away)
@@ -115,7 +111,7 @@ def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: 
         day = today + timedelta(days=offset)
         if day in closed:
             continue
-        day_start, day_end = _local(day, time(0), zone), _local(day + timedelta(days=1), time(0), zone)
+        day_start, day_end = local_time(day, time(0), zone), local_time(day + timedelta(days=1), time(0), zone)
         # Only that day's bookings can clash with that day's slots.
         busy_today = {doctor: [b for b in items if b.starts_at < day_end and day_start < b.ends_at]
                       for doctor, items in taken.items()}
@@ -124,7 +120,8 @@ def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: 
             if window.weekday != day.weekday() or absent(window.doctor_id, day):
                 continue
             for start, end in _window_slots(window, day, zone):
-                if start >= earliest and not _overlaps(start, end, busy_today.get(window.doctor_id, ())):
+                if (start >= earliest and is_open(hours, day, start, end, zone)
+                        and not _overlaps(start, end, busy_today.get(window.doctor_id, ()))):
                     found.append(Slot(window.doctor_id, start, end))
         found.sort(key=lambda s: (s.starts_at, s.doctor_id))
         yield found
@@ -132,22 +129,24 @@ def _free_by_day(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: 
 
 def free_slots(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
                now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS,
-               lead: timedelta = LEAD, away: Iterable[Away] = ()) -> list[Slot]:
+               lead: timedelta = LEAD, away: Iterable[Away] = (),
+               hours: Hours | None = None) -> list[Slot]:
     """Every free slot from now + lead over `days` local days, earliest first."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return [slot for day in _free_by_day(windows, busy, days_off, now, zone, days, lead, away)
+    return [slot for day in _free_by_day(windows, busy, days_off, now, zone, days, lead, away, hours)
             for slot in day]
 
 
 def offer_two(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
               now: datetime, tz: tzinfo | str, *, split: time = DAY_SPLIT,
-              days: int = HORIZON_DAYS, away: Iterable[Away] = ()) -> list[Slot]:
+              days: int = HORIZON_DAYS, away: Iterable[Away] = (),
+              hours: Hours | None = None) -> list[Slot]:
     """The nearest morning slot and the nearest evening slot; the two nearest if a half is full."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     morning = evening = None
     seen: list[Slot] = []
     # Day by day, stopping once both halves are found: the screen-pop waits for this.
-    for day in _free_by_day(windows, busy, days_off, now, zone, days, LEAD, away):
+    for day in _free_by_day(windows, busy, days_off, now, zone, days, LEAD, away, hours):
         seen.extend(day)
         morning = morning or next((s for s in day if s.starts_at.astimezone(zone).time() < split), None)
         evening = evening or next((s for s in day if s.starts_at.astimezone(zone).time() >= split), None)
@@ -167,7 +166,8 @@ def _two_distinct(free: Sequence[Slot]) -> list[Slot]:
 
 
 def squeeze_today(windows: Sequence[WorkWindow], busy: Iterable[Busy], now: datetime,
-                  tz: tzinfo | str, away: Iterable[Away] = ()) -> Slot | None:
+                  tz: tzinfo | str, away: Iterable[Away] = (),
+                  hours: Hours | None = None) -> Slot | None:
     """The earliest gap between appointments left today (a full day): the end of an appointment."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     today = now.astimezone(zone).date()
@@ -177,18 +177,19 @@ def squeeze_today(windows: Sequence[WorkWindow], busy: Iterable[Busy], now: date
     for window in windows:
         if window.weekday != today.weekday() or absent(window.doctor_id, today):
             continue
-        opens, closes = _local(today, window.starts, zone), _local(today, window.ends, zone)
+        opens, closes = local_time(today, window.starts, zone), local_time(today, window.ends, zone)
         for item in taken.get(window.doctor_id, ()):
             at = item.ends_at
-            if max(opens, now) <= at < closes and (best is None or at < best.starts_at):
-                length = timedelta(minutes=window.slot_minutes)
-                best = Slot(window.doctor_id, at, min(at + length, closes), may_wait=True)
+            end = min(at + timedelta(minutes=window.slot_minutes), closes)
+            if (max(opens, now) <= at < closes and (best is None or at < best.starts_at)
+                    and is_open(hours, today, at, end, zone)):
+                best = Slot(window.doctor_id, at, end, may_wait=True)
     return best
 
 
 def offer_acute(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: Iterable[date],
                 now: datetime, tz: tzinfo | str, *, days: int = HORIZON_DAYS,
-                away: Iterable[Away] = ()) -> list[Slot]:
+                away: Iterable[Away] = (), hours: Hours | None = None) -> list[Slot]:
     """Acute pain: the nearest slot today (squeezed in, "may wait", if the day is full),
     then the next free one as the second option."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
@@ -196,10 +197,11 @@ def offer_acute(windows: Sequence[WorkWindow], busy: Iterable[Busy], days_off: I
     closed = set(days_off)
     today = now.astimezone(zone).date()
     away = list(away)
-    free = free_slots(windows, busy, closed, now, zone, days=days, lead=timedelta(0), away=away)
+    free = free_slots(windows, busy, closed, now, zone, days=days, lead=timedelta(0), away=away,
+                      hours=hours)
     first = next((s for s in free if s.starts_at.astimezone(zone).date() == today), None)
     if first is None and today not in closed:
-        first = squeeze_today(windows, busy, now, zone, away)
+        first = squeeze_today(windows, busy, now, zone, away, hours)
     if first is None:
         return _two_distinct(free)
     later = next((s for s in free if s.starts_at > first.starts_at), None)
@@ -243,6 +245,7 @@ def offer_for_clinic(session: Session, clinic: Clinic, now: datetime, *, acute: 
         DoctorAbsence.doctor_id, DoctorAbsence.starts_on, DoctorAbsence.ends_on).where(
         DoctorAbsence.doctor_id.in_(ids), DoctorAbsence.ends_on >= today,
         DoctorAbsence.starts_on <= today + timedelta(days=days)))]
+    hours = clinic_hours(clinic.opening_hours)
     if acute:
-        return offer_acute(windows, busy, days_off, now, zone, days=days, away=away)
-    return offer_two(windows, busy, days_off, now, zone, days=days, away=away)
+        return offer_acute(windows, busy, days_off, now, zone, days=days, away=away, hours=hours)
+    return offer_two(windows, busy, days_off, now, zone, days=days, away=away, hours=hours)

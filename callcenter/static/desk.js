@@ -241,11 +241,19 @@
     cards.get(callId).el.querySelector("[data-service-pick]").focus();
   }
 
+  async function acuteScript(callId) {
+    // Acute pain: the acute script, whose first slot is today's (squeezed in if the day is full).
+    const entry = cards.get(callId);
+    entry.priceScript = await api("GET", `/api/calls/${callId}/script?scenario=acute_pain`);
+    showCard(entry.card, entry.status);
+  }
+
   function scriptBlock(script, service) {
     if (!script) return "";
     const sections = script.sections.map((s) => `<section class="step ${esc(s.kind)}">${s.title ? `<h4>${esc(s.title)}</h4>` : ""}<ul>${s.items.map((i) => `<li>${esc(i.text)}${i.answer ? `<div class="answer">${esc(i.answer)}</div>` : ""}</li>`).join("")}</ul></section>`).join("");
     const slots = script.slots.length ? `<div class="slots"><h4>${esc(T.slots)}</h4>${script.slots.map((s, i) => `<button type="button" class="slot" data-act="book" data-slot="${i}"><kbd>B ${i + 1}</kbd> ${esc(s.label)} · ${esc(s.doctor)}${s.may_wait ? ` <em>(${esc(T.may_wait)})</em>` : ""}</button>`).join("")}</div>` : "";
-    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
+    const acute = script.scenario === "acute_pain" ? "" : `<button type="button" class="acute" data-act="acute"><kbd>A</kbd> ${esc(T.acute)}</button>`;
+    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${acute}${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
   }
 
   function renderCard(entry) {
@@ -264,7 +272,7 @@
     const other = `<form class="other-time" data-form="book-other">
         <h4>${esc(T.other_time)}</h4>
         <input type="datetime-local" name="starts_at">
-        <select name="doctor_id">${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select>
+        <select name="doctor_id" aria-label="${esc(T.doctor)}"><option value="">${esc(T.doctor)}…</option>${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select>
         <button type="submit">${esc(T.book)}</button><span class="form-error" role="alert"></span></form>`;
     el.innerHTML = `
       <header class="pop-head">
@@ -284,6 +292,7 @@
         <div class="col-script">
           ${scriptBlock(card.script, entry.service)}
           ${patients.length ? other : ""}
+          ${entry.selected ? `<a class="to-schedule" href="/desk/schedule?call_id=${call.id}&patient_id=${entry.selected}">${esc(T.schedule)}</a>` : ""}
           <form class="wrap-up" data-form="wrap-up">
             <h4>${esc(T.outcome)}</h4>
             <div class="row">
@@ -335,7 +344,8 @@
     const patientId = entry.selected;
     const button = entry.el.querySelector(`[data-slot="${index}"]`);
     try {
-      await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: patientId, doctor_id: slot.doctor_id, starts_at: slot.starts_at});
+      const booked = await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: patientId, doctor_id: slot.doctor_id, starts_at: slot.starts_at, squeeze: !!slot.may_wait});
+      window.bookingUndo.offer(booked.appointment_id, `${T.booked}: ${slot.label}`);
       entry.priceScript = null;  // its slots are taken now: the card's own script again
       await reloadCard(callId);
       const fresh = cards.get(callId).el.querySelector(".wrap-up select[name=outcome]");
@@ -371,6 +381,7 @@
       else if (act === "create-anyway") await onCardSubmit({preventDefault() {}, target: target.form, anyway: true}, callId);
       else if (act === "pick") await pick(callId, Number(target.dataset.patient));
       else if (act === "book") await bookSlot(callId, Number(target.dataset.slot));
+      else if (act === "acute") await acuteScript(callId);
       else if (act === "mark") { await api("POST", `/api/desk/appointments/${target.dataset.appt}/mark`, {mark: target.dataset.mark}); await reloadCard(callId); refreshLists(); }
       else if (act === "cancel-open") {
         const form = target.closest(".patient").querySelector("[data-form=cancel]");
@@ -399,7 +410,8 @@
         refreshLists();
         if (entry.closing && form.outcome.value) closeCard(callId);
       } else if (kind === "book-other") {
-        await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: entry.selected, doctor_id: Number(form.doctor_id.value), starts_at: fromLocalInput(form.starts_at.value)});
+        const booked = await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: entry.selected, doctor_id: Number(form.doctor_id.value) || null, starts_at: fromLocalInput(form.starts_at.value)});
+        window.bookingUndo.offer(booked.appointment_id, `${T.booked}: ${when(booked.starts_at)}`);
         await reloadCard(callId);
       } else if (kind === "new-patient") {
         const card = await DeskPatientForm.submit(kit, form, callId, Boolean(ev.anyway));
@@ -544,6 +556,7 @@
       return;
     }
     if (key === "b") { chord = "b"; setTimeout(() => { chord = null; }, 1500); return; }
+    if (key === "a") { ev.preventDefault(); acuteScript(focused).catch((err) => alertBar(err.message)); return; }
     if (key === "o") { ev.preventDefault(); entry.el.querySelector("[name=outcome]").focus(); return; }
     if (key === "p" && cfg.services.length) { ev.preventDefault(); entry.el.querySelector("[data-service-pick]").focus(); return; }
     if (key === "h") { ev.preventDefault(); entry.el.querySelector("[name=heard_from]").focus(); return; }
@@ -563,6 +576,12 @@
 
   // A reload or a closed tab sends the drafts still waiting for their pause.
   window.addEventListener("pagehide", () => { for (const [id, entry] of cards) DeskCard.flush(kit, id, entry.el); });
+  // An undone booking changes the card's visits and slots.
+  document.addEventListener("booking-undone", (ev) => {
+    if (!ev.detail.ok) { alertBar(ev.detail.message); return; }
+    for (const id of cards.keys()) reloadCard(id).catch((err) => alertBar(err.message));
+  });
+
   syncWaiting();
   if (locked) showLock(); else start();
   setInterval(() => { if (!locked) loadLists(); }, 60000);

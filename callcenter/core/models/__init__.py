@@ -22,6 +22,7 @@ from callcenter.core.models.care import (
     ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
+    SlotClaim,
     Treatment,
     TreatmentType,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "RawWebhook",
     "Service",
     "Sex",
+    "SlotClaim",
     "Staff",
     "StaffClinic",
     "StaffRole",

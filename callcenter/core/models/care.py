@@ -6,7 +6,18 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -45,6 +56,8 @@ class Appointment(Base):
     created_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Squeezed in on a full day for acute pain, on top of another visit: the patient may wait.
+    overbooked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -57,6 +70,26 @@ class Appointment(Base):
         # analytics: bookings made in a period (attribution to calls)
         Index("ix_appointments_clinic_created", "clinic_id", "created_at"),
     )
+
+
+class SlotClaim(Base):
+    """One slot of a doctor's schedule held by a visit: one row per slot the visit covers.
+
+    The unique (doctor, slot start, lane) is the database's guard against two desks booking the
+    same time at once, on SQLite and PostgreSQL alike: the second insert fails, whatever either
+    desk read before. Lane 0 is the regular booking, lane 1 the one squeezed on top of it.
+    """
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (UniqueConstraint("doctor_id", "starts_at", "lane"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"),
+                                                index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lane: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TreatmentType(enum.StrEnum):
