@@ -73,6 +73,8 @@ CHECKS: dict[str, Check] = {
     "admin.reprocess_one": Check(BY_ID, ADMIN),
     "pbx_admin.page": Check(LISTING, ADMIN),
     "pbx_admin.send_test": Check(LISTING, ADMIN),
+    "sip_admin.page": Check(NO_DATA, ADMIN),
+    "sip_admin.test": Check(NO_DATA, ADMIN),
     "dnc_admin.page": Check(LISTING, ADMIN, a_sees=True),
     "dnc_admin.add": Check(FORM_POST, ADMIN, form={"number": "+79990001122", "scope": "all",
                                                     "reason": "isolation"}),

@@ -44,6 +44,8 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "admin.page": ADMIN,
     "pbx_admin.page": ADMIN,
     "pbx_admin.send_test": ADMIN,
+    "sip_admin.page": ADMIN,
+    "sip_admin.test": ADMIN,
     "dnc_admin.page": ADMIN,
     "dnc_admin.add": ADMIN,
     "dnc_admin.remove": ADMIN,
