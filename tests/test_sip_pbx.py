@@ -38,9 +38,9 @@ from tests.conftest import app_settings, require
 from tests.sipp import dtmf_pcap, scenarios
 from tests.sipp.kamailio import MODES, PASSWORD, USER, Kamailio, kamailio_binary
 from tests.sipp.phone import SippPhone, sipp_binary
+from tests.test_campaign_sip import tasks_final
 
 pytestmark = pytest.mark.sipp
-FINAL = (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)
 
 
 @pytest.fixture
@@ -83,12 +83,6 @@ class Line:
             self.far.stop()
             self.pbx.stop()
         return visits
-
-
-def tasks_final(session: Session, expected: int) -> bool:
-    session.expire_all()
-    tasks = session.scalars(select(DialTask)).all()
-    return len(tasks) == expected and all(t.state in FINAL for t in tasks)
 
 
 def attempts(session: Session) -> list[tuple[str, str, str, int | None]]:
