@@ -241,8 +241,11 @@ class SipClient(SIP.SIPClient):
                                  *copy_headers(dialog.invites.get(number, dialog.invite), "via", "from", "call-id"),
                                  f"To: <{dialog.uri}>;tag={reply.to_tag()}", f"CSeq: {number} ACK",
                                  "Max-Forwards: 70"]), self._pbx())
+        if 200 <= status < 300 and dialog.remote_tag:  # a retransmitted 200 OK: our ACK was lost
+            self._send(self._in_dialog("ACK", dialog, dialog.cseq), self._next_hop(dialog))
+            return
         if number != dialog.cseq or dialog.state in ("failed", "ended"):
-            if 200 <= status < 300:  # answered after all (crossed our CANCEL): acknowledge and end
+            if 200 <= status < 300:  # answered after all (crossed our CANCEL): acknowledge, end
                 self._accept(dialog, reply)
                 self._send(self._in_dialog("BYE", dialog, dialog.cseq + 1), self._next_hop(dialog))
             return
@@ -257,11 +260,9 @@ class SipClient(SIP.SIPClient):
             else:
                 reason = Reason.AUTH_FAILED if status in (401, 407) else for_status(status)
                 dialog.set("failed", status=status, failure=DialFailure(reason, status))
-        elif dialog.state != "answered":
+        else:
             self._accept(dialog, reply)
             dialog.set("answered", answer=SIP.SIPMessage(reply.raw))
-        else:  # a retransmitted 200 OK: our ACK was lost
-            self._send(self._in_dialog("ACK", dialog, dialog.cseq), self._next_hop(dialog))
 
     def _accept(self, dialog: Dialog, reply: Packet) -> None:
         """Take the dialog's far end from a 2xx (To-tag, Contact, reversed Record-Route) and ACK it."""
