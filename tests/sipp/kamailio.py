@@ -8,10 +8,13 @@ the challenge's) and which requests it could not place (`STRAY`).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 
 USER, PASSWORD = "201", "desk-201"
@@ -120,7 +123,7 @@ class Kamailio:
         self.proc = subprocess.Popen(
             [kamailio_binary() or "kamailio", "-f", str(self.config), "-DD", "-E", "-m", "32", "-M", "4",
              "-Y", str(self.folder), "-w", str(self.folder)],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
         return self
 
@@ -147,15 +150,20 @@ class Kamailio:
                     continue
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """The whole process group: children can outlive the main process, which waits up to a
+        minute for them after SIGTERM."""
+        if self.proc is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def logged(self, word: str) -> list[str]:
         """Log lines of our own xlog markers (CHALLENGE, FILTERED-ACK, ROUTED, STRAY)."""
         text = self.log.read_text(errors="replace") if self.log.is_file() else ""
         return [line for line in text.splitlines() if f" {word} " in line or line.endswith(f" {word}")]
+
