@@ -21,6 +21,7 @@ from callcenter.admin import pbx_routes as pbx_admin
 from callcenter.admin import routes as admin
 from callcenter.admin import service_routes as services_admin
 from callcenter.admin import setup_routes as setup
+from callcenter.admin import sip_routes as sip_admin
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
 from callcenter.core import errors, ids, logging_setup, security_headers
@@ -75,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(pbx_admin.bp)
+    app.register_blueprint(sip_admin.bp)
     app.register_blueprint(dnc_admin.bp)
     app.register_blueprint(audit_admin.bp)
     app.register_blueprint(clinic_admin.bp)

@@ -27,7 +27,9 @@ def cli() -> None:
 
 
 @cli.command("check-config")
-def check_config() -> None:
+@click.option("--sip", "test_sip", is_flag=True,
+              help="Also test the SIP account: register on the PBX, report, unregister.")
+def check_config(test_sip: bool) -> None:
     """Validate settings and print them (secrets masked)."""
     from callcenter.core.clinic_settings import report
     from callcenter.inbound import pbx_accounts
@@ -43,7 +45,23 @@ def check_config() -> None:
         click.echo(f"webhooks/{provider:25} {'signed' if ready else 'not set up: refuses every request'}")
     if not any(status.values()):
         click.echo("warning: no PBX is set up; every webhook will be refused with 403", err=True)
+    if test_sip:
+        _test_sip_account(config)
     click.echo("configuration ok")
+
+
+def _test_sip_account(config: dict[str, Any]) -> None:
+    from callcenter.outbound.dial_reasons import describe
+    from callcenter.outbound.dialers.sip import SipDialer
+
+    if not config["SIP_SERVER"]:
+        raise UsageFailure("sip: CALLCENTER_SIP_SERVER is not set; nothing to test")
+    account = f"{config['SIP_USER']}@{config['SIP_SERVER']}:{config['SIP_PORT']}"
+    failure = SipDialer(config).check()
+    if failure is not None:
+        raise UsageFailure(f"sip account {account}: {describe(failure.reason, failure.status, 'en')}"
+                           f"{f' ({failure.detail})' if failure.detail else ''}")
+    click.echo(f"sip account {account:21} registered and unregistered")
 
 
 @cli.group()

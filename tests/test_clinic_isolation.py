@@ -82,6 +82,8 @@ CHECKS: dict[str, Check] = {
     "pbx_admin.save_account": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
                                                         "GENERIC_SECRET": "isolation"}),
     "pbx_admin.remove_account": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id"}),
+    "sip_admin.page": Check(NO_DATA, ADMIN),
+    "sip_admin.test": Check(NO_DATA, ADMIN),
     "dnc_admin.page": Check(LISTING, ADMIN, a_sees=True),
     "dnc_admin.add": Check(FORM_POST, ADMIN, form={"number": "+79990001122", "scope": "all",
                                                     "reason": "isolation"}),

@@ -49,6 +49,8 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "pbx_admin.send_test": ADMIN,
     "pbx_admin.save_account": ADMIN,
     "pbx_admin.remove_account": ADMIN,
+    "sip_admin.page": ADMIN,
+    "sip_admin.test": ADMIN,
     "dnc_admin.page": ADMIN,
     "dnc_admin.add": ADMIN,
     "dnc_admin.remove": ADMIN,

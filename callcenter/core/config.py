@@ -149,6 +149,8 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_DIAL_MACHINE", "message", config_values.machine_policy,
                 "answering machine: message (leave a short one) or retry"),
         Setting("CALLCENTER_DIAL_RING_SECONDS", "30", config_values.positive_int, "ring time before no-answer"),
+        Setting("CALLCENTER_DIAL_TALK_SECONDS", "60", config_values.positive_int,
+                "longest an answered automatic call lasts (message, key, thanks)"),
         Setting("CALLCENTER_DIAL_REQUEUE_AFTER", "600", config_values.positive_int,
                 "seconds before a due task whose dial job vanished is queued again"),
         Setting("CALLCENTER_DIAL_ATTEMPT_TIMEOUT", "300", config_values.positive_int,
@@ -189,6 +191,12 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_SMSC_SECRET", "", config_values.plain_text,
                 "secret of the checksum SMSC.ru adds to its callbacks (sha1=… in the handler URL)",
                 secret=True),
+        Setting("CALLCENTER_SIP_REGISTER_SECONDS", "10", config_values.positive_int,
+                "wait for the PBX's answer to a REGISTER (and to the unregister)"),
+        Setting("CALLCENTER_SIP_INVITE_SECONDS", "8", config_values.positive_int,
+                "wait for the PBX's first answer to a call's INVITE"),
+        Setting("CALLCENTER_SIP_BYE_SECONDS", "4", config_values.positive_int,
+                "wait for the answer to a BYE or CANCEL"),
     )
 }
 ENV_NAMES = {s.env for s in DEFAULTS.values()}

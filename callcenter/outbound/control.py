@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.core.models import Campaign, CampaignState, DialMode, DialTask, TaskState
+from callcenter.core.models import (
+    Campaign,
+    CampaignState,
+    DialAttempt,
+    DialMode,
+    DialTask,
+    TaskState,
+)
 
 ACTIONS = ("pause", "resume", "cancel")
 
@@ -26,6 +33,7 @@ def apply(session: Session, campaign: Campaign, action: str, now: datetime) -> N
         campaign.state = CampaignState.PAUSED
     elif action == "resume":
         campaign.state = CampaignState.RUNNING
+        campaign.stop_reason, campaign.stop_status = "", None
         # Tasks skipped while paused are due again now, not after the re-queue delay.
         session.execute(update(DialTask).where(DialTask.campaign_id == campaign.id,
                                                DialTask.state == TaskState.PENDING,
@@ -39,6 +47,13 @@ def apply(session: Session, campaign: Campaign, action: str, now: datetime) -> N
                         .values(state=TaskState.CANCELLED, result="campaign_cancelled",
                                 next_attempt_at=None)
                         .execution_options(synchronize_session=False))
+
+
+def stop(campaign: Campaign, reason: str, status: int | None) -> None:
+    """The worker pauses a campaign its line refuses (dial_reasons.STOPS_CAMPAIGN), saying why."""
+    if campaign.state is CampaignState.RUNNING:
+        campaign.state = CampaignState.PAUSED
+        campaign.stop_reason, campaign.stop_status = reason, status
 
 
 def set_mode(campaign: Campaign, mode: str) -> None:
@@ -61,8 +76,27 @@ def progress(session: Session, clinic_id: int | None = None, limit: int = 100) -
             .where(DialTask.campaign_id.in_(list(counts))).group_by(DialTask.campaign_id, DialTask.state))
         for campaign_id, state, count in rows:
             counts[campaign_id][state.value] = count
+    reasons = _reasons(session, list(counts))
     return [{
         "id": c.id, "clinic_id": c.clinic_id, "name": c.name, "purpose": c.purpose.value,
         "mode": c.mode.value, "state": c.state.value, "created_at": c.created_at.isoformat(),
         "tasks": counts[c.id], "total": sum(counts[c.id].values()),
+        "stop_reason": c.stop_reason or None, "stop_status": c.stop_status,
+        "reasons": reasons.get(c.id, []),
     } for c in campaigns]
+
+
+def _reasons(session: Session, campaign_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per campaign: why attempts reached nobody, with the PBX's status, most frequent first."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not campaign_ids:
+        return found
+    rows = session.execute(
+        select(DialTask.campaign_id, DialAttempt.reason, DialAttempt.sip_status, func.count())
+        .join(DialTask, DialTask.id == DialAttempt.task_id)
+        .where(DialTask.campaign_id.in_(campaign_ids), DialAttempt.reason != "")
+        .group_by(DialTask.campaign_id, DialAttempt.reason, DialAttempt.sip_status)
+        .order_by(func.count().desc(), DialAttempt.reason))
+    for campaign_id, reason, status, count in rows:
+        found.setdefault(campaign_id, []).append({"reason": reason, "sip_status": status, "count": count})
+    return found

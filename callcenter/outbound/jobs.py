@@ -42,8 +42,10 @@ from callcenter.core.models import (
 from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
-from callcenter.outbound import lists, prompts
+from callcenter.outbound import control, lists, prompts
+from callcenter.outbound.dial_reasons import STOPS_CAMPAIGN, DialFailure, Reason
 from callcenter.outbound.dialers import Dialer, DialRequest, dialer_for
+from callcenter.outbound.dialers.sip import dial_seconds
 from callcenter.outbound.pacing import NoChannel, Pacer
 from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 from callcenter.outbound.store import campaign_for, default_mode
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 DIAL_QUEUE = "dial"
 OPEN_ATTEMPT_STATES = ("claimed", "dialing")
 AUTOMATIC = (DialMode.TWILIO, DialMode.SIP)
+CHANNEL_WAIT = 60.0
 _runtime: Runtime | None = None
 
 
@@ -194,7 +197,9 @@ def dispatch(session: Session, connection: Redis, clinic: Clinic, now: datetime,
         job_id = f"dial-{row.id}-{row.attempts + 1}"
         if _waiting(job_id, connection):
             continue
-        queue.enqueue(dial_attempt, row.id, row.attempts + 1, job_id=job_id, job_timeout=600,
+        # RQ's timeout only backs up the dial's own limits: waiting for a channel, then the dial.
+        queue.enqueue(dial_attempt, row.id, row.attempts + 1, job_id=job_id,
+                      job_timeout=int(CHANNEL_WAIT) + dial_seconds(config) + 60,
                       result_ttl=3600, failure_ttl=24 * 3600)
         queued += 1
     return queued
@@ -227,18 +232,24 @@ def dial_attempt(task_id: int, attempt_no: int) -> str:
                                   .where(DialTask.id == task_id))
         if campaign is None or campaign.mode not in AUTOMATIC:
             return "not automatic"
-        mode = campaign.mode
+        if campaign.state is not CampaignState.RUNNING:
+            return "campaign not running"
+        mode, campaign_id = campaign.mode, campaign.id
     dialer = dialer_for(mode, config)
     pacer = Pacer(rt.redis, dialer.trunk, config["DIAL_CPS"], config["DIAL_CHANNELS"],
                   lease_seconds=config["DIAL_ATTEMPT_TIMEOUT"])
     try:
         # Twilio carries the call itself: its channel is held only while the call is created.
-        with pacer.channel():
+        # The line before the claim: a refused registration claims no attempt, no task loses one.
+        with pacer.channel(CHANNEL_WAIT), dialer.line():
             with rt.sessions() as session:
                 request = claim_attempt(session, task_id, attempt_no, mode, utcnow(), config)
             if isinstance(request, str):
                 return request
             return _place(rt, dialer, request, pacer)
+    except DialFailure as exc:
+        _stop_campaign(rt, campaign_id, exc.reason, exc.status)
+        return f"campaign stopped: {exc}"
     except NoChannel:
         with rt.sessions() as session:
             session.execute(update(DialTask).where(DialTask.id == task_id,
@@ -329,20 +340,36 @@ def _place(rt: Runtime, dialer: Dialer, request: DialRequest, pacer: Pacer) -> s
                       json.dumps({"attempt_id": request.attempt_id, "outcome": str(result.outcome),
                                   "call_id": result.provider_call_id}),
                       source="outbound", clinic_id=request.clinic_id)
-    _finish(rt, request, result.outcome, result.provider_call_id, result.digits)
+    _finish(rt, request, result.outcome, result.provider_call_id, result.digits, result.reason,
+            result.sip_status)
+    if result.reason in STOPS_CAMPAIGN:  # registered, yet the PBX refused the account's calls
+        with rt.sessions() as session:
+            campaign_id = session.scalar(select(DialTask.campaign_id).where(DialTask.id == request.task_id))
+        assert campaign_id is not None
+        _stop_campaign(rt, campaign_id, Reason(result.reason), result.sip_status)
     return str(result.outcome or "dialing")
 
 
 def _finish(rt: Runtime, request: DialRequest, outcome: Outcome | None, provider_call_id: str | None,
-            digits: str) -> None:
+            digits: str, reason: str = "", sip_status: int | None = None) -> None:
     with rt.sessions() as session:
         attempt = session.get(DialAttempt, request.attempt_id)
         task = session.get(DialTask, request.task_id)
         assert attempt is not None and task is not None
         attempt.provider_call_id = provider_call_id
+        attempt.reason, attempt.sip_status = reason, sip_status
         if outcome is None:
             attempt.state = "dialing"  # the provider reports the rest by webhook
         else:
             record_outcome(session, task, outcome, now=utcnow(), attempt=attempt, digits=digits,
                            policy=RetryPolicy.from_config(rt.config))
+        session.commit()
+
+
+def _stop_campaign(rt: Runtime, campaign_id: int, reason: Reason, status: int | None) -> None:
+    log.warning("campaign %s stopped: %s (SIP %s)", campaign_id, reason.value, status)
+    with rt.sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        control.stop(campaign, reason.value, status)
         session.commit()

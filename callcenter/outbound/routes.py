@@ -14,7 +14,7 @@ from callcenter.core.i18n import NP_, Text
 from callcenter.core.labels import PURPOSES
 from callcenter.core.models import Campaign, Clinic, DialTask, utcnow
 from callcenter.core.web import db
-from callcenter.outbound import control
+from callcenter.outbound import control, dial_reasons
 from callcenter.outbound.dialers.preview import desk_list
 from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 
@@ -76,8 +76,12 @@ def _campaign(campaign_id: int) -> Campaign | None:
 @bp.get("/admin/campaigns")
 @require_role("admin")
 def page() -> str:
-    return render_template("campaigns/admin.html", campaigns=_campaigns(),
-                           locale=request_locale(current_app.config["LOCALE"]))
+    locale = request_locale(current_app.config["LOCALE"])
+    campaigns = [{**c, "stopped_why": dial_reasons.describe(c["stop_reason"], c["stop_status"], locale)
+                  if c["stop_reason"] else "",
+                  "why": [(dial_reasons.describe(r["reason"], r["sip_status"], locale), r["count"])
+                          for r in c["reasons"]]} for c in _campaigns()]
+    return render_template("campaigns/admin.html", campaigns=campaigns, locale=locale)
 
 
 @bp.post("/admin/campaigns/<int:campaign_id>/<action>")

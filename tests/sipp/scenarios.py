@@ -70,7 +70,9 @@ CLOSE = """  <nop next="end"/>
 
 # pyVoIP reads responses a moment late, so a retransmitted 200 OK can draw a second ACK:
 # the scenarios that answer accept one more ACK before going on.
-ANSWER = _reply("180 Ringing") + _reply("200 OK", SDP, SDP_HEADER, retrans=True) + """  <recv request="ACK"/>
+# A proxy in front (Kamailio) record-routes: the 200 OK carries its Record-Route back (sipp drops
+# the line when there is none).
+ANSWER = _reply("180 Ringing") + _reply("200 OK", SDP, "[last_Record-Route:]\n" + SDP_HEADER, retrans=True) + """  <recv request="ACK"/>
 """
 
 WAIT_FOR_BYE = """  <recv request="BYE"/>
@@ -117,3 +119,11 @@ Content-Length: 0
 ]]></send>
   <recv response="200"/>
 """ + CLOSE)
+
+
+def goes_silent() -> str:
+    """Answers, never presses a key, and never answers our BYE."""
+    return _open("answer and go silent") + ANSWER + """  <recv request="ACK" timeout="300" ontimeout="silent"/>
+  <label id="silent"/>
+  <recv request="BYE"/>
+""" + CLOSE

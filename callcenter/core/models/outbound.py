@@ -49,6 +49,9 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Why the worker paused it (outbound.dial_reasons: the line refused us); cleared on resume.
+    stop_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    stop_status: Mapped[int | None] = mapped_column(Integer)
 
 
 class TaskState(enum.StrEnum):
@@ -108,6 +111,9 @@ class DialAttempt(Base):
     provider_call_id: Mapped[str | None] = mapped_column(String(128))
     result: Mapped[str] = mapped_column(String(40), default="")
     digits: Mapped[str] = mapped_column(String(16), default="")
+    # Why it reached nobody (outbound.dial_reasons), and the PBX's SIP status when it sent one.
+    reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    sip_status: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,12 +33,18 @@ class DialResult:
     digits: str = ""
     # Call progress for the call log, for dialers no webhook reports on (SIP).
     events: list[CallEvent] = field(default_factory=list)
+    # Why a call that reached nobody ended so (dial_reasons.Reason), and the PBX's SIP status.
+    reason: str = ""
+    sip_status: int | None = None
 
 
 class Dialer(Protocol):
     mode: DialMode
     # "twilio:AC…" / "sip:pbx.local": the trunk whose CPS and channel limits apply.
     trunk: str
+
+    def line(self) -> AbstractContextManager[None]:
+        """Hold the line for one dial (SIP registers); raises dial_reasons.DialFailure if refused."""
 
     def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
         """Place the call; `pace` blocks until this call may start and must run right before it."""

@@ -1,38 +1,37 @@
 """SIP: register as an extension on the clinic's IP-PBX (pyVoIP), call, play the prompt, read a key.
 
-pyVoIP 1.6.8 gaps this module fills in:
-- final failure responses (486 busy, 480/408 no answer, 487 after our CANCEL, 603 declined) are
-  dropped silently and never ACKed: the client below records and ACKs them;
-- a call still ringing cannot be cancelled (`hangup()` raises): we send the CANCEL ourselves;
-- only PCMU is offered on outbound calls, which avoids 1.6.8's PCMA encoding bug;
-- its receive loop starts a second after registering, which delayed every answer by a second.
+The signalling pyVoIP 1.6 gets wrong on real PBXs (407 challenges, failure responses, ACK and
+BYE routing, waits without an end) is done by `sip_client.SipClient`; pyVoIP keeps the media.
+Every wait has a limit: registration and unregistration (`SIP_REGISTER_SECONDS` each), the
+INVITE until the PBX answers it (`SIP_INVITE_SECONDS`), ringing (`DIAL_RING_SECONDS`), the
+answered call (`DIAL_TALK_SECONDS`), the BYE or CANCEL (`SIP_BYE_SECONDS`); `dial_seconds`
+adds them up for the job's own timeout. Only PCMU is offered (pyVoIP 1.6.8's PCMA is broken).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 # pyVoIP.SIP cannot be imported first (circular import inside pyVoIP 1.6.8); take it from here.
-from pyVoIP.VoIP.VoIP import SIP, CallState, InvalidStateError, VoIPCall, VoIPPhone
+from pyVoIP.VoIP.VoIP import InvalidStateError, VoIPCall, VoIPPhone
 
 from callcenter.core.models import DialMode
 from callcenter.core.phones import mask
-from callcenter.outbound import tts
+from callcenter.outbound import dial_reasons, tts
+from callcenter.outbound.dial_reasons import DialFailure, Reason
 from callcenter.outbound.dialers.base import DialRequest, DialResult
+from callcenter.outbound.dialers.sip_client import Dialog, Limits, SipClient
 from callcenter.outbound.results import Outcome, outcome_for_key
 from webhooks import CallEvent, CallEventKind, Direction
 
 log = logging.getLogger(__name__)
-BUSY_CODES = frozenset({486, 600, 603})
-NO_ANSWER_CODES = frozenset({408, 480, 487})
 GATHER_SECONDS = 8.0
 POLL = 0.02
 
@@ -44,57 +43,27 @@ def free_udp_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-class _ReportingSIPClient(SIP.SIPClient):
-    """pyVoIP's SIP client, plus: remember and ACK final failure responses to our INVITEs."""
+def limits(config: Mapping[str, Any]) -> Limits:
+    return Limits(register=config["SIP_REGISTER_SECONDS"], invite=config["SIP_INVITE_SECONDS"],
+                  bye=config["SIP_BYE_SECONDS"])
 
-    final_codes: dict[str, int]
 
-    def start(self) -> None:
-        """As pyVoIP's, but the receive loop starts at once (pyVoIP waits a second first)."""
-        if self.NSD:
-            raise RuntimeError("SIP client already started")
-        self.NSD = True
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind((self.myIP, self.myPort))
-        self.out = self.s
-        self.register()
-        threading.Thread(target=self.recv_loop, name="SIP receive", daemon=True).start()
-
-    def parse_message(self, message: SIP.SIPMessage) -> None:
-        if message.type != SIP.SIPMessageType.MESSAGE:
-            code = int(message.status)
-            cseq = message.headers.get("CSeq", {})
-            if code >= 300 and code not in (401, 407) and cseq.get("method") == "INVITE":
-                self.final_codes[message.headers["Call-ID"]] = code
-                ack = self.gen_ack(message)
-                self.out.sendto(ack.encode("utf8"), (self.server, self.port))
-                return
-        super().parse_message(message)
+def dial_seconds(config: Mapping[str, Any]) -> int:
+    """The longest a SIP dial can take: register, INVITE (twice, if challenged), ring, talk,
+    BYE or CANCEL, unregister."""
+    return int(2 * config["SIP_REGISTER_SECONDS"] + 2 * config["SIP_INVITE_SECONDS"]
+               + config["DIAL_RING_SECONDS"] + config["DIAL_TALK_SECONDS"] + 2 * config["SIP_BYE_SECONDS"])
 
 
 class _Phone(VoIPPhone):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sip = _ReportingSIPClient(
-            self.server, self.port, self.username, self.password, phone=self, myIP=self.myIP,
-            myPort=kwargs["sipPort"], callCallback=self.callback, fatalCallback=self.fatal)
-        self.sip.final_codes = {}
-        self.sip.register_timeout = 5
-
-
-def _cancel(phone: _Phone, call: VoIPCall) -> None:
-    """CANCEL a call that is still ringing (RFC 3261 §9.1: same Via, Call-ID, From, To, CSeq number)."""
-    head = call.request.raw.decode("utf8", "replace").split("\r\n\r\n", 1)[0].split("\r\n")
-    request_line = head[0].replace("INVITE ", "CANCEL ", 1)
-    keep = []
-    for line in head[1:]:
-        name = line.split(":", 1)[0].strip().lower()
-        if name in ("via", "from", "to", "call-id", "max-forwards"):
-            keep.append(line)
-        elif name == "cseq":
-            keep.append(line.replace("INVITE", "CANCEL"))
-    message = "\r\n".join([request_line, *keep, "Content-Length: 0", "", ""])
-    phone.sip.out.sendto(message.encode("utf8"), (phone.server, phone.port))
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        my_ip = config["SIP_MY_IP"]
+        port = free_udp_port(my_ip)
+        super().__init__(server=config["SIP_SERVER"], port=config["SIP_PORT"], username=config["SIP_USER"],
+                         password=config["SIP_PASSWORD"], myIP=my_ip, sipPort=port,
+                         rtpPortLow=port + 1, rtpPortHigh=port + 1)
+        self.sip = SipClient(self, self.server, self.port, self.username, self.password, my_ip, port,
+                             limits(config))
 
 
 class SipDialer:
@@ -106,83 +75,93 @@ class SipDialer:
         self.config = config
         self.trunk = f"sip:{config['SIP_SERVER']}:{config['SIP_PORT']}"
         self.audio_dir = Path(config["INSTANCE_DIR"]) / "prompts"
+        self._phone: _Phone | None = None
 
-    def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
-        prompt = tts.render(request.text, request.language, self.audio_dir)
-        thanks = tts.render(request.thanks_text, request.language, self.audio_dir)
-        my_ip = self.config["SIP_MY_IP"]
-        sip_port = free_udp_port(my_ip)
-        phone = _Phone(server=self.config["SIP_SERVER"], port=self.config["SIP_PORT"],
-                       username=self.config["SIP_USER"], password=self.config["SIP_PASSWORD"],
-                       myIP=my_ip, sipPort=sip_port, rtpPortLow=sip_port + 1,
-                       rtpPortHigh=sip_port + 1)
+    @contextmanager
+    def line(self) -> Iterator[None]:
+        """Registered on the PBX for the block; DialFailure says why registration failed."""
+        phone = _Phone(self.config)
         phone.start()
-        events: list[CallEvent] = []
+        self._phone = phone
         try:
-            pace()
-            call = phone.call(request.phone)
-            events.append(self._event(request, call.call_id, CallEventKind.RINGING))
-            outcome, digits = self._converse(phone, call, request, prompt, thanks, events)
-            events.append(self._event(request, call.call_id, CallEventKind.ENDED))
-            log.info("sip attempt %s to %s: %s", request.attempt_id, mask(request.phone), outcome)
-            return DialResult(provider_call_id=f"{request.attempt_id}:{call.call_id}", outcome=outcome, digits=digits,
-                              events=events)
+            yield
         finally:
+            self._phone = None
             try:
                 phone.stop()
             except Exception as exc:  # the call is over; a failed de-registration only expires
                 log.warning("sip: stopping the phone failed: %s", exc)
 
-    def _converse(self, phone: _Phone, call: VoIPCall, request: DialRequest, prompt: bytes,
-                  thanks: bytes, events: list[CallEvent]) -> tuple[Outcome, str]:
+    def check(self) -> DialFailure | None:
+        """Test the account: register, then unregister. None when both worked."""
+        try:
+            with self.line():
+                pass
+        except DialFailure as exc:
+            return exc
+        return None
+
+    def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
+        phone = self._phone
+        assert phone is not None, "dial() runs inside line()"
+        prompt = tts.render(request.text, request.language, self.audio_dir)
+        thanks = tts.render(request.thanks_text, request.language, self.audio_dir)
+        pace()
+        call = phone.call(request.phone)
+        dialog = phone.sip.dialogs[call.call_id]
+        provider_call_id = f"{request.attempt_id}:{call.call_id}"
+        events = [self._event(request, call.call_id, CallEventKind.RINGING)]
+        try:
+            outcome, digits, reason = self._converse(phone.sip, dialog, call, request, prompt, thanks, events)
+        except DialFailure as exc:  # the network failed under the call
+            outcome, digits, reason = dial_reasons.outcome(exc.reason), "", exc.reason
+        finally:
+            self._hang_up(call)
+        events.append(self._event(request, call.call_id, CallEventKind.ENDED))
+        log.info("sip attempt %s to %s: %s (%s)", request.attempt_id, mask(request.phone), outcome,
+                 reason.value if reason else "")
+        return DialResult(provider_call_id=provider_call_id, outcome=outcome, digits=digits, events=events,
+                          reason=reason.value if reason else "", sip_status=dialog.status)
+
+    def _converse(self, client: SipClient, dialog: Dialog, call: VoIPCall, request: DialRequest,
+                  prompt: bytes, thanks: bytes, events: list[CallEvent]) -> tuple[Outcome, str, Reason | None]:
         ring_until = time.monotonic() + self.config["DIAL_RING_SECONDS"]
-        while call.state is not CallState.ANSWERED:
-            code = phone.sip.final_codes.get(call.call_id)
-            if code is not None:
-                return (Outcome.BUSY if code in BUSY_CODES else
-                        Outcome.NO_ANSWER if code in NO_ANSWER_CODES else Outcome.FAILED), ""
-            if call.state is CallState.ENDED:
-                if not call.RTPClients:
-                    return Outcome.FAILED, ""
-                # Answered and hung up between two looks: pyVoIP handled 200 OK and BYE together.
-                events.append(self._event(request, call.call_id, CallEventKind.ANSWERED))
-                return Outcome.HUNG_UP, ""
-            if time.monotonic() >= ring_until:
-                _cancel(phone, call)
-                self._wait(lambda: call.call_id in phone.sip.final_codes, 3.0)
-                return Outcome.NO_ANSWER, ""
-            time.sleep(POLL)
+        client.proceed(dialog)
+        dialog.wait(lambda d: d.state not in ("calling", "proceeding"), ring_until)
+        if dialog.state == "proceeding":
+            client.cancel(dialog)
+            if dialog.state != "answered":
+                return Outcome.NO_ANSWER, "", Reason.NO_ANSWER
+        if dialog.state == "failed":
+            failure = dialog.failure or DialFailure(Reason.REJECTED, dialog.status)
+            return dial_reasons.outcome(failure.reason), "", failure.reason
+        assert dialog.answer is not None
+        call.answered(dialog.answer)  # pyVoIP starts the media
         events.append(self._event(request, call.call_id, CallEventKind.ANSWERED))
+        talk_until = time.monotonic() + self.config["DIAL_TALK_SECONDS"]
         call.write_audio(prompt)
-        listen_until = time.monotonic() + len(prompt) / tts.SAMPLE_RATE + GATHER_SECONDS
+        listen_until = min(time.monotonic() + len(prompt) / tts.SAMPLE_RATE + GATHER_SECONDS, talk_until)
         while time.monotonic() < listen_until:
-            if call.state is CallState.ENDED:
-                return Outcome.HUNG_UP, ""
+            if dialog.state == "ended":
+                return Outcome.HUNG_UP, "", Reason.HUNG_UP
             digit = call.get_dtmf()
             outcome = outcome_for_key(digit, request.purpose) if digit else None
             if outcome is not None:
                 # Cut the prompt short and say thanks before hanging up.
                 call.write_audio(thanks)
-                self._wait(lambda: call.state is CallState.ENDED, len(thanks) / tts.SAMPLE_RATE)
-                self._hang_up(call)
-                return outcome, digit
+                dialog.wait(lambda d: d.state == "ended",
+                            min(time.monotonic() + len(thanks) / tts.SAMPLE_RATE, talk_until))
+                return outcome, digit, None
             time.sleep(POLL)
-        self._hang_up(call)
-        return Outcome.HUNG_UP, ""
-
-    @staticmethod
-    def _wait(condition: Callable[[], bool], seconds: float) -> None:
-        until = time.monotonic() + seconds
-        while not condition() and time.monotonic() < until:
-            time.sleep(POLL)
+        return Outcome.HUNG_UP, "", Reason.NO_KEY
 
     @staticmethod
     def _hang_up(call: VoIPCall) -> None:
-        with suppress(InvalidStateError):  # the patient hung up first
+        with suppress(InvalidStateError):  # never answered, or the patient hung up first
             call.hangup()
 
     def _event(self, request: DialRequest, call_id: str, kind: CallEventKind) -> CallEvent:
-        # pyVoIP's Call-IDs repeat across processes and restarts: the attempt keeps ours unique.
+        # The attempt keeps the call id unique across workers and restarts.
         return CallEvent(provider="sip", provider_call_id=f"{request.attempt_id}:{call_id}", kind=kind,
                          occurred_at=datetime.now(UTC), direction=Direction.OUTBOUND,
                          dialed=request.phone,

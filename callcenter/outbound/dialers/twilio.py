@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
@@ -48,6 +49,9 @@ class TwilioDialer:
         self.config = config
         self.trunk = f"twilio:{config['TWILIO_ACCOUNT_SID']}"
         self.client = client(config)
+
+    def line(self) -> AbstractContextManager[None]:
+        return nullcontext()  # Twilio's REST API needs no standing connection
 
     def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
         if not request.caller_id:
