@@ -21,6 +21,7 @@ from callcenter.core.models.care import (
     ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
+    DoctorNotice,
     Treatment,
     TreatmentType,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "DialMode",
     "DialTask",
     "DoctorAbsence",
+    "DoctorNotice",
     "DoctorSchedule",
     "FirstRun",
     "OptOut",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -45,6 +45,8 @@ class Appointment(Base):
     created_by_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The waiting list: the patient would come earlier if a slot frees up.
+    wants_earlier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -87,3 +89,24 @@ class Treatment(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
     patient: Mapped[Patient] = relationship()
+
+
+class DoctorNotice(Base):
+    """Something the attending doctor must be told (a patient refused any next contact after
+    cancelling); the desk hands it on and marks it seen."""
+
+    __tablename__ = "doctor_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    kind: Mapped[str] = mapped_column(String(24), default="refused_next_contact")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
+    doctor: Mapped[Staff] = relationship(foreign_keys=[doctor_id])

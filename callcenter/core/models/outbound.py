@@ -21,6 +21,7 @@ class TaskPurpose(enum.StrEnum):
     MISSED_CALL = "missed_call"
     RESCHEDULE = "reschedule"  # desk task: patient asked to move the visit
     CALL_BACK = "call_back"  # desk task: agreed call-back after a cancellation
+    GAP_FILL = "gap_fill"  # desk task: offer a freed slot (the task's appointment) to a due patient
 
 
 class CampaignState(enum.StrEnum):
@@ -48,6 +49,8 @@ class Campaign(Base):
     )
     name: Mapped[str] = mapped_column(String(200), default="")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Why the service paused it (a code from outbound.control.STOP_REASONS); "" when it did not.
+    stop_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
