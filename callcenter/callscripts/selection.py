@@ -68,6 +68,7 @@ SCENARIO_FOR_PURPOSE = {
     TaskPurpose.MISSED_CALL: "missed_call",
     TaskPurpose.RESCHEDULE: "cancel_reschedule",
     TaskPurpose.CALL_BACK: "cancel_reschedule",
+    TaskPurpose.GAP_FILL: "recall",  # an invitation, with the freed time among the offers
 }
 SCENARIO_FOR_CALLER = {
     CallerKind.NEW: "first_time",

@@ -8,9 +8,33 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core.i18n import N_
 from callcenter.core.models import Campaign, CampaignState, DialMode, DialTask, TaskState
 
 ACTIONS = ("pause", "resume", "cancel")
+# Why the service stopped a list by itself (Campaign.stop_reason), as the admin reads it.
+STOP_REASONS = {
+    "dialer_not_configured": N_("Stopped: automatic calls are not set up (Twilio or SIP settings are "
+                                "missing). Set them up, or switch the list to the desk, then resume."),
+}
+
+
+STATE_LABELS = {"running": N_("running"), "paused": N_("paused"), "cancelled": N_("cancelled"),
+                "finished": N_("finished")}
+
+
+def reason_for(error: Exception) -> str:
+    """The stop reason for a dialer that cannot start (its settings are missing)."""
+    del error  # every construction failure of a dialer today is a missing setting
+    return "dialer_not_configured"
+
+
+def stop(session: Session, campaign_id: int, reason: str) -> None:
+    """Pause a running list with a reason (once: a second failing job changes nothing)."""
+    session.execute(update(Campaign).where(Campaign.id == campaign_id,
+                                           Campaign.state == CampaignState.RUNNING)
+                    .values(state=CampaignState.PAUSED, stop_reason=reason)
+                    .execution_options(synchronize_session=False))
 
 
 class ControlError(ValueError):
@@ -26,6 +50,7 @@ def apply(session: Session, campaign: Campaign, action: str, now: datetime) -> N
         campaign.state = CampaignState.PAUSED
     elif action == "resume":
         campaign.state = CampaignState.RUNNING
+        campaign.stop_reason = ""
         # Tasks skipped while paused are due again now, not after the re-queue delay.
         session.execute(update(DialTask).where(DialTask.campaign_id == campaign.id,
                                                DialTask.state == TaskState.PENDING,
@@ -63,6 +88,7 @@ def progress(session: Session, clinic_id: int | None = None, limit: int = 100) -
             counts[campaign_id][state.value] = count
     return [{
         "id": c.id, "clinic_id": c.clinic_id, "name": c.name, "purpose": c.purpose.value,
-        "mode": c.mode.value, "state": c.state.value, "created_at": c.created_at.isoformat(),
+        "mode": c.mode.value, "state": c.state.value, "stop_reason": c.stop_reason or None,
+        "created_at": c.created_at.isoformat(),
         "tasks": counts[c.id], "total": sum(counts[c.id].values()),
     } for c in campaigns]

@@ -76,7 +76,8 @@ def _campaign(campaign_id: int) -> Campaign | None:
 @bp.get("/admin/campaigns")
 @require_role("admin")
 def page() -> str:
-    return render_template("campaigns/admin.html", campaigns=_campaigns(),
+    return render_template("campaigns/admin.html", campaigns=_campaigns(), stop_reasons=control.STOP_REASONS,
+                           state_labels=control.STATE_LABELS,
                            locale=request_locale(current_app.config["LOCALE"]))
 
 
