@@ -30,6 +30,7 @@ from callcenter.core.config import load_config
 from callcenter.core.i18n import pt, t
 from callcenter.core.runtime import Runtime
 from callcenter.desk import routes as desk
+from callcenter.desk import visits_routes as desk_visits
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
 from callcenter.inbound import webhook_routes as webhooks
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(desk_visits.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)

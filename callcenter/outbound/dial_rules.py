@@ -11,7 +11,7 @@ automatic call never overrides.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,8 +23,8 @@ from callcenter.access.audit import record as audit
 from callcenter.core import clinic_settings
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import Clinic, OptOut, Patient
-from callcenter.outbound.lists import binds, clinic_calendar
+from callcenter.core.models import Clinic, DialTask, OptOut, Patient
+from callcenter.outbound.lists import binds, callable_phones, clinic_calendar
 from callcenter.outbound.workdays import next_call_time, patient_zone
 
 
@@ -100,3 +100,25 @@ def check(session: Session, clinic: Clinic, *, phone: str, patient_id: int | Non
     audit(session, override.staff_id, "dial_override", "patient" if patient_id else "clinic",
           patient_id or clinic.id, clinic_id=clinic.id, refusal=found.value,
           reason=override.reason.strip()[:300], via=via)
+
+
+def callable_tasks(session: Session, clinic: Clinic, tasks: Sequence[DialTask], now: datetime,
+                   config: Mapping[str, Any]) -> set[int]:
+    """Ids of the tasks whose call the rules allow now: `refusal` for a whole list at once (the
+    same opt-out, consent and calling-hours checks, a few queries instead of a few per task)."""
+    phones = callable_phones(session, [t.patient_id for t in tasks if t.patient_id is not None])
+    numbers = {t.phone for t in tasks if t.phone}
+    listed = set(session.scalars(select(OptOut.e164).where(
+        OptOut.e164.in_(numbers), OptOut.scope == "all", binds(clinic.id)))) if numbers else set()
+    calendar = clinic_calendar(session, clinic)
+    hours = clinic_settings.call_window(clinic, config)
+    allowed = set()
+    for task in tasks:
+        if not task.phone or (task.patient_id is not None and task.patient_id not in phones):
+            continue
+        if task.phone in listed:
+            continue
+        if next_call_time(now, calendar, patient_zone(task.phone, calendar.tz), hours) > now:
+            continue
+        allowed.add(task.id)
+    return allowed
