@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
+from callcenter.access.auth import current_staff
+from callcenter.access.locale import request_locale
 from callcenter.core.ids import storable
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import Appointment, Call, Patient
+from callcenter.core.models import Appointment, Call, Clinic, Patient, Staff
 from callcenter.core.web import db
 
 
@@ -46,6 +48,23 @@ def id_field(body: dict[str, Any], name: str, required: bool = True) -> int | No
     if not storable(value):
         raise DeskError(name, "expected an integer id")
     return value
+
+
+def signed_in_staff() -> Staff:
+    staff = current_staff()
+    assert staff is not None  # require_role ran first
+    return staff
+
+
+def desk_clinic(clinic_id: int | None = None) -> Clinic:
+    """The given clinic (a record's own), else the staff member's home clinic."""
+    clinic = db().get(Clinic, clinic_id or signed_in_staff().clinic_id)
+    assert clinic is not None  # only ids of rows in the session's scope reach here
+    return clinic
+
+
+def desk_locale() -> str:
+    return request_locale(current_app.config["LOCALE"])
 
 
 # Lookups by id: the session's clinic scope makes another clinic's row None, like a missing one.

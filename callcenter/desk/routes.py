@@ -15,12 +15,10 @@ from callcenter.access import staff_sessions
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import (
     SessionWatch,
-    current_staff,
     is_locked,
     require_role,
     signed_in_session,
 )
-from callcenter.access.locale import request_locale
 from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
@@ -33,7 +31,6 @@ from callcenter.core.models import (
     CallOutcome,
     CallStatus,
     Channel,
-    Clinic,
     DialTask,
     DoctorNotice,
     OptOut,
@@ -57,6 +54,9 @@ from callcenter.desk.http_input import (
     patient_by_id,
     time_field,
 )
+from callcenter.desk.http_input import desk_clinic as _clinic
+from callcenter.desk.http_input import desk_locale as _locale
+from callcenter.desk.http_input import signed_in_staff as _staff
 from callcenter.desk.popcard import build_card
 from callcenter.desk.texts import desk_texts
 from callcenter.inbound import leads
@@ -86,23 +86,6 @@ def _desk_error(exc: DeskError) -> tuple[Response, int]:
 def _booking_error(exc: booking.BookingError) -> tuple[Response, int]:
     body = {"error": "rejected", "field": exc.field, "message": exc.localized(_locale())}
     return jsonify(body), exc.status
-
-
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _clinic(clinic_id: int | None = None) -> Clinic:
-    """The given clinic (a record's own), else the staff member's home clinic."""
-    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
-    assert clinic is not None  # only ids of rows in the session's scope reach here
-    return clinic
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
 
 
 def _card(call_id: int, via: str) -> Response:

@@ -11,16 +11,18 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from callcenter.access.audit import record as audit
-from callcenter.access.auth import current_staff, require_role
-from callcenter.access.locale import request_locale
+from callcenter.access.auth import require_role
 from callcenter.callscripts.values import doctor_name, format_when, treatment_label
 from callcenter.core import followup_table
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import optional_text
 from callcenter.core.labels import PURPOSES
-from callcenter.core.models import Appointment, Clinic, DoctorNotice, Staff, TreatmentType, utcnow
+from callcenter.core.models import Appointment, Clinic, DoctorNotice, TreatmentType, utcnow
 from callcenter.core.web import db
 from callcenter.desk.http_input import DeskError, appointment_by_id, body_json
+from callcenter.desk.http_input import desk_clinic as _clinic
+from callcenter.desk.http_input import desk_locale as _locale
+from callcenter.desk.http_input import signed_in_staff as _staff
 from callcenter.outbound import gap_fill
 from callcenter.schedule import booking, notices, visits
 
@@ -38,22 +40,6 @@ def _refused(exc: DeskError | booking.BookingError) -> tuple[Response, int]:
     body = {"error": "rejected" if isinstance(exc, booking.BookingError) else "invalid_request",
             "field": exc.field, "message": exc.localized(_locale())}
     return jsonify(body), exc.status
-
-
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
-def _staff() -> Staff:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff
-
-
-def _clinic(clinic_id: int | None = None) -> Clinic:
-    clinic = db().get(Clinic, clinic_id or _staff().clinic_id)
-    assert clinic is not None  # only ids of rows in the session's scope reach here
-    return clinic
 
 
 def _day(clinic: Clinic) -> date:
