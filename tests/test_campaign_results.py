@@ -184,7 +184,7 @@ def test_admin_pauses_resumes_and_cancels_with_progress(client: Any, session: Se
     assert client.post(f"/api/campaigns/{campaign_id}/explode").status_code == 400
     assert client.post("/api/campaigns/999/pause").status_code == 404
     page = client.get("/admin/campaigns").get_data(as_text=True)
-    assert "confirmation 2026-03-10" in page and "cancelled" in page and "Обзвоны" in page
+    assert "confirmation 2026-03-10" in page and "отменена" in page and "Обзвоны" in page  # the state in the admin's language
 
 
 def test_campaign_pages_need_the_right_role(client: Any, session: Session, clinic: Clinic) -> None:
