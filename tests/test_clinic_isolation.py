@@ -149,6 +149,7 @@ CHECKS: dict[str, Check] = {
     "campaigns_admin.desk": Check(LISTING, DESK),
     "campaigns_admin.desk_page": Check(LISTING, DESK),
     "campaigns_admin.outcome": Check(BY_ID, DESK, json={"outcome": "confirmed"}),
+    "campaigns_admin.task_script": Check(BY_ID, DESK),
     "api_calls.list_numbers": Check(LISTING, ADMIN, a_sees=True),
     # Clinic A's number keeps its channel, which stays A's for the channel checks below.
     "api_calls.update_number": Check(BY_ID, ADMIN, json={"channel": "maps_listing"}),

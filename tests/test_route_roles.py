@@ -114,6 +114,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "campaigns_admin.desk": DESK,
     "campaigns_admin.desk_page": DESK,
     "campaigns_admin.outcome": DESK,
+    "campaigns_admin.task_script": DESK,
     "api_calls.list_numbers": ADMIN,
     "api_calls.update_number": ADMIN,
     "api_calls.list_raw": ADMIN,

@@ -221,3 +221,20 @@ def test_the_desk_cancel_with_a_refusal_tells_the_doctor_and_offers_the_slot(
     offered = {t.patient_id for t in session.scalars(select(DialTask).where(
         DialTask.purpose == TaskPurpose.GAP_FILL, DialTask.appointment_id == visit.id))}
     assert offered == {due["waiting"].id, due["implant"].id, due["recall"].id}
+
+
+def test_the_list_gives_the_no_show_call_its_script_and_two_slots(client: Any, session: Session,
+                                                                  world: w.World) -> None:
+    f.signed_in(client, session, role="receptionist", clinic_row=world.clinic, locale="en")
+    visit = _visit(session, world, utcnow() - timedelta(hours=1), world.emily)
+    task = visits.no_show(session, visit, now=utcnow(), tz=TZ)
+    session.commit()
+    script = client.get(f"/api/campaigns/tasks/{task.id}/script").get_json()
+    assert (script["scenario"], script["locale"]) == ("no_show", "en")  # Emily's language
+    assert len(script["slots"]) == 2 and {s["doctor_id"] for s in script["slots"]} == {world.doctor.id}
+    said = " ".join(i["text"] + i.get("answer", "") for section in script["sections"]
+                    for i in section["items"])
+    assert all(slot["label"] in said for slot in script["slots"]) and "Ms. Clark" in said
+    assert script["missing"] == []  # the visit, the doctor and the slots are all filled in
+    assert "view_script" in set(session.scalars(select(AuditLog.action)))
+    assert client.get("/api/campaigns/tasks/999999/script").status_code == 404

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
+from callcenter.callscripts.tasks import script_for_task
 from callcenter.callscripts.values import format_when
 from callcenter.core import clinic_scope
 from callcenter.core.clinic_settings import call_window, clock_text
@@ -179,6 +180,22 @@ def desk() -> Response:
     return jsonify({"tasks": found.tasks, "total": found.total, "page": found.page,
                     "pages": found.pages, "calling_resumes_at": found.calling_resumes_at.isoformat()
                     if found.calling_resumes_at else None})
+
+
+@bp.get("/api/campaigns/tasks/<int:task_id>/script")
+@require_role(*DESK)
+def task_script(task_id: int) -> Response | tuple[Response, int]:
+    """What to say on this call, filled in, with the two slots to offer where the call books."""
+    task = db().get(DialTask, task_id)
+    if task is None:
+        return _error(404, "unknown_task", f"no task {task_id}")
+    staff = current_staff()
+    assert staff is not None  # require_role ran first
+    script = script_for_task(db(), task, utcnow(), agent=staff)
+    audit(db(), staff.id, "view_script", "dial_task", task.id, patient_id=task.patient_id,
+          scenario=script.scenario)
+    db().commit()
+    return jsonify(script.to_json())
 
 
 @bp.post("/api/campaigns/tasks/<int:task_id>/outcome")

@@ -57,3 +57,35 @@ document.addEventListener("click", (ev) => {
 });
 // Leaving the page sends what is waiting: an outcome is never lost to a closed tab.
 window.addEventListener("pagehide", () => { [...waiting.values()].forEach((p) => { clearTimeout(p.timer); p.send(true); }); });
+
+// The script, loaded when first opened: its steps, and the two slots to offer where the call books.
+document.addEventListener("toggle", async (ev) => {
+  const details = ev.target;
+  if (!details.matches || !details.matches("details.script") || !details.open || details.dataset.loaded) return;
+  details.dataset.loaded = "1";
+  const row = details.closest("tr[data-task]");
+  const reply = await fetch(`/api/campaigns/tasks/${row.dataset.task}/script`, {credentials: "same-origin"});
+  const body = details.querySelector(".script-body");
+  const script = await reply.json().catch(() => ({}));
+  if (!reply.ok) { body.textContent = script.message || String(reply.status); return; }
+  for (const section of script.sections) {
+    const list = document.createElement("ul");
+    list.className = `step ${section.kind}`;
+    for (const item of section.items) {
+      const line = document.createElement("li");
+      line.textContent = item.answer ? `${item.text} — ${item.answer}` : item.text;
+      list.append(line);
+    }
+    body.append(list);
+  }
+  if (script.slots.length) {
+    const slots = document.createElement("ol");
+    slots.className = "slots";
+    for (const slot of script.slots) {
+      const line = document.createElement("li");
+      line.textContent = `${slot.label} · ${slot.doctor}`;
+      slots.append(line);
+    }
+    body.append(slots);
+  }
+}, true);
