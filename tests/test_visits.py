@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,8 @@ from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
     AuditLog,
+    Campaign,
+    DialMode,
     DialTask,
     DoctorNotice,
     OptOut,
@@ -26,7 +29,7 @@ from callcenter.core.models import (
     TreatmentType,
     utcnow,
 )
-from callcenter.outbound import gap_fill, lists
+from callcenter.outbound import gap_fill, jobs, lists
 from callcenter.schedule import booking, visits
 from tests import desk_world as w
 from tests import factories as f
@@ -238,3 +241,16 @@ def test_the_list_gives_the_no_show_call_its_script_and_two_slots(client: Any, s
     assert script["missing"] == []  # the visit, the doctor and the slots are all filled in
     assert "view_script" in set(session.scalars(select(AuditLog.action)))
     assert client.get("/api/campaigns/tasks/999999/script").status_code == 404
+
+
+def test_the_planner_puts_the_desks_own_tasks_on_their_days_lists(app: Any, session: Session,
+                                                                   world: w.World, redis_url: str) -> None:
+    day = date(2026, 3, 10)
+    visit = _visit(session, world, _at(day, 11), world.emily)
+    no_show = visits.no_show(session, visit, now=_at(day, 11, 30), tz=TZ)
+    session.commit()
+    assert no_show.campaign_id is None  # on the desk's list at once, before any day's list exists
+    jobs.build_lists(session, redis.Redis.from_url(redis_url), world.clinic, _at(day, 12), dict(app.config))
+    session.refresh(no_show)
+    campaign = session.get(Campaign, no_show.campaign_id)
+    assert campaign is not None and (campaign.purpose, campaign.mode) == (TaskPurpose.NO_SHOW, DialMode.PREVIEW)

@@ -129,6 +129,8 @@ def test_a_cancellation_offers_the_freed_slot_and_undo_takes_an_outcome_back(
     expect(rows.nth(1)).to_contain_text("Rita")
     expect(rows.nth(1)).to_contain_text("check-up due")
     expect(rows.nth(0).locator(".about")).to_contain_text("Check-up")  # the freed visit
+    rows.nth(0).locator("details.script summary").click()  # what to say, and two times to offer
+    expect(rows.nth(0).locator(".script-body .slots li")).to_have_count(2)
     # An outcome can be taken back for a few seconds; after that it is recorded.
     rows.nth(1).locator('button.outcome[data-outcome="no_answer"]').click()
     rows.nth(1).locator("button.undo-button").click()
