@@ -133,16 +133,22 @@ def build_gap_fills(session: Session, clinic: Clinic, now: datetime,
 
 def _first_callable(session: Session, candidates: list[tuple[str, int]],
                     skip: Iterable[int | None]) -> list[tuple[str, int, str]]:
-    skipped = set(skip)
-    ordered: list[tuple[str, int]] = []
-    seen: set[int] = set()
-    for reason, patient_id in candidates:
-        if patient_id in seen or patient_id in skipped:
-            continue
-        seen.add(patient_id)
-        ordered.append((reason, patient_id))
-    phones = callable_phones(session, [p for _, p in ordered])
-    return [(reason, p, phones[p]) for reason, p in ordered if p in phones]
+    """The first PER_SLOT candidates who may be called, in order; asked a batch at a time, so a
+    long recall list costs a query or two, not one lookup of thousands."""
+    seen = set(skip)
+    unique: list[tuple[int, str]] = []
+    for reason, patient_id in candidates:  # a patient counts once, under their first reason
+        if patient_id not in seen:
+            seen.add(patient_id)
+            unique.append((patient_id, reason))
+    chosen: list[tuple[str, int, str]] = []
+    for start in range(0, len(unique), 4 * PER_SLOT):
+        batch = unique[start:start + 4 * PER_SLOT]
+        phones = callable_phones(session, [p for p, _ in batch])
+        chosen += [(reason, p, phones[p]) for p, reason in batch if p in phones]
+        if len(chosen) >= PER_SLOT:
+            break
+    return chosen
 
 
 def offer_now(session: Session, clinic: Clinic, now: datetime) -> int:
