@@ -33,6 +33,7 @@ from callcenter.core.runtime import Runtime
 from callcenter.desk import card_routes as desk_card
 from callcenter.desk import routes as desk
 from callcenter.desk import schedule_routes as desk_schedule
+from callcenter.desk import visits_routes as desk_visits
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
 from callcenter.inbound import webhook_routes as webhooks
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(messaging.bp)
     app.register_blueprint(desk_card.bp)
     app.register_blueprint(desk_schedule.bp)
+    app.register_blueprint(desk_visits.bp)
     app.register_blueprint(threecx.bp)
     app.register_blueprint(scripts_api.bp)
     app.register_blueprint(privacy.bp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -32,6 +32,17 @@ def clinic(session: Session, **kw: Any) -> Clinic:
     session.add(row)
     session.flush()
     return row
+
+
+ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def always_open(clinic_row: Clinic) -> Clinic:
+    """Open and calling every day, all day: for tests that dial at the wall clock's time (the
+    dial rules refuse a call outside the clinic's calling hours)."""
+    clinic_row.opening_hours = ALL_DAY
+    clinic_row.call_window_start, clinic_row.call_window_end = time(0), time.max
+    return clinic_row
 
 
 def channel_number(session: Session, clinic_row: Clinic, code: str, e164: str) -> TrackingNumber:

@@ -93,9 +93,11 @@ def test_confirmed_marks_the_visit_once(session: Session, clinic: Clinic) -> Non
 
 
 def test_a_cancellation_always_leaves_a_next_contact(session: Session, clinic: Clinic) -> None:
+    """Key 3 (or the list's "cancel") cancels nothing by itself: the visit stays in place until
+    the desk agrees a new time on the call-back."""
     task = _task(session, clinic)
     record_outcome(session, task, Outcome.CANCEL, now=NOW, attempt=_attempt(session, task), policy=POLICY)
-    assert _visit(session, task).status is AppointmentStatus.CANCELLED
+    assert _visit(session, task).status is AppointmentStatus.BOOKED
     desk = session.scalars(select(DialTask).where(DialTask.purpose == TaskPurpose.CALL_BACK)).one()
     campaign = session.get(Campaign, desk.campaign_id)
     assert (desk.patient_id, desk.phone, desk.state, campaign.mode) == (  # type: ignore[union-attr]
@@ -182,7 +184,7 @@ def test_admin_pauses_resumes_and_cancels_with_progress(client: Any, session: Se
     assert client.post(f"/api/campaigns/{campaign_id}/explode").status_code == 400
     assert client.post("/api/campaigns/999/pause").status_code == 404
     page = client.get("/admin/campaigns").get_data(as_text=True)
-    assert "confirmation 2026-03-10" in page and "cancelled" in page and "Обзвоны" in page
+    assert "confirmation 2026-03-10" in page and "отменена" in page and "Обзвоны" in page  # the state in the admin's language
 
 
 def test_campaign_pages_need_the_right_role(client: Any, session: Session, clinic: Clinic) -> None:
@@ -194,6 +196,7 @@ def test_campaign_pages_need_the_right_role(client: Any, session: Session, clini
 
 
 def test_the_desk_calls_by_hand_and_records_the_outcome(client: Any, session: Session, clinic: Clinic) -> None:
+    f.always_open(clinic)
     task = _task(session, clinic, purpose=TaskPurpose.CONFIRMATION, mode=DialMode.PREVIEW)
     task.state, task.attempts, task.next_attempt_at = TaskState.PENDING, 0, NOW
     session.commit()
@@ -201,7 +204,7 @@ def test_the_desk_calls_by_hand_and_records_the_outcome(client: Any, session: Se
     desk = client.get("/api/campaigns/desk").get_json()["tasks"]
     assert [(t["task_id"], t["dial_uri"]) for t in desk] == [(task.id, "tel:+79001110001")]
     page = client.get("/desk/outbound").get_data(as_text=True)
-    assert 'href="tel:+79001110001"' in page and 'data-outcome="confirmed"' in page
+    assert 'data-number="+79001110001"' in page and 'data-outcome="confirmed"' in page
     # The list speaks the receptionist's language (ru here), purposes and outcomes included.
     assert "Кому позвонить" in page and "подтверждение" in page and "подтвердил визит" in page
     reply = client.post(f"/api/campaigns/tasks/{task.id}/outcome", json={"outcome": "confirmed"})
@@ -213,6 +216,7 @@ def test_the_desk_calls_by_hand_and_records_the_outcome(client: Any, session: Se
 
 
 def test_a_paused_campaign_leaves_the_desk_list(client: Any, session: Session, clinic: Clinic) -> None:
+    f.always_open(clinic)
     task = _task(session, clinic, mode=DialMode.PREVIEW)
     task.state, task.next_attempt_at = TaskState.PENDING, NOW
     session.get(Campaign, task.campaign_id).state = CampaignState.PAUSED  # type: ignore[union-attr]
@@ -272,7 +276,7 @@ def test_an_opt_out_after_the_list_was_built_stops_the_call(session: Session, cl
     task = _pending(session, clinic)
     session.add(OptOut(e164=task.phone, scope="all", source="desk"))
     session.commit()
-    assert claim_attempt(session, task.id, 1, DialMode.TWILIO, NOW, CONFIG) == "not needed: not_needed"
+    assert claim_attempt(session, task.id, 1, DialMode.TWILIO, NOW, CONFIG) == "not needed: opted_out"
     session.refresh(task)
     assert (task.state, session.scalar(select(DialAttempt.id))) == (TaskState.CANCELLED, None)
 

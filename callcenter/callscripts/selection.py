@@ -31,12 +31,10 @@ from callcenter.callscripts.library import (
     load_library,
 )
 from callcenter.callscripts.values import (
-    address_patient,
-    agent_name,
     doctor_name,
     format_when,
+    person_values,
     service_values,
-    treatment_label,
 )
 from callcenter.core.config import LOCALES
 from callcenter.core.i18n import t
@@ -68,6 +66,7 @@ SCENARIO_FOR_PURPOSE = {
     TaskPurpose.MISSED_CALL: "missed_call",
     TaskPurpose.RESCHEDULE: "cancel_reschedule",
     TaskPurpose.CALL_BACK: "cancel_reschedule",
+    TaskPurpose.GAP_FILL: "recall",  # an invitation, with the freed time among the offers
 }
 SCENARIO_FOR_CALLER = {
     CallerKind.NEW: "first_time",
@@ -346,13 +345,7 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
     values = base_values(clinic, now, chosen)
     if call.agent_id is not None:
         agent = session.get(Staff, call.agent_id)
-    values["agent"] = agent_name(agent, chosen) if agent else None
-    values["patient"] = address_patient(patient, chosen) if patient else None
-    if appointment is not None:
-        values["appointment_time"] = format_when(appointment.starts_at, clinic.timezone, chosen)
-        values["service"] = appointment.service or None
-    if treatment is not None:
-        values["treatment"] = treatment_label(treatment.type, chosen)
+    values.update(person_values(clinic, chosen, agent, patient, appointment, treatment))
     if service is not None:
         values.update(service_values(service, clinic, chosen))
     slots: list[OfferedSlot] = []

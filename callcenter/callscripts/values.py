@@ -15,7 +15,16 @@ from babel import Locale
 from babel.dates import format_date, format_time
 
 from callcenter.core.i18n import N_, t
-from callcenter.core.models import Clinic, Patient, Service, Sex, Staff, TreatmentType
+from callcenter.core.models import (
+    Appointment,
+    Clinic,
+    Patient,
+    Service,
+    Sex,
+    Staff,
+    Treatment,
+    TreatmentType,
+)
 from callcenter.core.price_list import currency_of, service_name, service_price
 
 # Weekday + day + month, no year: what a receptionist says aloud ("вторник, 24 ноября").
@@ -114,3 +123,18 @@ def service_values(service: Service, clinic: Clinic, locale: str) -> dict[str, s
     price = service_price(service, currency_of(clinic), locale)
     return {"service": service_name(service, locale, clinic.locale) or None,
             "service_price": price or t(NO_PRICE, locale)}
+
+
+def person_values(clinic: Clinic, locale: str, agent: Staff | None, patient: Patient | None,
+                  appointment: Appointment | None, treatment: Treatment | None) -> dict[str, str | None]:
+    """Who speaks, to whom, and the visit or treatment the call is about."""
+    values: dict[str, str | None] = {
+        "agent": agent_name(agent, locale) if agent else None,
+        "patient": address_patient(patient, locale) if patient else None,
+    }
+    if appointment is not None:
+        values["appointment_time"] = format_when(appointment.starts_at, clinic.timezone, locale)
+        values["service"] = appointment.service or None
+    if treatment is not None:
+        values["treatment"] = treatment_label(treatment.type, locale)
+    return values

@@ -30,6 +30,7 @@ from callcenter.core.models import (
     DialAttempt,
     DialTask,
     DoctorAbsence,
+    DoctorNotice,
     DoctorSchedule,
     Message,
     OptOut,
@@ -118,7 +119,7 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
            else (lambda cls: cls.clinic_id.in_(ids)))
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
-                           Service, PbxAccount, Message, CallDraft, SlotClaim)),
+                           Service, PbxAccount, Message, CallDraft, SlotClaim, DoctorNotice)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

@@ -14,4 +14,5 @@ PURPOSES: dict[str, str] = {
     "call_back": N_("call-back"),
     "reschedule": N_("reschedule"),
     "missed_call": N_("missed call"),
+    "gap_fill": N_("free slot offer"),
 }

@@ -15,17 +15,19 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.core import clinic_scope, clinic_settings
 from callcenter.core.inputs import FieldError
-from callcenter.core.models import Clinic, DialTask, Staff, utcnow
+from callcenter.core.models import Clinic, DialTask, Patient, PatientPhone, Staff, utcnow
 from callcenter.core.phones import mask, normalize
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
+from callcenter.outbound import dial_rules
 from callcenter.outbound.dialers.twilio import client as twilio_client
-from callcenter.outbound.lists import number_opted_out
 from webhooks import CallEvent, CallEventKind, Direction
 
 log = logging.getLogger(__name__)
@@ -61,24 +63,31 @@ def agent_twiml(number: str, caller_id: str, status_url: str = "") -> str:
     return str(response)
 
 
-def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None = None) -> int | None:
+def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None = None,
+         asked_to_call: str = "") -> int | None:
     """Start the call; returns our call id when the provider gives one up front (Twilio).
 
-    A missed call to that number leaves the list once this call is answered (calls.py)."""
+    The dial rules (do-not-call, consent, calling hours) refuse with `dial_rules.DialRefused`
+    unless `asked_to_call` says why the patient wants this call (audited). A missed call to that
+    number leaves the list once this call is answered (calls.py)."""
     config = runtime.config
     number = normalize(raw_number, config["REGION"])
     if number is None:
         raise DialError("number", "not a dialable phone number")
     if not staff.sip_extension:
         raise DialError("extension", "your account has no SIP extension to ring", 409)
-    # Unscoped: an entry without a clinic binds every clinic, whoever may see it.
+    clinic = _calling_clinic(runtime, staff, task_id)
     with runtime.sessions() as session:
-        if number_opted_out(session, number, staff.clinic_id):
-            raise DialError("number", "this number is on the do-not-call list", 409)
+        # Unscoped for the do-not-call list: an entry without a clinic binds every clinic.
+        override = dial_rules.Override(staff.id, asked_to_call) if asked_to_call.strip() else None
+        dial_rules.check(session, clinic, phone=number, now=utcnow(), config=config,
+                         patient_id=_patient_called(session, clinic.id, number, task_id),
+                         override=override, via="click_to_call")
+        session.commit()
     how = mode(config)
     log.info("click-to-call by staff %s to %s via %s", staff.id, mask(number), how)
     if how == "twilio":
-        call_id = _dial_twilio(runtime, staff, number, _calling_clinic(runtime, staff, task_id))
+        call_id = _dial_twilio(runtime, staff, number, clinic)
     elif how == "ami":
         _originate_ami(config, staff.sip_extension, number)
         call_id = None
@@ -93,6 +102,17 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
                 task.attempts += 1
                 session.commit()
     return call_id
+
+
+def _patient_called(session: Session, clinic_id: int, number: str, task_id: int | None) -> int | None:
+    """Whose consent the call needs: the list task's patient, else the one card with the number
+    (a family number shared by several cards answers for the number alone)."""
+    task = session.get(DialTask, task_id) if task_id is not None else None
+    if task is not None and task.clinic_id == clinic_id:
+        return task.patient_id
+    found = session.scalars(select(PatientPhone.patient_id).join(Patient).where(
+        PatientPhone.e164 == number, Patient.clinic_id == clinic_id).limit(2)).all()
+    return found[0] if len(found) == 1 else None
 
 
 def _calling_clinic(runtime: Runtime, staff: Staff, task_id: int | None) -> Clinic:

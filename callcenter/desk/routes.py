@@ -32,6 +32,8 @@ from callcenter.core.models import (
     CallStatus,
     Channel,
     DialTask,
+    DoctorNotice,
+    OptOut,
     Service,
     Staff,
     StaffRole,
@@ -56,6 +58,7 @@ from callcenter.desk.http_input import (
 from callcenter.desk.popcard import build_card
 from callcenter.desk.texts import desk_texts
 from callcenter.inbound.attribution import set_heard_from
+from callcenter.outbound import dial_rules, gap_fill
 from callcenter.schedule import booking
 
 bp = Blueprint("desk", __name__, template_folder="templates")
@@ -246,13 +249,18 @@ def cancel(appointment_id: int) -> Response:
     call = call_by_id(call_id) if call_id else None
     result = booking.cancel(db(), appointment, booking.NextContact(
         starts_at=time_field(body, "starts_at", False), doctor_id=id_field(body, "doctor_id", False),
-        call_back_at=time_field(body, "call_back_at", False)), now=utcnow(), call=call)
+        call_back_at=time_field(body, "call_back_at", False),
+        refused=optional_text(Appointment.notes, body, "refused")), now=utcnow(), call=call,
+        staff_id=_staff().id)
     audit(db(), _staff().id, "cancel", "appointment", appointment.id,
           call_id=call_id, next=type(result).__name__)
+    gap_fill.offer_now(db(), _clinic(appointment.clinic_id), utcnow())  # the freed slot's call list
     db().commit()
     if isinstance(result, Appointment):
         return jsonify({"cancelled": appointment.id, "appointment_id": result.id,
                         "starts_at": result.starts_at.isoformat()})
+    if isinstance(result, DoctorNotice):
+        return jsonify({"cancelled": appointment.id, "doctor_notice_id": result.id})
     return jsonify({"cancelled": appointment.id, "task_id": result.id,
                     "call_back_at": result.next_attempt_at.isoformat() if result.next_attempt_at else None})
 
@@ -298,8 +306,9 @@ def dial() -> Response:
     if not isinstance(number, str) or not number:
         raise DeskError("number", "required (E.164)")
     try:
-        call_id = clicktocall.dial(runtime(), staff, number, task_id=task_id)
-    except clicktocall.DialError as exc:
+        call_id = clicktocall.dial(runtime(), staff, number, task_id=task_id,
+                                   asked_to_call=optional_text(OptOut.reason, body, "asked_to_call"))
+    except (clicktocall.DialError, dial_rules.DialRefused) as exc:
         raise DeskError(exc.field, exc.msgid, exc.status, **exc.params) from None
     return jsonify({"call_id": call_id})
 

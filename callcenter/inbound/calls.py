@@ -23,12 +23,17 @@ from callcenter.core.models import (
     CallerKind,
     CallEventRecord,
     CallStatus,
+    DialTask,
     Staff,
+    TaskPurpose,
+    TaskState,
     utcnow,
 )
 from callcenter.inbound.attribution import channel_for_dialed
 from callcenter.inbound.matching import match_caller
 from webhooks import CallEvent, CallEventKind
+
+REACHED = "reached"  # a missed-call task's result when the caller got through another way
 
 
 @dataclass(frozen=True)
@@ -201,5 +206,13 @@ def _close_missed_callbacks(session: Session, call: Call, remote: str) -> None:
                Call.status == CallStatus.MISSED, Call.caller == remote,
                Call.callback_done_at.is_(None), Call.started_at < call.started_at)
         .values(callback_done_at=done_at, callback_call_id=call.id)
+        .execution_options(synchronize_session=False)
+    )
+    # ... and off every outbound list: the missed-call tasks for that number are done.
+    session.execute(
+        update(DialTask)
+        .where(DialTask.clinic_id == call.clinic_id, DialTask.purpose == TaskPurpose.MISSED_CALL,
+               DialTask.phone == remote, DialTask.state.in_((TaskState.PENDING, TaskState.FAILED)))
+        .values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )

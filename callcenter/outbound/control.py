@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core.i18n import N_
 from callcenter.core.models import (
     Campaign,
     CampaignState,
@@ -18,6 +19,8 @@ from callcenter.core.models import (
 )
 
 ACTIONS = ("pause", "resume", "cancel")
+STATE_LABELS = {"running": N_("running"), "paused": N_("paused"), "cancelled": N_("cancelled"),
+                "finished": N_("finished")}
 
 
 class ControlError(ValueError):
@@ -79,7 +82,8 @@ def progress(session: Session, clinic_id: int | None = None, limit: int = 100) -
     reasons = _reasons(session, list(counts))
     return [{
         "id": c.id, "clinic_id": c.clinic_id, "name": c.name, "purpose": c.purpose.value,
-        "mode": c.mode.value, "state": c.state.value, "created_at": c.created_at.isoformat(),
+        "mode": c.mode.value, "state": c.state.value,
+        "created_at": c.created_at.isoformat(),
         "tasks": counts[c.id], "total": sum(counts[c.id].values()),
         "stop_reason": c.stop_reason or None, "stop_status": c.stop_status,
         "reasons": reasons.get(c.id, []),

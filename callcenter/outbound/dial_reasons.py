@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     HUNG_UP = "hung_up"  # the patient hung up before pressing a key
     NO_KEY = "no_key"  # answered, no key pressed within the talk time
     NETWORK = "network_error"
+    NOT_CONFIGURED = "dialer_not_configured"  # the dialer's settings are missing: it cannot start
 
 
 class DialFailure(Exception):
@@ -40,12 +41,14 @@ class DialFailure(Exception):
         self.detail = detail
 
 
-STOPS_CAMPAIGN = frozenset({Reason.AUTH_FAILED, Reason.REGISTRATION_REJECTED,
+STOPS_CAMPAIGN = frozenset({Reason.NOT_CONFIGURED, Reason.AUTH_FAILED, Reason.REGISTRATION_REJECTED,
                             Reason.REGISTRATION_TIMEOUT})
 OUTCOMES = {Reason.BUSY: Outcome.BUSY, Reason.DECLINED: Outcome.BUSY,
             Reason.NO_ANSWER: Outcome.NO_ANSWER, Reason.HUNG_UP: Outcome.HUNG_UP,
             Reason.NO_KEY: Outcome.HUNG_UP}
 LABELS = {
+    Reason.NOT_CONFIGURED: N_("Automatic calls are not set up (Twilio or SIP settings are missing): set "
+                              "them up, or switch the list to the desk, then resume"),
     Reason.AUTH_FAILED: N_("The PBX refused the SIP account: check its user name and password"),
     Reason.REGISTRATION_REJECTED: N_("The PBX refused the SIP registration (SIP {status})"),
     Reason.REGISTRATION_TIMEOUT: N_("The PBX did not answer the SIP registration in time"),

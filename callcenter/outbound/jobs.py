@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -42,20 +42,20 @@ from callcenter.core.models import (
 from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
-from callcenter.outbound import control, lists, prompts
+from callcenter.outbound import control, dial_rules, gap_fill, lists, prompts
 from callcenter.outbound.dial_reasons import STOPS_CAMPAIGN, DialFailure, Reason
 from callcenter.outbound.dialers import Dialer, DialRequest, dialer_for
 from callcenter.outbound.dialers.sip import dial_seconds
 from callcenter.outbound.pacing import NoChannel, Pacer
 from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 from callcenter.outbound.store import campaign_for, default_mode
-from callcenter.outbound.workdays import next_call_time, patient_zone
 
 log = logging.getLogger(__name__)
 DIAL_QUEUE = "dial"
 OPEN_ATTEMPT_STATES = ("claimed", "dialing")
 AUTOMATIC = (DialMode.TWILIO, DialMode.SIP)
 CHANNEL_WAIT = 60.0
+BUILDERS: dict[TaskPurpose, lists.Builder] = {**lists.BUILDERS, TaskPurpose.GAP_FILL: gap_fill.build_gap_fills}
 _runtime: Runtime | None = None
 
 
@@ -113,22 +113,35 @@ def build_lists(session: Session, connection: Redis, clinic: Clinic, now: dateti
     settings = lists.ListSettings.from_config(config, clinic)
     calendar = lists.clinic_calendar(session, clinic)
     local = now.astimezone(calendar.tz)
-    purposes = list(lists.CONTINUOUS)
+    purposes = [*lists.CONTINUOUS, TaskPurpose.GAP_FILL]
     marker = f"callcenter:lists:{clinic.id}:{local.date().isoformat()}"
     daily_due = local.strftime("%H:%M") >= config["LISTS_AT"] and not connection.exists(marker)
     if daily_due:
         purposes += lists.DAILY
     added = 0
     for purpose in purposes:
-        tasks = lists.BUILDERS[purpose](session, clinic, now, settings)
+        tasks = BUILDERS[purpose](session, clinic, now, settings)
         if not tasks:
             continue
         campaign = campaign_for(session, clinic.id, purpose, local.date(), default_mode(purpose, config))
         added += lists.save_new(session, tasks, {purpose: campaign.id})
+    added += _adopt(session, clinic, local.date(), config)
     session.commit()
     if daily_due:
         connection.set(marker, "1", ex=2 * 24 * 3600)
     return added
+
+
+def _adopt(session: Session, clinic: Clinic, today: date, config: dict[str, Any]) -> int:
+    """Tasks the desk made outside the builders (a completed visit's first follow-up, a no-show's
+    call-back) join their day's list once due, dialed the way that list is."""
+    orphans = session.scalars(select(DialTask).where(
+        DialTask.clinic_id == clinic.id, DialTask.campaign_id.is_(None),
+        DialTask.state == TaskState.PENDING, DialTask.due_date <= today)).all()
+    for task in orphans:
+        task.campaign_id = campaign_for(session, clinic.id, task.purpose, today,
+                                        default_mode(task.purpose, config)).id
+    return len(orphans)
 
 
 def _confirm_new_bookings(session: Session, clinic: Clinic, now: datetime) -> int:
@@ -235,7 +248,13 @@ def dial_attempt(task_id: int, attempt_no: int) -> str:
         if campaign.state is not CampaignState.RUNNING:
             return "campaign not running"
         mode, campaign_id = campaign.mode, campaign.id
-    dialer = dialer_for(mode, config)
+    try:
+        dialer = dialer_for(mode, config)
+    except RuntimeError:
+        # Every attempt would fail the same way (its settings are missing): stop the list with
+        # the reason for the admin rather than burn its attempts.
+        _stop_campaign(rt, campaign_id, Reason.NOT_CONFIGURED, None)
+        return "campaign stopped: dialer not set up"
     pacer = Pacer(rt.redis, dialer.trunk, config["DIAL_CPS"], config["DIAL_CHANNELS"],
                   lease_seconds=config["DIAL_ATTEMPT_TIMEOUT"])
     try:
@@ -276,13 +295,16 @@ def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMod
         record_outcome(session, task, reason, now=now, policy=policy)
         session.commit()
         return f"not needed: {reason.value}"
-    calendar = lists.clinic_calendar(session, clinic)
-    allowed_at = next_call_time(now, calendar, patient_zone(task.phone, calendar.tz),
-                                clinic_settings.call_window(clinic, config))
-    if allowed_at > now:
-        task.next_attempt_at = allowed_at
+    refused = dial_rules.refusal(session, clinic, phone=task.phone or "", patient_id=task.patient_id,
+                                 now=now, config=config, marketing=is_marketing(campaign))
+    if refused is dial_rules.Refusal.OUTSIDE_HOURS:
+        task.next_attempt_at = dial_rules.calling_resumes_at(session, clinic, task.phone, now, config)
         session.commit()
         return "outside calling hours"
+    if refused is not None:
+        record_outcome(session, task, Outcome.NOT_NEEDED, now=now, policy=policy)
+        session.commit()
+        return f"not needed: {refused.value}"
     session.add(DialAttempt(task_id=task.id, attempt_no=attempt_no, mode=mode, phone=task.phone or "",
                             state="claimed", started_at=now, result="", digits=""))
     task.attempts = attempt_no
@@ -298,12 +320,13 @@ def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMod
     return _request(session, task, clinic, attempt_id, config)
 
 
+def is_marketing(campaign: Campaign) -> bool:
+    """A marketing list (news, offers) calls only patients who agreed to marketing calls."""
+    return bool((campaign.settings or {}).get("marketing"))
+
+
 def _no_longer_needed(session: Session, task: DialTask, now: datetime) -> Outcome | None:
-    """Opt-out, withdrawn consent, a new booking or a visit already settled: do not call."""
-    if task.patient_id is not None and task.patient_id not in lists.callable_phones(session, [task.patient_id]):
-        return Outcome.NOT_NEEDED
-    if task.patient_id is None and task.phone and lists.number_opted_out(session, task.phone, task.clinic_id):
-        return Outcome.NOT_NEEDED
+    """A new booking or a visit already settled: do not call (the dial rules ask the rest)."""
     if task.purpose in (TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL, TaskPurpose.NO_SHOW) and (
             task.patient_id in lists.patients_with_future_visit(session, task.clinic_id, now)):
         return Outcome.BOOKED

@@ -41,6 +41,7 @@ from callcenter.outbound.workdays import ClinicCalendar, confirmed_at_booking
 PRIORITY = {
     TaskPurpose.MISSED_CALL: 0,
     TaskPurpose.NO_SHOW: 10,
+    TaskPurpose.GAP_FILL: 12,  # + the candidate's rank: a freed slot will not wait
     TaskPurpose.CONFIRMATION: 20,
     TaskPurpose.RESCHEDULE: 25,
     TaskPurpose.CALL_BACK: 25,

@@ -10,7 +10,7 @@ from babel.dates import format_datetime
 from callcenter.core.i18n import N_, t
 from callcenter.core.models import TaskPurpose
 
-KEYS_APPOINTMENT = N_("Press 1 to keep the visit, 2 to move it, 3 to cancel it, or 9 to stop these calls.")
+KEYS_APPOINTMENT = N_("Press 1 to keep the visit, 2 to move it, 3 if you cannot come, or 9 to stop these calls.")
 KEYS_CARE = N_("Press 1 if all is well, 2 and we will call you back to book a time, or 9 to stop these calls.")
 OPENING = {
     TaskPurpose.CONFIRMATION: N_("Hello, this is {clinic}. We look forward to seeing you {when}."),
@@ -21,6 +21,8 @@ OPENING = {
 }
 MACHINE = N_("Hello, this is {clinic}. Please call us back when it suits you.")
 THANKS = N_("Thank you, we have noted your answer. Goodbye.")
+# Key 3 cancels nothing by itself: the visit stays until a new time is agreed with a person.
+CALL_YOU_BACK = N_("Thank you. We will call you to agree a new time. Goodbye.")
 LANGUAGES = ("ru", "en", "zh")
 BABEL_LOCALE = {"ru": "ru", "en": "en", "zh": "zh_Hans"}
 
@@ -47,5 +49,5 @@ def machine_message(lang: str, clinic: str) -> str:
     return t(MACHINE, lang).format(clinic=clinic)
 
 
-def thanks(lang: str) -> str:
-    return t(THANKS, lang)
+def thanks(lang: str, *, call_back: bool = False) -> str:
+    return t(CALL_YOU_BACK if call_back else THANKS, lang)

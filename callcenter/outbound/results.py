@@ -34,7 +34,7 @@ class Outcome(enum.StrEnum):
     CONFIRMED = "confirmed"  # key 1 on a visit reminder
     ACKNOWLEDGED = "acknowledged"  # reached: key 1 on an after-care call, or the desk talked
     RESCHEDULE = "reschedule"  # key 2: the desk calls back to agree a time
-    CANCEL = "cancel"  # key 3
+    CANCEL = "cancel"  # key 3: the visit stays until the desk agrees the next contact
     OPT_OUT = "opt_out"  # key 9
     BOOKED = "booked"  # the patient booked meanwhile: the call is no longer needed
     NOT_NEEDED = "not_needed"  # opted out since, or the visit was settled another way
@@ -54,6 +54,24 @@ REACHED = frozenset({Outcome.CONFIRMED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE
                      Outcome.OPT_OUT, Outcome.DECLINED})
 CALL_OUTCOME = {Outcome.CONFIRMED: CallOutcome.CONFIRMED, Outcome.CANCEL: CallOutcome.CANCELLED,
                 Outcome.RESCHEDULE: CallOutcome.RESCHEDULED}
+
+
+# What a receptionist may record per purpose: "visit confirmed" only where there is a visit to
+# confirm, "booked" where the call is to book one.
+_NOT_REACHED = (Outcome.BUSY, Outcome.NO_ANSWER, Outcome.MACHINE)
+_TO_BOOK = (Outcome.BOOKED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE, Outcome.OPT_OUT, *_NOT_REACHED)
+DESK_OUTCOMES: dict[TaskPurpose, tuple[Outcome, ...]] = {
+    TaskPurpose.CONFIRMATION: (Outcome.CONFIRMED, Outcome.RESCHEDULE, Outcome.CANCEL, Outcome.OPT_OUT,
+                               *_NOT_REACHED),
+    TaskPurpose.FOLLOW_UP: (Outcome.ACKNOWLEDGED, Outcome.BOOKED, Outcome.RESCHEDULE, Outcome.OPT_OUT,
+                            *_NOT_REACHED),
+    TaskPurpose.RECALL: _TO_BOOK,
+    TaskPurpose.NO_SHOW: _TO_BOOK,
+    TaskPurpose.GAP_FILL: _TO_BOOK,
+    TaskPurpose.MISSED_CALL: (Outcome.ACKNOWLEDGED, Outcome.BOOKED, *_NOT_REACHED),
+    TaskPurpose.CALL_BACK: (Outcome.BOOKED, Outcome.ACKNOWLEDGED, *_NOT_REACHED),
+    TaskPurpose.RESCHEDULE: (Outcome.BOOKED, Outcome.ACKNOWLEDGED, *_NOT_REACHED),
+}
 
 
 def outcome_for_key(digit: str, purpose: TaskPurpose) -> Outcome | None:
@@ -107,6 +125,8 @@ def record_outcome(session: Session, task: DialTask, outcome: Outcome, *, now: d
     if outcome in (Outcome.BOOKED, Outcome.NOT_NEEDED):
         task.state = TaskState.CANCELLED
         task.next_attempt_at = None
+        if outcome is Outcome.BOOKED and task.purpose is TaskPurpose.MISSED_CALL and task.call_id:
+            _close_missed_call(session, task, now)
         return True
     task.state = TaskState.DONE
     task.next_attempt_at = None
@@ -141,10 +161,9 @@ def apply_answer(session: Session, answer: Answer, outcome: Outcome, now: dateti
     elif outcome is Outcome.RESCHEDULE:
         _desk_task(session, answer, TaskPurpose.RESCHEDULE, now, "asked to move the visit")
     elif outcome is Outcome.CANCEL:
-        if visit is not None and active:
-            visit.status = AppointmentStatus.CANCELLED
-        # A cancellation never ends the conversation: the desk agrees the next contact.
-        _desk_task(session, answer, TaskPurpose.CALL_BACK, now, "cancelled by phone")
+        # No cancellation without an agreed next contact: the visit stays in place and the desk
+        # calls back to agree a new time (booking.cancel, with the rule, when they talk).
+        _desk_task(session, answer, TaskPurpose.CALL_BACK, now, "wants to cancel: agree a new time")
     elif outcome is Outcome.DECLINED:
         # "No" by text is not yet a cancellation: the visit gets the "call" mark and the desk
         # calls to agree another time (or to cancel it, with the next contact agreed).

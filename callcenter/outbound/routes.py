@@ -9,23 +9,26 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
+from callcenter.callscripts.tasks import script_for_task
+from callcenter.callscripts.values import format_when
 from callcenter.core import clinic_scope
+from callcenter.core.clinic_settings import call_window, clock_text
 from callcenter.core.i18n import NP_, Text
+from callcenter.core.inputs import InputError
 from callcenter.core.labels import PURPOSES
-from callcenter.core.models import Campaign, Clinic, DialTask, utcnow
+from callcenter.core.models import Campaign, Clinic, DialTask, TaskPurpose, utcnow
 from callcenter.core.web import db
 from callcenter.outbound import control, dial_reasons
-from callcenter.outbound.dialers.preview import desk_list
-from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
+from callcenter.outbound.dialers.preview import DeskList, desk_list
+from callcenter.outbound.gap_fill import REASONS
+from callcenter.outbound.results import DESK_OUTCOMES, Outcome, RetryPolicy, record_outcome
 
 bp = Blueprint("campaigns_admin", __name__, template_folder="templates")
 DESK = ("receptionist", "admin")
-# What a receptionist can record after calling by hand.
-DESK_OUTCOMES = (Outcome.CONFIRMED, Outcome.ACKNOWLEDGED, Outcome.RESCHEDULE, Outcome.CANCEL,
-                 Outcome.OPT_OUT, Outcome.BUSY, Outcome.NO_ANSWER, Outcome.MACHINE)
 RESULT_LABELS: dict[str, Text] = {
     "confirmed": NP_("call result", "confirmed"),
     "acknowledged": NP_("call result", "talked"),
+    "booked": NP_("call result", "booked a visit"),
     "reschedule": NP_("call result", "reschedule"),
     "cancel": NP_("call result", "cancel"),
     "opt_out": NP_("call result", "no more calls"),
@@ -60,13 +63,35 @@ def _campaigns() -> list[dict[str, Any]]:
     return [c for clinic_id in sorted(scope.clinic_ids) for c in control.progress(db(), clinic_id)]
 
 
-def _tasks() -> list[dict[str, Any]]:
-    """The home clinic's preview list; its patients' names are an audited read."""
-    tasks = desk_list(db(), _home_clinic(), utcnow())
+def _purpose_filter() -> TaskPurpose | None:
+    raw = request.args.get("purpose", "")
+    if not raw:
+        return None
+    try:
+        return TaskPurpose(raw)
+    except ValueError:
+        raise InputError("purpose", "choose one of the listed values") from None
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 0 < int(raw) < 10_000:
+        raise InputError("page", "expected a page number")
+    return int(raw)
+
+
+def _tasks() -> DeskList:
+    """One page of the home clinic's preview list; its patients' names are an audited read."""
+    found = desk_list(db(), _home_clinic(), utcnow(), current_app.config, _locale(),
+                      purpose=_purpose_filter(), page=_page_number())
     audit(db(), _staff_id(), "view_task_list", "clinic", _home_clinic().id,
-          task_ids=[task["task_id"] for task in tasks])
+          task_ids=[task["task_id"] for task in found.tasks])
     db().commit()
-    return tasks
+    return found
+
+
+def _locale() -> str:
+    return request_locale(current_app.config["LOCALE"])
 
 
 def _campaign(campaign_id: int) -> Campaign | None:
@@ -81,7 +106,8 @@ def page() -> str:
                   if c["stop_reason"] else "",
                   "why": [(dial_reasons.describe(r["reason"], r["sip_status"], locale), r["count"])
                           for r in c["reasons"]]} for c in _campaigns()]
-    return render_template("campaigns/admin.html", campaigns=campaigns, locale=locale)
+    return render_template("campaigns/admin.html", campaigns=campaigns, state_labels=control.STATE_LABELS,
+                           locale=locale)
 
 
 @bp.post("/admin/campaigns/<int:campaign_id>/<action>")
@@ -138,17 +164,42 @@ def change(campaign_id: int) -> Response | tuple[Response, int]:
 @bp.get("/desk/outbound")
 @require_role(*DESK)
 def desk_page() -> str:
-    """The preview list: one click dials (tel: link, taken by the softphone), one click records."""
-    return render_template("campaigns/desk.html", tasks=_tasks(),
-                           outcomes=[(o.value, RESULT_LABELS[o.value]) for o in DESK_OUTCOMES],
-                           purposes=PURPOSES,
-                           locale=request_locale(current_app.config["LOCALE"]))
+    """The preview list: one click dials (the dial rules checked), one click records (undo for a
+    few seconds: outbound.js sends the outcome once they pass)."""
+    found = _tasks()
+    clinic = _home_clinic()
+    resumes = (format_when(found.calling_resumes_at, clinic.timezone, _locale())
+               if found.calling_resumes_at else None)
+    return render_template("campaigns/desk.html", found=found, labels=RESULT_LABELS,
+                           purposes=PURPOSES, purpose=request.args.get("purpose", ""),
+                           reasons=REASONS, resumes=resumes,
+                           window="–".join(clock_text(c) for c in call_window(clinic, current_app.config)),
+                           locale=_locale())
 
 
 @bp.get("/api/campaigns/desk")
 @require_role(*DESK)
 def desk() -> Response:
-    return jsonify({"tasks": _tasks()})
+    found = _tasks()
+    return jsonify({"tasks": found.tasks, "total": found.total, "page": found.page,
+                    "pages": found.pages, "calling_resumes_at": found.calling_resumes_at.isoformat()
+                    if found.calling_resumes_at else None})
+
+
+@bp.get("/api/campaigns/tasks/<int:task_id>/script")
+@require_role(*DESK)
+def task_script(task_id: int) -> Response | tuple[Response, int]:
+    """What to say on this call, filled in, with the two slots to offer where the call books."""
+    task = db().get(DialTask, task_id)
+    if task is None:
+        return _error(404, "unknown_task", f"no task {task_id}")
+    staff = current_staff()
+    assert staff is not None  # require_role ran first
+    script = script_for_task(db(), task, utcnow(), agent=staff)
+    audit(db(), staff.id, "view_script", "dial_task", task.id, patient_id=task.patient_id,
+          scenario=script.scenario)
+    db().commit()
+    return jsonify(script.to_json())
 
 
 @bp.post("/api/campaigns/tasks/<int:task_id>/outcome")
@@ -159,12 +210,14 @@ def outcome(task_id: int) -> Response | tuple[Response, int]:
         return _error(404, "unknown_task", f"no task {task_id}")
     body = request.get_json(silent=True)
     value = body.get("outcome") if isinstance(body, dict) else None
-    allowed = [o.value for o in DESK_OUTCOMES]
+    allowed = [o.value for o in DESK_OUTCOMES[task.purpose]]
     if value not in allowed:
-        return _error(400, "invalid_outcome", f"outcome must be one of {', '.join(allowed)}")
+        return jsonify({"error": "invalid_outcome", "field": "outcome",
+                        "message": f"outcome must be one of {', '.join(allowed)}"}), 400
     task.attempts += 1
     changed = record_outcome(db(), task, Outcome(value), now=utcnow(),
                              policy=RetryPolicy.from_config(current_app.config))
+    audit(db(), _staff_id(), "task_outcome", "dial_task", task.id, outcome=value)
     db().commit()
     return jsonify({"task_id": task.id, "state": task.state.value, "result": task.result,
                     "changed": changed})

@@ -13,7 +13,7 @@ from callcenter.core.models import Campaign, CampaignState, DialMode, TaskPurpos
 
 # Calls that need a person (rebooking, a call-back the patient asked for) always go to the desk.
 DESK_ONLY = (TaskPurpose.NO_SHOW, TaskPurpose.MISSED_CALL, TaskPurpose.RESCHEDULE,
-             TaskPurpose.CALL_BACK)
+             TaskPurpose.CALL_BACK, TaskPurpose.GAP_FILL)
 
 
 def campaign_name(purpose: TaskPurpose, day: date) -> str:

@@ -117,7 +117,8 @@ def gather(attempt_id: int) -> Response | tuple[Response, int]:
     _record(attempt, task, outcome, digits)
     current_app.logger.info("outbound attempt %s to %s: %s", attempt_id, mask(task.phone), outcome)
     response = VoiceResponse()
-    response.say(prompts.thanks(lang), language=SAY_LANGUAGE[lang])
+    response.say(prompts.thanks(lang, call_back=outcome in (Outcome.CANCEL, Outcome.RESCHEDULE)),
+                 language=SAY_LANGUAGE[lang])
     response.hangup()
     return _twiml(response)
 

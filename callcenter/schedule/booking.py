@@ -24,6 +24,7 @@ from callcenter.core.models import (
     CallOutcome,
     Clinic,
     DialTask,
+    DoctorNotice,
     Patient,
     Service,
     TaskPurpose,
@@ -34,6 +35,7 @@ from callcenter.schedule import checks, claims
 from callcenter.schedule.errors import AlreadyBooked, BookingError
 
 __all__ = ["AlreadyBooked", "BookingError", "NextContact", "book", "cancel", "undo"]
+from callcenter.schedule.notices import tell_doctor
 
 DEFAULT_MINUTES = 30
 MARKS = {"confirmed": AppointmentStatus.CONFIRMED, "call": AppointmentStatus.CALL_BACK}
@@ -43,11 +45,13 @@ UNDO_WINDOW = timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class NextContact:
-    """What a cancellation must agree on: a new visit, or when to call back."""
+    """What a cancellation must agree on: a new visit, or when to call back. `refused` (what the
+    patient said) cancels without either, and the attending doctor is told."""
 
     starts_at: datetime | None = None
     doctor_id: int | None = None
     call_back_at: datetime | None = None
+    refused: str = ""
 
 
 def confirmed_at_booking(starts_at: datetime, now: datetime, tz: str) -> bool:
@@ -161,14 +165,23 @@ def reschedule(session: Session, appointment: Appointment, *, doctor_id: int | N
 
 
 def cancel(session: Session, appointment: Appointment, next_contact: NextContact, *, now: datetime,
-           call: Call | None = None) -> Appointment | DialTask:
+           call: Call | None = None, staff_id: int | None = None) -> Appointment | DialTask | DoctorNotice:
     """Cancel only with an agreed next contact: a new date (a reschedule) or a call-back time
-    (a call-back task on the desk's list). Returns the new appointment or the task."""
+    (a call-back task on the desk's list); a patient who refuses both is cancelled and their
+    doctor told. Returns the new appointment, the task or the doctor's notice."""
     _active(appointment)
     if next_contact.starts_at is not None:
         return reschedule(session, appointment, doctor_id=next_contact.doctor_id,
                           starts_at=next_contact.starts_at, now=now, call=call)
     when = next_contact.call_back_at
+    if when is None and next_contact.refused.strip():
+        appointment.status = AppointmentStatus.CANCELLED
+        claims.release(session, appointment)
+        if call is not None:
+            call.patient_id = call.patient_id or appointment.patient_id
+            call.outcome = CallOutcome.CANCELLED
+        return tell_doctor(session, appointment, note=next_contact.refused.strip(), now=now,
+                           staff_id=staff_id)
     if when is None:
         raise BookingError("next_contact", "a cancellation needs a new date or a call-back time")
     if when.tzinfo is None:
@@ -217,10 +230,11 @@ def mark(appointment: Appointment, result: str) -> None:
 
 
 def check_outcome(session: Session, call: Call, outcome: CallOutcome) -> None:
-    """A call closed as "cancelled" must have cancelled through `cancel` (with a next contact)."""
+    """A call closed as "cancelled" must have cancelled through `cancel` (with a next contact, or
+    the doctor told of a refusal)."""
     if outcome is not CallOutcome.CANCELLED:
         return
     agreed = session.scalar(select(DialTask.id).where(
         DialTask.call_id == call.id, DialTask.purpose == TaskPurpose.CALL_BACK).limit(1))
-    if agreed is None:
+    if agreed is None and call.outcome is not CallOutcome.CANCELLED:
         raise BookingError("outcome", "cancel the appointment with a new date or a call-back time first")

@@ -58,6 +58,8 @@ class Appointment(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     # Squeezed in on a full day for acute pain, on top of another visit: the patient may wait.
     overbooked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The waiting list: the patient would come earlier if a slot frees up.
+    wants_earlier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -120,3 +122,24 @@ class Treatment(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
     patient: Mapped[Patient] = relationship()
+
+
+class DoctorNotice(Base):
+    """Something the attending doctor must be told (a patient refused any next contact after
+    cancelling); the desk hands it on and marks it seen."""
+
+    __tablename__ = "doctor_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    kind: Mapped[str] = mapped_column(String(24), default="refused_next_contact")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship()
+    doctor: Mapped[Staff] = relationship(foreign_keys=[doctor_id])

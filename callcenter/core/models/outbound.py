@@ -21,6 +21,7 @@ class TaskPurpose(enum.StrEnum):
     MISSED_CALL = "missed_call"
     RESCHEDULE = "reschedule"  # desk task: patient asked to move the visit
     CALL_BACK = "call_back"  # desk task: agreed call-back after a cancellation
+    GAP_FILL = "gap_fill"  # desk task: offer a freed slot (the task's appointment) to a due patient
 
 
 class CampaignState(enum.StrEnum):
@@ -49,7 +50,8 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Why the worker paused it (outbound.dial_reasons: the line refused us); cleared on resume.
+    # Why the worker paused it (outbound.dial_reasons: the line refused us or its dialer cannot
+    # start); cleared on resume.
     stop_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
     stop_status: Mapped[int | None] = mapped_column(Integer)
 
