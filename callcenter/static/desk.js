@@ -253,7 +253,7 @@
     const sections = script.sections.map((s) => `<section class="step ${esc(s.kind)}">${s.title ? `<h4>${esc(s.title)}</h4>` : ""}<ul>${s.items.map((i) => `<li>${esc(i.text)}${i.answer ? `<div class="answer">${esc(i.answer)}</div>` : ""}</li>`).join("")}</ul></section>`).join("");
     const slots = script.slots.length ? `<div class="slots"><h4>${esc(T.slots)}</h4>${script.slots.map((s, i) => `<button type="button" class="slot" data-act="book" data-slot="${i}"><kbd>B ${i + 1}</kbd> ${esc(s.label)} · ${esc(s.doctor)}${s.may_wait ? ` <em>(${esc(T.may_wait)})</em>` : ""}</button>`).join("")}</div>` : "";
     const acute = script.scenario === "acute_pain" ? "" : `<button type="button" class="acute" data-act="acute"><kbd>A</kbd> ${esc(T.acute)}</button>`;
-    return `<div class="script"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${acute}${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
+    return `<div class="script"><div class="script-head"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${acute}</div>${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
   }
 
   function renderCard(entry) {
@@ -269,8 +269,10 @@
       : patients.map((p, i) => patientBlock(p, i, 1, true)).join("");
     const newForm = patients.length ? "" : DeskPatientForm.html(card, kit);
     const previous = card.previous_calls.length ? card.previous_calls.map((c) => `<li>${esc(when(c.started_at))} · ${esc(tx(`status.${c.status}`, c.status))}${c.outcome ? " · " + esc(tx(`outcome.${c.outcome}`, c.outcome)) : ""}${c.notes ? " · " + esc(c.notes) : ""}${c.recording ? DeskCard.player(c.id, esc(T.recording)) : ""}</li>`).join("") : `<li class="none">${esc(T.none)}</li>`;
+    // The schedule link sits in the form's heading: on a laptop the card has no line to spare.
+    const toSchedule = entry.selected ? ` · <a class="to-schedule" href="/desk/schedule?call_id=${call.id}&patient_id=${entry.selected}">${esc(T.schedule)}</a>` : "";
     const other = `<form class="other-time" data-form="book-other">
-        <h4>${esc(T.other_time)}</h4>
+        <h4>${esc(T.other_time)}${toSchedule}</h4>
         <input type="datetime-local" name="starts_at">
         <select name="doctor_id" aria-label="${esc(T.doctor)}"><option value="">${esc(T.doctor)}…</option>${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select>
         <button type="submit">${esc(T.book)}</button><span class="form-error" role="alert"></span></form>`;
@@ -292,7 +294,6 @@
         <div class="col-script">
           ${scriptBlock(card.script, entry.service)}
           ${patients.length ? other : ""}
-          ${entry.selected ? `<a class="to-schedule" href="/desk/schedule?call_id=${call.id}&patient_id=${entry.selected}">${esc(T.schedule)}</a>` : ""}
           <form class="wrap-up" data-form="wrap-up">
             <h4>${esc(T.outcome)}</h4>
             <div class="row">
