@@ -90,9 +90,9 @@ def ami_settings() -> dict[str, Any]:
 def run_until(bridge: AmiBridge, done: threading.Event) -> None:
     thread = threading.Thread(target=bridge.run, daemon=True)
     thread.start()
-    assert done.wait(10), "the bridge did not deliver the expected events"
-    bridge.stop.set()
-    thread.join(timeout=10)
+    assert done.wait(60), "the bridge did not deliver the expected events"
+    bridge.close()  # wakes a read waiting on the quiet link: the thread ends without waiting
+    thread.join(timeout=60)
     assert not thread.is_alive()
 
 

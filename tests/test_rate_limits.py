@@ -72,49 +72,67 @@ def test_redis_windows_expire_on_their_own(redis_url: str) -> None:
 
 # --- sign-in -----------------------------------------------------------------------------------
 
-def test_five_failures_pause_that_login_even_with_the_right_password(client, session: Session) -> None:
-    _staff(session, "olga", "right-pw")
-    for _ in range(5):
-        assert _post_login(client, "olga", "wrong").status_code == 200
-    response = _post_login(client, "olga", "right-pw", address="10.0.0.2")
+def test_five_failures_pause_that_login_even_with_the_right_password(app, session: Session) -> None:
+    def guessed_then_signed_in(n: int) -> tuple[list[int], Any, Any]:
+        client, login = app.test_client(), f"olga{n}"
+        _staff(session, login, "right-pw")
+        wrong = [_post_login(client, login, "wrong", address=f"10.1.{n}.1").status_code for _ in range(5)]
+        return wrong, _post_login(client, login, "right-pw", address=f"10.2.{n}.2"), client
+
+    wrong, response, client = _in_one_window(guessed_then_signed_in)
+    assert wrong == [200] * 5
     assert response.status_code == 429
     assert 0 < int(response.headers["Retry-After"]) <= 300
     assert "Слишком много попыток" in response.get_data(as_text=True)
     assert "staff_id" not in _session_of(client)
 
 
-def test_one_address_guessing_many_names_is_paused(client, session: Session) -> None:
-    _staff(session, "olga", "right-pw")
-    for n in range(8):
-        _post_login(client, f"guess{n}", "wrong", address="10.9.9.9")
-    assert _post_login(client, "olga", "right-pw", address="10.9.9.9").status_code == 429
-    assert _post_login(client, "olga", "right-pw", address="10.0.0.7").status_code == 302
+def test_one_address_guessing_many_names_is_paused(app, session: Session) -> None:
+    def guessed_then_signed_in(n: int) -> tuple[int, int]:
+        client, login, address = app.test_client(), f"olga{n}", f"10.9.9.{n + 1}"
+        _staff(session, login, "right-pw")
+        for guess in range(8):
+            _post_login(client, f"guess{n}-{guess}", "wrong", address=address)
+        return (_post_login(client, login, "right-pw", address=address).status_code,
+                _post_login(app.test_client(), login, "right-pw", address=f"10.0.7.{n + 1}").status_code)
+
+    assert _in_one_window(guessed_then_signed_in) == (429, 302)
 
 
-def test_one_receptionists_typos_do_not_lock_out_the_desk_next_to_her(client, session: Session) -> None:
-    _staff(session, "olga", "right-pw")
-    _staff(session, "nina", "her-pw")
-    for _ in range(5):  # both desks sit behind the clinic's one NAT address
-        _post_login(client, "olga", "typo", address="10.0.0.1")
-    assert _post_login(client, "olga", "right-pw", address="10.0.0.1").status_code == 429
-    assert _post_login(client, "nina", "her-pw", address="10.0.0.1").status_code == 302
+def test_one_receptionists_typos_do_not_lock_out_the_desk_next_to_her(app, session: Session) -> None:
+    def typos_then_both_sign_in(n: int) -> tuple[int, int]:
+        client, olga, nina, address = app.test_client(), f"olga{n}", f"nina{n}", f"10.0.1.{n + 1}"
+        _staff(session, olga, "right-pw")
+        _staff(session, nina, "her-pw")
+        for _ in range(5):  # both desks sit behind the clinic's one NAT address
+            _post_login(client, olga, "typo", address=address)
+        return (_post_login(client, olga, "right-pw", address=address).status_code,
+                _post_login(app.test_client(), nina, "her-pw", address=address).status_code)
+
+    assert _in_one_window(typos_then_both_sign_in) == (429, 302)
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, session: Session) -> None:
     from callcenter import create_app
 
     app = create_app({**settings, "TRUSTED_PROXIES": 1})
-    try:
-        client = app.test_client()
-        _staff(session, "olga", "right-pw")
+
+    def guessed_then_signed_in(n: int) -> tuple[int, int]:
+        client, login = app.test_client(), f"olga{n}"
+        _staff(session, login, "right-pw")
         with client.session_transaction() as flask_session:
             flask_session["csrf"] = "tok"
-        for n in range(8):
-            client.post("/login", data={"login": f"g{n}", "password": "x", "csrf_token": "tok"},
-                        headers={"X-Forwarded-For": "203.0.113.5"})
-        form = {"login": "olga", "password": "right-pw", "csrf_token": "tok"}
-        assert client.post("/login", data=form, headers={"X-Forwarded-For": "203.0.113.5"}).status_code == 429
-        assert client.post("/login", data=form, headers={"X-Forwarded-For": "203.0.113.6"}).status_code == 302
+        guesser = {"X-Forwarded-For": f"203.0.113.{n + 10}"}
+        for guess in range(8):
+            client.post("/login", data={"login": f"g{n}-{guess}", "password": "x", "csrf_token": "tok"},
+                        headers=guesser)
+        form = {"login": login, "password": "right-pw", "csrf_token": "tok"}
+        return (client.post("/login", data=form, headers=guesser).status_code,
+                client.post("/login", data=form, headers={"X-Forwarded-For": f"198.51.100.{n + 1}"})
+                .status_code)
+
+    try:
+        assert _in_one_window(guessed_then_signed_in) == (429, 302)
     finally:
         app.extensions["callcenter"].close()
 
@@ -132,13 +150,13 @@ def test_a_right_password_clears_the_names_count(client, session: Session) -> No
 def test_failures_are_shared_by_every_web_process_through_redis(app, settings, session: Session) -> None:
     from callcenter import create_app
 
-    _staff(session, "olga", "right-pw")
     other = create_app(settings)  # a second process's app: its own memory, the same Redis
 
-    def guessed_then_signed_in() -> int:
+    def guessed_then_signed_in(n: int) -> int:
+        _staff(session, f"olga{n}", "right-pw")
         for _ in range(5):
-            _post_login(other.test_client(), "olga", "wrong")
-        return _post_login(app.test_client(), "olga", "right-pw").status_code
+            _post_login(other.test_client(), f"olga{n}", "wrong", address=f"10.3.{n}.1")
+        return _post_login(app.test_client(), f"olga{n}", "right-pw", address=f"10.4.{n}.1").status_code
 
     try:
         assert _in_one_window(guessed_then_signed_in) == 429
@@ -147,24 +165,27 @@ def test_failures_are_shared_by_every_web_process_through_redis(app, settings, s
 
 
 def _in_one_window(attempt: Any, window: int = 300) -> Any:
-    """attempt()'s result, from a run that fits in one window of the sign-in brake's fixed windows:
-    a run that straddles a boundary splits its failures between two windows (by design, see
-    core/ratelimit.py), so it proves nothing and is run again in the fresh window."""
+    """attempt(n)'s result, from a run that fits in one window of the sign-in brake's fixed
+    windows: a run that straddles a boundary splits its failures between two windows (by design,
+    see core/ratelimit.py), so it proves nothing and is run again in the fresh window. `n` counts
+    the runs, so a repeat can use logins and addresses the first run has not counted against."""
+    n = 0
     while True:
         started = int(time.time() // window)
-        result = attempt()
+        result = attempt(n)
         if int(time.time() // window) == started:
             return result
+        n += 1
 
 
 def test_redis_down_still_pauses_guessing_in_this_process(client, session: Session, redis_server) -> None:
-    _staff(session, "olga", "right-pw")
     redis_server.stop()
 
-    def guessed_then_signed_in() -> int:
+    def guessed_then_signed_in(n: int) -> int:
+        _staff(session, f"olga{n}", "right-pw")
         for _ in range(5):
-            assert _post_login(client, "olga", "wrong").status_code == 200
-        return _post_login(client, "olga", "right-pw", address="10.0.0.5").status_code
+            assert _post_login(client, f"olga{n}", "wrong", address=f"10.5.{n}.1").status_code == 200
+        return _post_login(client, f"olga{n}", "right-pw", address=f"10.6.{n}.1").status_code
 
     assert _in_one_window(guessed_then_signed_in) == 429
 

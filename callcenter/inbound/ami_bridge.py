@@ -8,6 +8,7 @@ call events go to `sink(events, raw_block)`; the rest (VarSet noise, responses) 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -108,6 +109,15 @@ class AmiBridge:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.idle = idle
+        self._sock: socket.socket | None = None
+
+    def close(self) -> None:
+        """Stop now: a read waiting on a quiet AMI link (up to `idle` seconds) ends at once."""
+        self.stop.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the bridge itself
+                sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
         """Until stopped: connect, log in, read; reconnect with back-off when the link drops."""
@@ -127,6 +137,7 @@ class AmiBridge:
         """One connection: yields [] once logged in, then the events of each block it delivers."""
         address = (self.settings["AMI_HOST"], int(self.settings["AMI_PORT"]))
         with socket.create_connection(address, timeout=10) as sock:
+            self._sock = sock
             connection = AmiConnection(sock, self.idle)
             banner = connection.read_line().decode("utf-8", "replace")
             if not banner.startswith("Asterisk Call Manager"):
