@@ -30,6 +30,9 @@ from callcenter.core.models import (
     DialTask,
     DoctorAbsence,
     DoctorSchedule,
+    ExternalRef,
+    ImportJob,
+    ImportProfile,
     OptOut,
     Patient,
     PatientPhone,
@@ -115,7 +118,7 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
            else (lambda cls: cls.clinic_id.in_(ids)))
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
-                           Service, PbxAccount)),
+                           Service, PbxAccount, ExternalRef, ImportProfile, ImportJob)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

@@ -36,6 +36,7 @@ from callcenter.core.models.clinic import (
     StaffClinic,
     StaffRole,
 )
+from callcenter.core.models.exchange import ExternalRef, ImportJob, ImportProfile
 from callcenter.core.models.outbound import (
     Campaign,
     CampaignState,
@@ -74,7 +75,10 @@ __all__ = [
     "DialTask",
     "DoctorAbsence",
     "DoctorSchedule",
+    "ExternalRef",
     "FirstRun",
+    "ImportJob",
+    "ImportProfile",
     "OptOut",
     "Patient",
     "PatientPhone",
