@@ -31,11 +31,12 @@ Progress = Callable[[int, int], bool]  # (rows done, rows in all) → go on?
 
 
 class Cancelled(Exception):
-    """The job was cancelled between two batches; `done` rows were committed."""
+    """The job was cancelled between two batches; the result so far (committed unless a dry
+    run) rides along."""
 
-    def __init__(self, done: int) -> None:
-        super().__init__(f"cancelled after {done} rows")
-        self.done = done
+    def __init__(self, result: Result) -> None:
+        super().__init__("cancelled")
+        self.result = result
 
 
 @dataclass
@@ -86,7 +87,7 @@ def run_import(session: Session, clinic: Clinic, kind: str, table: Table,
             if done % batch == 0:
                 _end_batch(session, writer, dry_run)
                 if progress is not None and not progress(done, result.total):
-                    raise Cancelled(done)
+                    raise Cancelled(result)
         if not dry_run:
             audit(session, staff_id, "import", kind, "", clinic_id=clinic.id, via=via,
                   **{name: count for name, count in result.counts.items() if count})

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.core.i18n import N_
 from callcenter.core.inputs import InputError
 from callcenter.core.models import (
     Appointment,
@@ -36,6 +37,11 @@ CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refus
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
 MODELS: dict[str, type] = {"patients": Patient, "doctors": Staff, "services": Service,
                            "appointments": Appointment, "treatments": Treatment}
+
+
+MISSING = {"patients": N_("no patient with id '{value}' was imported"),
+           "doctors": N_("no doctor with id '{value}' was imported"),
+           "appointments": N_("no visit with id '{value}' was imported")}
 
 
 def digest(record: dict[str, Any]) -> str:
@@ -70,8 +76,7 @@ class Writer:
     def local_id(self, kind: str, external_id: str, field_name: str) -> int:
         entry = self.refs(kind).get(external_id)
         if entry is None:
-            raise InputError(field_name, "no {kind} with id '{value}' was imported", kind=kind,
-                             value=external_id[:40])
+            raise InputError(field_name, MISSING[kind], value=external_id[:40])
         if entry.row is not None and entry.row.id is None:
             self.session.flush()
         return entry.row.id if entry.row is not None else entry.ref.local_id

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from callcenter.core import phones as phone_numbers
+from callcenter.core.i18n import N_
 from callcenter.core.inputs import TEXT_LIMIT, InputError, problem
 from callcenter.core.models import AppointmentStatus, Sex, TreatmentType
 from callcenter.core.specialties import SPECIALTIES
@@ -76,38 +77,41 @@ def external_id(value: Cell, field: str = "external_id") -> str:
     return result
 
 
-def _word(value: Cell, field: str, table: dict[str, str], what: str) -> str | None:
+def _word(value: Cell, field: str, table: dict[str, str], unknown: str) -> str | None:
+    """The value the word stands for; `unknown` (a message with {value}) when none."""
     raw = text(value, field, 100)
     if not raw:
         return None
     found = table.get(normalized(raw))
     if found is None:
-        raise InputError(field, "'{value}' is not a known {what}", value=raw[:40], what=what)
+        raise InputError(field, unknown, value=raw[:40])
     return found
 
 
 def sex(value: Cell) -> Sex:
-    return Sex(_word(value, "sex", SEXES, "sex") or Sex.UNKNOWN)
+    return Sex(_word(value, "sex", SEXES, N_("'{value}' is not a sex we know")) or Sex.UNKNOWN)
 
 
 def boolean(value: Cell, field: str) -> bool | None:
     if isinstance(value, bool | int):
         return bool(value)
-    found = _word(value, field, BOOLEANS, "yes/no answer")
+    found = _word(value, field, BOOLEANS, N_("'{value}' is neither yes nor no"))
     return None if found is None else found == "1"
 
 
 def language(value: Cell) -> str | None:
-    return _word(value, "language", LANGUAGES, "language")
+    return _word(value, "language", LANGUAGES, N_("'{value}' is not a language we speak"))
 
 
 def status(value: Cell) -> AppointmentStatus:
-    return AppointmentStatus(_word(value, "status", STATUSES, "visit status")
+    return AppointmentStatus(_word(value, "status", STATUSES,
+                                   N_("'{value}' is not a visit status we know"))
                              or AppointmentStatus.BOOKED)
 
 
 def treatment_type(value: Cell) -> TreatmentType:
-    found = _word(value, "type", TREATMENTS, "treatment type")
+    found = _word(value, "type", TREATMENTS,
+                  N_("'{value}' is not a treatment type we know"))
     if found is None:
         raise InputError("type", "the treatment type is empty")
     return TreatmentType(found)
