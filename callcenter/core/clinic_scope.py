@@ -31,8 +31,10 @@ from callcenter.core.models import (
     DoctorAbsence,
     DoctorSchedule,
     ExternalRef,
+    IdempotentRequest,
     ImportJob,
     ImportProfile,
+    IntegrationToken,
     OptOut,
     Patient,
     PatientPhone,
@@ -118,7 +120,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
            else (lambda cls: cls.clinic_id.in_(ids)))
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
-                           Service, PbxAccount, ExternalRef, ImportProfile, ImportJob)),
+                           Service, PbxAccount, ExternalRef, ImportProfile, ImportJob,
+                           IntegrationToken, IdempotentRequest)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

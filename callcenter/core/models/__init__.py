@@ -36,7 +36,13 @@ from callcenter.core.models.clinic import (
     StaffClinic,
     StaffRole,
 )
-from callcenter.core.models.exchange import ExternalRef, ImportJob, ImportProfile
+from callcenter.core.models.exchange import (
+    ExternalRef,
+    IdempotentRequest,
+    ImportJob,
+    ImportProfile,
+    IntegrationToken,
+)
 from callcenter.core.models.outbound import (
     Campaign,
     CampaignState,
@@ -77,8 +83,10 @@ __all__ = [
     "DoctorSchedule",
     "ExternalRef",
     "FirstRun",
+    "IdempotentRequest",
     "ImportJob",
     "ImportProfile",
+    "IntegrationToken",
     "OptOut",
     "Patient",
     "PatientPhone",

@@ -1,8 +1,8 @@
-"""data exchange: external ids of imported rows, saved column mappings, file import jobs
+"""data exchange: external ids of imported rows, saved column mappings, file import jobs, integration tokens, idempotent sync requests
 
 Revision ID: 0019
 Revises: 0018
-Create Date: 2026-12-01 01:15:37.829958
+Create Date: 2026-12-01 01:36:02.597688
 """
 
 from collections.abc import Sequence
@@ -34,6 +34,22 @@ def upgrade() -> None:
     with op.batch_alter_table('external_refs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_external_refs_clinic_id'), ['clinic_id'], unique=False)
 
+    op.create_table('idempotent_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.Integer(), nullable=False),
+    sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('created_at', callcenter.core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_idempotent_requests_clinic_id_clinics'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotent_requests')),
+    sa.UniqueConstraint('clinic_id', 'key', name=op.f('uq_idempotent_requests_clinic_id_key'))
+    )
+    with op.batch_alter_table('idempotent_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotent_requests_clinic_id'), ['clinic_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_idempotent_requests_created_at'), ['created_at'], unique=False)
+
     op.create_table('import_profiles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('clinic_id', sa.Integer(), nullable=False),
@@ -47,6 +63,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('import_profiles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_import_profiles_clinic_id'), ['clinic_id'], unique=False)
+
+    op.create_table('integration_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('prefix', sa.String(length=12), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('created_at', callcenter.core.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', callcenter.core.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', callcenter.core.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_integration_tokens_clinic_id_clinics'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_integration_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_integration_tokens_token_hash'))
+    )
+    with op.batch_alter_table('integration_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_integration_tokens_clinic_id'), ['clinic_id'], unique=False)
 
     op.create_table('import_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -81,10 +114,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_import_jobs_clinic_id'))
 
     op.drop_table('import_jobs')
+    with op.batch_alter_table('integration_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_integration_tokens_clinic_id'))
+
+    op.drop_table('integration_tokens')
     with op.batch_alter_table('import_profiles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_profiles_clinic_id'))
 
     op.drop_table('import_profiles')
+    with op.batch_alter_table('idempotent_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotent_requests_created_at'))
+        batch_op.drop_index(batch_op.f('ix_idempotent_requests_clinic_id'))
+
+    op.drop_table('idempotent_requests')
     with op.batch_alter_table('external_refs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_external_refs_clinic_id'))
 
