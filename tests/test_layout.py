@@ -30,7 +30,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "analytics": BASE | {"access", "analytics", "outbound"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts"},
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
-    "exchange": BASE | {"access", "exchange"},
+    "exchange": BASE | {"access", "admin", "exchange"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})

@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     jsonify,
     redirect,
     render_template,
@@ -19,10 +18,11 @@ from flask import (
 )
 from sqlalchemy import select
 
-from callcenter.access.auth import current_staff, require_role
-from callcenter.access.locale import request_locale
+from callcenter.access.auth import require_role
+from callcenter.admin.pages import admin as staff
+from callcenter.admin.pages import chosen_clinic
+from callcenter.admin.pages import locale as page_locale
 from callcenter.core.i18n import N_
-from callcenter.core.ids import storable
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic, ImportJob
 from callcenter.core.web import db, runtime
@@ -44,31 +44,6 @@ OUTCOME_NAMES = {"created": N_("created"), "updated": N_("updated"),
                  "unchanged": N_("unchanged"), "refused": N_("refused")}
 
 
-def _locale() -> str:
-    return request_locale(current_app.config["LOCALE"])
-
-
-def _staff_id() -> int:
-    staff = current_staff()
-    assert staff is not None  # require_role ran first
-    return staff.id
-
-
-def _clinic(raw: Any) -> Clinic:
-    """The clinic a form names (the staff member's own by default); another clinic's is a 404."""
-    staff = current_staff()
-    assert staff is not None
-    raw = staff.clinic_id if raw in (None, "") else raw
-    try:
-        clinic_id = int(raw)
-    except (TypeError, ValueError):
-        abort(404)
-    clinic = db().get(Clinic, clinic_id) if storable(clinic_id) else None
-    if clinic is None:
-        abort(404)
-    return clinic
-
-
 def _job(job_id: int) -> ImportJob:
     job = db().get(ImportJob, job_id)
     if job is None:
@@ -77,7 +52,7 @@ def _job(job_id: int) -> ImportJob:
 
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    locale = _locale()
+    locale = page_locale()
     return render_template(template, locale=locale, kinds=KIND_NAMES, states=STATES,
                            outcomes=OUTCOME_NAMES, **context), status
 
@@ -88,14 +63,14 @@ def page(error: InputError | None = None, status: int = 200) -> tuple[str, int]:
     recent = db().scalars(select(ImportJob).order_by(ImportJob.id.desc()).limit(30)).all()
     clinics = db().scalars(select(Clinic).order_by(Clinic.name)).all()
     return _render("exchange/import.html", status, recent=recent, clinics=clinics,
-                   error=error.localized(_locale()) if error else "", error_field=error.field if error else "")
+                   error=error.localized(page_locale()) if error else "", error_field=error.field if error else "")
 
 
 @bp.post("/admin/import")
 @require_role("admin")
 def upload() -> Response | tuple[str, int]:
     request.max_content_length = MAX_UPLOAD + 64 * 1024  # the app's limit is a webhook's
-    clinic = _clinic(request.form.get("clinic_id"))
+    clinic = chosen_clinic(request.form)
     kind = request.form.get("kind", "")
     upload_file = request.files.get("file")
     try:
@@ -111,7 +86,7 @@ def upload() -> Response | tuple[str, int]:
         return page(exc, 400)
     job = ImportJob(clinic_id=clinic.id, kind=kind, filename=upload_file.filename[:200],
                     content=content, columns=detect(kind, table.header),
-                    rows_total=len(table.rows), created_by_id=_staff_id())
+                    rows_total=len(table.rows), created_by_id=staff().id)
     db().add(job)
     db().commit()
     return redirect(f"/admin/import/{job.id}", 303)
@@ -133,7 +108,7 @@ def job_page(job_id: int, error: InputError | None = None, status: int = 200) ->
                    sample=table.rows[:SAMPLE_ROWS], columns=columns, fields=fields,
                    required=REQUIRED[job.kind], profiles=saved, chosen=chosen or "",
                    done=done, total=total, open=job.state in jobs.OPEN_STATES,
-                   error=error.localized(_locale()) if error else "")
+                   error=error.localized(page_locale()) if error else "")
 
 
 @bp.post("/admin/import/<int:job_id>/run")
