@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from callcenter.access.audit import record as audit
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic, utcnow
+from callcenter.exchange import values
 from callcenter.exchange.columns import resolve
 from callcenter.exchange.records import BUILDERS, Cells, Context
 from callcenter.exchange.tables import Cell, Table, iter_records, write_refused
-from callcenter.exchange.upsert import OUTCOMES, REFUSED, Writer
+from callcenter.exchange.upsert import OUTCOMES, REFUSED, UNCHANGED, Writer, digest
 
 BATCH = 500
 REPORT_LIMIT = 2000  # rows shown by the dry-run view; the counts and refused file have them all
@@ -74,7 +75,13 @@ def run_import(session: Session, clinic: Clinic, kind: str, table: Table,
     try:
         for row_number, record in iter_records(table):
             try:
-                outcome = writer.upsert(kind, build(_cells(record, mapping), ctx))
+                cells = _cells(record, mapping)
+                # The raw cells sign the row: an unchanged row is known before parsing its
+                # phones and dates, which is most of the work of a re-import.
+                signature = digest({"kind": kind, "cells": cells})
+                external = values.external_id((cells.get("external_id") or [None])[0])
+                outcome = (UNCHANGED if writer.unchanged(kind, external, signature)
+                           else writer.upsert(kind, build(cells, ctx), signature))
                 field_name = reason = ""
             except InputError as exc:
                 outcome, field_name = REFUSED, exc.field

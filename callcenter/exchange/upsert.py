@@ -81,9 +81,16 @@ class Writer:
             self.session.flush()
         return entry.row.id if entry.row is not None else entry.ref.local_id
 
-    def upsert(self, kind: str, record: dict[str, Any]) -> str:
-        """Created, updated or unchanged; InputError when the record cannot be written."""
-        signature = digest(record)
+    def unchanged(self, kind: str, external_id: str, signature: str) -> bool:
+        """Whether the record was last written with this signature (nothing to parse or write)."""
+        entry = self.refs(kind).get(external_id)
+        return entry is not None and entry.ref.digest == signature
+
+    def upsert(self, kind: str, record: dict[str, Any], signature: str | None = None) -> str:
+        """Created, updated or unchanged; InputError when the record cannot be written. The
+        signature is the record's digest unless the caller has a cheaper one (a file row's
+        cells, recognised before any cell is parsed)."""
+        signature = signature or digest(record)
         external = record["external_id"]
         entry = self.refs(kind).get(external)
         if entry is not None and entry.ref.digest == signature:
