@@ -156,3 +156,29 @@ def test_the_rate_limit_answers_429_with_retry_after(client: Any, session: Sessi
             break
     assert answer.status_code == 429
     assert int(answer.headers["Retry-After"]) >= 1 and answer.get_json()["error"] == "rate_limited"
+
+
+def test_the_token_command_makes_lists_and_revokes(session: Session, database_url: str,
+                                                   tmp_path: Any, client: Any) -> None:
+    from click.testing import CliRunner
+
+    from callcenter.cli import cli
+
+    clinic = f.clinic(session)
+    f.set_up(session, clinic)
+    env = {"CALLCENTER_INSTANCE_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    made = CliRunner().invoke(cli, ["integration-token", "create", "--name", "IDENT sync",
+                                    "--scope", "patients:write"], env=env)
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip().splitlines()[-1]
+    assert secret.startswith("cct_")
+    ok = client.post("/api/sync/patients", json={"records": [_patient(1)]}, headers=_auth(secret))
+    assert ok.status_code == 200
+    listed = CliRunner().invoke(cli, ["integration-token", "list"], env=env)
+    assert "IDENT sync" in listed.output and secret not in listed.output
+    token_id = listed.output.split("\t")[0]
+    assert CliRunner().invoke(cli, ["integration-token", "revoke", token_id], env=env).exit_code == 0
+    refused = client.post("/api/sync/patients", json={"records": [_patient(1)]}, headers=_auth(secret))
+    assert refused.status_code == 403
+    missing = CliRunner().invoke(cli, ["integration-token", "revoke", "999"], env=env)
+    assert missing.exit_code == 1 and "no integration token 999" in missing.output
