@@ -96,7 +96,9 @@ def upload() -> Response | tuple[str, int]:
 @require_role("admin")
 def job_page(job_id: int, error: InputError | None = None, status: int = 200) -> tuple[str, int]:
     job = _job(job_id)
-    table = read_table(job.content, job.filename)
+    open_now = job.state in jobs.OPEN_STATES
+    # The mapping step needs the file; a running job's page (polled) does not.
+    table = None if open_now else read_table(job.content, job.filename)
     columns = dict(job.columns)
     saved = profiles(db(), job.clinic_id, job.kind)
     chosen = request.args.get("profile")
@@ -104,10 +106,10 @@ def job_page(job_id: int, error: InputError | None = None, status: int = 200) ->
         columns = next((dict(p.columns) for p in saved if p.name == chosen), columns)
     done, total = jobs.progress(runtime().redis, job)
     fields = {name: FIELD_NAMES[name] for name in SYNONYMS[job.kind]}
-    return _render("exchange/job.html", status, job=job, header=table.header,
-                   sample=table.rows[:SAMPLE_ROWS], columns=columns, fields=fields,
-                   required=REQUIRED[job.kind], profiles=saved, chosen=chosen or "",
-                   done=done, total=total, open=job.state in jobs.OPEN_STATES,
+    return _render("exchange/job.html", status, job=job, header=table.header if table else [],
+                   sample=table.rows[:SAMPLE_ROWS] if table else [], columns=columns,
+                   fields=fields, required=REQUIRED[job.kind], profiles=saved,
+                   chosen=chosen or "", done=done, total=total, open=open_now,
                    error=error.localized(page_locale()) if error else "")
 
 

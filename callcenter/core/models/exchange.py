@@ -63,7 +63,8 @@ class ImportJob(Base):
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(200))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred, as is the refused file: a list of jobs must not read every upload.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
     # uploaded → queued → running → done | failed | cancelled
@@ -74,7 +75,7 @@ class ImportJob(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # The first rows' outcomes for the dry-run view: [[row, outcome, field, reason], …].
     report: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    refused_file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refused_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     error: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
