@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 
-from callcenter.core.i18n import t
+from callcenter.core.i18n import N_, t
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic
 from callcenter.core.price_list import currency_of, parse_amount
@@ -64,11 +64,17 @@ def _names(cells: Cells, record: dict[str, Any], ctx: Context) -> None:
             record.setdefault(name, part[:100])
 
 
-def patient(cells: Cells, ctx: Context) -> dict[str, Any]:
+def _person(cells: Cells, ctx: Context, nameless: str) -> dict[str, Any]:
+    """A patient's or doctor's id and names; `nameless` is the refusal when there are none."""
     record: dict[str, Any] = {"external_id": values.external_id(_one(cells, "external_id"))}
     _names(cells, record, ctx)
     if not (record.get("last_name") or record.get("first_name")):
-        raise InputError("last_name", "the patient has no name")
+        raise InputError("last_name", nameless)
+    return record
+
+
+def patient(cells: Cells, ctx: Context) -> dict[str, Any]:
+    record = _person(cells, ctx, N_("the patient has no name"))
     if "birth_date" in cells:
         record["birth_date"] = values.day(_one(cells, "birth_date"), "birth_date", ctx.region)
     if "sex" in cells:
@@ -90,10 +96,7 @@ def patient(cells: Cells, ctx: Context) -> dict[str, Any]:
 
 
 def doctor(cells: Cells, ctx: Context) -> dict[str, Any]:
-    record: dict[str, Any] = {"external_id": values.external_id(_one(cells, "external_id"))}
-    _names(cells, record, ctx)
-    if not (record.get("last_name") or record.get("first_name")):
-        raise InputError("last_name", "the doctor has no name")
+    record = _person(cells, ctx, N_("the doctor has no name"))
     if "specialties" in cells:
         record["specialties"] = values.specialties(_one(cells, "specialties"), ctx.specialty_names)
     if "active" in cells:
