@@ -34,6 +34,8 @@ from callcenter.desk import card_routes as desk_card
 from callcenter.desk import routes as desk
 from callcenter.desk import schedule_routes as desk_schedule
 from callcenter.desk import visits_routes as desk_visits
+from callcenter.exchange import import_routes as import_admin
+from callcenter.exchange import sync_routes as sync_api
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
 from callcenter.inbound import webhook_routes as webhooks
@@ -84,6 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_routes.bp)
     app.register_blueprint(doctor_routes.bp)
     app.register_blueprint(services_admin.bp)
+    app.register_blueprint(import_admin.bp)
+    app.register_blueprint(sync_api.bp)
     app.register_blueprint(numbers_admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider

@@ -20,6 +20,7 @@ from callcenter.core.models import (
     DialTask,
     DoctorAbsence,
     DoctorNotice,
+    ImportJob,
     OptOut,
     Patient,
     RawWebhook,
@@ -36,7 +37,8 @@ from tests import desk_world as w
 ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Campaign,
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
              "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
-             "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice}
+             "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice,
+             "job_id": ImportJob}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -62,6 +64,11 @@ def build(client: Any, session: Session) -> w.World:
                              phone=patient.phones[0].e164, due_date=utcnow().date()))
     session.add(DoctorNotice(clinic_id=desk.clinic.id, doctor_id=desk.doctor.id, patient_id=desk.maria.id,
                              note="cancelled and would not say when to call"))
+    # A finished import with a refused row: its page, status and download answer for real.
+    session.add(ImportJob(clinic_id=desk.clinic.id, kind="patients", filename="ident-patients.csv",
+                          content=b"id;last name\nP-1;Petrova\n;Sidorov\n", state="done",
+                          columns={"id": "external_id", "last name": "last_name"},
+                          refused_file=b"id;last name;error\n;Sidorov;the id is empty\n"))
     session.add(OptOut(e164=w.STRANGER_PHONE, clinic_id=desk.clinic.id, scope="all", source="admin",
                        reason="asked not to be called"))
     # Far ahead, so no offer of the coming weeks changes: the doctors' pages take its id.

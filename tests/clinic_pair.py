@@ -67,4 +67,4 @@ def a_markers(world: w.World) -> list[str]:
     phones = [w.MARIA_PHONE, w.FAMILY_PHONE, w.EMILY_PHONE, w.STRANGER_PHONE, w.TRACKED]
     return [*(p.last_name for p in (world.maria, *world.family, world.emily)),
             world.doctor.last_name, *phones, *(display(p, "RU") for p in phones),
-            "api-1", "api-2", "api-3", "Confirm coming visits"]
+            "api-1", "api-2", "api-3", "Confirm coming visits", "ident-patients.csv"]

@@ -114,6 +114,15 @@ CHECKS: dict[str, Check] = {
                                                           "ends_on": "2099-01-02", "kind": "other"}),
     "doctor_admin.absence_remove": Check(BY_ID, ADMIN),
     "services_admin.page": Check(LISTING, ADMIN),
+    "import_admin.page": Check(LISTING, ADMIN, a_sees=True),
+    "sync_api.upsert_one": Check(SIGNED),
+    "sync_api.upsert_batch": Check(SIGNED),
+    "import_admin.upload": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id", "kind": "patients"}),
+    "import_admin.job_page": Check(BY_ID, ADMIN),
+    "import_admin.run": Check(BY_ID, ADMIN, form={"keep_mapping": "1", "dry_run": "1"}),
+    "import_admin.cancel": Check(BY_ID, ADMIN),
+    "import_admin.status": Check(BY_ID, ADMIN),
+    "import_admin.refused": Check(BY_ID, ADMIN),
     "services_admin.create": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id", "name_en": "Crown",
                                                        "duration_minutes": "60"}),
     "services_admin.edit": Check(BY_ID, ADMIN),
@@ -191,7 +200,8 @@ CHECKS: dict[str, Check] = {
 }
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",
-         "filename": "desk.js", "attempt_id": 1, "token": "no-such-account", "sms_provider": "twilio"}
+         "filename": "desk.js", "attempt_id": 1, "token": "no-such-account", "sms_provider": "twilio",
+         "kind": "patients", "external_id": "P-1"}
 OPENAPI_PARAM = re.compile(r"{([a-z_]+)}")
 
 

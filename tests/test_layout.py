@@ -31,6 +31,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts", "messaging"},
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
+    "exchange": BASE | {"access", "admin", "exchange"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})

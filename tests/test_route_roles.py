@@ -77,6 +77,15 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "doctor_admin.absence_add": ADMIN,
     "doctor_admin.absence_remove": ADMIN,
     "services_admin.page": ADMIN,
+    "import_admin.page": ADMIN,
+    "sync_api.upsert_one": SIGNED,
+    "sync_api.upsert_batch": SIGNED,
+    "import_admin.upload": ADMIN,
+    "import_admin.job_page": ADMIN,
+    "import_admin.run": ADMIN,
+    "import_admin.cancel": ADMIN,
+    "import_admin.status": ADMIN,
+    "import_admin.refused": ADMIN,
     "services_admin.create": ADMIN,
     "services_admin.edit": ADMIN,
     "services_admin.save": ADMIN,
@@ -199,6 +208,7 @@ def _caller(app: Any, session: Session, role: str) -> Any:
 
 def _values(session: Session) -> dict[str, Any]:
     values: dict[str, Any] = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
+    values.update(kind="patients", external_id="P-1")
     values.update(attempt_id=1, action="pause", name="summary", provider="generic", subpath="events",
                   filename="desk.js", token="no-such-account", sms_provider="twilio")
     return values

@@ -28,7 +28,8 @@ HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/a
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Paths a PBX or a probe calls without a staff session: authenticated by signatures instead.
-CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz")
+# /api/sync/ takes an integration token in a header, never a cookie: no cross-site forgery.
+CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz", "/api/sync/")
 
 
 def authenticate(db: Session, login: str, password: str) -> Staff | None:

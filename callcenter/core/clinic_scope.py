@@ -32,6 +32,11 @@ from callcenter.core.models import (
     DoctorAbsence,
     DoctorNotice,
     DoctorSchedule,
+    ExternalRef,
+    IdempotentRequest,
+    ImportJob,
+    ImportProfile,
+    IntegrationToken,
     Message,
     OptOut,
     Patient,
@@ -119,7 +124,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
            else (lambda cls: cls.clinic_id.in_(ids)))
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
-                           Service, PbxAccount, Message, CallDraft, SlotClaim, DoctorNotice)),
+                           Service, PbxAccount, Message, CallDraft, SlotClaim, DoctorNotice,
+                           ExternalRef, ImportProfile, ImportJob, IntegrationToken, IdempotentRequest)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

@@ -39,6 +39,13 @@ from callcenter.core.models.clinic import (
     StaffClinic,
     StaffRole,
 )
+from callcenter.core.models.exchange import (
+    ExternalRef,
+    IdempotentRequest,
+    ImportJob,
+    ImportProfile,
+    IntegrationToken,
+)
 from callcenter.core.models.messaging import (
     FINAL_STATUSES,
     Message,
@@ -86,7 +93,12 @@ __all__ = [
     "DoctorAbsence",
     "DoctorNotice",
     "DoctorSchedule",
+    "ExternalRef",
     "FirstRun",
+    "IdempotentRequest",
+    "ImportJob",
+    "ImportProfile",
+    "IntegrationToken",
     "Message",
     "MessagePurpose",
     "MessageStatus",

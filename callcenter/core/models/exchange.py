@@ -1,0 +1,116 @@
+"""Data exchange with the clinic's own record system: which of our rows stands for which of
+theirs, saved column mappings, and file imports run in the background."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.core.models.base import Base, UTCDateTime, utcnow
+
+
+class ExternalRef(Base):
+    """Their id → our row, per clinic and kind (patient, doctor, service, appointment,
+    treatment). One table rather than a column on each model: the record system's ids are its
+    business, and a re-import finds every row it wrote by one indexed lookup."""
+
+    __tablename__ = "external_refs"
+    __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(100))
+    local_id: Mapped[int] = mapped_column(Integer)
+    # A hash of the record as last written: an unchanged row is recognised without loading ours.
+    digest: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportProfile(Base):
+    """A saved column mapping ("IDENT patients"): file header → our field."""
+
+    __tablename__ = "import_profiles"
+    __table_args__ = (UniqueConstraint("clinic_id", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(80))
+    columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportJob(Base):
+    """One uploaded file and what became of it. The file itself is kept in the row so the web
+    process and whichever worker runs the job read the same bytes."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    # Deferred, as is the refused file: a list of jobs must not read every upload.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
+    # uploaded → queued → running → done | failed | cancelled
+    state: Mapped[str] = mapped_column(String(16), default="uploaded")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # The first rows' outcomes for the dry-run view: [[row, outcome, field, reason], …].
+    report: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    refused_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IntegrationToken(Base):
+    """A connector's key to the sync API: one clinic, some scopes, revocable. Only a hash is
+    kept; the token itself is shown once, when made. Not a staff session: it opens no page."""
+
+    __tablename__ = "integration_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # SHA-256 of the token: 256 random bits need no slow hash to resist guessing.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # how lists and logs name it
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotentRequest(Base):
+    """A sync request made with an Idempotency-Key and the answer it got, written in the same
+    transaction as its changes: a retry gets the same answer and changes nothing."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("clinic_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
