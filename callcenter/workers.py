@@ -51,8 +51,9 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:
         from callcenter.outbound.schedule import start_schedule
+        from callcenter.webtracking.jobs import track_and_upload
 
-        start_schedule(connect(config), config)
+        start_schedule(connect(config), config, extra=(track_and_upload,))
     try:
         while not _Worker.stop_requested:
             try:

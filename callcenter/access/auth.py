@@ -28,7 +28,7 @@ HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/a
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Paths a PBX or a probe calls without a staff session: authenticated by signatures instead.
-CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz")
+CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz", "/wt/")
 
 
 def authenticate(db: Session, login: str, password: str) -> Staff | None:

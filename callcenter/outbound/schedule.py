@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
@@ -50,7 +51,7 @@ class _LeaderScheduler(CronScheduler):
             raise StopRequested()
 
 
-def _run(connection: redis.Redis, interval: int) -> None:
+def _run(connection: redis.Redis, interval: int, extra: Sequence[Callable[[], Any]]) -> None:
     # The scheduler heartbeats at least once per interval (and at most every 60 s).
     lease = min(interval, 60) * 2 + 10
     while True:
@@ -59,6 +60,9 @@ def _run(connection: redis.Redis, interval: int) -> None:
             if connection.set(LEADER_KEY, scheduler.name, nx=True, ex=lease):
                 scheduler.register(plan_campaigns, "default", interval=interval, job_timeout=600,
                                    result_ttl=600, name="callcenter.plan_campaigns")
+                for job in extra:
+                    scheduler.register(job, "default", interval=interval, job_timeout=600,
+                                       result_ttl=600, name=f"{job.__module__}.{job.__name__}")
                 scheduler.start()  # returns when the lead is lost
             else:
                 time.sleep(min(interval, 5))
@@ -68,9 +72,11 @@ def _run(connection: redis.Redis, interval: int) -> None:
             time.sleep(1)
 
 
-def start_schedule(connection: redis.Redis, config: dict[str, Any]) -> threading.Thread:
-    """This worker's scheduler thread: it leads, or stands by to take over."""
-    thread = threading.Thread(target=_run, args=(connection, config["PLAN_SECONDS"]),
+def start_schedule(connection: redis.Redis, config: dict[str, Any],
+                   extra: Sequence[Callable[[], Any]] = ()) -> threading.Thread:
+    """This worker's scheduler thread: it leads, or stands by to take over. `extra` are other
+    features' periodic jobs (the composition root names them), run on the same interval."""
+    thread = threading.Thread(target=_run, args=(connection, config["PLAN_SECONDS"], tuple(extra)),
                               name="callcenter-schedule", daemon=True)
     thread.start()
     return thread
