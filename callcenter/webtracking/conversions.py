@@ -62,11 +62,11 @@ def collect(session: Session, now: datetime) -> int:
         select(Appointment, WebCallLink, WebVisit)
         .join(WebCallLink, WebCallLink.call_id == Appointment.created_by_call_id)
         .join(WebVisit, WebVisit.id == WebCallLink.visit_id)
-        .where(Appointment.status.not_in(NOT_A_BOOKING))).tuples().all()
+        .where(Appointment.status.not_in(NOT_A_BOOKING))).all()
     if not rows:
         return 0
     known = set(session.execute(select(WebConversion.platform, WebConversion.appointment_id,
-                                       WebConversion.kind)).tuples())
+                                       WebConversion.kind)))
     added = 0
     for appointment, link, visit in rows:
         kinds = {"booked": appointment.created_at}
@@ -100,7 +100,7 @@ def items(session: Session, clinic_id: int, platform: str, *, pending_only: bool
              .order_by(WebConversion.id))
     if pending_only:
         query = query.where(WebConversion.state == "pending")
-    return [Item(c, v, call) for c, v, call in session.execute(query).tuples()]
+    return [Item(c, v, call) for c, v, call in session.execute(query)]
 
 
 def _money(value: Decimal | None) -> str:

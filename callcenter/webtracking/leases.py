@@ -7,7 +7,7 @@ number: Redis runs a script alone. Per pool, under `callcenter:wt:<pool>:`:
   exp   sorted set   number -> lease expiry (ms)
   who   hash         number -> visitor
   has   hash         visitor -> number
-  free  sorted set   number -> when it was released (ms): the lowest goes out first
+  free  sorted set   number -> when its last lease ended (ms): the lowest goes out first
   ver   string       the pool's numbers as last synced (an admin edit changes them)
 The database keeps the history (web_leases) that calls are tied to; Redis only decides.
 """
@@ -47,7 +47,8 @@ if redis.call('GET', ver) ~= version then
   end
   redis.call('SET', ver, version)
 end
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', now)) do release(n, now) end
+local ended = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'WITHSCORES')
+for i = 1, #ended, 2 do release(ended[i], ended[i + 1]) end
 local held = redis.call('HGET', has, visitor)
 if held then
   redis.call('ZADD', exp, now + hold, held)

@@ -56,7 +56,7 @@ def tie_calls(session: Session, now: datetime) -> int:
     pools = dict(session.execute(
         select(TrackingNumber.e164, WebPool).join(
             WebPoolNumber, WebPoolNumber.tracking_number_id == TrackingNumber.id)
-        .join(WebPool, WebPool.id == WebPoolNumber.pool_id)).tuples().all())
+        .join(WebPool, WebPool.id == WebPoolNumber.pool_id)).all())
     if not pools:
         return 0
     calls = session.scalars(select(Call).where(
