@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from callcenter import create_app
 from callcenter.core.models import (
     AuditLog,
-    Clinic,
-    TrackingNumber,
     WebCallLink,
     WebLease,
     WebPool,
@@ -31,47 +29,15 @@ from callcenter.webtracking.visits import read_facts, request_number
 from tests import desk_world as w
 from tests import factories as f
 from tests.conftest import app_settings
+from tests.webtracking_world import FALLBACK, POOL, SITE, ask, make_pool, numbers, pool_form
 from webhooks import CallEventKind as K
 
-SITE = "https://clinic.example"
-POOL = ("+74951110001", "+74951110002")
-FALLBACK = "+74951110000"
 T0 = f.T0
 
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path: Any) -> dict[str, Any]:
     return app_settings(database_url, redis_url, tmp_path, GENERIC_SECRET=w.SECRET, LOCALE="en")
-
-
-def numbers(session: Session, clinic: Clinic) -> tuple[list[TrackingNumber], TrackingNumber]:
-    pool = [f.channel_number(session, clinic, f"site_{i}", e164) for i, e164 in enumerate(POOL)]
-    fallback = f.channel_number(session, clinic, "site_static", FALLBACK)
-    session.commit()
-    return pool, fallback
-
-
-def pool_form(pool: list[TrackingNumber], fallback: TrackingNumber, **changes: Any) -> dict[str, Any]:
-    form = {"name": "Main site", "sites": f"{SITE}\nhttps://www.clinic.example/",
-            "number_ids": [str(n.id) for n in pool], "fallback_number_id": str(fallback.id),
-            "serves": "all", "sources": "", "hold_minutes": "5", "grace_minutes": "3", "active": "1"}
-    form.update(changes)
-    return form
-
-
-def make_pool(client: Any, session: Session, **changes: Any) -> WebPool:
-    clinic = session.scalars(select(Clinic)).first() or f.clinic(session)
-    f.signed_in(client, session, role="admin", clinic_row=clinic, extension=None, locale="en")
-    pool, fallback = numbers(session, clinic)
-    answer = client.post("/admin/webtracking/pools",
-                         data={**pool_form(pool, fallback, **changes), "clinic_id": clinic.id})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return session.scalars(select(WebPool)).one()
-
-
-def ask(client: Any, key: str, visitor: str, origin: str = SITE, **body: Any) -> Any:
-    return client.post(f"/wt/{key}/number", json={"visitor": visitor, **body},
-                       headers={"Origin": origin})
 
 
 def test_admin_sets_up_a_pool_and_the_page_gives_the_tag(client: Any, session: Session) -> None:
