@@ -177,7 +177,7 @@ def test_concurrent_clients_never_hold_one_number(redis_url: str) -> None:
 
     def visit(i: int) -> None:
         start.wait()
-        got[f"visitor-{i:04}"] = leaser.take(77, pool, f"visitor-{i:04}", 1000.0, 300).e164
+        got[f"visitor-{i:04}"] = leaser.take(77, "v1", lambda: pool, f"visitor-{i:04}", 1000.0, 300).e164
 
     threads = [threading.Thread(target=visit, args=(i,)) for i in range(40)]
     for thread in threads:

@@ -8,12 +8,14 @@ number: Redis runs a script alone. Per pool, under `callcenter:wt:<pool>:`:
   who   hash         number -> visitor
   has   hash         visitor -> number
   free  sorted set   number -> when its last lease ended (ms): the lowest goes out first
-  ver   string       the pool's numbers as last synced (an admin edit changes them)
+  ver   string       the version of the pool's numbers last synced (an admin edit changes it);
+                     the numbers travel only when it differs, so a request stays small
 The database keeps the history (web_leases) that calls are tied to; Redis only decides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -31,6 +33,7 @@ local function release(n, at)
   if at then redis.call('ZADD', free, at, n) end
 end
 if redis.call('GET', ver) ~= version then
+  if #ARGV < 5 then return {false, -1} end
   local want = {}
   for i = 5, #ARGV do want[ARGV[i]] = true end
   for _, n in ipairs(redis.call('ZRANGE', free, 0, -1)) do
@@ -87,13 +90,14 @@ class Leaser:
         self._take = client.register_script(_TAKE)
         self._in_use = client.register_script(_IN_USE)
 
-    def take(self, pool_id: int, numbers: list[str], visitor: str, now: float,
-             hold_seconds: int) -> Taken:
-        """Renew the visitor's number or lease them one; `numbers` are the pool's (in a fixed
-        order: their text is the version that makes Redis resync after an admin's edit)."""
-        version = ",".join(numbers)
-        number, new = self._take(keys=_keys(pool_id), args=[
-            visitor, int(now * 1000), hold_seconds * 1000, version, *numbers])
+    def take(self, pool_id: int, version: str, numbers: Callable[[], list[str]], visitor: str,
+             now: float, hold_seconds: int) -> Taken:
+        """Renew the visitor's number or lease them one. `version` names the pool's numbers as
+        they are now; `numbers()` reads them, asked only when Redis holds another version."""
+        args = [visitor, int(now * 1000), hold_seconds * 1000, version]
+        number, new = self._take(keys=_keys(pool_id), args=args)
+        if new == -1:
+            number, new = self._take(keys=_keys(pool_id), args=[*args, *numbers()])
         if number is None:
             return Taken(None, False)
         return Taken(number.decode() if isinstance(number, bytes) else str(number), bool(new))

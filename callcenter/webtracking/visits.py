@@ -88,13 +88,21 @@ def serves(pool: WebPool, facts: Facts) -> bool:
     return True
 
 
+def _in_use(pool: WebPool) -> Any:
+    return (select(TrackingNumber.e164)
+            .join(WebPoolNumber, WebPoolNumber.tracking_number_id == TrackingNumber.id)
+            .where(WebPoolNumber.pool_id == pool.id, TrackingNumber.active.is_(True)))
+
+
 def pool_numbers(session: Session, pool: WebPool) -> list[str]:
     """The pool's numbers still advertised, in a fixed order."""
-    return list(session.scalars(
-        select(TrackingNumber.e164).join(WebPoolNumber,
-                                         WebPoolNumber.tracking_number_id == TrackingNumber.id)
-        .where(WebPoolNumber.pool_id == pool.id, TrackingNumber.active.is_(True))
-        .order_by(TrackingNumber.e164)))
+    return list(session.scalars(_in_use(pool).order_by(TrackingNumber.e164)))
+
+
+def pool_version(session: Session, pool: WebPool) -> str:
+    """Changes when an admin edits the pool or retires or reinstates one of its numbers."""
+    count = session.scalar(select(func.count()).select_from(_in_use(pool).subquery()))
+    return f"{pool.updated_at.timestamp()}:{count}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ def request_number(session: Session, leaser: Leaser, pool: WebPool, facts: Facts
     first = facts.visit_id is None
     visit = _visit(session, pool, facts, now)
     hold = pool.hold_minutes * 60
-    taken = leaser.take(pool.id, pool_numbers(session, pool), facts.visitor, now.timestamp(), hold)
+    taken = leaser.take(pool.id, pool_version(session, pool), lambda: pool_numbers(session, pool),
+                        facts.visitor, now.timestamp(), hold)
     until = now + timedelta(seconds=hold)
     if taken.e164 is None:
         if first:  # counted once per visit, not on every renewal
