@@ -1,6 +1,6 @@
-"""Local stand-ins for the ad platforms' conversion APIs, speaking them as documented (the
-reference notes in docs/webtracking.md § "Formats"; payload samples under
-tests/payloads/webtracking/):
+"""Local stand-ins for the ad platforms' conversion APIs, speaking them as their documentation
+describes them (Metrica's calls upload and error pages, Google Ads' ConversionUploadService and
+partial-failure guide; summarised in docs/webtracking.md):
 
 - Google OAuth: POST /oauth/token, grant_type=refresh_token → {"access_token", "expires_in"}.
 - Yandex Metrica: POST /management/v1/counter/{id}/offline_conversions/upload_calls
