@@ -43,6 +43,9 @@ from callcenter.messaging import routes as messaging
 from callcenter.messaging import webhook_routes as sms_webhooks
 from callcenter.outbound import routes as campaigns_admin
 from callcenter.outbound import twilio_routes as outbound
+from callcenter.webtracking import admin_routes as webtracking_admin
+from callcenter.webtracking import public_routes as webtracking_public
+from callcenter.webtracking import report_routes as webtracking_report
 
 
 def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
@@ -106,3 +109,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(setup.bp)
+    app.register_blueprint(webtracking_admin.bp)
+    app.register_blueprint(webtracking_public.bp)
+    app.register_blueprint(webtracking_report.bp)

@@ -53,8 +53,9 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     if not burst:
         from callcenter.messaging.planner import plan_messages
         from callcenter.outbound.schedule import start_schedule
+        from callcenter.webtracking.jobs import track_and_upload
 
-        start_schedule(connect(config), config, extra=(plan_messages,))
+        start_schedule(connect(config), config, extra=(plan_messages, track_and_upload))
     try:
         while not _Worker.stop_requested:
             try:

@@ -29,6 +29,7 @@ from callcenter.core.models import (
     StaffRole,
     TaskPurpose,
     TrackingNumber,
+    WebPool,
     utcnow,
 )
 from tests import desk_world as w
@@ -38,7 +39,7 @@ ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Camp
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
              "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
              "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice,
-             "job_id": ImportJob}
+             "job_id": ImportJob, "pool_id": WebPool}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -53,6 +54,9 @@ def build(client: Any, session: Session) -> w.World:
     campaign = Campaign(clinic_id=desk.clinic.id, purpose=TaskPurpose.CONFIRMATION,
                         mode=DialMode.PREVIEW, name="Confirm coming visits")
     session.add(campaign)
+    site_number = session.scalars(select(TrackingNumber).where(TrackingNumber.e164 == w.TRACKED)).one()
+    session.add(WebPool(clinic_id=desk.clinic.id, name="Clinic site", key="api-world-pool",
+                        sites=["https://clinic-a.example"], fallback_number_id=site_number.id))
     session.add(Service(clinic_id=desk.clinic.id, names={"ru": "Пломба", "en": "Filling"},
                         duration_minutes=45, price_min=650000, specialties=["therapist"]))
     session.flush()

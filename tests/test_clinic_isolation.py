@@ -131,6 +131,15 @@ CHECKS: dict[str, Check] = {
     "services_admin.set_currency": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
                                                              "currency": "EUR"}),
     "numbers_admin.page": Check(LISTING, ADMIN, a_sees=True),
+    "webtracking_public.number": Check(NO_DATA),
+    "webtracking_admin.page": Check(LISTING, ADMIN),
+    "webtracking_admin.create": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id", "name": "Site"}),
+    "webtracking_admin.edit": Check(BY_ID, ADMIN),
+    "webtracking_admin.save": Check(BY_ID, ADMIN, form={"name": "Renamed"}),
+    "webtracking_admin.save_ads": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
+                                                            "metrica_counter": "1"}),
+    "webtracking_report.page": Check(BY_ID, MARKETING, query={"clinic_id": "@clinic_id"}),
+    "webtracking_report.download": Check(BY_ID, MARKETING, query={"clinic_id": "@clinic_id"}),
     # Channels are the installation's: anyone administering a clinic may add one.
     "numbers_admin.create_channel": Check(NO_DATA, ADMIN),
     "numbers_admin.edit_channel": Check(BY_ID, ADMIN),
@@ -201,7 +210,7 @@ CHECKS: dict[str, Check] = {
 # Path values that are not record ids.
 FIXED = {"action": "pause", "name": "summary", "provider": "generic", "subpath": "events",
          "filename": "desk.js", "attempt_id": 1, "token": "no-such-account", "sms_provider": "twilio",
-         "kind": "patients", "external_id": "P-1"}
+         "kind": "patients", "external_id": "P-1", "key": "no-such-pool", "platform": "google"}
 OPENAPI_PARAM = re.compile(r"{([a-z_]+)}")
 
 

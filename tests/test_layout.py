@@ -33,6 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
     "exchange": BASE | {"access", "admin", "exchange"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
+    "webtracking": BASE | {"access", "webtracking"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})
 

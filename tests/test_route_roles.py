@@ -92,6 +92,14 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "services_admin.set_active": ADMIN,
     "services_admin.set_currency": ADMIN,
     "numbers_admin.page": ADMIN,
+    "webtracking_public.number": PUBLIC,
+    "webtracking_admin.page": ADMIN,
+    "webtracking_admin.create": ADMIN,
+    "webtracking_admin.edit": ADMIN,
+    "webtracking_admin.save": ADMIN,
+    "webtracking_admin.save_ads": ADMIN,
+    "webtracking_report.page": MARKETING,
+    "webtracking_report.download": MARKETING,
     "numbers_admin.create_channel": ADMIN,
     "numbers_admin.edit_channel": ADMIN,
     "numbers_admin.rename_channel": ADMIN,
@@ -210,7 +218,8 @@ def _values(session: Session) -> dict[str, Any]:
     values: dict[str, Any] = {name: ids[0] for name, ids in api_world.existing_ids(session).items()}
     values.update(kind="patients", external_id="P-1")
     values.update(attempt_id=1, action="pause", name="summary", provider="generic", subpath="events",
-                  filename="desk.js", token="no-such-account", sms_provider="twilio")
+                  filename="desk.js", token="no-such-account", sms_provider="twilio",
+                  key="no-such-pool", platform="google")
     return values
 
 

@@ -28,8 +28,9 @@ HOME_BY_ROLE = {"receptionist": "/desk", "marketing": "/marketing", "admin": "/a
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Paths a PBX or a probe calls without a staff session: authenticated by signatures instead.
-# /api/sync/ takes an integration token in a header, never a cookie: no cross-site forgery.
-CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz", "/api/sync/")
+# /api/sync/ takes an integration token in a header, never a cookie: no cross-site forgery; /wt/
+# (a website's tag asking for a number) carries no session and changes no patient data.
+CSRF_EXEMPT_PREFIXES = ("/webhooks/", "/3cx/", "/healthz", "/api/sync/", "/wt/")
 
 
 def authenticate(db: Session, login: str, password: str) -> Staff | None:

@@ -50,6 +50,13 @@ from callcenter.core.models import (
     StaffRole,
     TrackingNumber,
     Treatment,
+    WebAdAccount,
+    WebCallLink,
+    WebConversion,
+    WebLease,
+    WebPool,
+    WebPoolNumber,
+    WebVisit,
 )
 
 KEY = "clinic_scope"
@@ -125,7 +132,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
     return [
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
                            Service, PbxAccount, Message, CallDraft, SlotClaim, DoctorNotice,
-                           ExternalRef, ImportProfile, ImportJob, IntegrationToken, IdempotentRequest)),
+                           ExternalRef, ImportProfile, ImportJob, IntegrationToken, IdempotentRequest,
+                           WebPool, WebVisit, WebLease, WebCallLink, WebAdAccount, WebConversion)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(
@@ -143,6 +151,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
             Staff.clinic_id.in_(ids), Staff.id.in_(select(StaffClinic.staff_id).where(
                 StaffClinic.clinic_id.in_(ids)))))), include_aliases=True)
           for model in (DoctorSchedule, DoctorAbsence)),
+        with_loader_criteria(WebPoolNumber, lambda cls: cls.pool_id.in_(
+            select(WebPool.id).where(WebPool.clinic_id.in_(ids))), include_aliases=True),
         with_loader_criteria(DialAttempt, lambda cls: cls.task_id.in_(
             select(DialTask.id).where(DialTask.clinic_id.in_(ids))), include_aliases=True),
     ]

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/webhooks/", "/3cx/", "/healthz"))
+    return request.path.startswith(("/api/", "/webhooks/", "/3cx/", "/healthz", "/wt/"))
 
 
 def register(app: Flask, request_locale: Callable[[], str]) -> None:

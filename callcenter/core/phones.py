@@ -54,3 +54,8 @@ def display(e164: str | None, region: str) -> str:
     home = phonenumbers.region_code_for_number(number) == region
     fmt = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     return phonenumbers.format_number(number, fmt)
+
+
+def national_digits(e164: str) -> int:
+    """How many trailing digits make the national number (the part a site's format keeps)."""
+    return len(str(phonenumbers.parse(e164, None).national_number))

@@ -64,6 +64,15 @@ from callcenter.core.models.outbound import (
 )
 from callcenter.core.models.patients import Patient, PatientPhone, Sex
 from callcenter.core.models.pbx import PbxAccount
+from callcenter.core.models.webtracking import (
+    WebAdAccount,
+    WebCallLink,
+    WebConversion,
+    WebLease,
+    WebPool,
+    WebPoolNumber,
+    WebVisit,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -121,6 +130,13 @@ __all__ = [
     "Treatment",
     "TreatmentType",
     "UTCDateTime",
+    "WebAdAccount",
+    "WebCallLink",
+    "WebConversion",
+    "WebLease",
+    "WebPool",
+    "WebPoolNumber",
+    "WebVisit",
     "WebhookBinding",
     "utcnow",
 ]
