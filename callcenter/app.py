@@ -23,6 +23,7 @@ from callcenter.admin import service_routes as services_admin
 from callcenter.admin import setup_routes as setup
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
+from callcenter.complaints import routes as complaints_routes
 from callcenter.core import errors, ids, logging_setup, security_headers
 from callcenter.core import health_routes as health
 from callcenter.core import openapi_routes as openapi
@@ -90,3 +91,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(setup.bp)
+    app.register_blueprint(complaints_routes.bp)

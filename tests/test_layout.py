@@ -31,6 +31,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts"},
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
+    "complaints": BASE | {"access", "complaints"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})
 

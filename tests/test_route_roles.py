@@ -30,6 +30,18 @@ MARKETING = frozenset({"marketing", "admin"})
 
 ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "auth.home": PUBLIC,
+    "complaints.desk_panel": DESK,
+    "complaints.call_context": DESK,
+    "complaints.record_complaint": DESK,
+    "complaints.mark_non_patient": DESK,
+    "complaints.non_patient_transferred": DESK,
+    "complaints.non_patient_message": DESK,
+    "complaints.list_page": DESK,
+    "complaints.answer": DESK,
+    "complaints.close": DESK,
+    "complaints.settings_page": ADMIN,
+    "complaints.save_rule": ADMIN,
+    "complaints.save_route": ADMIN,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.change_password": frozenset({"receptionist", "marketing", "admin"}),

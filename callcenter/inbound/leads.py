@@ -6,13 +6,16 @@ from sqlalchemy.orm import Session
 
 from callcenter.core import clinic_settings
 from callcenter.core.i18n import N_
-from callcenter.core.models import Call, CallDirection, Clinic, Patient, PatientPhone
+from callcenter.core.models import Call, CallDirection, CallerKind, Clinic, Patient, PatientPhone
 
 
 def patient_from_call(session: Session, call: Call, *, last_name: str, first_name: str,
                       patronymic: str = "", notes: str = "", language: str | None = None) -> Patient:
     """Create the card (a lead until their first visit) and link the call to it; the caller commits.
     Without a language the card takes the clinic's language for new patients."""
+    if call.caller_kind == CallerKind.NON_PATIENT:
+        # An organisation's call (a vendor, an advertiser) must not grow the patient base.
+        raise ValueError(N_("this caller is marked as not a patient"))
     first, last = first_name.strip()[:100], last_name.strip()[:100]
     if not (first or last):
         raise ValueError(N_("a first or last name is needed"))

@@ -280,6 +280,8 @@
     el.addEventListener("submit", (ev) => onCardSubmit(ev, call.id));
     el.addEventListener("focusin", () => focusCard(call.id));
     el.addEventListener("change", (ev) => { if (ev.target.matches("[data-service-pick]")) pickService(call.id, ev.target.value).catch((err) => alertBar(err.message)); });
+    // Other features add their part of the card (complaints.js: complaints, non-patient callers).
+    document.dispatchEvent(new CustomEvent("desk:card", {detail: {el, card}}));
     return el;
   }
 
