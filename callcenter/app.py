@@ -21,6 +21,7 @@ from callcenter.admin import pbx_routes as pbx_admin
 from callcenter.admin import routes as admin
 from callcenter.admin import service_routes as services_admin
 from callcenter.admin import setup_routes as setup
+from callcenter.analytics import measures_routes
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
 from callcenter.complaints import routes as complaints_routes
@@ -92,3 +93,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(complaints_routes.bp)
+    app.register_blueprint(measures_routes.bp)

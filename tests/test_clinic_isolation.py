@@ -165,6 +165,8 @@ CHECKS: dict[str, Check] = {
     "marketing.api_index": Check(LISTING, MARKETING),
     "marketing.api_report": Check(LISTING, MARKETING),
     "setup.setup": Check(NO_DATA),
+    "measures.page": Check(LISTING, MARKETING),
+    "measures.rows": Check(BY_ID, MARKETING, query={"measure": "complaint_share", "clinic": "@clinic_id"}),
     "complaints.desk_panel": Check(LISTING, DESK),
     "complaints.call_context": Check(BY_ID, DESK),
     "complaints.record_complaint": Check(BY_ID, DESK, json={"call_id": "@call_id", "subject": "staff",

@@ -30,6 +30,8 @@ MARKETING = frozenset({"marketing", "admin"})
 
 ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "auth.home": PUBLIC,
+    "measures.page": MARKETING,
+    "measures.rows": MARKETING,
     "complaints.desk_panel": DESK,
     "complaints.call_context": DESK,
     "complaints.record_complaint": DESK,
