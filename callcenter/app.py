@@ -22,8 +22,10 @@ from callcenter.admin import routes as admin
 from callcenter.admin import service_routes as services_admin
 from callcenter.admin import setup_routes as setup
 from callcenter.admin import sip_routes as sip_admin
+from callcenter.analytics import measures_routes
 from callcenter.analytics import routes as marketing
 from callcenter.callscripts import routes as scripts_api
+from callcenter.complaints import routes as complaints_routes
 from callcenter.core import errors, ids, logging_setup, security_headers
 from callcenter.core import health_routes as health
 from callcenter.core import openapi_routes as openapi
@@ -112,3 +114,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(webtracking_admin.bp)
     app.register_blueprint(webtracking_public.bp)
     app.register_blueprint(webtracking_report.bp)
+    app.register_blueprint(complaints_routes.bp)
+    app.register_blueprint(measures_routes.bp)

@@ -16,6 +16,9 @@ from callcenter.core.models import (
     Call,
     Campaign,
     Channel,
+    Complaint,
+    ComplaintSeverity,
+    ComplaintSubject,
     DialMode,
     DialTask,
     DoctorAbsence,
@@ -39,7 +42,7 @@ ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Camp
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
              "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
              "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice,
-             "job_id": ImportJob, "pool_id": WebPool}
+             "job_id": ImportJob, "pool_id": WebPool, "complaint_id": Complaint}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -75,6 +78,10 @@ def build(client: Any, session: Session) -> w.World:
                           refused_file=b"id;last name;error\n;Sidorov;the id is empty\n"))
     session.add(OptOut(e164=w.STRANGER_PHONE, clinic_id=desk.clinic.id, scope="all", source="admin",
                        reason="asked not to be called"))
+    session.add(Complaint(clinic_id=desk.clinic.id, patient_id=desk.maria.id, subject=ComplaintSubject.WAITING,
+                          severity=ComplaintSeverity.LOW, words="Waited long", owner_id=desk.anna.id,
+                          callback_by_id=desk.anna.id, created_by_id=desk.anna.id,
+                          due_on=date(2099, 1, 1)))
     # Far ahead, so no offer of the coming weeks changes: the doctors' pages take its id.
     session.add(DoctorAbsence(doctor_id=desk.doctor.id, starts_on=date(2099, 7, 1),
                               ends_on=date(2099, 7, 14), kind=AbsenceKind.VACATION))

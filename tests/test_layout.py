@@ -34,6 +34,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "exchange": BASE | {"access", "admin", "exchange"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
     "webtracking": BASE | {"access", "webtracking"},
+    "complaints": BASE | {"access", "complaints"},
 }
 ROOTS = frozenset({"app", "cli", "wsgi", "workers", "__init__"})
 

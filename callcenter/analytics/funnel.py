@@ -16,7 +16,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.bookings import credited_bookings
 from callcenter.analytics.periods import Filters, LocalClock, buckets
-from callcenter.core.models import Call, CallDirection, CallStatus, Channel, TrackingNumber
+from callcenter.core.models import (
+    Call,
+    CallDirection,
+    CallerKind,
+    CallStatus,
+    Channel,
+    TrackingNumber,
+)
 from webhooks import TEST_CALLER
 
 Row = dict[str, Any]
@@ -37,6 +44,8 @@ def call_conditions(flt: Filters) -> list[ColumnElement[bool]]:
         Call.direction == CallDirection.INBOUND,
         # The admin page's test calls prove the PBX connection; they are nobody's call.
         or_(Call.caller.is_(None), Call.caller != TEST_CALLER),
+        # Vendors, advertisers and job seekers rang the phone, but they are no patient's demand.
+        Call.caller_kind != CallerKind.NON_PATIENT,
         Call.started_at >= flt.start_utc,
         Call.started_at < flt.end_utc,
     ]

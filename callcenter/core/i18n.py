@@ -17,7 +17,7 @@ DOMAIN = "messages"
 # pybabel extract's -k list (CONTRIBUTING.md; tests/test_translations.py extracts with it): the
 # functions above, and the staff-facing errors whose second argument is an English message.
 EXTRACT_KEYWORDS = ("t", "pt:1c,2", "N_", "NP_:1c,2",
-                    "DeskError:2", "DialError:2", "BookingError:2", "InputError:2")
+                    "DeskError:2", "DialError:2", "BookingError:2", "InputError:2", "ComplaintError:2")
 
 
 class Text(NamedTuple):

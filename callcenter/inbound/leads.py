@@ -10,8 +10,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from callcenter.core import clinic_settings
-from callcenter.core.i18n import N_
-from callcenter.core.models import Call, CallDirection, Clinic, Patient, PatientPhone, Sex
+from callcenter.core.inputs import InputError
+from callcenter.core.models import (
+    Call,
+    CallDirection,
+    CallerKind,
+    Clinic,
+    Patient,
+    PatientPhone,
+    Sex,
+)
 
 # How the desk labels a number (the first is the default of a new one).
 PHONE_LABELS = ("mobile", "home", "work", "family")
@@ -52,9 +60,12 @@ def patient_from_call(session: Session, call: Call, *, last_name: str, first_nam
                       phones: list[tuple[str, str]] | None = None) -> Patient:
     """Create the card (a lead until their first visit) and link the call to it; the caller commits.
     Without a language the card takes the clinic's language for new patients."""
+    if call.caller_kind == CallerKind.NON_PATIENT:
+        # An organisation's call (a vendor, an advertiser) must not grow the patient base.
+        raise InputError("call_id", "this caller is marked as not a patient")
     first, last = first_name.strip()[:100], last_name.strip()[:100]
     if not (first or last):
-        raise ValueError(N_("a first or last name is needed"))
+        raise InputError("last_name", "a first or last name is needed")
     if language is None:
         clinic = session.get(Clinic, call.clinic_id)
         assert clinic is not None  # the call's own clinic

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from callcenter.core.models import Call, CallerKind, Patient, PatientPhone
+from callcenter.core.models import Call, CallerKind, Organisation, Patient, PatientPhone
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ def patients_for_number(session: Session, clinic_id: int, e164: str) -> tuple[in
 
 def match_caller(session: Session, clinic_id: int, e164: str | None, *, before: datetime,
                  exclude_call_id: int | None = None) -> CallerMatch:
-    """One patient: linked; several (a family): all kept as candidates; none: a new caller."""
+    """One patient: linked; several (a family): all kept as candidates; a number the desk marked
+    as an organisation's: not a patient; none of these: a new caller."""
     if not e164:
         return CallerMatch(CallerKind.HIDDEN, (), False)
     patient_ids = patients_for_number(session, clinic_id, e164)
@@ -43,4 +44,7 @@ def match_caller(session: Session, clinic_id: int, e164: str | None, *, before: 
         return CallerMatch(CallerKind.FAMILY, patient_ids, False)
     if patient_ids:
         return CallerMatch(CallerKind.REPEAT, patient_ids, False)
+    if session.scalar(select(exists().where(Organisation.clinic_id == clinic_id,
+                                            Organisation.e164 == e164))):
+        return CallerMatch(CallerKind.NON_PATIENT, (), False)
     return CallerMatch(CallerKind.NEW, (), not called_before)

@@ -317,6 +317,8 @@
     });
     // Every change to the wrap-up is kept on the server as a draft (see desk_card.js).
     for (const kind of ["input", "change"]) el.addEventListener(kind, (ev) => { if (ev.target.closest("[data-form=wrap-up]")) DeskCard.schedule(kit, call.id, el); });
+    // Other features add their part of the card (complaints.js: complaints, non-patient callers).
+    document.dispatchEvent(new CustomEvent("desk:card", {detail: {el, card}}));
     return el;
   }
 
