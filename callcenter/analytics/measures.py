@@ -49,6 +49,12 @@ class Figure:
         return self.value >= self.target if TARGETS[self.measure][1] == "min" else self.value <= self.target
 
 
+def _keys(staff_id: int | None) -> tuple[int | None, ...]:
+    """Where a row counts: the clinic, and its receptionist when there is one (a row nobody
+    handled counts once, for the clinic)."""
+    return (None,) if staff_id is None else (None, staff_id)
+
+
 def _patient_calls(session: Session, flt: Filters) -> list[Call]:
     """Answered inbound calls of patients (not organisations, not test calls) in the period."""
     return list(session.scalars(select(Call).where(*call_conditions(flt), Call.status.in_(ANSWERED))
@@ -90,7 +96,7 @@ def booked_same_day(session: Session, flt: Filters, calls: list[Call]) -> dict[i
     for c in firsts:
         day = c.started_at.astimezone(flt.tz).date()
         ok = bool(c.patient_id) and day in booked_days.get(c.patient_id, set())
-        for key in (None, c.agent_id):
+        for key in _keys(c.agent_id):
             figures[key].whole += 1
             figures[key].part += ok
             figures[key].rows.append({"call": c.id, "day": day.isoformat(), "counted": ok})
@@ -101,14 +107,14 @@ def complaint_share(session: Session, flt: Filters, calls: list[Call]) -> dict[i
     """Complaints recorded in the period per answered patient call (the flow)."""
     figures: dict[int | None, Figure] = defaultdict(lambda: Figure("complaint_share"))
     for c in calls:
-        for key in (None, c.agent_id):
+        for key in _keys(c.agent_id):
             figures[key].whole += 1
     for complaint in session.scalars(select(Complaint).where(
             Complaint.clinic_id == flt.clinic_id, Complaint.created_at >= flt.start_utc,
             Complaint.created_at < flt.end_utc).order_by(Complaint.id)):
         row = {"complaint": complaint.id, "day": complaint.created_at.astimezone(flt.tz).date().isoformat(),
                "counted": True}
-        for key in (None, complaint.created_by_id):
+        for key in _keys(complaint.created_by_id):
             figures[key].part += 1
             figures[key].rows.append(row)
     return figures
@@ -123,7 +129,7 @@ def satisfaction(session: Session, flt: Filters) -> dict[int | None, Figure]:
             Rating.created_at < flt.end_utc).order_by(Rating.id)):
         row = {"rating": rating.id, "day": rating.created_at.astimezone(flt.tz).date().isoformat(),
                "score": rating.score, "channel": rating.channel, "counted": True}
-        for key in (None, rating.agent_id):
+        for key in _keys(rating.agent_id):
             figures[key].part += rating.score
             figures[key].whole += 1
             figures[key].rows.append(row)
