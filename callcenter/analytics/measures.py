@@ -16,7 +16,17 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics.funnel import ANSWERED, call_conditions
 from callcenter.analytics.periods import Filters
-from callcenter.core.models import Appointment, Call, Complaint, Patient, PatientPhone, Rating
+from callcenter.core.models import (
+    Appointment,
+    AuditLog,
+    Call,
+    Complaint,
+    DialTask,
+    Patient,
+    PatientPhone,
+    Rating,
+    TaskPurpose,
+)
 
 # (measure, target, "min" = at least the target is good, "max" = at most)
 TARGETS: dict[str, tuple[float, str]] = {
@@ -24,7 +34,10 @@ TARGETS: dict[str, tuple[float, str]] = {
     "booked_same_day": (0.95, "min"),
     "complaint_share": (0.01, "max"),
     "satisfaction": (4.5, "min"),
+    "follow_ups_same_day": (1.0, "min"),  # "done daily": every one on its day
 }
+# The desk's call lists (everything but the visit confirmations a robot can make).
+FOLLOW_UPS = frozenset(TaskPurpose) - {TaskPurpose.CONFIRMATION}
 
 
 @dataclass
@@ -136,13 +149,41 @@ def satisfaction(session: Session, flt: Filters) -> dict[int | None, Figure]:
     return figures
 
 
+def follow_ups_same_day(session: Session, flt: Filters) -> dict[int | None, Figure]:
+    """The follow-up calls a receptionist made in the period (the first outcome they recorded on
+    a task of the desk's lists), and whether it was made by the task's due day."""
+    figures: dict[int | None, Figure] = defaultdict(lambda: Figure("follow_ups_same_day"))
+    made: dict[tuple[int, int], Any] = {}
+    for staff_id, object_id, at in session.execute(select(AuditLog.staff_id, AuditLog.object_id, AuditLog.at).where(
+            AuditLog.clinic_id == flt.clinic_id, AuditLog.action == "task_outcome",
+            AuditLog.object_type == "dial_task", AuditLog.staff_id.is_not(None),
+            AuditLog.at >= flt.start_utc, AuditLog.at < flt.end_utc).order_by(AuditLog.at)):
+        if object_id.isdigit():
+            made.setdefault((staff_id, int(object_id)), at)
+    tasks = {task.id: task for task in session.scalars(select(DialTask).where(
+        DialTask.id.in_({task_id for _, task_id in made}), DialTask.purpose.in_(FOLLOW_UPS)))}
+    for (staff_id, task_id), at in made.items():
+        task = tasks.get(task_id)
+        if task is None:
+            continue
+        day = at.astimezone(flt.tz).date()
+        ok = day <= task.due_date
+        row = {"task": task.id, "purpose": str(task.purpose), "due": task.due_date.isoformat(),
+               "day": day.isoformat(), "counted": ok}
+        for key in _keys(staff_id):
+            figures[key].whole += 1
+            figures[key].part += ok
+            figures[key].rows.append(row)
+    return figures
+
+
 def measures(session: Session, flt: Filters) -> dict[int | None, dict[str, Figure]]:
     """Every figure of the period: {None: the clinic's, receptionist id: theirs}."""
     calls = _patient_calls(session, flt)
     found: dict[int | None, dict[str, Figure]] = defaultdict(dict)
     found[None]["data_accuracy"] = data_accuracy(session, flt)
     for part in (booked_same_day(session, flt, calls), complaint_share(session, flt, calls),
-                 satisfaction(session, flt)):
+                 satisfaction(session, flt), follow_ups_same_day(session, flt)):
         for key, figure in part.items():
             found[key][figure.measure] = figure
     for key in found:
