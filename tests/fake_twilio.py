@@ -58,6 +58,7 @@ class FakeCall:
     twiml: str = ""  # inline TwiML (the Twiml parameter) instead of an answer URL
     status: str = "queued"
     posts: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # the TwiML our webhooks answered, in order
 
 
 class FakeTwilio:
@@ -210,6 +211,7 @@ class FakeTwilio:
         with urlopen(request, timeout=15) as response:
             body = response.read().decode()
             call.posts.append((url, params, response.status))
+            call.replies.append(body)
         return body
 
     def _status(self, call: FakeCall, status: str, **extra: str) -> None:
@@ -233,7 +235,7 @@ class FakeTwilio:
         twiml = (self._post(call, call.url, self._params(call, "in-progress", AnsweredBy=answered_by))
                  if call.url else call.twiml)
         pressed = patient.digits
-        for _ in range(3):  # follow <Gather> the way Twilio does, a few rounds at most
+        for _ in range(5):  # follow <Gather> the way Twilio does, a few rounds at most
             gather = ET.fromstring(twiml).find("Gather")
             if gather is None or not pressed:
                 break

@@ -67,6 +67,7 @@ CHECKS: dict[str, Check] = {
     "webhooks.receive_for_account": Check(SIGNED),
     "outbound.twiml": Check(SIGNED),
     "outbound.gather": Check(SIGNED),
+    "outbound.rating": Check(SIGNED),
     "outbound.status": Check(SIGNED),
     "threecx.lookup": Check(SIGNED),
     "threecx.lookup_for_account": Check(SIGNED),

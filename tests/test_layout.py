@@ -26,7 +26,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "schedule": BASE | {"access", "schedule"},
     "callscripts": BASE | {"access", "callscripts", "schedule"},
     "inbound": BASE | {"access", "inbound"},
-    "outbound": BASE | {"access", "outbound", "inbound", "schedule", "callscripts"},
+    "outbound": BASE | {"access", "outbound", "inbound", "schedule", "callscripts", "complaints"},
     "analytics": BASE | {"access", "analytics", "outbound"},
     "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts", "messaging"},

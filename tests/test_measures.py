@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
 
+from callcenter.analytics.measures import follow_ups_same_day
+from callcenter.analytics.periods import Filters
 from callcenter.core.models import (
     Appointment,
     Call,
@@ -18,9 +21,11 @@ from callcenter.core.models import (
     Complaint,
     ComplaintSeverity,
     ComplaintSubject,
+    DialTask,
     Rating,
     Staff,
     StaffRole,
+    TaskPurpose,
 )
 from tests import factories as f
 
@@ -102,3 +107,43 @@ def test_marketing_sees_no_patient_data(client: Any, session: Session) -> None:
     assert rows.status_code == 200 and "/desk/patients/" not in html
     assert "Full" not in html and "Part" not in html and "+7916" not in html
     assert client.get("/measures?period=year").status_code == 400
+
+
+def test_follow_up_calls_made_on_their_day(client: Any, session: Session) -> None:
+    """Vera records three follow-up calls through the desk's outcome route: two on their due
+    day, one a day late; Ira one on its day. A confirmation call is not a follow-up."""
+    clinic, _desk = _month(session)
+    vera = f.signed_in(client, session, clinic_row=clinic, extension="201")
+    other = client.application.test_client()
+    ira = f.signed_in(other, session, clinic_row=clinic, extension="202")
+    patient = f.patient(session, clinic, "+79160000009")
+    session.flush()
+    today = datetime.now(UTC).astimezone(ZoneInfo(clinic.timezone)).date()
+
+    def task(purpose: TaskPurpose, due: date) -> DialTask:
+        row = DialTask(clinic_id=clinic.id, patient_id=patient.id, purpose=purpose, due_date=due,
+                       phone="+79160000009")
+        session.add(row)
+        session.flush()
+        return row
+
+    late = task(TaskPurpose.RECALL, today - timedelta(days=1))
+    made = [task(TaskPurpose.FOLLOW_UP, today), task(TaskPurpose.MISSED_CALL, today + timedelta(days=2)), late]
+    robot = task(TaskPurpose.CONFIRMATION, today)
+    for_ira = task(TaskPurpose.CALL_BACK, today)
+    session.commit()
+    for row in [*made, robot]:
+        outcome = "confirmed" if row is robot else "no_answer"
+        assert client.post(f"/api/campaigns/tasks/{row.id}/outcome", json={"outcome": outcome}).status_code == 200
+    # A second outcome on the same task is the same call list entry: counted once.
+    assert client.post(f"/api/campaigns/tasks/{late.id}/outcome", json={"outcome": "booked"}).status_code == 200
+    assert other.post(f"/api/campaigns/tasks/{for_ira.id}/outcome", json={"outcome": "booked"}).status_code == 200
+
+    session.expire_all()
+    flt = Filters(clinic.id, ZoneInfo(clinic.timezone), today.replace(day=1), today + timedelta(days=1))
+    found = follow_ups_same_day(session, flt)
+    assert (found[vera.id].part, found[vera.id].whole) == (2, 3)
+    assert (found[ira.id].part, found[ira.id].whole) == (1, 1)
+    assert (found[None].part, found[None].whole, found[None].met) == (3, 4, False)
+    assert {r["task"] for r in found[vera.id].rows if not r["counted"]} == {late.id}
+    assert all(set(r) == {"task", "purpose", "due", "day", "counted"} for r in found[None].rows)

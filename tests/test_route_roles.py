@@ -54,6 +54,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "webhooks.receive_for_account": SIGNED,
     "outbound.twiml": SIGNED,
     "outbound.gather": SIGNED,
+    "outbound.rating": SIGNED,
     "outbound.status": SIGNED,
     "threecx.lookup": SIGNED,
     "threecx.lookup_for_account": SIGNED,

@@ -16,7 +16,17 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics.funnel import ANSWERED, call_conditions
 from callcenter.analytics.periods import Filters
-from callcenter.core.models import Appointment, Call, Complaint, Patient, PatientPhone, Rating
+from callcenter.core.models import (
+    Appointment,
+    AuditLog,
+    Call,
+    Complaint,
+    DialTask,
+    Patient,
+    PatientPhone,
+    Rating,
+    TaskPurpose,
+)
 
 # (measure, target, "min" = at least the target is good, "max" = at most)
 TARGETS: dict[str, tuple[float, str]] = {
@@ -24,7 +34,10 @@ TARGETS: dict[str, tuple[float, str]] = {
     "booked_same_day": (0.95, "min"),
     "complaint_share": (0.01, "max"),
     "satisfaction": (4.5, "min"),
+    "follow_ups_same_day": (1.0, "min"),  # "done daily": every one on its day
 }
+# The desk's call lists (everything but the visit confirmations a robot can make).
+FOLLOW_UPS = frozenset(TaskPurpose) - {TaskPurpose.CONFIRMATION}
 
 
 @dataclass
@@ -47,6 +60,12 @@ class Figure:
         if self.value is None:
             return None
         return self.value >= self.target if TARGETS[self.measure][1] == "min" else self.value <= self.target
+
+
+def _keys(staff_id: int | None) -> tuple[int | None, ...]:
+    """Where a row counts: the clinic, and its receptionist when there is one (a row nobody
+    handled counts once, for the clinic)."""
+    return (None,) if staff_id is None else (None, staff_id)
 
 
 def _patient_calls(session: Session, flt: Filters) -> list[Call]:
@@ -90,7 +109,7 @@ def booked_same_day(session: Session, flt: Filters, calls: list[Call]) -> dict[i
     for c in firsts:
         day = c.started_at.astimezone(flt.tz).date()
         ok = bool(c.patient_id) and day in booked_days.get(c.patient_id, set())
-        for key in (None, c.agent_id):
+        for key in _keys(c.agent_id):
             figures[key].whole += 1
             figures[key].part += ok
             figures[key].rows.append({"call": c.id, "day": day.isoformat(), "counted": ok})
@@ -101,14 +120,14 @@ def complaint_share(session: Session, flt: Filters, calls: list[Call]) -> dict[i
     """Complaints recorded in the period per answered patient call (the flow)."""
     figures: dict[int | None, Figure] = defaultdict(lambda: Figure("complaint_share"))
     for c in calls:
-        for key in (None, c.agent_id):
+        for key in _keys(c.agent_id):
             figures[key].whole += 1
     for complaint in session.scalars(select(Complaint).where(
             Complaint.clinic_id == flt.clinic_id, Complaint.created_at >= flt.start_utc,
             Complaint.created_at < flt.end_utc).order_by(Complaint.id)):
         row = {"complaint": complaint.id, "day": complaint.created_at.astimezone(flt.tz).date().isoformat(),
                "counted": True}
-        for key in (None, complaint.created_by_id):
+        for key in _keys(complaint.created_by_id):
             figures[key].part += 1
             figures[key].rows.append(row)
     return figures
@@ -123,9 +142,37 @@ def satisfaction(session: Session, flt: Filters) -> dict[int | None, Figure]:
             Rating.created_at < flt.end_utc).order_by(Rating.id)):
         row = {"rating": rating.id, "day": rating.created_at.astimezone(flt.tz).date().isoformat(),
                "score": rating.score, "channel": rating.channel, "counted": True}
-        for key in (None, rating.agent_id):
+        for key in _keys(rating.agent_id):
             figures[key].part += rating.score
             figures[key].whole += 1
+            figures[key].rows.append(row)
+    return figures
+
+
+def follow_ups_same_day(session: Session, flt: Filters) -> dict[int | None, Figure]:
+    """The follow-up calls a receptionist made in the period (the first outcome they recorded on
+    a task of the desk's lists), and whether it was made by the task's due day."""
+    figures: dict[int | None, Figure] = defaultdict(lambda: Figure("follow_ups_same_day"))
+    made: dict[tuple[int, int], Any] = {}
+    for staff_id, object_id, at in session.execute(select(AuditLog.staff_id, AuditLog.object_id, AuditLog.at).where(
+            AuditLog.clinic_id == flt.clinic_id, AuditLog.action == "task_outcome",
+            AuditLog.object_type == "dial_task", AuditLog.staff_id.is_not(None),
+            AuditLog.at >= flt.start_utc, AuditLog.at < flt.end_utc).order_by(AuditLog.at)):
+        if object_id.isdigit():
+            made.setdefault((staff_id, int(object_id)), at)
+    tasks = {task.id: task for task in session.scalars(select(DialTask).where(
+        DialTask.id.in_({task_id for _, task_id in made}), DialTask.purpose.in_(FOLLOW_UPS)))}
+    for (staff_id, task_id), at in made.items():
+        task = tasks.get(task_id)
+        if task is None:
+            continue
+        day = at.astimezone(flt.tz).date()
+        ok = day <= task.due_date
+        row = {"task": task.id, "purpose": str(task.purpose), "due": task.due_date.isoformat(),
+               "day": day.isoformat(), "counted": ok}
+        for key in _keys(staff_id):
+            figures[key].whole += 1
+            figures[key].part += ok
             figures[key].rows.append(row)
     return figures
 
@@ -136,7 +183,7 @@ def measures(session: Session, flt: Filters) -> dict[int | None, dict[str, Figur
     found: dict[int | None, dict[str, Figure]] = defaultdict(dict)
     found[None]["data_accuracy"] = data_accuracy(session, flt)
     for part in (booked_same_day(session, flt, calls), complaint_share(session, flt, calls),
-                 satisfaction(session, flt)):
+                 satisfaction(session, flt), follow_ups_same_day(session, flt)):
         for key, figure in part.items():
             found[key][figure.measure] = figure
     for key in found:

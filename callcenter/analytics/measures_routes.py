@@ -22,7 +22,8 @@ from callcenter.core.web import db
 bp = Blueprint("measures", __name__, template_folder="templates")
 VIEWERS = ("marketing", "admin")
 NAMES = {"data_accuracy": N_("Data accuracy"), "booked_same_day": N_("Requests booked the same day"),
-         "complaint_share": N_("Complaints per patient call"), "satisfaction": N_("Satisfaction (1-5)")}
+         "complaint_share": N_("Complaints per patient call"), "satisfaction": N_("Satisfaction (1-5)"),
+         "follow_ups_same_day": N_("Follow-up calls made on their day")}
 
 
 def _period(args: Any, tz: ZoneInfo) -> tuple[str, date, date]:

@@ -23,6 +23,12 @@ MACHINE = N_("Hello, this is {clinic}. Please call us back when it suits you.")
 THANKS = N_("Thank you, we have noted your answer. Goodbye.")
 # Key 3 cancels nothing by itself: the visit stays until a new time is agreed with a person.
 CALL_YOU_BACK = N_("Thank you. We will call you to agree a new time. Goodbye.")
+# The satisfaction question after the answer (issue 22); the goodbye then comes after the rating.
+THANKS_NOTED = N_("Thank you, we have noted your answer.")
+CALL_YOU_BACK_NOTED = N_("Thank you. We will call you to agree a new time.")
+RATE = N_("How satisfied are you with our clinic? Press a key from 1, not satisfied, to 5, very satisfied.")
+RATED = N_("Thank you for your rating. Goodbye.")
+GOODBYE = N_("Goodbye.")
 LANGUAGES = ("ru", "en", "zh")
 BABEL_LOCALE = {"ru": "ru", "en": "en", "zh": "zh_Hans"}
 
@@ -49,5 +55,16 @@ def machine_message(lang: str, clinic: str) -> str:
     return t(MACHINE, lang).format(clinic=clinic)
 
 
-def thanks(lang: str, *, call_back: bool = False) -> str:
+def thanks(lang: str, *, call_back: bool = False, rate: bool = False) -> str:
+    """The answer noted; with `rate`, the rating question follows instead of the goodbye."""
+    if rate:
+        return f"{t(CALL_YOU_BACK_NOTED if call_back else THANKS_NOTED, lang)} {t(RATE, lang)}"
     return t(CALL_YOU_BACK if call_back else THANKS, lang)
+
+
+def rate_again(lang: str) -> str:
+    return t(RATE, lang)
+
+
+def after_rating(lang: str, *, rated: bool) -> str:
+    return t(RATED if rated else GOODBYE, lang)

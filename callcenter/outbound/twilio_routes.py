@@ -1,7 +1,9 @@
 """Twilio callbacks of our automatic calls: /webhooks/twilio/outbound/<attempt_id>/{twiml,gather,status}.
 
 twiml   the call was answered (AnsweredBy from machine detection): say the message, gather a key
-gather  the key pressed: written back through results.record_outcome
+gather  the key pressed: written back through results.record_outcome, then one question
+        ("rate us 1 to 5") unless the patient asked for no more calls
+rating  the key pressed for it: stored through complaints.ratings; a wrong key is asked once more
 status  call progress: logged through the inbound webhook pipeline (Call row), then a final
         status with no key pressed becomes busy / no answer / hung up / failed
 """
@@ -16,7 +18,9 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from callcenter.complaints import ratings
 from callcenter.core import clinic_scope
+from callcenter.core.inputs import FieldError
 from callcenter.core.models import Appointment, Clinic, DialAttempt, DialTask, Patient, utcnow
 from callcenter.core.phones import mask
 from callcenter.core.web import db, runtime
@@ -31,6 +35,8 @@ SAY_LANGUAGE = {"ru": "ru-RU", "en": "en-US", "zh": "zh-CN"}
 FINAL_STATUS = {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": Outcome.FAILED,
                 "canceled": Outcome.FAILED, "completed": Outcome.HUNG_UP}
 GATHER_SECONDS = 8
+# Asked again after a wrong key: this many times in all, then goodbye.
+RATING_ROUNDS = 2
 bp.before_request(limit_webhook)
 
 
@@ -116,9 +122,43 @@ def gather(attempt_id: int) -> Response | tuple[Response, int]:
         return _twiml(_gather(attempt_id, task, clinic, lang))
     _record(attempt, task, outcome, digits)
     current_app.logger.info("outbound attempt %s to %s: %s", attempt_id, mask(task.phone), outcome)
+    call_back = outcome in (Outcome.CANCEL, Outcome.RESCHEDULE)
+    if outcome is Outcome.OPT_OUT:  # asked for no more calls: no more questions either
+        return _last_words(prompts.thanks(lang, call_back=call_back), lang)
+    return _twiml(_ask_rating(attempt_id, prompts.thanks(lang, call_back=call_back, rate=True), lang, 1))
+
+
+def _ask_rating(attempt_id: int, text: str, lang: str, asked: int) -> VoiceResponse:
+    """One key for the rating; no key at all falls through to the hangup, rating nothing."""
     response = VoiceResponse()
-    response.say(prompts.thanks(lang, call_back=outcome in (Outcome.CANCEL, Outcome.RESCHEDULE)),
-                 language=SAY_LANGUAGE[lang])
+    gather = Gather(num_digits=1, timeout=GATHER_SECONDS, method="POST",
+                    action=f"{signed_base()}/{attempt_id}/rating?asked={asked}")
+    gather.say(text, language=SAY_LANGUAGE[lang])
+    response.append(gather)
+    response.hangup()
+    return response
+
+
+@bp.post("/<int:attempt_id>/rating")
+def rating(attempt_id: int) -> Response | tuple[Response, int]:
+    attempt, task, _clinic, lang = _verified_attempt(attempt_id)
+    asked = request.args.get("asked", "")
+    try:
+        ratings.record(db(), clinic_id=task.clinic_id, answer=request.form.get("Digits", ""),
+                       channel="ivr", now=utcnow(), patient_id=task.patient_id,
+                       appointment_id=task.appointment_id, call_id=task.call_id,
+                       dial_attempt_id=attempt.id)
+    except FieldError:
+        if asked.isdigit() and int(asked) < RATING_ROUNDS:
+            return _twiml(_ask_rating(attempt_id, prompts.rate_again(lang), lang, int(asked) + 1))
+        return _last_words(prompts.after_rating(lang, rated=False), lang)
+    db().commit()
+    return _last_words(prompts.after_rating(lang, rated=True), lang)
+
+
+def _last_words(text: str, lang: str) -> Response:
+    response = VoiceResponse()
+    response.say(text, language=SAY_LANGUAGE[lang])
     response.hangup()
     return _twiml(response)
 
