@@ -50,7 +50,7 @@ def test_settings_by_keyboard(live: Live, browser: Any) -> None:  # noqa: F811
     tuesday.press("Enter")
     expect(page.get_by_role("status")).to_have_text("Настройки сохранены")
     expect(page.get_by_label("Понедельник")).to_have_value("09:00-14:00, 15:00-21:00")
-    expect(page.get_by_label("Среда")).to_have_value("09:00-18:00")  # never set: the default shown
+    expect(page.get_by_label("Среда")).to_have_value("00:00-24:00")  # untouched: the world's own hours
     if os.environ.get("SCREENSHOTS") == "docs":
         page.screenshot(path=str(DOCS / "clinic-settings.png"), full_page=False)
 
