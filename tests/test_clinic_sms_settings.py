@@ -4,7 +4,7 @@ one reader (`core/clinic_settings`) every sender and check-config asks."""
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.core import clinic_settings
-from callcenter.core.models import AuditLog, Clinic
+from callcenter.core.models import Appointment, AuditLog, Clinic, Staff, StaffRole
 from tests import factories as f
 from tests.conftest import app_settings
 from tests.test_clinic_settings import GOOD
@@ -25,7 +25,7 @@ SMS = {"sms_confirmation": "fallback", "sms_window": "10:00-20:30", "sms_sender"
 def settings(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
     return app_settings(database_url, redis_url, tmp_path, SMS_PROVIDER="twilio",
                         SMS_SENDER="+74950001122", SMS_WINDOW="09:00-21:00",
-                        SMS_CONFIRMATION="before_call")
+                        SMS_CONFIRMATION="before_call", SMS_PRICE="2.5")
 
 
 def _fresh(session: Session, clinic_id: int) -> Clinic:
@@ -97,3 +97,25 @@ def test_own_text_settings_are_saved_read_everywhere_and_blank_returns_to_the_in
     assert clinic_settings.sms_sender(row, config) == "+74950001122"
     origins = {what: origin for what, _, origin in clinic_settings.origins(row, config, {})}
     assert origins["text sender"] == "default CALLCENTER_SMS_SENDER"
+
+
+def test_the_page_shows_what_the_reminders_will_cost_a_month(client: Any, session: Session) -> None:
+    clinic = f.clinic(session)
+    doctor = Staff(clinic_id=clinic.id, role=StaffRole.DOCTOR, last_name="Doc", first_name="Dina")
+    session.add(doctor)
+    session.flush()
+    patient = f.patient(session, clinic, "+79001112233")
+    now = datetime.now(UTC)
+    # Three visits in the last 30 days count; one 40 days ago and one tomorrow do not.
+    for days in (1, 10, 29, 40, -1):
+        starts = now - timedelta(days=days)
+        session.add(Appointment(clinic_id=clinic.id, patient_id=patient.id, doctor_id=doctor.id,
+                                starts_at=starts, ends_at=starts + timedelta(minutes=30)))
+    session.commit()
+    f.signed_in(client, session, role="admin", clinic_row=clinic, extension="501")
+    page = client.get(f"/admin/clinic?clinic={clinic.id}").get_data(as_text=True)
+    # The Russian reminder with 12-character values is 158 UCS-2 characters: 3 segments of 67.
+    assert ("Напоминания о визитах обойдутся примерно в 22,5 в месяц: визитов за последние 30 дней — 3, "
+            "сегментов в СМС — 3, цена сегмента — 2,5.") in page
+    client.post("/admin/clinic", data={**GOOD, "sms_confirmation": "off", "clinic": clinic.id})
+    assert 'id="sms-cost"' not in client.get(f"/admin/clinic?clinic={clinic.id}").get_data(as_text=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     Response,
@@ -33,6 +34,7 @@ from callcenter.core.ids import storable
 from callcenter.core.inputs import FieldError
 from callcenter.core.models import WEEKDAYS, Clinic, StaffClinic, utcnow
 from callcenter.core.web import db
+from callcenter.messaging import estimate
 
 bp = Blueprint("clinic_admin", __name__, template_folder="templates")
 
@@ -92,6 +94,16 @@ def _done(locale: str) -> str:
     return t(DONE[what], locale).format(figure) if what in DONE else ""
 
 
+def _reminders(clinic: Clinic, locale: str) -> str:
+    found = estimate.reminders(db(), clinic, utcnow(), current_app.config)
+    if found is None:
+        return ""
+    return t("Reminders before visits cost about {cost} a month: {visits} visits in the last 30 days "
+             "× {segments} segments × {price}.", locale).format(
+        cost=format_decimal(found.cost, locale=locale), visits=found.visits, segments=found.segments,
+        price=format_decimal(found.price, locale=locale))
+
+
 def _settings_page(clinic: Clinic, values: Mapping[str, str], errors: Mapping[str, str],
                    status: int = 200) -> tuple[str, int]:
     locale = _locale()
@@ -105,6 +117,7 @@ def _settings_page(clinic: Clinic, values: Mapping[str, str], errors: Mapping[st
         clinics=db().scalars(select(Clinic).order_by(Clinic.name, Clinic.id)).all(),
         days_off=days_off.listed(db(), clinic), this_year=utcnow().year,
         modes={code: t(name, locale) for code, name in CONFIRMATION_MODES.items()},
+        reminders=_reminders(clinic, locale),
         installation={"caller_id": config["TWILIO_CALLER_ID"],
                       "call_window": f"{clinic_settings.clock_text(start)}-{clinic_settings.clock_text(end)}",
                       "sms_provider": config["SMS_PROVIDER"], "sms_sender": config["SMS_SENDER"],
