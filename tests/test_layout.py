@@ -30,7 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "analytics": BASE | {"access", "analytics", "outbound"},
     "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts", "messaging"},
-    "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule"},
+    # messaging: the clinic page shows what the clinic's reminders by text will cost.
+    "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule", "messaging"},
     "exchange": BASE | {"access", "admin", "exchange"},
     "demo": BASE | {"access", "demo", "inbound", "outbound", "schedule"},
     "webtracking": BASE | {"access", "webtracking"},

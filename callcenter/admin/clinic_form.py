@@ -19,6 +19,7 @@ import phonenumbers
 
 from callcenter.core.clinic_settings import clock, clock_text
 from callcenter.core.config import LOCALES
+from callcenter.core.config_values import SMS_CONFIRMATION_MODES
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError, limit, problem
 from callcenter.core.models import WEEKDAYS, Clinic
@@ -29,7 +30,9 @@ from callcenter.outbound.workdays import ClinicCalendar
 IDENTITY = ("name", "address", "timezone", "locale", "region")
 HOURS_FIELDS = tuple(f"hours_{day}" for day in WEEKDAYS)
 FIELDS = (*IDENTITY, *HOURS_FIELDS, "morning_until", "evening_from", "call_window", "caller_id",
-          "patient_language")
+          "patient_language", "sms_confirmation", "sms_window", "sms_sender")
+# Phone networks show at most 11 characters of a sender name (alphanumeric sender ID).
+SENDER_NAME_MOST = 11
 
 
 class Problems(ValueError):
@@ -55,6 +58,9 @@ class Settings:
     call_window: tuple[time, time] | None  # None: the installation's CALLCENTER_CALL_HOURS
     caller_id: str | None  # None: the installation's CALLCENTER_TWILIO_CALLER_ID
     patient_language: str | None  # None: the clinic's language
+    sms_confirmation: str | None  # None: the installation's CALLCENTER_SMS_CONFIRMATION
+    sms_window: tuple[time, time] | None  # None: the installation's CALLCENTER_SMS_WINDOW
+    sms_sender: str | None  # None: the installation's CALLCENTER_SMS_SENDER
 
 
 @cache
@@ -74,9 +80,15 @@ def shown(clinic: Clinic) -> dict[str, str]:
     for index, day in enumerate(WEEKDAYS):
         values[f"hours_{day}"] = ", ".join(f"{clock_text(start)}-{clock_text(end)}"
                                            for start, end in hours.get(index, ()))
-    start, end = clinic.call_window_start, clinic.call_window_end
-    values["call_window"] = f"{clock_text(start)}-{clock_text(end)}" if start and end else ""
+    values["call_window"] = _window_text(clinic.call_window_start, clinic.call_window_end)
+    values["sms_window"] = _window_text(clinic.sms_window_start, clinic.sms_window_end)
+    values["sms_confirmation"] = clinic.sms_confirmation or ""
+    values["sms_sender"] = clinic.sms_sender or ""
     return values
+
+
+def _window_text(start: time | None, end: time | None) -> str:
+    return f"{clock_text(start)}-{clock_text(end)}" if start and end else ""
 
 
 def _clock(raw: str, field: str) -> time:
@@ -148,13 +160,43 @@ def _region(raw: str) -> str:
     return value
 
 
-def _caller_id(raw: str, region: str) -> str | None:
-    if not raw.strip():
-        return None
+def _phone(raw: str, region: str, field: str) -> str:
     number = normalize(raw, region)
     if number is None or not phonenumbers.is_valid_number(phonenumbers.parse(number)):
-        raise FieldError("caller_id", N_("{value} is not a phone number"), value=raw.strip()[:32])
+        raise FieldError(field, N_("{value} is not a phone number"), value=raw.strip()[:32])
     return number
+
+
+def _caller_id(raw: str, region: str) -> str | None:
+    return _phone(raw, region, "caller_id") if raw.strip() else None
+
+
+def _sms_confirmation(raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    if raw.strip() not in SMS_CONFIRMATION_MODES:
+        raise FieldError("sms_confirmation", N_("choose one of the ways offered"))
+    return raw.strip()
+
+
+def _sms_sender(raw: str, region: str) -> str | None:
+    """A number the texts come from (Twilio), or a registered sender name (SMSC): a name is what
+    the patient's phone shows, so it is Latin letters and digits within the networks' limit."""
+    value = raw.strip()
+    if not value:
+        return None
+    if value[0] == "+" or value[0].isdigit():
+        return _phone(value, region, "sms_sender")
+    if len(value) > SENDER_NAME_MOST:
+        raise FieldError("sms_sender", N_("longer than {most} characters"), most=SENDER_NAME_MOST)
+    if not all(c.isascii() and (c.isalnum() or c in " .-_") for c in value):
+        raise FieldError("sms_sender", N_("{value} is neither a phone number nor a sender name "
+                                          "(Latin letters and digits)"), value=value[:32])
+    return value
+
+
+def _window(raw: str, field: str) -> tuple[time, time] | None:
+    return _span(raw, field) if raw.strip() else None
 
 
 def _checked(form: Mapping[str, str], problems: dict[str, FieldError], field: str,
@@ -187,15 +229,18 @@ def read(form: Mapping[str, str]) -> Settings:
     evening = _checked(form, problems, "evening_from", _clock, "evening_from")
     if morning is not None and evening is not None and morning > evening:
         problems["evening_from"] = FieldError("evening_from", N_("the evening starts before the morning ends"))
-    window_text = form.get("call_window", "").strip()
-    window = _checked(form, problems, "call_window", _span, "call_window") if window_text else None
+    window = _checked(form, problems, "call_window", _window, "call_window")
     caller = _checked(form, problems, "caller_id", _caller_id, values["region"] or "RU")
     language = _checked(form, problems, "patient_language", _locale, "patient_language", True)
+    confirmation = _checked(form, problems, "sms_confirmation", _sms_confirmation)
+    text_window = _checked(form, problems, "sms_window", _window, "sms_window")
+    sender = _checked(form, problems, "sms_sender", _sms_sender, values["region"] or "RU")
     if problems:
         raise Problems(problems)
     return Settings(
         **values, morning_until=morning, evening_from=evening, call_window=window,
-        caller_id=caller, patient_language=language,
+        caller_id=caller, patient_language=language, sms_confirmation=confirmation,
+        sms_window=text_window, sms_sender=sender,
         opening_hours={day: [[clock_text(a), clock_text(b)] for a, b in spans]
                        for day, spans in hours.items() if spans})
 
@@ -209,3 +254,6 @@ def apply(clinic: Clinic, settings: Settings) -> None:
     clinic.call_window_start, clinic.call_window_end = settings.call_window or (None, None)
     clinic.caller_id = settings.caller_id
     clinic.patient_language = settings.patient_language
+    clinic.sms_confirmation = settings.sms_confirmation
+    clinic.sms_window_start, clinic.sms_window_end = settings.sms_window or (None, None)
+    clinic.sms_sender = settings.sms_sender

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     Response,
@@ -33,6 +34,7 @@ from callcenter.core.ids import storable
 from callcenter.core.inputs import FieldError
 from callcenter.core.models import WEEKDAYS, Clinic, StaffClinic, utcnow
 from callcenter.core.web import db
+from callcenter.messaging import estimate
 
 bp = Blueprint("clinic_admin", __name__, template_folder="templates")
 
@@ -44,12 +46,17 @@ LABELS = {
     "hours_sun": N_("Sunday"), "morning_until": N_("Morning greeting until"),
     "evening_from": N_("Evening greeting from"), "call_window": N_("Outbound calling window"),
     "caller_id": N_("Caller ID"), "patient_language": N_("Language of new patients"),
+    "sms_confirmation": N_("Confirmation by text"), "sms_window": N_("Messaging window"),
+    "sms_sender": N_("Text sender"),
     "day": N_("Day"), "reason": N_("Reason"), "year": N_("Year"),
 }
 DONE = {"saved": N_("Settings saved"), "created": N_("Clinic created"),
         "added": N_("Day off added"), "removed": N_("Day off removed"),
         "imported": N_("Public holidays added: {}")}
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
+CONFIRMATION_MODES = {"off": N_("Off: calls only"), "alone": N_("A text instead of the call"),
+                      "before_call": N_("A text, then a call if no reply came"),
+                      "fallback": N_("A call, then a text if nobody answered")}
 
 
 def _locale() -> str:
@@ -87,19 +94,35 @@ def _done(locale: str) -> str:
     return t(DONE[what], locale).format(figure) if what in DONE else ""
 
 
+def _reminders(clinic: Clinic, locale: str) -> str:
+    found = estimate.reminders(db(), clinic, utcnow(), current_app.config)
+    if found is None:
+        return ""
+    return t("Reminders before visits cost about {cost} a month: {visits} visits in the last 30 days "
+             "× {segments} segments × {price}.", locale).format(
+        cost=format_decimal(found.cost, locale=locale), visits=found.visits, segments=found.segments,
+        price=format_decimal(found.price, locale=locale))
+
+
 def _settings_page(clinic: Clinic, values: Mapping[str, str], errors: Mapping[str, str],
                    status: int = 200) -> tuple[str, int]:
     locale = _locale()
     config = current_app.config
     start, end = clinic_settings.parse_window(config["CALL_HOURS"])
+    text_start, text_end = clinic_settings.parse_window(config["SMS_WINDOW"])
     return render_template(
         "admin/clinic.html", locale=locale, clinic=clinic, values=values, errors=errors,
         labels=LABELS, weekdays=WEEKDAYS, languages=LOCALES, language_names=LANGUAGE_NAMES,
         zones=clinic_form.zones(), message=_done(locale),
         clinics=db().scalars(select(Clinic).order_by(Clinic.name, Clinic.id)).all(),
         days_off=days_off.listed(db(), clinic), this_year=utcnow().year,
+        modes={code: t(name, locale) for code, name in CONFIRMATION_MODES.items()},
+        reminders=_reminders(clinic, locale),
         installation={"caller_id": config["TWILIO_CALLER_ID"],
-                      "call_window": f"{clinic_settings.clock_text(start)}-{clinic_settings.clock_text(end)}"},
+                      "call_window": f"{clinic_settings.clock_text(start)}-{clinic_settings.clock_text(end)}",
+                      "sms_provider": config["SMS_PROVIDER"], "sms_sender": config["SMS_SENDER"],
+                      "sms_confirmation": t(CONFIRMATION_MODES[config["SMS_CONFIRMATION"]], locale),
+                      "sms_window": f"{clinic_settings.clock_text(text_start)}-{clinic_settings.clock_text(text_end)}"},
     ), status
 
 

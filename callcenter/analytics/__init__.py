@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from callcenter.analytics import agents, campaigns, funnel
+from callcenter.analytics import agents, campaigns, funnel, messaging_figures
 from callcenter.analytics.funnel import FUNNEL_COLUMNS, Row
 from callcenter.analytics.periods import Filters, Granularity
 
@@ -47,4 +47,5 @@ REPORTS: dict[str, Report] = {
     "campaigns": Report(campaigns.campaigns, (
         "campaign_id", "campaign", "purpose", "tasks", "reached", "reached_rate", "confirmed",
         "confirmation_rate", "cancellations_caught", "booked", "booked_rate")),
+    "texts": Report(messaging_figures.texts, messaging_figures.COLUMNS),
 }

@@ -18,7 +18,7 @@ from callcenter.analytics.funnel import rate
 
 # A row's identity in each report: rows of two clinics with the same key are one row.
 KEYS: dict[str, tuple[str, ...]] = {
-    "summary": (), "callbacks": (),
+    "summary": (), "callbacks": (), "texts": (),
     "channels": ("channel_id", "channel"), "heard_from": ("channel_id", "channel"),
     "tracking_numbers": ("tracking_number_id", "tracking_number", "channel"),
     "disagreements": ("tracking_channel", "heard_channel"),

@@ -41,6 +41,7 @@ class Filters:
     tracking_number_ids: tuple[int, ...] = ()
     window_days: int = 14
     invitation_target: int = 50  # the monthly KPI target shown beside each receptionist
+    sms_price: float = 0.0  # a text segment's price where the provider reported none
 
     @property
     def start_utc(self) -> datetime:

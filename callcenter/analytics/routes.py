@@ -85,7 +85,7 @@ def parse_filters(args: MultiDict[str, str], clinic: Clinic, config: dict[str, A
     return Filters(clinic_id=clinic.id, tz=ZoneInfo(clinic.timezone), start=start, end=end,
                    granularity=Granularity(group), channel_ids=_ids(args, "channel"),
                    tracking_number_ids=_ids(args, "number"), window_days=int(window),
-                   invitation_target=config["INVITATIONS_TARGET"])
+                   invitation_target=config["INVITATIONS_TARGET"], sms_price=float(config["SMS_PRICE"]))
 
 
 def picked_clinics(args: MultiDict[str, str], home: Clinic) -> list[Clinic]:

@@ -48,6 +48,16 @@ COLUMNS: dict[str, Text] = {
     "cancellations_caught": NP_("report column", "Cancellations caught"),
     "booked": NP_("report column", "Booked"),
     "booked_rate": NP_("report column", "Booked share"),
+    "confirmed_by_call": NP_("report column", "Confirmed by call"),
+    "confirmed_by_text": NP_("report column", "Confirmed by text"),
+    "confirmed_by_both": NP_("report column", "Confirmed both ways"),
+    "texts_sent": NP_("report column", "Texts sent"),
+    "delivered": NP_("report column", "Delivered"),
+    "delivery_failures": NP_("report column", "Not delivered"),
+    "replies": NP_("report column", "Replies"),
+    "opt_outs": NP_("report column", "Opted out"),
+    "segments": NP_("report column", "Segments"),
+    "cost": NP_("report column", "Cost"),
 }
 
 SECTIONS: dict[str, str] = {
@@ -63,6 +73,7 @@ SECTIONS: dict[str, str] = {
     "callbacks": N_("Missed calls and call-backs"),
     "invitations": N_("Phone invitations that came to the clinic (monthly KPI)"),
     "campaigns": N_("Outbound campaigns"),
+    "texts": N_("Text messages"),
 }
 
 GROUPS: dict[str, str] = {
@@ -102,6 +113,14 @@ DEFINITIONS: dict[str, str] = {
     "confirmation_rate": N_("Confirmation calls that ended with the visit confirmed."),
     "cancellations_caught": N_("Confirmation calls where the patient cancelled or moved the visit, so the slot can be filled."),
     "booked_rate": N_("Recall, follow-up and no-show tasks that ended with a booking (or a new time)."),
+    "confirmed_by_call": N_("Visits in the period the patient confirmed on a confirmation call and not by text."),
+    "confirmed_by_text": N_("Visits in the period the patient confirmed by replying to the reminder text and not on a call."),
+    "confirmed_by_both": N_("Visits in the period the patient confirmed both on a call and by text."),
+    "texts_sent": N_("Texts written in the period that the provider took (delivered, on their way, or lost by the carrier)."),
+    "delivery_failures": N_("Texts the carrier could not deliver or the provider refused."),
+    "replies": N_("Texts patients sent to the clinic in the period."),
+    "opt_outs": N_("Replies asking for no more texts (STOP, СТОП, 退订 or the provider's own opt-out)."),
+    "cost": N_("What the texts sent cost: the provider's price where it reported one, else segments times CALLCENTER_SMS_PRICE."),
 }
 
 # What an empty channel means, by the row's "line" (funnel.LINES): never "no tracking number"
