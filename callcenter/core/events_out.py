@@ -10,7 +10,7 @@ Changes the clinic's system itself sent (file import, sync API) make no event: i
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, object_session
@@ -19,7 +19,7 @@ from callcenter.core.models import Appointment, EventReceiver, OutboxEvent, Pati
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def appointment_data(visit: Appointment) -> dict[str, Any]:

@@ -33,6 +33,7 @@ PURPOSE = "event-receiver"
 TIMEOUT = 10  # seconds a receiver has to answer
 STALE = timedelta(seconds=TIMEOUT * 6)
 ROUND = 500  # events looked at per clinic and round
+ROUND_TIME = timedelta(seconds=240)  # a slow receiver must not hold the worker past its job timeout
 
 
 def envelope(event: OutboxEvent) -> dict[str, Any]:
@@ -117,8 +118,11 @@ def deliver_clinic(session: Session, clinic_id: int, config: dict[str, Any],
                                   OutboxEvent.state.in_(("pending", "sending")))
         .order_by(OutboxEvent.id).limit(ROUND)).all()
     held: set[int | None] = set()
+    until = clock() + ROUND_TIME
     for event in waiting:
         now = clock()
+        if now > until:
+            break
         if event.patient_id in held:
             continue
         held.add(event.patient_id)  # whatever happens now, this patient's later events wait
