@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.core import events_out
 from callcenter.core.models import (
     AbsenceKind,
     Appointment,
@@ -25,6 +26,7 @@ from callcenter.core.models import (
     DoctorNotice,
     ImportJob,
     OptOut,
+    OutboxEvent,
     Patient,
     RawWebhook,
     Service,
@@ -42,7 +44,8 @@ ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Camp
              "task_id": DialTask, "patient_id": Patient, "raw_id": RawWebhook,
              "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
              "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice,
-             "job_id": ImportJob, "pool_id": WebPool, "complaint_id": Complaint}
+             "job_id": ImportJob, "pool_id": WebPool, "complaint_id": Complaint,
+             "event_id": OutboxEvent}
 
 
 def build(client: Any, session: Session) -> w.World:
@@ -76,6 +79,7 @@ def build(client: Any, session: Session) -> w.World:
                           content=b"id;last name\nP-1;Petrova\n;Sidorov\n", state="done",
                           columns={"id": "external_id", "last name": "last_name"},
                           refused_file=b"id;last name;error\n;Sidorov;the id is empty\n"))
+    events_out.patient_created(desk.maria, utcnow())  # the admin's delivery log has a row
     session.add(OptOut(e164=w.STRANGER_PHONE, clinic_id=desk.clinic.id, scope="all", source="admin",
                        reason="asked not to be called"))
     session.add(Complaint(clinic_id=desk.clinic.id, patient_id=desk.maria.id, subject=ComplaintSubject.WAITING,

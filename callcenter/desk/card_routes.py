@@ -68,7 +68,7 @@ def new_patient(call_id: int) -> Response | tuple[Response, int]:
                                 "birth_date": p.birth_date.isoformat() if p.birth_date else None,
                                 "url": f"/desk/patients/{p.id}"} for p, reason in found],
             }), 409
-    patient = leads.create(db(), call, given)
+    patient = leads.create(db(), call, given, utcnow())
     audit(db(), staff().id, "create_patient", "patient", patient.id, call_id=call.id,
           anyway=body.get("create_anyway") is True)
     db().commit()

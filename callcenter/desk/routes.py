@@ -270,7 +270,7 @@ def cancel(appointment_id: int) -> Response:
 def mark(appointment_id: int) -> Response:
     """The confirmation result: {"mark": "confirmed"} or {"mark": "call"}."""
     appointment = appointment_by_id(appointment_id)
-    booking.mark(appointment, str(body_json().get("mark", "")))
+    booking.mark(appointment, str(body_json().get("mark", "")), utcnow())
     audit(db(), _staff().id, "mark", "appointment", appointment.id, status=str(appointment.status))
     db().commit()
     return jsonify({"appointment_id": appointment.id, "status": str(appointment.status)})

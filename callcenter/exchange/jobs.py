@@ -37,7 +37,7 @@ def _cancel_key(job_id: int) -> str:
 
 
 @functools.cache
-def _runtime() -> Runtime:
+def worker_runtime() -> Runtime:
     """This worker process's handles, made on first use (after RQ forked the job's process)."""
     return Runtime.from_config(load_config())
 
@@ -76,7 +76,7 @@ def progress(connection: redis.Redis, job: ImportJob) -> tuple[int, int]:
 
 def run_job(job_id: int) -> str:
     """The worker's side: import the job's file, recording the outcome on the job."""
-    runtime = _runtime()
+    runtime = worker_runtime()
     connection = runtime.redis
     with runtime.sessions() as session:
         job = session.get(ImportJob, job_id)

@@ -11,18 +11,20 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
 from callcenter.core import clinic_scope
 from callcenter.core.inputs import InputError
-from callcenter.core.models import Clinic, IdempotentRequest, IntegrationToken, utcnow
+from callcenter.core.models import Clinic, IdempotentRequest, IntegrationToken, OutboxEvent, utcnow
 from callcenter.core.ratelimit import Limit, RedisCounters, hit
 from callcenter.core.web import db, runtime
 from callcenter.exchange.columns import KINDS, SYNONYMS
+from callcenter.exchange.delivery import envelope
 from callcenter.exchange.records import BUILDERS, Cells, Context
-from callcenter.exchange.tokens import find_token
+from callcenter.exchange.tokens import CHANGES_SCOPE, find_token
 from callcenter.exchange.upsert import OUTCOMES, REFUSED, Writer
 
 bp = Blueprint("sync_api", __name__)
@@ -39,19 +41,21 @@ def _refusal(status: int, error: str, message: str, field: str | None = None) ->
     return jsonify(body), status
 
 
-def _authorize(kind: str) -> tuple[Session, IntegrationToken] | tuple[Response, int]:
+def _authorize(kind: str | None) -> tuple[Session, IntegrationToken] | tuple[Response, int]:
     """The token's clinic-scoped session, or the refusal: 403 for a missing, unknown or revoked
-    token and for one without the kind's scope, 429 over the rate, 404 for an unknown kind."""
+    token and for one without the kind's scope (None: the changes feed's), 429 over the rate,
+    404 for an unknown kind."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     session = db()
     token = find_token(session, secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
         return _refusal(403, "forbidden", "missing, unknown or revoked integration token")
-    if kind not in KINDS:
+    if kind is not None and kind not in KINDS:
         return _refusal(404, "not_found", "no such kind of record", "kind")
-    if f"{kind}:write" not in token.scopes:
-        return _refusal(403, "forbidden", f"the token may not write {kind}")
+    if (CHANGES_SCOPE if kind is None else f"{kind}:write") not in token.scopes:
+        return _refusal(403, "forbidden", "the token may not read changes" if kind is None
+                        else f"the token may not write {kind}")
     try:
         verdict = hit(RedisCounters(runtime().redis), RATE, f"token:{token.id}", time.time())
     except redis.RedisError:  # no counter to go by: serve rather than refuse every connector
@@ -182,3 +186,27 @@ def upsert_batch(kind: str) -> tuple[Response, int]:
         return _refusal(400, "invalid_request", f"from 1 to {MAX_BATCH} records", "records")
     return _idempotent(session, token, kind,
                        [(f"records[{index}]", record) for index, record in enumerate(records)])
+
+
+@bp.get("/api/sync/changes")
+def changes() -> tuple[Response, int]:
+    """The clinic's events after the cursor (`since`, as the last answer's `next` gave it; none:
+    from the first), oldest first, the same envelopes the receiver gets."""
+    allowed = _authorize(None)
+    if isinstance(allowed[0], Response):
+        return allowed  # type: ignore[return-value]
+    session, token = allowed  # type: ignore[misc]
+    since, limit = request.args.get("since", "0").strip() or "0", request.args.get("limit", "100")
+    if not since.isascii() or not since.isdigit() or len(since) > 18:
+        return _refusal(400, "invalid_request", "not a cursor this API gave", "since")
+    if not limit.isascii() or not limit.isdigit() or not 0 < int(limit) <= MAX_BATCH:
+        return _refusal(400, "invalid_request", f"from 1 to {MAX_BATCH}", "limit")
+    rows = session.scalars(
+        select(OutboxEvent).where(OutboxEvent.clinic_id == token.clinic_id,
+                                  OutboxEvent.id > int(since))
+        .order_by(OutboxEvent.id).limit(int(limit) + 1)).all()
+    shown = rows[:int(limit)]
+    session.commit()  # the token's last use
+    return jsonify({"changes": [envelope(event) for event in shown],
+                    "next": str(shown[-1].id) if shown else since,
+                    "more": len(rows) > len(shown)}), 200

@@ -16,7 +16,8 @@ from callcenter.core.models import IntegrationToken
 from callcenter.exchange.columns import KINDS
 
 PREFIX = "cct_"
-SCOPES = tuple(f"{kind}:write" for kind in KINDS)
+CHANGES_SCOPE = "changes:read"
+SCOPES = (*(f"{kind}:write" for kind in KINDS), CHANGES_SCOPE)
 
 
 def _hash(token: str) -> str:

@@ -4,12 +4,12 @@ language they are spoken to in; and the cards the clinic may already have for th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from callcenter.core import clinic_settings
+from callcenter.core import clinic_settings, events_out
 from callcenter.core.inputs import InputError
 from callcenter.core.models import (
     Call,
@@ -57,7 +57,7 @@ def _phones(call: Call, given: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def patient_from_call(session: Session, call: Call, *, last_name: str, first_name: str,
                       patronymic: str = "", notes: str = "", language: str | None = None,
                       sex: Sex = Sex.UNKNOWN, birth_date: date | None = None,
-                      phones: list[tuple[str, str]] | None = None) -> Patient:
+                      phones: list[tuple[str, str]] | None = None, now: datetime) -> Patient:
     """Create the card (a lead until their first visit) and link the call to it; the caller commits.
     Without a language the card takes the clinic's language for new patients."""
     if call.caller_kind == CallerKind.NON_PATIENT:
@@ -75,15 +75,15 @@ def patient_from_call(session: Session, call: Call, *, last_name: str, first_nam
                       preferred_language=language, sex=sex, birth_date=birth_date, is_lead=True)
     patient.phones = [PatientPhone(e164=e164, label=label) for e164, label in _phones(call, phones or [])]
     session.add(patient)
-    session.flush()
+    events_out.patient_created(patient, now)
     call.patient_id = patient.id
     return patient
 
 
-def create(session: Session, call: Call, form: NewPatient) -> Patient:
+def create(session: Session, call: Call, form: NewPatient, now: datetime) -> Patient:
     return patient_from_call(session, call, last_name=form.last_name, first_name=form.first_name,
                              patronymic=form.patronymic, notes=form.notes, language=form.language,
-                             sex=form.sex, birth_date=form.birth_date, phones=form.phones)
+                             sex=form.sex, birth_date=form.birth_date, phones=form.phones, now=now)
 
 
 def duplicates(session: Session, call: Call, form: NewPatient) -> list[tuple[Patient, str]]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core import events_out
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -158,6 +159,7 @@ def apply_answer(session: Session, answer: Answer, outcome: Outcome, now: dateti
     active = visit is not None and visit.status in ACTIVE_STATUSES
     if outcome is Outcome.CONFIRMED and visit is not None and active:
         visit.status = AppointmentStatus.CONFIRMED
+        events_out.visit_changed(visit, now)
     elif outcome is Outcome.RESCHEDULE:
         _desk_task(session, answer, TaskPurpose.RESCHEDULE, now, "asked to move the visit")
     elif outcome is Outcome.CANCEL:
@@ -169,6 +171,7 @@ def apply_answer(session: Session, answer: Answer, outcome: Outcome, now: dateti
         # calls to agree another time (or to cancel it, with the next contact agreed).
         if visit is not None and active:
             visit.status = AppointmentStatus.CALL_BACK
+            events_out.visit_changed(visit, now)
         _desk_task(session, answer, TaskPurpose.CALL_BACK, now, "replied no by text")
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.core import events_out
 from callcenter.core.i18n import N_
 from callcenter.core.models import (
     ACTIVE_STATUSES,
@@ -119,7 +120,7 @@ def book(session: Session, *, clinic: Clinic, patient: Patient, doctor_id: int |
     if call is not None:
         call.patient_id = call.patient_id or patient.id
         call.outcome = CallOutcome.RESCHEDULED if rescheduled_from else CallOutcome.BOOKED
-    session.flush()
+    events_out.visit_changed(appointment, now, "rescheduled" if rescheduled_from else "booked")
     return appointment
 
 
@@ -133,12 +134,17 @@ def undo(session: Session, appointment: Appointment, *, now: datetime) -> None:
     _active(appointment)
     if appointment.rescheduled_from_id is not None or now - appointment.created_at > UNDO_WINDOW:
         raise BookingError("appointment_id", N_("too late to undo; cancel or move the visit instead"))
-    appointment.status = AppointmentStatus.CANCELLED
-    claims.release(session, appointment)
+    _cancelled(session, appointment, now)
     call = session.get(Call, appointment.created_by_call_id) if appointment.created_by_call_id else None
     if call is not None and call.outcome is CallOutcome.BOOKED:
         call.outcome = None
     session.flush()
+
+
+def _cancelled(session: Session, appointment: Appointment, now: datetime) -> None:
+    appointment.status = AppointmentStatus.CANCELLED
+    claims.release(session, appointment)
+    events_out.visit_changed(appointment, now)
 
 
 def _active(appointment: Appointment) -> None:
@@ -175,8 +181,7 @@ def cancel(session: Session, appointment: Appointment, next_contact: NextContact
                           starts_at=next_contact.starts_at, now=now, call=call)
     when = next_contact.call_back_at
     if when is None and next_contact.refused.strip():
-        appointment.status = AppointmentStatus.CANCELLED
-        claims.release(session, appointment)
+        _cancelled(session, appointment, now)
         if call is not None:
             call.patient_id = call.patient_id or appointment.patient_id
             call.outcome = CallOutcome.CANCELLED
@@ -190,8 +195,7 @@ def cancel(session: Session, appointment: Appointment, next_contact: NextContact
         raise BookingError("call_back_at", "the call-back time must be in the future")
     clinic = session.get(Clinic, appointment.clinic_id)
     assert clinic is not None
-    appointment.status = AppointmentStatus.CANCELLED
-    claims.release(session, appointment)
+    _cancelled(session, appointment, now)
     task = call_back_task(session, clinic, appointment.patient, when, appointment=appointment, call=call)
     if call is not None:
         call.patient_id = call.patient_id or appointment.patient_id
@@ -221,12 +225,13 @@ def call_back_task(session: Session, clinic: Clinic, patient: Patient, when: dat
     return task
 
 
-def mark(appointment: Appointment, result: str) -> None:
+def mark(appointment: Appointment, result: str, now: datetime) -> None:
     """The confirmation-call result: "confirmed" (visit confirmed) or "call" (call again on the day)."""
     if result not in MARKS:
         raise BookingError("mark", "one of: {choices}", choices=", ".join(MARKS))
     _active(appointment)
     appointment.status = MARKS[result]
+    events_out.visit_changed(appointment, now)
 
 
 def check_outcome(session: Session, call: Call, outcome: CallOutcome) -> None:

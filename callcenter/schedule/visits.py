@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from callcenter.core import followup_table
+from callcenter.core import events_out, followup_table
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -64,6 +64,7 @@ def arrived(visit: Appointment, *, now: datetime, tz: str) -> None:
     _require(visit, ACTIVE_STATUSES)
     _not_future_day(visit, now, tz)
     visit.status = AppointmentStatus.ARRIVED
+    events_out.visit_changed(visit, now)
 
 
 def completed(session: Session, visit: Appointment, treatments: Sequence[TreatmentType], *,
@@ -82,7 +83,7 @@ def completed(session: Session, visit: Appointment, treatments: Sequence[Treatme
                       performed_on=performed_on, notes=notes)
             for kind in dict.fromkeys(treatments)]
     session.add_all(rows)
-    session.flush()
+    events_out.visit_changed(visit, now)
     follow_ups = {row.type: [performed_on + timedelta(days=d) for d in schedule.get(row.type, ())]
                   for row in rows}
     first = min(((due, row) for row in rows for due in follow_ups[row.type]),
@@ -101,6 +102,7 @@ def no_show(session: Session, visit: Appointment, *, now: datetime, tz: str) -> 
     if visit.starts_at > now:
         raise BookingError("appointment_id", "the visit has not started yet")
     visit.status = AppointmentStatus.NO_SHOW
+    events_out.visit_changed(visit, now)
     return _task(session, visit, TaskPurpose.NO_SHOW, _local_day(now, tz), tz, NO_SHOW_PRIORITY,
                  not_before=now)
 

@@ -40,11 +40,14 @@ from callcenter.core.models.clinic import (
     StaffRole,
 )
 from callcenter.core.models.exchange import (
+    EventAttempt,
+    EventReceiver,
     ExternalRef,
     IdempotentRequest,
     ImportJob,
     ImportProfile,
     IntegrationToken,
+    OutboxEvent,
 )
 from callcenter.core.models.frontdesk import (
     Complaint,
@@ -120,6 +123,8 @@ __all__ = [
     "DoctorAbsence",
     "DoctorNotice",
     "DoctorSchedule",
+    "EventAttempt",
+    "EventReceiver",
     "ExternalRef",
     "FirstRun",
     "IdempotentRequest",
@@ -134,6 +139,7 @@ __all__ = [
     "OptOut",
     "Organisation",
     "OrganisationMessage",
+    "OutboxEvent",
     "Patient",
     "PatientPhone",
     "PbxAccount",

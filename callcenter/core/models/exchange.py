@@ -114,3 +114,55 @@ class IdempotentRequest(Base):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class EventReceiver(Base):
+    """Where a clinic's own system takes our events (one URL per clinic) and the secret their
+    signatures are made with, sealed (core.secret_box) like a PBX account's."""
+
+    __tablename__ = "event_receivers"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    sealed_secret: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """A change the clinic's system hears of, written in the transaction of the change itself,
+    so an event exists exactly when its change does. Sent by the worker (when the clinic has a
+    receiver) and read by the sync API's changes feed; `id` orders both, `uid` is the event id
+    a receiver dedupes by.
+
+    state: pending → sending (claimed by a worker) → delivered | failed (gave up), or `held`
+    when the clinic had no receiver at the time (the feed still has it)."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    # Events of one patient are delivered in order: a failing one holds back the later ones.
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventAttempt(Base):
+    """One try at delivering an event and what the receiver answered: the admin's delivery log."""
+
+    __tablename__ = "event_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer at all
+    response: Mapped[str] = mapped_column(String(300), default="")

@@ -1,0 +1,73 @@
+"""Events for the clinic's own system, written into the outbox by the domain functions that make
+the change (booking, visit marks, confirmation answers, a new card at the desk), in the caller's
+transaction: the change and its event commit or roll back together. Delivery (the worker) and
+the changes feed (the sync API) live in `callcenter.exchange`; this low layer only writes, so
+every feature may call it.
+
+Changes the clinic's system itself sent (file import, sync API) make no event: it knows them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, object_session
+
+from callcenter.core.models import Appointment, EventReceiver, OutboxEvent, Patient
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
+def appointment_data(visit: Appointment) -> dict[str, Any]:
+    return {"id": visit.id, "patient_id": visit.patient_id, "doctor_id": visit.doctor_id,
+            "starts_at": _iso(visit.starts_at), "ends_at": _iso(visit.ends_at),
+            "status": visit.status.value, "service": visit.service,
+            "overbooked": bool(visit.overbooked), "rescheduled_from_id": visit.rescheduled_from_id}
+
+
+def patient_data(patient: Patient) -> dict[str, Any]:
+    return {"id": patient.id, "last_name": patient.last_name, "first_name": patient.first_name,
+            "patronymic": patient.patronymic,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+            "sex": patient.sex.value, "language": patient.preferred_language,
+            "is_lead": bool(patient.is_lead),
+            "phones": [{"number": phone.e164, "label": phone.label} for phone in patient.phones]}
+
+
+def _record(session: Session, clinic_id: int, patient_id: int | None, kind: str,
+            data: dict[str, Any], now: datetime) -> OutboxEvent:
+    receiver = session.get(EventReceiver, clinic_id)
+    # Without a receiver the event is kept for the changes feed only: configuring one later
+    # does not flood it with the past.
+    state = "pending" if receiver is not None and receiver.enabled else "held"
+    event = OutboxEvent(uid=str(uuid.uuid4()), clinic_id=clinic_id, patient_id=patient_id,
+                        type=kind, data=data, occurred_at=now, state=state, attempts=0,
+                        next_attempt_at=now)
+    session.add(event)
+    return event
+
+
+def visit_changed(visit: Appointment, now: datetime, change: str | None = None) -> OutboxEvent:
+    """The visit was booked, moved, cancelled, confirmed or marked: its event, named by the
+    change ("booked"; "rescheduled" for the new visit of a move, which names the old one in
+    rescheduled_from_id) or else by its new status (confirmed, call_back, cancelled, arrived,
+    completed, no_show). The caller commits."""
+    session = object_session(visit)
+    assert session is not None, "the visit must be in a session"
+    session.flush()  # a new visit gets its id
+    return _record(session, visit.clinic_id, visit.patient_id, f"appointment.{change or visit.status.value}",
+                   appointment_data(visit), now)
+
+
+def patient_created(patient: Patient, now: datetime) -> OutboxEvent:
+    """A card made at the desk; the caller commits."""
+    session = object_session(patient)
+    assert session is not None, "the patient must be in a session"
+    session.flush()
+    return _record(session, patient.clinic_id, patient.id, "patient.created", patient_data(patient),
+                   now)
+
