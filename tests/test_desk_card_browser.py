@@ -14,7 +14,16 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from callcenter.core.models import AuditLog, Call, CallOutcome, Patient, utcnow
+from callcenter.core.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditLog,
+    Call,
+    CallOutcome,
+    DoctorNotice,
+    Patient,
+    utcnow,
+)
 from tests import desk_world as w
 from tests.fake_twilio import FakeTwilio
 from tests.test_desk_browser import Live, _shoot, browser, live, twilio  # noqa: F401 (fixtures)
@@ -184,3 +193,27 @@ def test_a_call_fits_a_1366_by_768_screen(live: Live, browser: Any) -> None:  # 
                  pop.locator(".wrap-up button[type=submit]")):
         expect(part).to_be_in_viewport(ratio=1)
     assert anna.evaluate("() => [window.scrollX, window.scrollY]") == [0, 0]
+
+
+def test_a_patient_who_refuses_both_is_cancelled_and_the_doctor_told(
+        live: Live, browser: Any) -> None:  # noqa: F811
+    """The card's cancel form: a new date or a call-back time, or the patient's own words when
+    they refuse both — then the visit is cancelled and the attending doctor gets a notice."""
+    anna = desk(browser, live, "anna")
+    live.post("cb-6", "ringing", extension="101")
+    live.post("cb-6", "answered", extension="101")
+    pop = anna.locator("article.pop")
+    pop.locator("button[data-act=cancel-open]").first.click()
+    form = pop.locator("form.cancel-form")
+    expect(form.locator("input[name=starts_at]")).to_be_focused()
+    form.locator("button[type=submit]").click()  # nothing agreed: refused, the visit stays
+    expect(form.locator(".form-error")).not_to_be_empty()
+    form.locator("input[name=refused]").fill("не будет переносить, перезвонит сама")
+    form.locator("button[type=submit]").click()
+    expect(pop.locator("button[data-act=cancel-open]")).to_have_count(0)
+    expect(pop.locator(".wrap-up select[name=outcome]")).to_have_value("cancelled")
+    with live.sessions() as session:
+        notice = session.scalars(select(DoctorNotice)).one()
+        assert notice.note == "не будет переносить, перезвонит сама"
+        visit = session.get(Appointment, notice.appointment_id)
+        assert visit is not None and visit.status == AppointmentStatus.CANCELLED

@@ -57,6 +57,7 @@ DESK_TEXTS: dict[str, str | Text] = {
     "new_date": N_("New date"),
     "call_back_at": N_("Call back at"),
     "cancel_rule": N_("A visit is cancelled only with a new date or an agreed call-back time."),
+    "refused": N_("Or the patient refuses both — their words (the doctor is told)"),
     "missed": N_("Missed calls to return"),
     "confirmations": N_("Today's confirmations"),
     "call_backs": N_("Call-backs due this shift"),

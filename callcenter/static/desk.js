@@ -218,6 +218,7 @@
         <label>${esc(T.new_date)} <input type="datetime-local" name="starts_at"></label>
         <label>${esc(T.doctor)} <select name="doctor_id"><option value=""></option>${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select></label>
         <label>${esc(T.call_back_at)} <input type="datetime-local" name="call_back_at"></label>
+        <label>${esc(T.refused)} <input type="text" name="refused" maxlength="500"></label>
         <button type="submit" class="bad">${esc(T.cancel_visit)}</button>
         <span class="form-error" role="alert"></span>
       </form>
@@ -422,6 +423,7 @@
       } else if (kind === "cancel") {
         const body = {call_id: callId, starts_at: fromLocalInput(form.starts_at.value), call_back_at: fromLocalInput(form.call_back_at.value)};
         if (form.doctor_id.value) body.doctor_id = Number(form.doctor_id.value);
+        if (form.refused.value.trim()) body.refused = form.refused.value.trim();
         await api("POST", `/api/desk/appointments/${form.appointment_id.value}/cancel`, body);
         await reloadCard(callId);
         const outcome = cards.get(callId).el.querySelector(".wrap-up select[name=outcome]");
