@@ -18,6 +18,7 @@ from callcenter.core.models import (
     Campaign,
     Channel,
     Complaint,
+    ComplaintRule,
     ComplaintSeverity,
     ComplaintSubject,
     DialMode,
@@ -45,6 +46,7 @@ ID_TABLES = {"call_id": Call, "appointment_id": Appointment, "campaign_id": Camp
              "number_id": TrackingNumber, "entry_id": OptOut, "absence_id": DoctorAbsence,
              "service_id": Service, "channel_id": Channel, "notice_id": DoctorNotice,
              "job_id": ImportJob, "pool_id": WebPool, "complaint_id": Complaint,
+             "rule_id": ComplaintRule,
              "event_id": OutboxEvent}
 
 
@@ -86,6 +88,8 @@ def build(client: Any, session: Session) -> w.World:
                           severity=ComplaintSeverity.LOW, words="Waited long", owner_id=desk.anna.id,
                           callback_by_id=desk.anna.id, created_by_id=desk.anna.id,
                           due_on=date(2099, 1, 1)))
+    session.add(ComplaintRule(clinic_id=desk.clinic.id, subject=ComplaintSubject.BILLING,
+                              owner_id=desk.anna.id, due_days=2))
     # Far ahead, so no offer of the coming weeks changes: the doctors' pages take its id.
     session.add(DoctorAbsence(doctor_id=desk.doctor.id, starts_on=date(2099, 7, 1),
                               ends_on=date(2099, 7, 14), kind=AbsenceKind.VACATION))

@@ -226,6 +226,7 @@ CHECKS: dict[str, Check] = {
     "complaints.settings_page": Check(LISTING, ADMIN),
     "complaints.save_rule": Check(BY_ID, ADMIN, form={"subject": "billing", "owner_id": "@staff_id",
                                                       "due_days": "1"}),
+    "complaints.delete_rule": Check(BY_ID, ADMIN),
     "complaints.save_route": Check(FORM_POST, ADMIN, form={"purpose": "vendor", "kind": "message"}),
     "setup.checklist_page": Check(LISTING, ADMIN),
 }

@@ -162,3 +162,22 @@ def test_a_vendor_is_marked_routed_remembered_and_out_of_the_funnel(client: Any,
                                                             AuditLog.object_id == str(first.id))).all()
     assert {"mark_non_patient", "route_non_patient"} <= set(audited)
     assert receptionist.role == StaffRole.RECEPTIONIST
+
+
+def test_a_routing_rule_is_deleted_and_audited(client: Any, session: Session) -> None:
+    world, desk, _, manager, boss = _world(client, session)
+    saved = manager.post("/complaints/settings/rules", data={
+        "subject": "billing", "owner_id": str(world.john.id), "due_days": "2"})
+    assert saved.status_code == 303
+    rule_id = session.scalars(select(ComplaintRule.id)).one()
+    page = manager.get("/complaints/settings").get_data(as_text=True)
+    assert f'action="/complaints/settings/rules/{rule_id}/delete"' in page
+    assert desk.post(f"/complaints/settings/rules/{rule_id}/delete").status_code == 403
+    assert manager.post(f"/complaints/settings/rules/{rule_id}/delete").status_code == 303
+    session.expire_all()
+    assert session.scalars(select(ComplaintRule)).all() == []
+    missing = manager.post(f"/complaints/settings/rules/{rule_id}/delete")
+    assert missing.status_code == 404  # like another clinic's rule
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "delete_complaint_rule")).one()
+    assert entry.staff_id == boss.id and entry.details["rule_id"] == rule_id
+    assert entry.details["owner_id"] == world.john.id and entry.details["subject"] == "billing"

@@ -190,3 +190,20 @@ def test_a_vendor_marked_on_the_card_is_put_through_remembered_and_out_of_the_fu
     today = utcnow().astimezone(ZoneInfo(world.clinic.timezone)).date()
     board = _signed_in(browser, live, "boss", f"/marketing?from={today - timedelta(days=1)}&to={today}")
     expect(board.locator('#summary [data-metric="calls"] .value')).to_have_text("1")
+
+
+def test_a_complaint_from_the_patient_page(live: Live, browser: Any) -> None:  # noqa: F811
+    world = live.world
+    with live.sessions() as session:
+        session.add(ComplaintRule(clinic_id=world.clinic.id, subject="waiting", owner_id=world.john.id,
+                                  due_days=1))
+        session.commit()
+    anna = _signed_in(browser, live, "anna", f"/desk/patients/{world.maria.id}")
+    _complain(anna.locator(".patient-page"), "waiting", "high", "Ждала врача сорок минут")
+    note = anna.locator(".patient-page .fd-panel .fd-note")
+    expect(note).to_contain_text("John Baker")
+    expect(anna.locator(".patient-page .fd-complaint textarea[name=words]")).to_have_value("")
+    with live.sessions() as session:
+        made = session.scalars(select(Complaint)).one()
+        assert (made.patient_id, made.call_id, made.owner_id, made.callback_by_id, made.words) == (
+            world.maria.id, None, world.john.id, world.anna.id, "Ждала врача сорок минут")

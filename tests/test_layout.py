@@ -28,7 +28,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "inbound": BASE | {"access", "inbound"},
     "outbound": BASE | {"access", "outbound", "inbound", "schedule", "callscripts", "complaints"},
     "analytics": BASE | {"access", "analytics", "outbound"},
-    "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts"},
+    # complaints: a reply to the rating text is stored as the visit's rating.
+    "messaging": BASE | {"access", "messaging", "inbound", "outbound", "schedule", "callscripts",
+                         "complaints"},
     "desk": BASE | {"access", "desk", "inbound", "outbound", "schedule", "callscripts", "messaging"},
     # messaging: the clinic page shows what the clinic's reminders by text will cost.
     "admin": BASE | {"access", "admin", "inbound", "outbound", "schedule", "messaging"},

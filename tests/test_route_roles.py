@@ -44,6 +44,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "complaints.settings_page": ADMIN,
     "complaints.save_rule": ADMIN,
     "complaints.save_route": ADMIN,
+    "complaints.delete_rule": ADMIN,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.change_password": frozenset({"receptionist", "marketing", "admin"}),

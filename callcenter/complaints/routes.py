@@ -269,6 +269,19 @@ def save_rule() -> BaseResponse:
     return redirect("/complaints/settings", 303)
 
 
+@bp.post("/complaints/settings/rules/<int:rule_id>/delete")
+@require_role("admin")
+def delete_rule(rule_id: int) -> BaseResponse:
+    """Its complaints keep their owner; new ones go by the remaining rules, else the manager."""
+    rule, staff = _row(ComplaintRule, rule_id, "rule_id"), _staff()
+    audit(db(), staff.id, "delete_complaint_rule", "clinic", rule.clinic_id, rule_id=rule.id,
+          subject=str(rule.subject), severity=str(rule.severity or ""), owner_id=rule.owner_id,
+          due_days=rule.due_days)
+    db().delete(rule)
+    db().commit()
+    return redirect("/complaints/settings", 303)
+
+
 @bp.post("/complaints/settings/routes")
 @require_role("admin")
 def save_route() -> BaseResponse:

@@ -92,6 +92,17 @@ class Composer:
                      patient_id=treatment.patient_id,
                      dedupe_key=f"after_care:{treatment.patient_id}:{treatment.id}")
 
+    def rating(self, visit: Appointment) -> Draft | None:
+        """The one question after a completed visit; the reply is read in its context."""
+        phone = self._phone(visit.patient_id)
+        if phone is None:
+            return None
+        doctor = self.session.get(Staff, visit.doctor_id)
+        body = self._text(MessagePurpose.RATING, visit.patient,
+                          doctor=lambda loc: doctor_name(doctor, loc) if doctor else None)
+        return Draft(self.clinic.id, MessagePurpose.RATING, phone, body, patient_id=visit.patient_id,
+                     appointment_id=visit.id, dedupe_key=f"rating:{visit.patient_id}:{visit.id}")
+
     def recall(self, patient: Patient, phone: str, today: date, slots: Sequence[Slot]) -> Draft | None:
         first, second = slots[0], slots[1]
         body = self._text(MessagePurpose.RECALL, patient,

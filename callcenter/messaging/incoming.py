@@ -3,8 +3,10 @@
 An incoming text is stored on the thread first. Then, read as a whole (messaging.replies):
 STOP and the provider's own opt-out are recorded at once; START lifts a texts-only refusal;
 "yes" / "no" to a visit reminder go through the one write-back (outbound.results): "visit
-confirmed", or the "call" mark with a call-back task for the desk. Anything else, or a yes
-that answers no reminder, waits unread on the desk: a person reads it, nothing is guessed.
+confirmed", or the "call" mark with a call-back task for the desk. A single digit 1-5 answering
+the rating question (the last text to the number) is the visit's rating (complaints.ratings).
+Anything else, or a yes that answers no reminder, waits unread on the desk: a person reads it,
+nothing is guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callcenter.complaints import ratings
+from callcenter.complaints.records import ComplaintError
 from callcenter.core.models import (
     Clinic,
     DialTask,
@@ -23,6 +27,7 @@ from callcenter.core.models import (
     MessageStatus,
     Patient,
     PatientPhone,
+    Rating,
     TaskPurpose,
     TaskState,
     TrackingNumber,
@@ -31,6 +36,7 @@ from callcenter.core.phones import normalize
 from callcenter.messaging import optout, outbox
 from callcenter.messaging.providers import MessageEvent
 from callcenter.messaging.replies import Reading, interpret
+from callcenter.messaging.replies import normalize as normalize_reply
 from callcenter.outbound.results import Answer, Outcome, apply_answer, record_outcome
 
 # A reply answers the last text we sent that number within this time; later, it is just a text.
@@ -86,6 +92,8 @@ def _act(session: Session, message: Message, reading: Reading, last: Message | N
     if reading is Reading.OPT_IN:
         optout.withdraw(session, message.clinic_id, message.phone)
         return True
+    if last is not None and last.purpose is MessagePurpose.RATING:
+        return _rate(session, message, last)
     outcome = OUTCOMES.get(reading)
     if (outcome is None or last is None or last.purpose is not MessagePurpose.CONFIRMATION
             or last.appointment_id is None):
@@ -98,6 +106,22 @@ def _act(session: Session, message: Message, reading: Reading, last: Message | N
     else:
         apply_answer(session, Answer(message.clinic_id, message.patient_id, message.phone,
                                      last.appointment_id), outcome, now)
+    return True
+
+
+def _rate(session: Session, message: Message, question: Message) -> bool:
+    """The visit's rating from a reply of one digit; a second answer, or anything else, is for
+    a person to read (the patient may be correcting themselves, or complaining)."""
+    if question.appointment_id is None or session.scalar(select(Rating.id).where(
+            Rating.appointment_id == question.appointment_id)) is not None:
+        return False
+    try:
+        ratings.record(session, clinic_id=message.clinic_id, answer=normalize_reply(message.body),
+                       channel="sms", now=message.created_at, patient_id=question.patient_id,
+                       appointment_id=question.appointment_id)
+    except ComplaintError:
+        return False
+    message.reading = Reading.RATING.value
     return True
 
 

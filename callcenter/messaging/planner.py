@@ -7,13 +7,17 @@ outbox and queues the sending.
 - text-back: an unanswered inbound call, within the messaging window, at most once per number
   and day (the dedupe key), never to a number that refused texts (the outbox checks);
 - after-care: the treatments recorded today, with the treatment's own instructions;
-- recall: today's recall list, with two concrete times to choose from.
+- recall: today's recall list, with two concrete times to choose from;
+- rating: the one satisfaction question after a visit marked completed (today's or yesterday's,
+  so a visit completed after the window closed is asked in the morning), once per visit, while
+  the window is open, only where the clinic confirms visits by text, never after the visit was
+  rated another way (the IVR keypad).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from redis import Redis
@@ -24,12 +28,14 @@ from callcenter.core import clinic_settings
 from callcenter.core.models import (
     ACTIVE_STATUSES,
     Appointment,
+    AppointmentStatus,
     Call,
     CallDirection,
     CallStatus,
     Clinic,
     DialTask,
     Patient,
+    Rating,
     TaskPurpose,
     TaskState,
     Treatment,
@@ -41,6 +47,7 @@ from callcenter.messaging.providers import provider_for
 from callcenter.outbound import lists
 from callcenter.outbound.jobs import runtime
 from callcenter.outbound.visits import visits_to_confirm
+from callcenter.outbound.workdays import at_local
 from callcenter.schedule.slots import offer_for_clinic
 
 log = logging.getLogger(__name__)
@@ -89,6 +96,8 @@ def plan_clinic(session: Session, clinic: Clinic, now: datetime, config: dict[st
         "text_back": _text_backs(session, clinic, now, config, compose),
         "after_care": _after_care(session, clinic, now, config, compose),
         "recall": _recalls(session, clinic, now, config, compose),
+        # After after-care: the question is then the last text, the one a digit answers.
+        "rating": _ratings(session, clinic, now, config, compose),
     }
     session.commit()
     return counts
@@ -169,3 +178,23 @@ def _recalls(session: Session, clinic: Clinic, now: datetime, config: dict[str, 
             stored += _store(session, compose.recall(patient, task.phone, today, slots), now, config)
     return stored
 
+
+
+def _ratings(session: Session, clinic: Clinic, now: datetime, config: dict[str, Any],
+             compose: Composer) -> int:
+    if clinic_settings.sms_confirmation(clinic, config) == "off":
+        return 0  # the clinic confirms by calls only: it asks nothing by text either
+    today = now.astimezone(compose.zone).date()
+    since = at_local(today - timedelta(days=1), time(0), compose.zone)
+    visits = session.scalars(
+        select(Appointment).where(
+            Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.COMPLETED,
+            Appointment.starts_at >= since, Appointment.starts_at <= now,
+            ~select(Rating.id).where(Rating.appointment_id == Appointment.id).exists())
+        .order_by(Appointment.starts_at)).all()
+    stored = 0
+    for visit in visits:
+        draft = compose.rating(visit)
+        if draft is not None and outbox.in_window(session, clinic, draft.phone, now, config):
+            stored += _store(session, draft, now, config)
+    return stored

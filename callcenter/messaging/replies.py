@@ -18,6 +18,7 @@ class Reading(enum.StrEnum):
     OPT_OUT = "opt_out"  # no more texts
     OPT_OUT_ALL = "opt_out_all"  # no texts and no calls
     OPT_IN = "opt_in"
+    RATING = "rating"  # a digit 1-5 answering the rating question (read in context, not here)
     UNKNOWN = "unknown"
 
 

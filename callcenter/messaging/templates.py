@@ -22,7 +22,7 @@ from callcenter.messaging import segments
 FOLDER = "messages"
 KNOWN = frozenset(PLACEHOLDERS) | {"address"}
 REQUIRED = (MessagePurpose.CONFIRMATION, MessagePurpose.TEXT_BACK, MessagePurpose.AFTER_CARE,
-            MessagePurpose.RECALL)
+            MessagePurpose.RECALL, MessagePurpose.RATING)
 VARIANTS = {MessagePurpose.AFTER_CARE: frozenset(t.value for t in TreatmentType)}
 # Above this many segments a template is refused: a reminder that costs like a letter is a typo.
 MAX_SEGMENTS = 4

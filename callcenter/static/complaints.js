@@ -1,5 +1,6 @@
 // The desk's complaints and non-patient part: a panel added to every card desk.js draws (the
-// "desk:card" event), and the list of complaints this receptionist must report back on.
+// "desk:card" event), the same complaint form on a patient's page, and the list of complaints
+// this receptionist must report back on.
 (() => {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -78,6 +79,16 @@
     if (nonPatient) column.prepend(panel); else column.append(panel);
   }
 
+  // The patient's page: no call, so the complaint is about the patient (card.patientId).
+  function drawPatient(page) {
+    const card = {patientId: Number(page.dataset.patientId)};
+    const panel = document.createElement("section");
+    panel.className = "fd-panel";
+    panel.innerHTML = `${complaintForm()}<p class="fd-note" role="status"></p>`;
+    panel.addEventListener("submit", (ev) => { ev.preventDefault(); act(ev.target, page, card).catch((err) => say(panel, err.message, true)); });
+    page.querySelector(".facts").after(panel);
+  }
+
   function say(panel, text, bad) {
     const out = panel.querySelector(".fd-note");
     out.textContent = text;
@@ -86,10 +97,11 @@
 
   async function act(target, el, card) {
     const panel = target.closest(".fd-panel");
-    const callId = card.call.id;
+    const callId = card.call && card.call.id;
     const kind = target.dataset.fd;
     if (kind === "complaint") {
-      const made = await api("POST", "/api/complaints", {call_id: callId, subject: target.subject.value, severity: target.severity.value, words: target.words.value});
+      const about = card.call ? {call_id: callId} : {patient_id: card.patientId};
+      const made = await api("POST", "/api/complaints", {...about, subject: target.subject.value, severity: target.severity.value, words: target.words.value});
       say(panel, fill("recorded", {owner: made.owner, due: made.due_on}));
       target.reset();
     } else if (kind === "mark") {
@@ -130,5 +142,7 @@
     cfg = data;
     reportBack(data.report_back);
     for (const [el, card] of pending.splice(0)) draw(el, card).catch(() => {});
+    const page = document.querySelector(".patient-page[data-patient-id]");
+    if (page) drawPatient(page);
   }).catch(() => {});
 })();

@@ -17,6 +17,7 @@ class MessagePurpose(enum.StrEnum):
     TEXT_BACK = "text_back"  # after a missed call
     AFTER_CARE = "after_care"  # instructions on the day of a treatment
     RECALL = "recall"  # invitation for a check-up, two dates offered
+    RATING = "rating"  # after a completed visit: "how satisfied were you, 1 to 5"
     DESK = "desk"  # written by a receptionist on the patient's card
     REPLY = "reply"  # an incoming message
 
