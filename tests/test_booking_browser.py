@@ -112,3 +112,28 @@ def test_acute_pain_squeezes_into_a_full_day_flagged(live: Live, browser: Any) -
     flagged = anna.locator(f'.visit.overbooked[data-appointment-id="{squeezed.id}"]')
     expect(flagged).to_contain_text("сверх записи, возможно ожидание")
     expect(anna.locator("#arrivals li").filter(has_text="Соколова Мария")).to_contain_text("сверх записи")
+
+
+def test_two_desks_on_one_slot_get_one_visit_and_a_clear_answer(
+        live: Live, browser: Any) -> None:  # noqa: F811
+    """Both desks see 12:00 free; the second to click is told, in its own language, that the time
+    has just gone — and the day holds one visit at 12:00. (The race itself, two requests in the
+    same instant, is tests/test_booking_race.py's; this is what the receptionist sees.)"""
+    day = _day_after_tomorrow()
+    anna, john = desk(browser, live, "anna"), desk(browser, live, "john")
+    for page, name, shown in ((anna, "Clark", "Emily Clark"), (john, "Соколова", "Соколова")):
+        page.goto(f"{live.url}/desk/schedule?day={day}")
+        page.keyboard.press("/")
+        page.keyboard.type(name)
+        page.locator("#patient-search .found").filter(has_text=shown).first.click()
+        expect(page.locator("#sched-patient")).to_contain_text(shown)
+    column = f'.sched-col[data-doctor-id="{live.world.doctor.id}"] .slot-free'
+    anna.locator(column).filter(has_text="12:00").click()
+    expect(anna.locator(".visit").filter(has_text="Emily Clark")).to_be_visible()
+    john.locator(column).filter(has_text="12:00").click()  # his page still shows it free
+    expect(john.locator("#sched-error")).to_have_text("this time is already taken; pick another slot")
+    noon = [v for v in _visits(live, doctor_id=live.world.doctor.id)
+            if v.status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+            and v.starts_at.astimezone(ZoneInfo("Europe/Moscow")).time() == clock(12)
+            and v.starts_at.astimezone(ZoneInfo("Europe/Moscow")).date().isoformat() == day]
+    assert [v.patient_id for v in noon] == [live.world.emily.id]
