@@ -211,4 +211,5 @@ def test_fuzzed_sync_requests_answer_as_documented(app: Any, client: Any, token:
         with subtests.test(msg=operation.label):
             run()
         fuzzed.append(operation.label)
-    assert sorted(fuzzed) == ["POST /api/sync/{kind}", "PUT /api/sync/{kind}/{external_id}"]
+    assert sorted(fuzzed) == ["GET /api/sync/changes", "POST /api/sync/{kind}",
+                              "PUT /api/sync/{kind}/{external_id}"]
