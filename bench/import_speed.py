@@ -113,9 +113,13 @@ def _import_all(sessions: Any, clinic_id: int, folder: Path) -> list[tuple[str, 
         table = read_table((folder / f"{kind}.csv").read_bytes(), f"{kind}.csv")
         with sessions() as session:
             result = run_import(session, session.get(Clinic, clinic_id), kind, table, via="cli")
-        out.append((kind, time.perf_counter() - started, result.total, result.counts))
+        out.append((kind, time.perf_counter() - started, result.total, result.counts, _peak_mb()))
         del table, result
     return out
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _bare(sessions: Any, clinic_id: int, folder: Path) -> tuple[float, int]:
@@ -163,7 +167,7 @@ def job(url: str, folder: Path, profile: bool, results: Any) -> None:
     engine.dispose()
     results.put({"first": first, "again": again, "bare": (bare_seconds, bare_rows),
                  "phones": phones, "load": load,
-                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+                 "rss_mb": _peak_mb()})
 
 
 def _run(url: str, folder: Path, profile: bool) -> dict[str, Any]:
@@ -179,17 +183,18 @@ def _run(url: str, folder: Path, profile: bool) -> dict[str, Any]:
 def _report(name: str, run: dict[str, Any]) -> None:
     rows: list[list[object]] = []
     for label, phase in (("first import", run["first"]), ("re-import", run["again"])):
-        for kind, seconds, total, counts in phase:
+        for kind, seconds, total, counts, peak in phase:
             rows.append([label, kind, total, round(seconds, 1), round(total / seconds),
-                         counts["created"], counts["updated"], counts["unchanged"], counts["refused"]])
+                         counts["created"], counts["updated"], counts["unchanged"],
+                         counts["refused"], round(peak)])
         rows.append([label, "all", sum(p[2] for p in phase), round(sum(p[1] for p in phase), 1),
-                     "", "", "", "", ""])
+                     "", "", "", "", "", ""])
     bare_seconds, bare_rows = run["bare"]
     rows.append(["baseline", "patients + mobiles bare", bare_rows, round(bare_seconds, 1),
-                 round(bare_rows / bare_seconds), "", "", "", ""])
+                 round(bare_rows / bare_seconds), "", "", "", "", ""])
     load = " → ".join(f"{x:.1f}" for x in run["load"])
     print_table(["phase", "file", "rows", "s", "rows/s", "created", "updated", "unchanged",
-                 "refused"], rows,
+                 "refused", "peak RSS MB so far"], rows,
                 title=f"{name}: {run['phones']:,} phones stored; peak RSS {run['rss_mb']:.0f} MB; "
                       f"load average {load} (before baseline, before/after first import, after re-import)")
 
