@@ -227,3 +227,28 @@ def test_the_import_command_fails_in_one_line(db: Session, database_url: str, tm
     result = _cli(database_url, tmp_path, *(arg.format(**paths) for arg in args))
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_id_twice_in_a_batch_and_a_row_deleted_since_the_import(db: Session) -> None:
+    """New rows are inserted in bulk at the end of a batch: a later row with the same id within
+    the batch updates the pending one, and an id whose row was deleted here gets a new row with
+    its reference pointed at it (one reference, never two)."""
+    clinic = f.clinic(db)
+    db.commit()
+    header = ["ID", "Фамилия", "Имя", "Телефон"]
+    rows = [header, ["P-1", "Иванов", "Иван", "89161234567"], ["P-2", "Петрова", "Анна", ""],
+            ["P-1", "Иванов", "Иван", "89167654321"]]
+    result = run_import(db, clinic, "patients", read_table(csv_bytes(rows)), batch=2)
+    assert result.counts == {"created": 2, "updated": 1, "unchanged": 0, "refused": 0}
+    db.expire_all()
+    assert db.scalar(select(func.count(Patient.id))) == 2
+    assert [p.e164 for p in _patients(db)["P-1"].phones] == ["+79167654321"]
+
+    db.delete(_patients(db)["P-2"])
+    db.commit()
+    rows[2][2] = "Мария"
+    result = run_import(db, clinic, "patients", read_table(csv_bytes([header, rows[3], rows[2]])))
+    assert result.counts == {"created": 1, "updated": 0, "unchanged": 1, "refused": 0}
+    db.expire_all()
+    anna = _patients(db)["P-2"]
+    assert (anna.first_name, db.scalar(select(func.count(ExternalRef.id)))) == ("Мария", 2)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.i18n import N_
@@ -49,28 +49,38 @@ def digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
-    ref: ExternalRef
-    row: Any = None  # loaded or new; None until needed
+    """What we know of one external id: our row's id and the digest last written. Plain values,
+    not ORM objects: a re-import of 600,000 records keeps 600,000 of these in memory."""
+
+    local_id: int
+    digest: str
+    stored: bool  # its external_refs row exists
+    row: Any = None  # a row being written this batch (new, or loaded to update); None after
 
 
 @dataclass
 class Writer:
     """Upserts of one clinic, with every external id of a kind looked up once (a re-import of
-    100,000 rows must not ask the database 100,000 times). New rows get their ids at `flush`."""
+    100,000 rows must not ask the database 100,000 times). New rows are built on transient
+    objects (the same checks as an update) and inserted in bulk at `flush`, where they get
+    their ids: the unit of work's per-object bookkeeping was most of a first import's time."""
 
     session: Session
     clinic: Clinic
     now: datetime
     _refs: dict[str, dict[str, _Entry]] = field(default_factory=dict)
-    _new: list[_Entry] = field(default_factory=list)
+    _new: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
+    _changed: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
 
     def refs(self, kind: str) -> dict[str, _Entry]:
         if kind not in self._refs:
-            rows = self.session.scalars(select(ExternalRef).where(
+            rows = self.session.execute(select(
+                ExternalRef.external_id, ExternalRef.local_id, ExternalRef.digest).where(
                 ExternalRef.clinic_id == self.clinic.id, ExternalRef.kind == kind))
-            self._refs[kind] = {ref.external_id: _Entry(ref) for ref in rows}
+            self._refs[kind] = {external: _Entry(local_id, digest, True)
+                                for external, local_id, digest in rows}
         return self._refs[kind]
 
     def local_id(self, kind: str, external_id: str, field_name: str) -> int:
@@ -78,13 +88,13 @@ class Writer:
         if entry is None:
             raise InputError(field_name, MISSING[kind], value=external_id[:40])
         if entry.row is not None and entry.row.id is None:
-            self.session.flush()
-        return entry.row.id if entry.row is not None else entry.ref.local_id
+            self.flush()  # a row created earlier in this batch: its id comes with the insert
+        return entry.local_id
 
     def unchanged(self, kind: str, external_id: str, signature: str) -> bool:
         """Whether the record was last written with this signature (nothing to parse or write)."""
         entry = self.refs(kind).get(external_id)
-        return entry is not None and entry.ref.digest == signature
+        return entry is not None and entry.digest == signature
 
     def upsert(self, kind: str, record: dict[str, Any], signature: str | None = None) -> str:
         """Created, updated or unchanged; InputError when the record cannot be written. The
@@ -93,44 +103,84 @@ class Writer:
         signature = signature or digest(record)
         external = record["external_id"]
         entry = self.refs(kind).get(external)
-        if entry is not None and entry.ref.digest == signature:
+        if entry is not None and entry.digest == signature:
             return UNCHANGED
-        if entry is not None and entry.row is None:
-            entry.row = self.session.get(MODELS[kind], entry.ref.local_id)
+        loaded = entry is not None and entry.row is None
+        if loaded:
+            entry.row = self.session.get(MODELS[kind], entry.local_id)
         if entry is not None and entry.row is not None:
-            if isinstance(entry.row, Patient) and entry.row.erased_at is not None:
-                raise InputError("external_id",
-                                 "this patient's data was erased here; not imported again")
-            APPLY[kind](self, entry.row, record)  # checks everything before it sets anything
+            try:
+                if isinstance(entry.row, Patient) and entry.row.erased_at is not None:
+                    raise InputError("external_id",
+                                     "this patient's data was erased here; not imported again")
+                APPLY[kind](self, entry.row, record)  # checks everything before it sets anything
+            except InputError:
+                if loaded:
+                    entry.row = None
+                raise
+            if loaded:  # after APPLY: a flush inside it (local_id) must not drop it half-done
+                self._changed.setdefault(kind, []).append((external, entry))
             outcome = UPDATED
         else:
             row = MODELS[kind](clinic_id=self.clinic.id)
             APPLY[kind](self, row, record)
-            self.session.add(row)
-            ref = entry.ref if entry else ExternalRef(clinic_id=self.clinic.id, kind=kind,
-                                                      external_id=external, local_id=0)
-            entry = _Entry(ref, row)
-            self.refs(kind)[external] = entry
-            self._new.append(entry)
+            if entry is None:
+                entry = self.refs(kind)[external] = _Entry(0, signature, False)
+            entry.row = row
+            self._new.setdefault(kind, []).append((external, entry))
             outcome = CREATED
-        entry.ref.digest = signature
-        entry.ref.updated_at = self.now
+        entry.digest = signature
         return outcome
 
     def flush(self) -> None:
-        """Write the pending rows and point the new external ids at them."""
-        self.session.flush()
-        for entry in self._new:
-            entry.ref.local_id = entry.row.id
-            if entry.ref not in self.session:
-                self.session.add(entry.ref)
+        """Write the pending rows and point the external ids at them."""
+        self.session.flush()  # the updated rows
+        for kind, pending in self._new.items():
+            self._insert(kind, pending)
+        refs = ExternalRef.__table__
+        for kind, entries in self._changed.items():
+            self.session.execute(update(refs).where(
+                refs.c.clinic_id == self.clinic.id, refs.c.kind == kind,
+                refs.c.external_id == bindparam("external")).values(
+                local_id=bindparam("local"), digest=bindparam("signature"), updated_at=self.now),
+                [{"external": external, "local": entry.local_id, "signature": entry.digest}
+                 for external, entry in entries])
+        for pending in (*self._new.values(), *self._changed.values()):
+            for _external, entry in pending:
+                entry.row = None
         self._new.clear()
-        self.session.flush()
+        self._changed.clear()
+
+    def _insert(self, kind: str, pending: list[tuple[str, _Entry]]) -> None:
+        model = MODELS[kind]
+        columns = [prop.key for prop in inspect(model).column_attrs if prop.key != "id"]
+        ids = self.session.scalars(
+            insert(model).returning(model.id, sort_by_parameter_order=True),
+            [{key: row.__dict__[key] for key in columns if key in row.__dict__}
+             for row in (entry.row for _external, entry in pending)]).all()
+        phones = []
+        for (external, entry), local_id in zip(pending, ids, strict=True):
+            entry.local_id = local_id
+            if kind == "patients":
+                phones += [{"patient_id": local_id, "e164": phone.e164, "label": phone.label}
+                           for phone in entry.row.phones]
+            if entry.stored:  # their id pointed at a row deleted since
+                self._changed.setdefault(kind, []).append((external, entry))
+        if phones:
+            self.session.execute(insert(PatientPhone), phones)
+        new_refs = [{"clinic_id": self.clinic.id, "kind": kind, "external_id": external,
+                     "local_id": entry.local_id, "digest": entry.digest, "updated_at": self.now}
+                    for external, entry in pending if not entry.stored]
+        if new_refs:
+            self.session.execute(insert(ExternalRef), new_refs)
+        for _external, entry in pending:
+            entry.stored = True
 
     def forget(self) -> None:
         """After a rollback: what was cached may not be in the database any more."""
         self._refs.clear()
         self._new.clear()
+        self._changed.clear()
 
 
 def _set(row: Any, record: dict[str, Any], *names: str) -> None:
