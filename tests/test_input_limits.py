@@ -308,7 +308,7 @@ def test_call_edits_refuse_text_their_columns_cannot_hold(client: Any, session: 
 
 def test_ids_beyond_the_id_columns_are_404_on_every_id_route(app: Any, client: Any,
                                                               session: Session, world: Any) -> None:
-    routes = [(rule, method) for rule in app.url_map.iter_rules() if "int" in str(rule.rule)
+    routes = [(rule, method) for rule in app.url_map.iter_rules() if "<int:" in str(rule.rule)
               for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})]
     assert len(routes) > 15
     for big in (2**31, 2**63, 10**30):
