@@ -64,13 +64,18 @@ def path(provider: str, token: str) -> str:
     return f"/webhooks/{provider}/c/{token}"
 
 
-def _connection(account: PbxAccount, clinic: Clinic, secret_key: str) -> Connection:
+def _settings(account: PbxAccount, secret_key: str) -> dict[str, Any] | None:
+    """The account's signing settings; None when sealed under an older CALLCENTER_SECRET_KEY
+    (nothing verifies until they are entered again)."""
     try:
-        own = secret_box.unseal(secret_key, PURPOSE, account.sealed_settings)
+        return secret_box.unseal(secret_key, PURPOSE, account.sealed_settings)
     except secret_box.Unreadable:
-        # Sealed under an older CALLCENTER_SECRET_KEY: nothing verifies until it is entered again.
-        own = {}
-    own = {key: value for key, value in own.items() if key in SIGNING_SETTINGS[account.provider]}
+        return None
+
+
+def _connection(account: PbxAccount, clinic: Clinic, secret_key: str) -> Connection:
+    stored = _settings(account, secret_key) or {}
+    own = {key: value for key, value in stored.items() if key in SIGNING_SETTINGS[account.provider]}
     # An account without its secrets must not fall back on the installation's: blank, it refuses.
     own.update({key: own.get(key, "") for key in SIGNING_SETTINGS[account.provider]})
     own.update(REGION=clinic.region, TIMEZONE=clinic.timezone)
@@ -110,12 +115,8 @@ def states(session: Session, clinic_id: int, secret_key: str) -> dict[str, Accou
     """Provider → the clinic's own account with it, for the PBX page and check-config."""
     result = {}
     for account in session.scalars(select(PbxAccount).where(PbxAccount.clinic_id == clinic_id)):
-        try:
-            secret_box.unseal(secret_key, PURPOSE, account.sealed_settings)
-            readable = True
-        except secret_box.Unreadable:
-            readable = False
-        result[account.provider] = AccountState(account.token, readable)
+        result[account.provider] = AccountState(account.token,
+                                                _settings(account, secret_key) is not None)
     return result
 
 
@@ -156,12 +157,7 @@ def save(session: Session, clinic_id: int, provider: str, values: Mapping[str, s
         raise InputError("provider", "unknown provider")
     account = session.scalar(select(PbxAccount).where(PbxAccount.clinic_id == clinic_id,
                                                       PbxAccount.provider == provider))
-    keep: dict[str, str] = {}
-    if account is not None:
-        try:
-            keep = secret_box.unseal(secret_key, PURPOSE, account.sealed_settings)
-        except secret_box.Unreadable:
-            keep = {}
+    keep = (_settings(account, secret_key) if account is not None else None) or {}
     sealed = secret_box.seal(secret_key, PURPOSE, check_values(provider, values, keep))
     if account is None:
         account = PbxAccount(clinic_id=clinic_id, provider=provider,
