@@ -37,6 +37,7 @@ from callcenter.desk import routes as desk
 from callcenter.desk import schedule_routes as desk_schedule
 from callcenter.desk import visits_routes as desk_visits
 from callcenter.exchange import events_routes as events_admin
+from callcenter.exchange import fhir_routes as fhir_admin
 from callcenter.exchange import import_routes as import_admin
 from callcenter.exchange import sync_routes as sync_api
 from callcenter.inbound import api_routes as api_calls
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(services_admin.bp)
     app.register_blueprint(import_admin.bp)
     app.register_blueprint(events_admin.bp)
+    app.register_blueprint(fhir_admin.bp)
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(numbers_admin.bp)
     app.register_blueprint(health.bp)

@@ -17,13 +17,14 @@ from callcenter.access.staff_cli import staff
 from callcenter.core.cli_support import UsageFailure, in_session, settings, with_database
 from callcenter.core.config import ConfigError, describe
 from callcenter.core.logging_setup import configure as configure_logging
+from callcenter.exchange.fhir_cli import fhir
 from callcenter.exchange.import_cli import import_command
 from callcenter.exchange.token_cli import integration_token
 
 log = logging.getLogger("callcenter")
 
 
-@click.group(commands=[init, staff, import_command, integration_token])
+@click.group(commands=[init, staff, import_command, integration_token, fhir])
 def cli() -> None:
     """The clinic front desk's telephony service."""
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -27,7 +28,9 @@ class ExternalRef(Base):
     business, and a re-import finds every row it wrote by one indexed lookup."""
 
     __tablename__ = "external_refs"
-    __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),)
+    # The second: the FHIR write-back finds the server's id of one of our visits.
+    __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),
+                      Index("ix_external_refs_local", "clinic_id", "kind", "local_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
@@ -166,3 +169,55 @@ class EventAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer at all
     response: Mapped[str] = mapped_column(String(300), default="")
+
+
+class FhirConnection(Base):
+    """A clinic's FHIR R4 server: where it is, the bearer token (sealed like a PBX account's
+    settings), how far the pulls have read, and how the last one went (for the admin page).
+
+    `cursors` holds, per resource type, the newest `meta.lastUpdated` a successful pull saw: the
+    server's own clock, so the next pull asks `_lastUpdated=ge…` without trusting ours.
+    `outbox_cursor` is the last outbox event the status write-back looked at."""
+
+    __tablename__ = "fhir_connections"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    sealed_token: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pull_minutes: Mapped[int] = mapped_column(Integer, default=15)  # 0: only by hand
+    cursors: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    outbox_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    # never → running → ok | failed
+    pull_state: Mapped[str] = mapped_column(String(12), default="never")
+    pull_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pull_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pull_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The first refusals of the last pull: [[resource type, id, field, reason], …].
+    pull_refusals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pull_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FhirWriteback(Base):
+    """A visit whose status the FHIR server must learn: one row per visit, set pending again by
+    each change, so the worker always writes the visit's status as it is now (in order, once).
+
+    state: pending → done | failed (given up, or refused by the server)."""
+
+    __tablename__ = "fhir_writebacks"
+    __table_args__ = (UniqueConstraint("clinic_id", "appointment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    fhir_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer at all
+    written: Mapped[str] = mapped_column(String(40), default="")  # what the server now says
+    version: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(String(300), default="")
