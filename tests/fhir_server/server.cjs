@@ -1,8 +1,10 @@
 // A real FHIR R4 server for the connector's tests: Medplum's FHIR router over its in-memory
 // repository, behind node's http.createServer. The router does the FHIR work (search
 // parameters, versions, If-Match, OperationOutcomes); this file only turns HTTP into its
-// requests and its answers into HTTP, and pages searches (MemoryRepository builds no
-// `link.next`). Usage: node server.cjs <node_modules dir> <port>; prints "listening <port>".
+// requests and its answers into HTTP, refuses a wrong bearer token (401) as a real server
+// does, and pages searches (MemoryRepository builds no `link.next`).
+// Usage: node server.cjs <node_modules dir> <port> <token>; prints "listening <port>".
+// POST /__reset empties the repository (one server serves a whole test module).
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
@@ -43,8 +45,7 @@ const router = new FhirRouter();
 const repo = new ValidatingRepository();
 const PAGE = 20;
 const BASE = '/fhir/R4';
-// Set by the tests (POST /__control): refuse every request with this status, e.g. 401.
-let refuseWith = 0;
+const TOKEN = process.argv[4] || '';
 
 function send(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
@@ -71,15 +72,14 @@ function paged(bundle, url, origin) {
 async function handle(req, res, raw) {
   const origin = `http://${req.headers.host}`;
   const url = new URL(req.url, origin);
-  if (url.pathname === '/__control') {
-    refuseWith = Number(JSON.parse(raw || '{}').refuse || 0);
-    return send(res, 200, { refuse: refuseWith });
+  if (url.pathname === '/__reset' && req.method === 'POST') {
+    repo.clear();
+    return send(res, 200, { resourceType: 'OperationOutcome', issue: [] });
   }
-  if (refuseWith) {
-    return send(res, refuseWith, {
+  if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+    return send(res, 401, {
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: refuseWith === 401 ? 'login' : 'exception',
-                details: { text: refuseWith === 401 ? 'Unauthorized' : 'Refused' } }],
+      issue: [{ severity: 'error', code: 'login', details: { text: 'Unauthorized' } }],
     });
   }
   if (!url.pathname.startsWith(BASE)) {
