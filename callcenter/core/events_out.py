@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func
 from sqlalchemy.orm import Session, object_session
 
 from callcenter.core.models import Appointment, EventReceiver, OutboxEvent, Patient
@@ -38,15 +39,27 @@ def patient_data(patient: Patient) -> dict[str, Any]:
             "phones": [{"number": phone.e164, "label": phone.label} for phone in patient.phones]}
 
 
-def _record(session: Session, clinic_id: int, patient_id: int | None, kind: str,
-            data: dict[str, Any], now: datetime) -> OutboxEvent:
+def transaction_id(session: Session) -> ColumnElement[int] | int:
+    """What the event's `xid` is set to: the writing transaction's id on PostgreSQL, evaluated
+    in the INSERT itself; 0 on SQLite, whose single writer commits events in id order."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+    return 0
+
+
+def initial_state(session: Session, clinic_id: int) -> str:
     receiver = session.get(EventReceiver, clinic_id)
     # Without a receiver the event is kept for the changes feed only: configuring one later
     # does not flood it with the past.
-    state = "pending" if receiver is not None and receiver.enabled else "held"
+    return "pending" if receiver is not None and receiver.enabled else "held"
+
+
+def _record(session: Session, clinic_id: int, patient_id: int | None, kind: str,
+            data: dict[str, Any], now: datetime) -> OutboxEvent:
     event = OutboxEvent(uid=str(uuid.uuid4()), clinic_id=clinic_id, patient_id=patient_id,
-                        type=kind, data=data, occurred_at=now, state=state, attempts=0,
-                        next_attempt_at=now)
+                        type=kind, data=data, occurred_at=now,
+                        state=initial_state(session, clinic_id), attempts=0, next_attempt_at=now,
+                        xid=transaction_id(session))
     session.add(event)
     return event
 

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -139,10 +141,18 @@ class OutboxEvent(Base):
     when the clinic had no receiver at the time (the feed still has it)."""
 
     __tablename__ = "outbox_events"
+    __table_args__ = (UniqueConstraint("clinic_id", "dedupe_key"),
+                      Index("ix_outbox_events_feed", "clinic_id", "xid", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    # The writing transaction's id on PostgreSQL (pg_current_xact_id), 0 on SQLite: the changes
+    # feed is ordered by (xid, id) and shows only transactions older than every one still
+    # running, so an event committed late is never passed over (see exchange.feed).
+    xid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # An event that must exist once whoever computes it and however often ("recall:<patient>:<due>").
+    dedupe_key: Mapped[str | None] = mapped_column(String(80))
     # Events of one patient are delivered in order: a failing one holds back the later ones.
     patient_id: Mapped[int | None] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(40))
