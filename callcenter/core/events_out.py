@@ -5,6 +5,7 @@ the changes feed (the sync API) live in `callcenter.exchange`; this low layer on
 every feature may call it.
 
 Changes the clinic's system itself sent (file import, sync API) make no event: it knows them.
+Recalls coming due are computed by the worker's planner, which writes their events (once each).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Text, cast, func
 from sqlalchemy.orm import Session, object_session
 
+from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import Appointment, EventReceiver, OutboxEvent, Patient
 
 
@@ -84,3 +86,20 @@ def patient_created(patient: Patient, now: datetime) -> OutboxEvent:
     return _record(session, patient.clinic_id, patient.id, "patient.created", patient_data(patient),
                    now)
 
+
+
+def recalls_due(session: Session, clinic_id: int, recalls: list[dict[str, Any]], now: datetime) -> int:
+    """A `recall.due` event per recall (each a dict with patient_id and due_date, the rest is
+    the event's data), once: the key (patient, due day) is unique, so a planner that runs again,
+    or two at once, adds nothing. Returns how many were new; the caller commits."""
+    if not recalls:
+        return 0
+    state = initial_state(session, clinic_id)
+    rows = [{"uid": str(uuid.uuid4()), "clinic_id": clinic_id, "patient_id": recall["patient_id"],
+             "type": "recall.due", "data": recall, "occurred_at": now, "state": state,
+             "attempts": 0, "next_attempt_at": now,
+             "dedupe_key": f"recall:{recall['patient_id']}:{recall['due_date']}"}
+            for recall in recalls]
+    statement = (insert_ignoring_conflicts(session, OutboxEvent)
+                 .values(xid=transaction_id(session)).returning(OutboxEvent.id))
+    return len(session.execute(statement, rows).all())
