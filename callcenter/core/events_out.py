@@ -14,11 +14,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Text, cast, func
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select
 from sqlalchemy.orm import Session, object_session
 
 from callcenter.core.db import insert_ignoring_conflicts
-from callcenter.core.models import Appointment, EventReceiver, OutboxEvent, Patient
+from callcenter.core.models import Appointment, EventReceiver, ExternalRef, OutboxEvent, Patient
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -86,6 +86,19 @@ def patient_created(patient: Patient, now: datetime) -> OutboxEvent:
     return _record(session, patient.clinic_id, patient.id, "patient.created", patient_data(patient),
                    now)
 
+
+
+def patient_updated(patient: Patient, changed: list[str], now: datetime) -> OutboxEvent:
+    """A card edited at the desk: the card after the change, the names of the fields that
+    changed, and the clinic's system's own id of the patient when it sent us the card (so a
+    connector finds its record without a lookup table of ours). The caller commits."""
+    session = object_session(patient)
+    assert session is not None and patient.id is not None, "an existing card, in a session"
+    external = session.scalar(select(ExternalRef.external_id).where(
+        ExternalRef.clinic_id == patient.clinic_id, ExternalRef.kind == "patients",
+        ExternalRef.local_id == patient.id))
+    data = {**patient_data(patient), "external_id": external, "changed": changed}
+    return _record(session, patient.clinic_id, patient.id, "patient.updated", data, now)
 
 
 def recalls_due(session: Session, clinic_id: int, recalls: list[dict[str, Any]], now: datetime) -> int:

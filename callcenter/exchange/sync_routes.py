@@ -99,7 +99,7 @@ def _upsert(session: Session, token: IntegrationToken, kind: str,
             records: list[tuple[str, Any]]) -> dict[str, Any]:
     clinic = session.get(Clinic, token.clinic_id)
     assert clinic is not None  # the token's clinic: deleting a clinic deletes its tokens
-    writer = Writer(session, clinic, utcnow())
+    writer = Writer(session, clinic, utcnow(), source="sync")
     ctx = Context.of(clinic)
     results, counts = [], dict.fromkeys(OUTCOMES, 0)
     for index, body in records:

@@ -29,7 +29,9 @@ class ExternalRef(Base):
     business, and a re-import finds every row it wrote by one indexed lookup."""
 
     __tablename__ = "external_refs"
-    __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),)
+    # Their id → ours for upserts; ours → theirs for the events of a card edited here.
+    __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),
+                      Index("ix_external_refs_local", "clinic_id", "kind", "local_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)

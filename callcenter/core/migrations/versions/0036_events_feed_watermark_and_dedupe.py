@@ -1,4 +1,5 @@
-"""events: the writing transaction of each (the changes feed's watermark) and a dedupe key
+"""events: the writing transaction of each (the changes feed's watermark), a dedupe key;
+external refs found by our id
 
 Revision ID: 0036
 Revises: 0028
@@ -27,9 +28,13 @@ def upgrade() -> None:
                                           ['clinic_id', 'dedupe_key'])
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.alter_column('xid', server_default=None)
+    with op.batch_alter_table('external_refs', schema=None) as batch_op:
+        batch_op.create_index('ix_external_refs_local', ['clinic_id', 'kind', 'local_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('external_refs', schema=None) as batch_op:
+        batch_op.drop_index('ix_external_refs_local')
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_outbox_events_clinic_id_dedupe_key'), type_='unique')
         batch_op.drop_index('ix_outbox_events_feed')
