@@ -1,7 +1,9 @@
 """Events out (both databases): a booking at the desk reaches the clinic's receiver, a local HTTP
 server, as an event signed like our own webhooks; with the receiver refusing connections for a
 while, a real `python worker.py` retries until every event arrives once, in order per patient.
-The same events come out of the sync API's changes feed, one clinic's only."""
+The same events come out of the sync API's changes feed, one clinic's only. Issue 16's connector
+acceptance (10,000 patients through the API, then the desk's events through a receiver stopped and
+started again) is the last test."""
 
 from __future__ import annotations
 
@@ -175,6 +177,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _unanswered(session: Session) -> int:
+    """Delivery attempts nothing answered (the receiver down)."""
+    session.expire_all()
+    return int(session.scalar(select(func.count(EventAttempt.id))
+                              .where(EventAttempt.status_code.is_(None))) or 0)
+
+
+def _undelivered(session: Session) -> int:
+    session.expire_all()
+    return int(session.scalar(select(func.count(OutboxEvent.id))
+                              .where(OutboxEvent.state != "delivered")) or 0)
+
+
 def test_receiver_down_then_up_gets_every_event_once_in_order(
         app: Any, client: Any, session: Session, world: w.World, database_url: str,
         redis_url: str, tmp_path: Path) -> None:
@@ -200,20 +215,10 @@ def test_receiver_down_then_up_gets_every_event_once_in_order(
     proc = start_worker(env, tmp_path / "worker.log")
     receiver = None
     try:
-        def refused_a_few() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(EventAttempt.id))
-                                  .where(EventAttempt.status_code.is_(None))) >= 4
-
-        wait_until(refused_a_few, 120, "the worker to try the refusing receiver a few times")
+        wait_until(lambda: _unanswered(session) >= 4, 120,
+                   "the worker to try the refusing receiver a few times")
         receiver = Receiver(port)
-
-        def all_delivered() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(OutboxEvent.id))
-                                  .where(OutboxEvent.state != "delivered")) == 0
-
-        wait_until(all_delivered, 120, "every event to be delivered")
+        wait_until(lambda: _undelivered(session) == 0, 120, "every event to be delivered")
     finally:
         stop_worker(proc)
         if receiver is not None:
@@ -259,14 +264,11 @@ def test_connector_acceptance_ten_thousand_patients_then_desk_events_through_a_r
                      CALLCENTER_EVENTS_RETRY_MAX="2")
     proc = start_worker(env, tmp_path / "worker.log")
 
-    def received(count: int) -> Any:
-        return lambda: len(receiver.received) >= count
-
     try:
         _desk(client, session, world)
         first, second = ids["P-17"], ids["P-4242"]
         visit = _book(client, first, world.doctor.id, _starts(4, 10))
-        wait_until(received(1), 120, "the booking to reach the receiver")
+        wait_until(lambda: len(receiver.received) >= 1, 120, "the booking to reach the receiver")
         [booked] = receiver.received
         assert (booked["type"], booked["patient_id"], booked["data"]["id"]) == (
             "appointment.booked", first, visit)
@@ -280,20 +282,9 @@ def test_connector_acceptance_ten_thousand_patients_then_desk_events_through_a_r
         assert edited.status_code == 303, edited.get_data(as_text=True)
         _book(client, second, world.doctor.id, _starts(4, 12))
 
-        def refused_once() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(EventAttempt.id))
-                                  .where(EventAttempt.status_code.is_(None))) >= 1
-
-        wait_until(refused_once, 120, "the worker to find the receiver down")
+        wait_until(lambda: _unanswered(session) >= 1, 120, "the worker to find the receiver down")
         receiver = Receiver(port)  # started again where it was
-
-        def all_delivered() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(OutboxEvent.id))
-                                  .where(OutboxEvent.state != "delivered")) == 0
-
-        wait_until(all_delivered, 120, "every event to be delivered")
+        wait_until(lambda: _undelivered(session) == 0, 120, "every event to be delivered")
     finally:
         stop_worker(proc)
         receiver.close()

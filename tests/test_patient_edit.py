@@ -118,3 +118,17 @@ def test_another_clinics_card_is_not_found(client: Any, session: Session,
     assert client.post(f"/desk/patients/{patient.id}/edit", data=_form()).status_code == 404
     session.expire_all()
     assert patient.patronymic == "" and patient.sex == Sex.FEMALE
+
+
+def test_erasure_takes_the_card_out_of_its_events(client: Any, session: Session,
+                                                  card: tuple[Patient, str]) -> None:
+    patient, _token = card
+    f.signed_in(client, session, locale="en")
+    assert client.post(f"/desk/patients/{patient.id}/edit", data=_form()).status_code == 303
+    admin = client.application.test_client()
+    f.signed_in(admin, session, role="admin", extension="900", locale="en")
+    erased = admin.post(f"/api/patients/{patient.id}/erase", json={"confirm": True})
+    assert erased.status_code == 200, erased.get_json()
+    [event] = _events(session, "patient.updated")
+    assert event.data == {"id": patient.id, "erased": True}
+    assert client.post(f"/desk/patients/{patient.id}/edit", data=_form()).status_code == 404
