@@ -170,6 +170,7 @@ CHECKS: dict[str, Check] = {
     "desk_card.save_draft": Check(BY_ID, DESK, json={"notes": "typed"}),
     "desk_card.recording": Check(BY_ID, DESK),  # clinic A's call has a recording (clinic_pair)
     "desk_card.patient_calls": Check(BY_ID, DESK),
+    "desk_card.edit_patient": Check(BY_ID, DESK, form={"last_name": "Edited", "first_name": "X"}),
     "desk.wrap_up": Check(BY_ID, DESK, json={"notes": "wrapped"}),
     "desk.book": Check(BY_ID, DESK, json={}),
     "desk.cancel": Check(BY_ID, DESK, json={}),

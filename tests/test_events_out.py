@@ -1,7 +1,9 @@
 """Events out (both databases): a booking at the desk reaches the clinic's receiver, a local HTTP
 server, as an event signed like our own webhooks; with the receiver refusing connections for a
 while, a real `python worker.py` retries until every event arrives once, in order per patient.
-The same events come out of the sync API's changes feed, one clinic's only."""
+The same events come out of the sync API's changes feed, one clinic's only. Issue 16's connector
+acceptance (10,000 patients through the API, then the desk's events through a receiver stopped and
+started again) is the last test."""
 
 from __future__ import annotations
 
@@ -175,6 +177,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _unanswered(session: Session) -> int:
+    """Delivery attempts nothing answered (the receiver down)."""
+    session.expire_all()
+    return int(session.scalar(select(func.count(EventAttempt.id))
+                              .where(EventAttempt.status_code.is_(None))) or 0)
+
+
+def _undelivered(session: Session) -> int:
+    session.expire_all()
+    return int(session.scalar(select(func.count(OutboxEvent.id))
+                              .where(OutboxEvent.state != "delivered")) or 0)
+
+
 def test_receiver_down_then_up_gets_every_event_once_in_order(
         app: Any, client: Any, session: Session, world: w.World, database_url: str,
         redis_url: str, tmp_path: Path) -> None:
@@ -200,20 +215,10 @@ def test_receiver_down_then_up_gets_every_event_once_in_order(
     proc = start_worker(env, tmp_path / "worker.log")
     receiver = None
     try:
-        def refused_a_few() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(EventAttempt.id))
-                                  .where(EventAttempt.status_code.is_(None))) >= 4
-
-        wait_until(refused_a_few, 120, "the worker to try the refusing receiver a few times")
+        wait_until(lambda: _unanswered(session) >= 4, 120,
+                   "the worker to try the refusing receiver a few times")
         receiver = Receiver(port)
-
-        def all_delivered() -> bool:
-            session.expire_all()
-            return session.scalar(select(func.count(OutboxEvent.id))
-                                  .where(OutboxEvent.state != "delivered")) == 0
-
-        wait_until(all_delivered, 120, "every event to be delivered")
+        wait_until(lambda: _undelivered(session) == 0, 120, "every event to be delivered")
     finally:
         stop_worker(proc)
         if receiver is not None:
@@ -228,3 +233,69 @@ def test_receiver_down_then_up_gets_every_event_once_in_order(
     failed_first = session.scalar(select(func.min(EventAttempt.event_id))
                                   .where(EventAttempt.status_code.is_(None)))
     assert failed_first == events[0].id  # the first event was refused, then retried and delivered
+
+
+def test_connector_acceptance_ten_thousand_patients_then_desk_events_through_a_restarted_receiver(
+        app: Any, client: Any, session: Session, world: w.World, database_url: str,
+        redis_url: str, tmp_path: Path) -> None:
+    """Issue 16's acceptance: a client upserts 10,000 patients in batches through the API; a
+    booking at the desk reaches the receiver as a signed event; the receiver stopped and started
+    again gets every event once. A real `python worker.py` delivers; the receiver is a real HTTP
+    server checking each signature."""
+    _, token = create_token(session, world.clinic.id, "IDENT")
+    session.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    ids: dict[str, int] = {}
+    for start in range(0, 10_000, 1000):
+        batch = [{"external_id": f"P-{n}", "last_name": f"Пациент{n}", "first_name": "Тест",
+                  "phones": [{"number": f"+7 916 {n:07d}", "label": "mobile"}]}
+                 for n in range(start, start + 1000)]
+        answer = client.post("/api/sync/patients", json={"records": batch},
+                             headers={**auth, "Idempotency-Key": f"batch-{start}"})
+        assert answer.status_code == 200 and answer.json["counts"]["created"] == 1000, answer.json
+        ids.update({r["external_id"]: r["id"] for r in answer.json["results"]})
+    assert len(set(ids.values())) == 10_000
+    assert session.scalar(select(func.count(OutboxEvent.id))) == 0  # theirs: nothing echoed back
+
+    receiver = Receiver()
+    port = receiver.server.server_port
+    _configure(app, session, world, receiver.url)
+    env = worker_env(database_url, redis_url, tmp_path, CALLCENTER_EVENTS_RETRY_SECONDS="1",
+                     CALLCENTER_EVENTS_RETRY_MAX="2")
+    proc = start_worker(env, tmp_path / "worker.log")
+
+    try:
+        _desk(client, session, world)
+        first, second = ids["P-17"], ids["P-4242"]
+        visit = _book(client, first, world.doctor.id, _starts(4, 10))
+        wait_until(lambda: len(receiver.received) >= 1, 120, "the booking to reach the receiver")
+        [booked] = receiver.received
+        assert (booked["type"], booked["patient_id"], booked["data"]["id"]) == (
+            "appointment.booked", first, visit)
+
+        receiver.close()  # the clinic's system goes down; the desk carries on
+        moved = client.post(f"/api/desk/appointments/{visit}/move", json={"starts_at": _starts(5, 11)})
+        assert moved.status_code == 200, moved.get_data(as_text=True)
+        edited = client.post(f"/desk/patients/{first}/edit", data={
+            "last_name": "Пациент17", "first_name": "Тест", "phone": ["+79160000017", "+74950000017"],
+            "phone_label": ["mobile", "home"], "consent_calls": "1", "language": "ru", "sex": "unknown"})
+        assert edited.status_code == 303, edited.get_data(as_text=True)
+        _book(client, second, world.doctor.id, _starts(4, 12))
+
+        wait_until(lambda: _unanswered(session) >= 1, 120, "the worker to find the receiver down")
+        receiver = Receiver(port)  # started again where it was
+        wait_until(lambda: _undelivered(session) == 0, 120, "every event to be delivered")
+    finally:
+        stop_worker(proc)
+        receiver.close()
+    session.expire_all()
+    events = session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+    assert [e.type for e in events] == ["appointment.booked", "appointment.rescheduled",
+                                        "patient.updated", "appointment.booked"]
+    got = [booked["id"], *(e["id"] for e in receiver.received)]
+    assert sorted(got) == sorted(e.uid for e in events) and len(got) == len(set(got))  # once each
+    assert receiver.refused == []  # every delivery carried a valid signature
+    update = next(e for e in receiver.received if e["type"] == "patient.updated")
+    assert update["data"]["external_id"] == "P-17" and update["data"]["changed"] == ["phones"]
+    theirs = [e["sequence"] for e in [booked, *receiver.received] if e["patient_id"] == first]
+    assert theirs == sorted(theirs)  # in order per patient

@@ -141,6 +141,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "desk_card.save_draft": DESK,
     "desk_card.recording": DESK,
     "desk_card.patient_calls": DESK,
+    "desk_card.edit_patient": DESK,
     "desk.wrap_up": DESK,
     "desk.book": DESK,
     "desk.cancel": DESK,

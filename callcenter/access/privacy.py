@@ -15,6 +15,8 @@ Erasure keeps the rows that statistics are built from and removes what identifie
   patient asked us never to call is still never called if it comes back (a suppression list);
 - their text messages lose the words and the number (one still waiting is cancelled); the raw
   provider callbacks of texts are not scrubbed yet;
+- events of the card for the clinic's system (patient.created, patient.updated) lose the card's
+  data, sent or not;
 - the audit trail stays: it holds who saw the card, not what was on it.
 """
 
@@ -44,6 +46,7 @@ from callcenter.core.models import (
     Message,
     MessageStatus,
     OptOut,
+    OutboxEvent,
     Patient,
     PatientPhone,
     RawWebhook,
@@ -139,6 +142,11 @@ def erase(session: Session, patient_id: int, staff_id: int | None, now: datetime
             message.status, message.error = MessageStatus.CANCELLED, "erased"
     for row in _rows(session, Treatment, Treatment.patient_id == patient.id):
         row.notes = ""
+    # Events for the clinic's system hold the card as it was (names, phones): an event still to
+    # be sent goes out without them, and none is kept with them.
+    for event in _rows(session, OutboxEvent, (OutboxEvent.patient_id == patient.id)
+                       & OutboxEvent.type.startswith("patient.")):
+        event.data = {"id": patient.id, "erased": True}
     patient.last_name = patient.first_name = patient.patronymic = patient.notes = ""
     patient.birth_date, patient.sex = None, Sex.UNKNOWN
     patient.consent_calls = patient.consent_marketing = False

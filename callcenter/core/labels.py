@@ -16,3 +16,6 @@ PURPOSES: dict[str, str] = {
     "missed_call": N_("missed call"),
     "gap_fill": N_("free slot offer"),
 }
+
+# A patient's or staff member's language, named in itself (whoever reads the page).
+LANGUAGE_NAMES: dict[str, str] = {"ru": "Русский", "en": "English", "zh": "中文"}

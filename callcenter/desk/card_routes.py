@@ -1,16 +1,17 @@
-"""The call card's own routes: its draft, the new-patient form, the recording played through the
-service, and the patient's call history page."""
+"""The call card's own routes: its draft, the new-patient form, the patient's edit form, the
+recording played through the service, and the patient's call history page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
 from callcenter.access.audit import record as audit
 from callcenter.access.auth import require_role
+from callcenter.core import patient_records
 from callcenter.core.i18n import N_, t
-from callcenter.core.inputs import optional_text, text
-from callcenter.core.labels import PURPOSES
-from callcenter.core.models import Call, CallDraft, CallOutcome, utcnow
+from callcenter.core.inputs import FieldError, optional_text, text
+from callcenter.core.labels import LANGUAGE_NAMES, PURPOSES
+from callcenter.core.models import Call, CallDraft, CallOutcome, Sex, utcnow
 from callcenter.core.web import db
 from callcenter.desk import drafts, history
 from callcenter.desk import patient_form as form
@@ -73,6 +74,40 @@ def new_patient(call_id: int) -> Response | tuple[Response, int]:
           anyway=body.get("create_anyway") is True)
     db().commit()
     return card_response(call_id, "new_patient")
+
+
+@bp.route("/desk/patients/<int:patient_id>/edit", methods=["GET", "POST"])
+@require_role(*DESK)
+def edit_patient(patient_id: int) -> Response | tuple[str, int]:
+    """The card's edit form: names, birth date, sex, language, numbers with labels, consents and
+    notes, checked as the new-patient form is; a refusal shows the form again with the field
+    named in the staff member's language. Saved: audited (the fields changed, not their values)
+    and told to the clinic's system (patient.updated)."""
+    patient = patient_by_id(patient_id)
+    lang, values, problem = locale(), form.form_values(patient), None
+    if request.method == "POST":
+        values = form.form_body(request.form, request.form.getlist("phone"),
+                                request.form.getlist("phone_label"))
+        try:
+            changes = form.read_edit(values, clinic(patient.clinic_id), utcnow())
+            changed = patient_records.update(patient, changes, utcnow())
+        except FieldError as exc:
+            problem = {"field": exc.field, "message": exc.localized(lang)}
+        else:
+            audit(db(), staff().id, "edit_patient", "patient", patient.id, via="card_page",
+                  changed=",".join(changed))
+            db().commit()
+            return redirect(f"/desk/patients/{patient.id}", 303)  # type: ignore[return-value]
+    else:
+        audit(db(), staff().id, "view_patient", "patient", patient.id, via="edit_form")
+        db().commit()
+    page = render_template("desk/patient_edit.html", locale=lang, patient_id=patient.id,
+                           name=full_name(patient), values=values, problem=problem,
+                           texts=desk_texts(lang), languages=LANGUAGE_NAMES,
+                           labels=form.PHONE_LABELS, sexes=[s.value for s in Sex],
+                           rows=max(min(len(values["phones"]) + 1, form.MOST_PHONES),
+                                    len(values["phones"])))
+    return page, 400 if problem else 200
 
 
 @bp.get("/desk/calls/<int:call_id>/recording")

@@ -1,8 +1,10 @@
-"""The desk's new-patient form, read from its JSON body: every field checked and, when wrong,
-refused naming the field (in the staff member's language through DeskError's msgid)."""
+"""The desk's patient forms: the new-patient form (JSON) and the card's edit form (HTML), read
+with the same checks: every field checked and, when wrong, refused naming the field (in the
+staff member's language through DeskError's msgid)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +19,8 @@ from callcenter.inbound.leads import PHONE_LABELS, NewPatient
 MOST_PHONES = 6
 MOST_DIGITS_TEXT = 40  # "+7 (903) 000-11-22 ext. 5" and the like
 OLDEST = date(1900, 1, 1)
+EDIT_FIELDS = ("last_name", "first_name", "patronymic", "notes", "language", "sex", "birth_date")
+CONSENTS = ("consent_calls", "consent_marketing")
 
 
 def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> str | None:
@@ -77,3 +81,41 @@ def read(body: dict[str, Any], clinic: Clinic, now: datetime) -> NewPatient:
         **names, language=_choice(body, "language", LOCALES),
         sex=Sex(_choice(body, "sex", tuple(s.value for s in Sex)) or Sex.UNKNOWN),
         birth_date=_birth_date(body, today), phones=_phones(body, clinic.region))
+
+
+def form_body(form: Mapping[str, Any], numbers: list[str], labels: list[str]) -> dict[str, Any]:
+    """The card's edit form (a plain HTML form) as the JSON body `read` checks; empty phone rows
+    are left out, and an unticked box is a "no"."""
+    body: dict[str, Any] = {name: form.get(name, "") for name in EDIT_FIELDS}
+    body["phones"] = [{"number": number, "label": label}
+                      for number, label in zip(numbers, labels, strict=False) if number.strip()]
+    for name in CONSENTS:
+        body[name] = form.get(name) == "1"
+    return body
+
+
+def form_values(patient: Patient) -> dict[str, Any]:
+    """The card as the edit form shows it first."""
+    return {"last_name": patient.last_name, "first_name": patient.first_name,
+            "patronymic": patient.patronymic, "notes": patient.notes,
+            "language": patient.preferred_language, "sex": patient.sex.value,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
+            "phones": [{"number": p.e164, "label": p.label} for p in patient.phones],
+            **{name: bool(getattr(patient, name)) for name in CONSENTS}}
+
+
+def read_edit(body: dict[str, Any], clinic: Clinic, now: datetime) -> dict[str, Any]:
+    """The edit form's changes for `core.patient_records.update`, checked as the new-patient
+    form is (`read`), with the consents; a language left out keeps the card's."""
+    given = read(body, clinic, now)
+    changes: dict[str, Any] = {
+        "last_name": given.last_name, "first_name": given.first_name,
+        "patronymic": given.patronymic, "notes": given.notes, "sex": given.sex,
+        "birth_date": given.birth_date, "phones": given.phones}
+    if given.language is not None:
+        changes["preferred_language"] = given.language
+    for name in CONSENTS:
+        if not isinstance(body.get(name), bool):
+            raise DeskError(name, "expected true or false")
+        changes[name] = body[name]
+    return changes

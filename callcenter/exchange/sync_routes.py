@@ -11,16 +11,16 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
 from callcenter.core import clinic_scope
 from callcenter.core.inputs import InputError
-from callcenter.core.models import Clinic, IdempotentRequest, IntegrationToken, OutboxEvent, utcnow
+from callcenter.core.models import Clinic, IdempotentRequest, IntegrationToken, utcnow
 from callcenter.core.ratelimit import Limit, RedisCounters, hit
 from callcenter.core.web import db, runtime
+from callcenter.exchange import feed
 from callcenter.exchange.columns import KINDS, SYNONYMS
 from callcenter.exchange.delivery import envelope
 from callcenter.exchange.records import BUILDERS, Cells, Context
@@ -99,7 +99,7 @@ def _upsert(session: Session, token: IntegrationToken, kind: str,
             records: list[tuple[str, Any]]) -> dict[str, Any]:
     clinic = session.get(Clinic, token.clinic_id)
     assert clinic is not None  # the token's clinic: deleting a clinic deletes its tokens
-    writer = Writer(session, clinic, utcnow())
+    writer = Writer(session, clinic, utcnow(), source="sync")
     ctx = Context.of(clinic)
     results, counts = [], dict.fromkeys(OUTCOMES, 0)
     for index, body in records:
@@ -196,17 +196,10 @@ def changes() -> tuple[Response, int]:
     if isinstance(allowed[0], Response):
         return allowed  # type: ignore[return-value]
     session, token = allowed  # type: ignore[misc]
-    since, limit = request.args.get("since", "0").strip() or "0", request.args.get("limit", "100")
-    if not since.isascii() or not since.isdigit() or len(since) > 18:
-        return _refusal(400, "invalid_request", "not a cursor this API gave", "since")
+    limit = request.args.get("limit", "100")
     if not limit.isascii() or not limit.isdigit() or not 0 < int(limit) <= MAX_BATCH:
         return _refusal(400, "invalid_request", f"from 1 to {MAX_BATCH}", "limit")
-    rows = session.scalars(
-        select(OutboxEvent).where(OutboxEvent.clinic_id == token.clinic_id,
-                                  OutboxEvent.id > int(since))
-        .order_by(OutboxEvent.id).limit(int(limit) + 1)).all()
-    shown = rows[:int(limit)]
+    page = feed.changes(session, token.clinic_id, request.args.get("since", ""), int(limit))
     session.commit()  # the token's last use
-    return jsonify({"changes": [envelope(event) for event in shown],
-                    "next": str(shown[-1].id) if shown else since,
-                    "more": len(rows) > len(shown)}), 200
+    return jsonify({"changes": [envelope(event) for event in page.events], "next": page.next,
+                    "more": page.more}), 200

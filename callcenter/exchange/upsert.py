@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core import patient_records
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import InputError
 from callcenter.core.models import (
@@ -70,6 +71,9 @@ class Writer:
     session: Session
     clinic: Clinic
     now: datetime
+    # Who sent the records ("import", "sync", a connector's name): the clinic's own system, so
+    # the changes make no events (core.patient_records).
+    source: str = "import"
     _refs: dict[str, dict[str, _Entry]] = field(default_factory=dict)
     _new: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
     _changed: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
@@ -190,14 +194,10 @@ def _set(row: Any, record: dict[str, Any], *names: str) -> None:
 
 
 def _patient(writer: Writer, row: Patient, record: dict[str, Any]) -> None:
-    _set(row, record, "last_name", "first_name", "patronymic", "birth_date", "sex",
-         "preferred_language", "consent_calls", "consent_marketing", "notes")
-    if "phones" in record:
-        wanted = dict(record["phones"])  # one number once; its first label wins
-        kept = [phone for phone in row.phones if phone.e164 in wanted]
-        for phone in kept:
-            phone.label = wanted.pop(phone.e164)
-        row.phones = kept + [PatientPhone(e164=e164, label=label) for e164, label in wanted.items()]
+    # An empty cell (None) keeps what the card has, as a missing column does.
+    patient_records.update(row, {name: value for name, value in record.items()
+                                 if name != "external_id" and value is not None},
+                           writer.now, writer.source)
 
 
 def _doctor(writer: Writer, row: Staff, record: dict[str, Any]) -> None:

@@ -42,7 +42,7 @@ from callcenter.core.models import (
 from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
-from callcenter.outbound import control, dial_rules, gap_fill, lists, prompts
+from callcenter.outbound import control, dial_rules, gap_fill, lists, prompts, recall_events
 from callcenter.outbound.dial_reasons import STOPS_CAMPAIGN, DialFailure, Reason
 from callcenter.outbound.dialers import Dialer, DialRequest, dialer_for
 from callcenter.outbound.dialers.sip import dial_seconds
@@ -118,6 +118,7 @@ def build_lists(session: Session, connection: Redis, clinic: Clinic, now: dateti
     daily_due = local.strftime("%H:%M") >= config["LISTS_AT"] and not connection.exists(marker)
     if daily_due:
         purposes += lists.DAILY
+        recall_events.announce(session, clinic, now, settings)
     added = 0
     for purpose in purposes:
         tasks = BUILDERS[purpose](session, clinic, now, settings)

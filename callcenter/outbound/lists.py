@@ -228,12 +228,11 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
                              settings)
 
 
-def build_recalls(session: Session, clinic: Clinic, now: datetime,
-                  settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
-    """Preventive check-up invitations 6 / 12 months after a patient's last treatment."""
-    calendar = clinic_calendar(session, clinic)
-    today = calendar.local_day(now)
-    dues = _catch_up_days(today, settings)
+def due_recalls(session: Session, clinic: Clinic, now: datetime,
+                settings: ListSettings = DEFAULT_SETTINGS) -> dict[tuple[int, date], int]:
+    """(patient, due day) → the treatment it follows: check-ups due 6 / 12 months after a
+    patient's last treatment, today on the clinic's calendar or in the catch-up days."""
+    dues = _catch_up_days(clinic_calendar(session, clinic).local_day(now), settings)
     performed = {due - timedelta(days=days) for due in dues for days in settings.recall_days}
     later = aliased(Treatment)
     rows = session.execute(
@@ -248,8 +247,17 @@ def build_recalls(session: Session, clinic: Clinic, now: datetime,
             due = performed_on + timedelta(days=days)
             if due in dues:
                 found.setdefault((patient_id, due), treatment_id)
+    return found
+
+
+def build_recalls(session: Session, clinic: Clinic, now: datetime,
+                  settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+    """Preventive check-up invitations 6 / 12 months after a patient's last treatment."""
+    calendar = clinic_calendar(session, clinic)
+    today = calendar.local_day(now)
+    found = due_recalls(session, clinic, now, settings)
     # A follow-up call the same day already invites the patient: one call, not two.
-    follow_ups = _existing(session, clinic.id, TaskPurpose.FOLLOW_UP, dues)
+    follow_ups = _existing(session, clinic.id, TaskPurpose.FOLLOW_UP, _catch_up_days(today, settings))
     found = {key: tid for key, tid in found.items() if key not in follow_ups}
     return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.RECALL, found,
                              settings)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -28,7 +29,8 @@ class ExternalRef(Base):
     business, and a re-import finds every row it wrote by one indexed lookup."""
 
     __tablename__ = "external_refs"
-    # The second: the FHIR write-back finds the server's id of one of our visits.
+    # Their id → ours for upserts; ours → theirs for the FHIR write-back and the events of a
+    # card edited here.
     __table_args__ = (UniqueConstraint("clinic_id", "kind", "external_id"),
                       Index("ix_external_refs_local", "clinic_id", "kind", "local_id"))
 
@@ -142,10 +144,18 @@ class OutboxEvent(Base):
     when the clinic had no receiver at the time (the feed still has it)."""
 
     __tablename__ = "outbox_events"
+    __table_args__ = (UniqueConstraint("clinic_id", "dedupe_key"),
+                      Index("ix_outbox_events_feed", "clinic_id", "xid", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    # The writing transaction's id on PostgreSQL (pg_current_xact_id), 0 on SQLite: the changes
+    # feed is ordered by (xid, id) and shows only transactions older than every one still
+    # running, so an event committed late is never passed over (see exchange.feed).
+    xid: Mapped[int] = mapped_column(BigInteger, default=0)
+    # An event that must exist once whoever computes it and however often ("recall:<patient>:<due>").
+    dedupe_key: Mapped[str | None] = mapped_column(String(80))
     # Events of one patient are delivered in order: a failing one holds back the later ones.
     patient_id: Mapped[int | None] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(40))
