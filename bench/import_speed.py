@@ -110,7 +110,7 @@ def _import_all(sessions: Any, clinic_id: int, folder: Path) -> list[tuple[str, 
     out = []
     for kind in KINDS:
         started = time.perf_counter()
-        table = read_table((folder / f"{kind}.csv").read_bytes(), f"{kind}.csv")
+        table = read_table(folder / f"{kind}.csv", f"{kind}.csv")
         with sessions() as session:
             result = run_import(session, session.get(Clinic, clinic_id), kind, table, via="cli")
         out.append((kind, time.perf_counter() - started, result.total, result.counts, _peak_mb()))

@@ -200,3 +200,17 @@ BUILDERS: dict[str, Callable[[Cells, Context], dict[str, Any]]] = {
     "patients": patient, "doctors": doctor, "services": service,
     "appointments": appointment, "treatments": treatment,
 }
+
+
+REFERENCES = {"patient_id": "patients", "doctor_id": "doctors", "appointment_id": "appointments"}
+
+
+def lookups(kind: str, rows: list[Cells]) -> dict[str, set[str]]:
+    """{kind: external ids} the rows name (their own and the rows they point at), to look up
+    at once; a cell that is no valid id is looked up for nothing and refused later."""
+    wanted: dict[str, set[str]] = {}
+    for name, target in (("external_id", kind), *REFERENCES.items()):
+        ids = {str(cell).strip() for cells in rows if (cell := _one(cells, name)) not in (None, "")}
+        if ids:
+            wanted.setdefault(target, set()).update(ids)
+    return wanted
