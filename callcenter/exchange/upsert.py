@@ -46,9 +46,12 @@ MISSING = {"patients": N_("no patient with id '{value}' was imported"),
            "appointments": N_("no visit with id '{value}' was imported")}
 
 
+# One encoder for every digest: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def digest(record: dict[str, Any]) -> str:
-    canonical = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(record).encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)

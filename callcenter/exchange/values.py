@@ -61,9 +61,11 @@ PHONE_LABEL = re.compile(r"^\s*(?:(?P<pre>[^\d+:()]+):)?\s*(?P<number>[^()]+?)\s
 
 
 def text(value: Cell, field: str, limit: int = TEXT_LIMIT) -> str:
-    result = "" if value is None else str(value).strip()
+    result = value.strip() if type(value) is str else "" if value is None else str(value).strip()
     if len(result) > limit:
         raise InputError(field, "longer than {most} characters", most=limit)
+    if result.isascii() and "\x00" not in result:
+        return result  # most cells (ids, dates, numbers): nothing `problem` could find
     found = problem(result)
     if found:
         raise InputError(field, found)
