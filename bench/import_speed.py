@@ -135,6 +135,13 @@ def _cpu(backends: set[int]) -> float:
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across fork
+    and exec, so a spawned child starts with its parent's peak (the generator's, which holds
+    every row of a file while writing it)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
