@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import ARRAY, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.i18n import N_
@@ -39,6 +39,7 @@ OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
 MODELS: dict[str, type] = {"patients": Patient, "doctors": Staff, "services": Service,
                            "appointments": Appointment, "treatments": Treatment}
 LOOKUP_CHUNK = 500  # external ids per IN (…): well under every database's bound-parameter limit
+FRESH_STATISTICS = 10_000  # external ids written before PostgreSQL is told to re-count again
 
 
 MISSING = {"patients": N_("no patient with id '{value}' was imported"),
@@ -78,6 +79,8 @@ class Writer:
     _known: dict[str, dict[str, _Entry | None]] = field(default_factory=dict)
     _new: dict[str, list[tuple[str, _Entry, dict[str, Any]]]] = field(default_factory=dict)
     _changed: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
+    _refs_written: int = 0
+    _analyze_at: int = 0  # the first batch's end, then each time the references doubled
 
     def prefetch(self, wanted: Mapping[str, Iterable[str]]) -> None:
         """Look up these external ids of each kind ({kind: ids}) in one query per kind."""
@@ -90,7 +93,7 @@ class Writer:
                 rows = self.session.execute(select(
                     refs.c.external_id, refs.c.local_id, refs.c.digest).where(
                     refs.c.clinic_id == self.clinic.id, refs.c.kind == kind,
-                    refs.c.external_id.in_(chunk)))
+                    _among(self.session, refs.c.external_id, chunk)))
                 for external, local_id, signature in rows:
                     known[external] = _Entry(local_id, signature, True)
                 for external in chunk:
@@ -164,6 +167,12 @@ class Writer:
         """Write what is pending and let the batch's lookups go."""
         self.flush()
         self._known.clear()
+        if self._refs_written >= self._analyze_at and not _sqlite(self.session):
+            # A first import grows external_refs from nothing faster than autovacuum re-counts
+            # it; on the statistics of a near-empty table PostgreSQL looks up a batch's ids by
+            # scanning the clinic's every reference (seconds a batch, not milliseconds).
+            self.session.execute(text("ANALYZE external_refs"))
+            self._analyze_at = max(FRESH_STATISTICS, 2 * self._refs_written)
 
     def _insert(self, kind: str, pending: list[tuple[str, _Entry, dict[str, Any]]]) -> None:
         table: Table = MODELS[kind].__table__
@@ -184,6 +193,7 @@ class Writer:
                     for external, entry, _values in pending if not entry.stored]
         if new_refs:
             self.session.execute(insert(ExternalRef.__table__), new_refs)
+            self._refs_written += len(new_refs)
         for _external, entry, _values in pending:
             entry.stored = True
 
@@ -206,15 +216,34 @@ def _uniform(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row if len(row) == len(keys) else {**fill, **row} for row in rows]
 
 
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _among(session: Session, column: Any, values: list[str]) -> Any:
+    """`column IN (values)`; on PostgreSQL one array parameter, so that the statement is the
+    same text every batch (psycopg re-parses each new text, and a 500-value IN is a new text
+    whenever the count differs)."""
+    if _sqlite(session):
+        return column.in_(values)
+    return column == any_(bindparam("among", values, type_=ARRAY(column.type)))
+
+
 def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """The new rows' ids, in the rows' order."""
-    if session.get_bind().dialect.name == "sqlite":
+    """Insert the rows; their new ids, in the rows' order."""
+    if _sqlite(session):
         # Asked for the rows' order, SQLAlchemy inserts one row per statement on SQLite. SQLite
         # gives a new row the largest id + 1 (sqlite.org/autoinc.html) and inserts a statement's
         # rows in order, so the ids sorted are in the rows' order: one statement, then a sort.
         return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
-    return list(session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    # PostgreSQL: the ids drawn from the column's own sequence first, then a plain executemany
+    # (one prepared statement, pipelined). INSERT … RETURNING in the rows' order would send a
+    # statement of 500 rows' placeholders that psycopg parses again on every batch.
+    ids = list(session.scalars(
+        select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+            func.generate_series(1, len(rows)))))
+    session.execute(insert(table), [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
+    return ids
 
 
 def _assign(row: Any, values: dict[str, Any]) -> None:
