@@ -76,6 +76,18 @@ def _cells(row: list[Cell], plan: list[tuple[int, str]]) -> Cells:
     return cells
 
 
+def _signed(kind: str, number: int, row: list[Cell],
+            cells: Cells) -> tuple[int, list[Cell], Cells, str, str | InputError]:
+    """The row with its external id and its signature (or why it has none). The raw cells sign
+    the row: an unchanged row is known before parsing its phones and dates, which is most of
+    the work of a re-import."""
+    try:
+        external = values.external_id((cells.get("external_id") or [None])[0])
+    except InputError as exc:
+        return number, row, cells, "", exc
+    return number, row, cells, external, digest({"kind": kind, "cells": cells})
+
+
 def _batches(rows: Iterator[list[Cell]], size: int) -> Iterator[list[tuple[int, list[Cell]]]]:
     numbered = enumerate(rows, start=2)  # as a spreadsheet shows it: the header is row 1
     while chunk := list(islice(numbered, size)):
@@ -116,14 +128,16 @@ def _run(session: Session, clinic: Clinic, kind: str, table: Table,
     done = 0
     try:
         for chunk in _batches(table.rows(), batch):
-            rows = [(number, row, _cells(row, plan)) for number, row in chunk]
-            writer.prefetch(lookups(kind, [cells for _number, _row, cells in rows]))
-            for number, row, cells in rows:
+            rows = [_signed(kind, number, row, _cells(row, plan)) for number, row in chunk]
+            writer.prefetch({kind: {external for *_rest, external, _sign in rows if external}})
+            # The rows they point at are looked up only for the rows that changed: in a
+            # re-import, none.
+            writer.prefetch(lookups(kind, [cells for _n, _row, cells, external, sign in rows
+                                           if external and not writer.unchanged(kind, external, sign)]))
+            for number, row, cells, external, signature in rows:
                 try:
-                    # The raw cells sign the row: an unchanged row is known before parsing its
-                    # phones and dates, which is most of the work of a re-import.
-                    signature = digest({"kind": kind, "cells": cells})
-                    external = values.external_id((cells.get("external_id") or [None])[0])
+                    if isinstance(signature, InputError):
+                        raise signature
                     outcome = (UNCHANGED if writer.unchanged(kind, external, signature)
                                else writer.upsert(kind, build(cells, ctx), signature))
                     field_name = reason = ""
