@@ -30,7 +30,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+import psutil
+from sqlalchemy import event, insert, select
 
 from bench.table import print_table
 from callcenter.core import migrate
@@ -106,19 +107,41 @@ def generate(folder: Path, patients: int, visits: int, treatments: int) -> dict[
     return {"phones": phones}
 
 
-def _import_all(sessions: Any, clinic_id: int, folder: Path) -> list[tuple[str, float, int, dict[str, int]]]:
+def _import_all(sessions: Any, clinic_id: int, folder: Path,
+                backends: set[int]) -> list[tuple[Any, ...]]:
     out = []
     for kind in KINDS:
-        started = time.perf_counter()
-        table = read_table((folder / f"{kind}.csv").read_bytes(), f"{kind}.csv")
+        started, cpu = time.perf_counter(), _cpu(backends)
+        table = read_table(folder / f"{kind}.csv", f"{kind}.csv")
         with sessions() as session:
             result = run_import(session, session.get(Clinic, clinic_id), kind, table, via="cli")
-        out.append((kind, time.perf_counter() - started, result.total, result.counts, _peak_mb()))
+        out.append((kind, time.perf_counter() - started, result.total, result.counts, _peak_mb(),
+                    _cpu(backends) - cpu))
         del table, result
     return out
 
 
+def _cpu(backends: set[int]) -> float:
+    """CPU seconds of this process and of the PostgreSQL backends serving it: on a shared,
+    loaded machine the wall clock says how long the others let us run, this what we needed."""
+    spent = time.process_time()
+    for pid in backends:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        spent += times.user + times.system
+    return spent
+
+
 def _peak_mb() -> float:
+    """This process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across fork
+    and exec, so a spawned child starts with its parent's peak (the generator's, which holds
+    every row of a file while writing it)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -144,6 +167,13 @@ def job(url: str, folder: Path, profile: bool, results: Any) -> None:
     """One database's run, in a process of its own (its peak RSS is the job's)."""
     migrate.upgrade(url)
     engine = make_engine(url)
+    backends: set[int] = set()
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _backend(connection: Any, _record: Any) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backends.add(cursor.fetchone()[0])
     sessions = make_session_factory(engine)
     with sessions() as session:
         clinic_id, bare_clinic = f.clinic(session).id, f.clinic(session, name="bare").id
@@ -152,12 +182,12 @@ def job(url: str, folder: Path, profile: bool, results: Any) -> None:
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    first = _import_all(sessions, clinic_id, folder)
+    first = _import_all(sessions, clinic_id, folder, backends)
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
     load.append(os.getloadavg()[0])
-    again = _import_all(sessions, clinic_id, folder)
+    again = _import_all(sessions, clinic_id, folder, backends)
     load.append(os.getloadavg()[0])
     peak = _peak_mb()  # the import's own: the baseline below reads a whole file too
     bare_seconds, bare_rows = _bare(sessions, bare_clinic, folder)
@@ -184,17 +214,17 @@ def _run(url: str, folder: Path, profile: bool) -> dict[str, Any]:
 def _report(name: str, run: dict[str, Any]) -> None:
     rows: list[list[object]] = []
     for label, phase in (("first import", run["first"]), ("re-import", run["again"])):
-        for kind, seconds, total, counts, peak in phase:
-            rows.append([label, kind, total, round(seconds, 1), round(total / seconds),
-                         counts["created"], counts["updated"], counts["unchanged"],
-                         counts["refused"], round(peak)])
+        for kind, seconds, total, counts, peak, cpu in phase:
+            rows.append([label, kind, total, round(seconds, 1), round(cpu, 1),
+                         round(total / seconds), counts["created"], counts["updated"],
+                         counts["unchanged"], counts["refused"], round(peak)])
         rows.append([label, "all", sum(p[2] for p in phase), round(sum(p[1] for p in phase), 1),
-                     "", "", "", "", "", ""])
+                     round(sum(p[5] for p in phase), 1), "", "", "", "", "", ""])
     bare_seconds, bare_rows = run["bare"]
-    rows.append(["baseline", "patients + mobiles bare", bare_rows, round(bare_seconds, 1),
+    rows.append(["baseline", "patients + mobiles bare", bare_rows, round(bare_seconds, 1), "",
                  round(bare_rows / bare_seconds), "", "", "", "", ""])
     load = " → ".join(f"{x:.1f}" for x in run["load"])
-    print_table(["phase", "file", "rows", "s", "rows/s", "created", "updated", "unchanged",
+    print_table(["phase", "file", "rows", "s", "CPU s", "rows/s", "created", "updated", "unchanged",
                  "refused", "peak RSS MB so far"], rows,
                 title=f"{name}: {run['phones']:,} phones stored; the import's peak RSS "
                       f"{run['rss_mb']:.0f} MB; load average {load} (before the first import, "

@@ -74,8 +74,8 @@ def test_a_windows_1251_file_with_semicolons_goes_in_row_by_row(db: Session) -> 
     assert audit.object_type == "patients" and audit.details["created"] == 3
 
     refused = read_table(result.refused_file or b"")
-    assert refused.header[-1] == "error" and [r[0] for r in refused.rows] == ["P-3", "P-4"]
-    assert refused.rows[0][-1] == "phones: phone '8-916-12' is not a number"
+    assert refused.header[-1] == "error" and [r[0] for r in refused.rows()] == ["P-3", "P-4"]
+    assert next(refused.rows())[-1] == "phones: phone '8-916-12' is not a number"
 
 
 def test_a_second_import_changes_nothing_and_a_changed_row_updates(db: Session) -> None:
@@ -204,7 +204,7 @@ def test_the_import_command_counts_and_exits_by_refusals(db: Session, database_u
     assert result.exit_code == 1
     assert "row 4: phones: phone '8-916-12' is not a number" in result.output
     assert "dry run: patients: created 3, updated 0, unchanged 0, refused 2" in result.output
-    assert len(read_table(refused.read_bytes()).rows) == 2
+    assert read_table(refused.read_bytes()).total == 2
     assert db.scalar(select(func.count(Patient.id))) == 0
 
     again = _cli(database_url, tmp_path, "doctors", str(good), "--mapping", "ours")
@@ -252,3 +252,54 @@ def test_an_id_twice_in_a_batch_and_a_row_deleted_since_the_import(db: Session) 
     db.expire_all()
     anna = _patients(db)["P-2"]
     assert (anna.first_name, db.scalar(select(func.count(ExternalRef.id)))) == ("Мария", 2)
+
+
+def test_a_file_of_many_batches_streams_with_a_refusal_deep_in_it(db: Session,
+                                                                   tmp_path: Path) -> None:
+    """1,200 patients and 1,500 visits read from files on disk a batch of 100 at a time: a
+    birth-date column that switches format part way, a row refused at row 1,101 with its reason,
+    an id twice in one batch; the visits find their patients batch by batch."""
+    clinic = f.clinic(db)
+    db.commit()
+    rows: list[list[Any]] = [["Код пациента", "Фамилия", "Имя", "Дата рождения", "Телефон"]]
+    for n in range(1200):
+        born = f"{n % 28 + 1:02d}.03.1980" if n < 700 else f"1981-04-{n % 28 + 1:02d}"
+        rows.append([f"P-{n}", f"Фамилия{n}", "Имя", born, f"+7 916 {n:04d}-000"])
+    rows[1100][3] = "31.02.1990"  # row 1,101 as the spreadsheet counts (the header is row 1)
+    rows.append(["P-5", "Пятов", "Имя", "01.01.1970", "8 916 555-55-55"])  # P-5 again
+    patients = tmp_path / "patients.csv"
+    patients.write_bytes(csv_bytes(rows, "cp1251", ";"))
+
+    dry = run_import(db, clinic, "patients", read_table(patients), batch=100, dry_run=True)
+    assert dry.counts == {"created": 1199, "updated": 1, "unchanged": 0, "refused": 1}
+    assert db.scalar(select(func.count(Patient.id))) == 0
+
+    seen: list[tuple[int, int]] = []
+    result = run_import(db, clinic, "patients", read_table(patients), batch=100,
+                        progress=lambda done, total: seen.append((done, total)) or True)
+    assert result.counts == {"created": 1199, "updated": 1, "unchanged": 0, "refused": 1}
+    assert result.refused == [(1101, "birth_date: '31.02.1990' is not a date in a known format")]
+    assert seen[0] == (100, 1201) and seen[-1] == (1201, 1201) and len(seen) == 13
+    refused = read_table(result.refused_file or b"")
+    assert [row[0] for row in refused.rows()] == ["P-1099"] and refused.delimiter == ";"
+    db.expire_all()
+    found = _patients(db)
+    assert len(found) == 1199 and "P-1099" not in found
+    assert (str(found["P-699"].birth_date), str(found["P-700"].birth_date)) == (
+        "1980-03-28", "1981-04-01")
+    assert (found["P-5"].last_name, [p.e164 for p in found["P-5"].phones]) == (
+        "Пятов", ["+79165555555"])
+
+    visits = [["ID визита", "Код пациента", "Код врача", "Дата", "Время"]]
+    doctors = tmp_path / "doctors.csv"
+    doctors.write_bytes(csv_bytes(DOCTORS))
+    run_import(db, clinic, "doctors", read_table(doctors))
+    visits += [[f"V-{n}", f"P-{n % 1201}", "D-1", "09.03.2026", "10:00"] for n in range(1500)]
+    result = run_import(db, clinic, "appointments", read_table(csv_bytes(visits)), batch=100)
+    assert result.counts == {"created": 1498, "updated": 0, "unchanged": 0, "refused": 2}
+    assert {reason for _row, reason in result.refused} == {
+        "patient_id: no patient with id 'P-1099' was imported",
+        "patient_id: no patient with id 'P-1200' was imported"}
+    again = run_import(db, clinic, "patients", read_table(patients), batch=100)
+    # P-5's two rows differ, so each rewrites it again; the last one still wins.
+    assert again.counts == {"created": 0, "updated": 2, "unchanged": 1198, "refused": 1}

@@ -79,7 +79,7 @@ def test_upload_map_dry_run_then_import_in_the_worker(client: Any, session: Sess
 
     refused = client.get(f"/admin/import/{job_id}/refused")
     assert refused.status_code == 200 and "attachment" in refused.headers["Content-Disposition"]
-    assert [row[0] for row in read_table(refused.data).rows] == ["P-3"]
+    assert [row[0] for row in read_table(refused.data).rows()] == ["P-3"]
 
     assert client.post(f"/admin/import/{job_id}/run", data={"keep_mapping": "1"}).status_code == 303
     status = _finished(client, job_id)

@@ -3,6 +3,7 @@ exports, and the mapping of a file's columns onto the fields."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from callcenter.core.i18n import N_
@@ -124,6 +125,7 @@ FIELD_NAMES: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a file's words (sex, status, yes/no) repeat on every row
 def normalized(header: str) -> str:
     """A header as compared: case, spaces, punctuation and ё/е do not matter."""
     folded = header.casefold().replace("ё", "е")

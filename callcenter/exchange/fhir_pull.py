@@ -101,7 +101,7 @@ class _Pull:
 
     def missing(self, kind: str, fhir_type: str, fhir_id: str) -> list[Item]:
         """The patient or practitioner an Appointment names, read when we have not got it."""
-        if fhir_id in self.writer.refs(kind) or fhir_id in self.seen[kind]:
+        if self.writer.knows(kind, fhir_id) or fhir_id in self.seen[kind]:
             return []
         resource = self.client.find(fhir_type, fhir_id)
         if resource is None:

@@ -56,7 +56,7 @@ def import_command(kind: str, file: Path, clinic_id: int | None, mapping: str | 
                    save_mapping: str | None, dry_run: bool, refused_path: Path | None) -> None:
     """Import patients, doctors, services, appointments or treatments from CSV or XLSX."""
     try:
-        table = read_table(file.read_bytes(), file.name)
+        table = read_table(file, file.name)
     except InputError as exc:
         raise UsageFailure(f"{file.name}: {exc.message}") from None
 
@@ -72,10 +72,10 @@ def import_command(kind: str, file: Path, clinic_id: int | None, mapping: str | 
             raise UsageFailure(f"{file.name}: {exc.message}") from None
 
     result = in_session(run)
-    for row, _record, reason in result.refused[:SHOWN_REFUSALS]:
+    for row, reason in result.refused[:SHOWN_REFUSALS]:
         click.echo(f"row {row}: {reason}", err=True)
-    if len(result.refused) > SHOWN_REFUSALS:
-        click.echo(f"… and {len(result.refused) - SHOWN_REFUSALS} more refused rows", err=True)
+    if result.counts["refused"] > SHOWN_REFUSALS:
+        click.echo(f"… and {result.counts['refused'] - SHOWN_REFUSALS} more refused rows", err=True)
     if refused_path is not None and result.refused_file:
         refused_path.write_bytes(result.refused_file)
     counts = result.counts

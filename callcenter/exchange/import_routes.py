@@ -86,7 +86,7 @@ def upload() -> Response | tuple[str, int]:
         return page(exc, 400)
     job = ImportJob(clinic_id=clinic.id, kind=kind, filename=upload_file.filename[:200],
                     content=content, columns=detect(kind, table.header),
-                    rows_total=len(table.rows), created_by_id=staff().id)
+                    rows_total=table.total, created_by_id=staff().id)
     db().add(job)
     db().commit()
     return redirect(f"/admin/import/{job.id}", 303)
@@ -107,7 +107,7 @@ def job_page(job_id: int, error: InputError | None = None, status: int = 200) ->
     done, total = jobs.progress(runtime().redis, job)
     fields = {name: FIELD_NAMES[name] for name in SYNONYMS[job.kind]}
     return _render("exchange/job.html", status, job=job, header=table.header if table else [],
-                   sample=table.rows[:SAMPLE_ROWS] if table else [], columns=columns,
+                   sample=table.sample(SAMPLE_ROWS) if table else [], columns=columns,
                    fields=fields, required=REQUIRED[job.kind], profiles=saved,
                    chosen=chosen or "", done=done, total=total, open=open_now,
                    error=error.localized(page_locale()) if error else "")

@@ -6,13 +6,20 @@ The unit of work is a batch of BATCH rows in one transaction. A refused row is n
 a bug) rolls back the batch in progress, so no batch is ever half-written; the batches committed
 before it stay, and since every write is keyed by the record system's own id, importing the file
 again finishes the job without duplicating anything. A dry run is one transaction, rolled back.
+
+Only one batch of rows is held at a time: the file is streamed (`Table.rows`), the external ids a
+batch names are looked up together and let go after it, the refused rows are written out as
+they come.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy.orm import Session
 
@@ -21,12 +28,13 @@ from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic, utcnow
 from callcenter.exchange import values
 from callcenter.exchange.columns import resolve
-from callcenter.exchange.records import BUILDERS, Cells, Context
-from callcenter.exchange.tables import Cell, Table, iter_records, write_refused
+from callcenter.exchange.records import BUILDERS, Cells, Context, lookups
+from callcenter.exchange.tables import Cell, Refusals, Table
 from callcenter.exchange.upsert import OUTCOMES, REFUSED, UNCHANGED, Writer, digest
 
 BATCH = 500
-REPORT_LIMIT = 2000  # rows shown by the dry-run view; the counts and refused file have them all
+REPORT_LIMIT = 2000  # rows shown by the dry-run view and kept for the terminal; the counts and
+# the refused file have them all
 
 Progress = Callable[[int, int], bool]  # (rows done, rows in all) → go on?
 
@@ -46,18 +54,55 @@ class Result:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     # (row, outcome, field, reason) for the first REPORT_LIMIT rows
     report: list[tuple[int, str, str, str]] = field(default_factory=list)
-    refused: list[tuple[int, dict[str, Cell], str]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (row, reason), the first ones
     refused_file: bytes | None = None
 
 
-def _cells(record: Mapping[str, Cell], mapping: Mapping[str, str]) -> Cells:
+def _plan(header: list[str], mapping: Mapping[str, str]) -> list[tuple[int, str]]:
+    """(the column's index, our field) in the mapping's order; a header named twice is its last
+    column, as `Table.record` has it."""
+    index = {name: i for i, name in enumerate(header) if name}
+    return [(index[column], name) for column, name in mapping.items()]
+
+
+def _cells(row: list[Cell], plan: list[tuple[int, str]]) -> Cells:
     cells: Cells = {}
-    for column, name in mapping.items():
-        value = record.get(column)
+    size = len(row)
+    for i, name in plan:
+        value = row[i] if i < size else None
         if value in (None, "") and name in cells:
             continue
         cells.setdefault(name, []).append(None if value == "" else value)
     return cells
+
+
+def _signed(kind: str, number: int, row: list[Cell],
+            cells: Cells) -> tuple[int, list[Cell], Cells, str, str | InputError]:
+    """The row with its external id and its signature (or why it has none). The raw cells sign
+    the row: an unchanged row is known before parsing its phones and dates, which is most of
+    the work of a re-import."""
+    try:
+        external = values.external_id((cells.get("external_id") or [None])[0])
+    except InputError as exc:
+        return number, row, cells, "", exc
+    return number, row, cells, external, digest({"kind": kind, "cells": cells})
+
+
+def _batches(rows: Iterator[list[Cell]], size: int) -> Iterator[list[tuple[int, list[Cell]]]]:
+    numbered = enumerate(rows, start=2)  # as a spreadsheet shows it: the header is row 1
+    while chunk := list(islice(numbered, size)):
+        yield chunk
+
+
+@contextmanager
+def _old_objects_frozen() -> Iterator[None]:
+    """Leave the objects alive before the import (modules, mappers, the app) out of the garbage
+    collector's full passes, which would walk them all again every few thousand rows."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def run_import(session: Session, clinic: Clinic, kind: str, table: Table,
@@ -66,32 +111,47 @@ def run_import(session: Session, clinic: Clinic, kind: str, table: Table,
                batch: int = BATCH, staff_id: int | None = None, via: str = "web",
                now: datetime | None = None) -> Result:
     """Import the table's rows as `kind` for the clinic (see the module's note on transactions)."""
-    mapping = resolve(kind, table.header, columns)
+    with _old_objects_frozen():
+        return _run(session, clinic, kind, table, columns, dry_run, locale, progress, batch,
+                    staff_id, via, now)
+
+
+def _run(session: Session, clinic: Clinic, kind: str, table: Table,
+         columns: Mapping[str, str] | None, dry_run: bool, locale: str, progress: Progress | None,
+         batch: int, staff_id: int | None, via: str, now: datetime | None) -> Result:
+    plan = _plan(table.header, resolve(kind, table.header, columns))
     ctx = Context.of(clinic)
     build = BUILDERS[kind]
     writer = Writer(session, clinic, now or utcnow())
-    result = Result(total=len(table.rows))
+    result = Result(total=table.total)
+    refusals = Refusals(table)
     done = 0
     try:
-        for row_number, record in iter_records(table):
-            try:
-                cells = _cells(record, mapping)
-                # The raw cells sign the row: an unchanged row is known before parsing its
-                # phones and dates, which is most of the work of a re-import.
-                signature = digest({"kind": kind, "cells": cells})
-                external = values.external_id((cells.get("external_id") or [None])[0])
-                outcome = (UNCHANGED if writer.unchanged(kind, external, signature)
-                           else writer.upsert(kind, build(cells, ctx), signature))
-                field_name = reason = ""
-            except InputError as exc:
-                outcome, field_name = REFUSED, exc.field
-                reason = f"{exc.field}: {exc.localized(locale)}"
-                result.refused.append((row_number, record, reason))
-            result.counts[outcome] += 1
-            if len(result.report) < REPORT_LIMIT:
-                result.report.append((row_number, outcome, field_name, reason))
-            done += 1
-            if done % batch == 0:
+        for chunk in _batches(table.rows(), batch):
+            rows = [_signed(kind, number, row, _cells(row, plan)) for number, row in chunk]
+            writer.prefetch({kind: {external for *_rest, external, _sign in rows if external}})
+            # The rows they point at are looked up only for the rows that changed: in a
+            # re-import, none.
+            writer.prefetch(lookups(kind, [cells for _n, _row, cells, external, sign in rows
+                                           if external and not writer.unchanged(kind, external, sign)]))
+            for number, row, cells, external, signature in rows:
+                try:
+                    if isinstance(signature, InputError):
+                        raise signature
+                    outcome = (UNCHANGED if writer.unchanged(kind, external, signature)
+                               else writer.upsert(kind, build(cells, ctx), signature))
+                    field_name = reason = ""
+                except InputError as exc:
+                    outcome, field_name = REFUSED, exc.field
+                    reason = f"{exc.field}: {exc.localized(locale)}"
+                    refusals.add(table.record(row), reason)
+                    if len(result.refused) < REPORT_LIMIT:
+                        result.refused.append((number, reason))
+                result.counts[outcome] += 1
+                if len(result.report) < REPORT_LIMIT:
+                    result.report.append((number, outcome, field_name, reason))
+            done += len(chunk)
+            if len(chunk) == batch:
                 _end_batch(session, writer, dry_run)
                 if progress is not None and not progress(done, result.total):
                     raise Cancelled(result)
@@ -104,15 +164,15 @@ def run_import(session: Session, clinic: Clinic, kind: str, table: Table,
     except BaseException:
         session.rollback()
         writer.forget()
+        refusals.close()
         raise
-    if result.refused:
-        result.refused_file = write_refused(table, result.refused)
+    result.refused_file = refusals.content()
     if progress is not None:
         progress(done, result.total)
     return result
 
 
 def _end_batch(session: Session, writer: Writer, dry_run: bool) -> None:
-    writer.flush()
+    writer.end_batch()
     if not dry_run:
         session.commit()

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 
@@ -33,13 +32,15 @@ class Context:
     locale: str
     currency: str
     specialty_names: dict[str, str]
+    dates: values.Dates  # remembers each column's format: one Context per import
 
     @classmethod
     def of(cls, clinic: Clinic) -> Context:
         names = {normalized(t(name, locale)): code for code, name in SPECIALTIES.items()
                  for locale in LOCALES}
-        return cls(clinic.region or "RU", clinic.timezone, clinic.locale or "ru",
-                   currency_of(clinic), names)
+        region = clinic.region or "RU"
+        return cls(region, clinic.timezone, clinic.locale or "ru", currency_of(clinic), names,
+                   values.Dates(region, clinic.timezone))
 
 
 Cells = dict[str, list[Cell]]  # field → its cells (several columns may feed `phones`)
@@ -76,7 +77,7 @@ def _person(cells: Cells, ctx: Context, nameless: str) -> dict[str, Any]:
 def patient(cells: Cells, ctx: Context) -> dict[str, Any]:
     record = _person(cells, ctx, N_("the patient has no name"))
     if "birth_date" in cells:
-        record["birth_date"] = values.day(_one(cells, "birth_date"), "birth_date", ctx.region)
+        record["birth_date"] = ctx.dates.day(_one(cells, "birth_date"), "birth_date")
     if "sex" in cells:
         record["sex"] = values.sex(_one(cells, "sex"))
     if "language" in cells:
@@ -137,10 +138,10 @@ def _end(cell: Cell, starts: datetime, ctx: Context) -> datetime | None:
     if cell in (None, ""):
         return None
     if isinstance(cell, time) or (isinstance(cell, str) and len(cell) <= 8):
-        at = values.clock(cell, "end")
-        on = starts.astimezone(ZoneInfo(ctx.zone)).date()
-        return values.moment(f"{on.isoformat()}T{at.isoformat()}", "end", ctx.region, ctx.zone)
-    return values.moment(cell, "end", ctx.region, ctx.zone)
+        at = ctx.dates.clock(cell, "end")
+        on = starts.astimezone(ctx.dates.zone).date()
+        return ctx.dates.utc(datetime.combine(on, at))
+    return ctx.dates.moment(cell, "end")
 
 
 def appointment(cells: Cells, ctx: Context) -> dict[str, Any]:
@@ -149,23 +150,22 @@ def appointment(cells: Cells, ctx: Context) -> dict[str, Any]:
         "patient_id": values.external_id(_one(cells, "patient_id"), "patient_id"),
         "doctor_id": values.external_id(_one(cells, "doctor_id"), "doctor_id"),
     }
-    starts = values.moment(_one(cells, "start"), "start", ctx.region, ctx.zone)
+    starts = ctx.dates.moment(_one(cells, "start"), "start")
     if starts is None and _one(cells, "time") in (None, ""):
-        starts = values.moment(_one(cells, "date"), "date", ctx.region, ctx.zone)  # "09.03.2026 10:00"
+        starts = ctx.dates.moment(_one(cells, "date"), "date")  # "09.03.2026 10:00"
     if starts is None:
-        on = values.day(_one(cells, "date"), "date", ctx.region)
-        at = values.clock(_one(cells, "time"), "time")
+        on = ctx.dates.day(_one(cells, "date"), "date")
+        at = ctx.dates.clock(_one(cells, "time"), "time")
         if on is None or at is None:
             raise InputError("start", "the visit has no date and time")
-        starts = values.moment(f"{on.isoformat()}T{at.isoformat()}", "start", ctx.region, ctx.zone)
+        starts = ctx.dates.utc(datetime.combine(on, at))
     ends = _end(_one(cells, "end"), starts, ctx)
     record["starts_at"] = starts
     record["ends_at"] = values.between(starts, ends, values.minutes(_one(cells, "duration")))
     if "service" in cells:
         record["service"] = values.text(_one(cells, "service"), "service", 200)
     if _one(cells, "booked_at") not in (None, ""):
-        record["booked_at"] = values.moment(_one(cells, "booked_at"), "booked_at", ctx.region,
-                                            ctx.zone)
+        record["booked_at"] = ctx.dates.moment(_one(cells, "booked_at"), "booked_at")
     if "status" in cells:
         record["status"] = values.status(_one(cells, "status"))
     if "price" in cells and _one(cells, "price") is not None:
@@ -183,7 +183,7 @@ def treatment(cells: Cells, ctx: Context) -> dict[str, Any]:
         "patient_id": values.external_id(_one(cells, "patient_id"), "patient_id"),
         "type": values.treatment_type(_one(cells, "type")),
     }
-    performed = values.day(_one(cells, "date"), "date", ctx.region)
+    performed = ctx.dates.day(_one(cells, "date"), "date")
     if performed is None:
         raise InputError("date", "the treatment has no date")
     record["performed_on"] = performed
@@ -200,3 +200,17 @@ BUILDERS: dict[str, Callable[[Cells, Context], dict[str, Any]]] = {
     "patients": patient, "doctors": doctor, "services": service,
     "appointments": appointment, "treatments": treatment,
 }
+
+
+REFERENCES = {"patient_id": "patients", "doctor_id": "doctors", "appointment_id": "appointments"}
+
+
+def lookups(kind: str, rows: list[Cells]) -> dict[str, set[str]]:
+    """{kind: external ids} the rows name (their own and the rows they point at), to look up
+    at once; a cell that is no valid id is looked up for nothing and refused later."""
+    wanted: dict[str, set[str]] = {}
+    for name, target in (("external_id", kind), *REFERENCES.items()):
+        ids = {str(cell).strip() for cells in rows if (cell := _one(cells, name)) not in (None, "")}
+        if ids:
+            wanted.setdefault(target, set()).update(ids)
+    return wanted

@@ -23,7 +23,7 @@ from callcenter.core.web import db, runtime
 from callcenter.exchange import feed
 from callcenter.exchange.columns import KINDS, SYNONYMS
 from callcenter.exchange.delivery import envelope
-from callcenter.exchange.records import BUILDERS, Cells, Context
+from callcenter.exchange.records import BUILDERS, Cells, Context, lookups
 from callcenter.exchange.tokens import CHANGES_SCOPE, find_token
 from callcenter.exchange.upsert import OUTCOMES, REFUSED, Writer
 
@@ -102,10 +102,19 @@ def _upsert(session: Session, token: IntegrationToken, kind: str,
     writer = Writer(session, clinic, utcnow(), source="sync")
     ctx = Context.of(clinic)
     results, counts = [], dict.fromkeys(OUTCOMES, 0)
+    cells: list[Cells | InputError] = []
     for index, body in records:
+        try:
+            cells.append(_cells(kind, body, index))
+        except InputError as exc:
+            cells.append(exc)
+    writer.prefetch(lookups(kind, [found for found in cells if not isinstance(found, InputError)]))
+    for (_index, body), found in zip(records, cells, strict=True):
         external = body.get("external_id") if isinstance(body, dict) else None
         try:
-            record = BUILDERS[kind](_cells(kind, body, index), ctx)
+            if isinstance(found, InputError):
+                raise found
+            record = BUILDERS[kind](found, ctx)
             outcome = writer.upsert(kind, record)
             results.append({"external_id": record["external_id"], "outcome": outcome})
         except InputError as exc:

@@ -3,16 +3,23 @@
 Russian exports are Windows-1251 with `;`; Excel writes UTF-8 with a BOM; Chinese ones may be
 GB18030. The encoding is UTF-8 when the bytes decode as UTF-8, else charset-normalizer's best
 guess; the delimiter is what the standard library's csv.Sniffer finds in the first lines.
+
+The rows are streamed: `Table.rows()` reads the file again on each call, a row at a time, so an
+import holds the file's bytes (or nothing, given a path) and one batch of rows, never every row
+parsed at once. `read_table` reads it through once to check it and count its rows.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zipfile import BadZipFile
 
 from charset_normalizer import from_bytes
@@ -21,45 +28,90 @@ from callcenter.core.inputs import InputError
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
+CHUNK = 1024 * 1024
+SPOOL_BYTES = 4 * 1024 * 1024  # the refused rows' file goes to a temporary file past this
 Cell = str | date | datetime | time | int | float | None
+Source = bytes | Path
+Lines = Callable[[], Iterator[list[Cell]]]  # the file's non-blank rows, the header first
 
 
 @dataclass
 class Table:
     header: list[str]
-    rows: list[list[Cell]]
     encoding: str  # "xlsx" for a workbook
     delimiter: str
+    total: int  # rows below the header
+    lines: Lines = field(repr=False)
+
+    def rows(self) -> Iterator[list[Cell]]:
+        """The rows below the header, read from the file again."""
+        lines = self.lines()
+        next(lines)
+        yield from lines
+
+    def sample(self, count: int) -> list[list[Cell]]:
+        found = []
+        for row in self.rows():
+            if len(found) == count:
+                break
+            found.append(row)
+        return found
+
+    def record(self, row: list[Cell]) -> dict[str, Cell]:
+        """{header: cell}; a column named twice gives its last cell."""
+        return {name: (row[i] if i < len(row) else None)
+                for i, name in enumerate(self.header) if name}
 
 
-def read_table(content: bytes, filename: str = "") -> Table:
+def read_table(source: Source, filename: str = "") -> Table:
     """The file's header and rows; InputError("file", …) when it is not a table we can read."""
-    if content.startswith(b"PK\x03\x04"):
-        return _xlsx(content)
-    if content.startswith(b"\xd0\xcf\x11\xe0"):
+    def opened() -> IO[bytes]:
+        return source.open("rb") if isinstance(source, Path) else io.BytesIO(source)
+
+    with opened() as stream:
+        head = stream.read(SNIFF_BYTES * 4)
+    if head.startswith(b"PK\x03\x04"):
+        return _table(_xlsx(opened), "xlsx", "")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError("file", "an old Excel .xls file: save it as .xlsx or CSV")
-    if not content.strip():
+    if not head.strip() and len(head) < SNIFF_BYTES * 4:
         raise InputError("file", "the file is empty")
-    text, encoding = _decode(content)
-    delimiter = _delimiter(text)
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    return _table([[cell.strip() for cell in row] for row in rows], encoding, delimiter)
+    encoding = _encoding(opened, head)
+    with io.TextIOWrapper(opened(), encoding=encoding, newline="") as text:
+        delimiter = _delimiter(text.read(SNIFF_BYTES))
+
+    def lines() -> Iterator[list[Cell]]:
+        with io.TextIOWrapper(opened(), encoding=encoding, newline="") as text:
+            for row in csv.reader(text, delimiter=delimiter):
+                cells = [cell.strip() for cell in row]
+                if any(cells):
+                    yield cells
+
+    return _table(lines, "utf-8" if encoding == "utf-8-sig" else encoding, delimiter)
 
 
-def _decode(content: bytes) -> tuple[str, str]:
-    if b"\x00" in content[:SNIFF_BYTES] and not content.startswith((b"\xff\xfe", b"\xfe\xff")):
+def _encoding(opened: Callable[[], IO[bytes]], head: bytes) -> str:
+    """The codec that decodes the whole file (checked chunk by chunk, not held decoded)."""
+    if b"\x00" in head[:SNIFF_BYTES] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("file", "not a table: the file is binary")
-    try:
-        return content.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(content[: SNIFF_BYTES * 4]).best()
-    if best is None:
+    if _decodes(opened, "utf-8-sig"):
+        return "utf-8-sig"
+    best = from_bytes(head).best()
+    if best is None or not _decodes(opened, best.encoding):
         raise InputError("file", "not a table: the text encoding cannot be recognised")
+    return best.encoding
+
+
+def _decodes(opened: Callable[[], IO[bytes]], encoding: str) -> bool:
     try:
-        return content.decode(best.encoding), best.encoding
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with opened() as stream:
+            while chunk := stream.read(CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except (UnicodeDecodeError, LookupError):
-        raise InputError("file", "not a table: the text encoding cannot be recognised") from None
+        return False
+    return True
 
 
 def _delimiter(text: str) -> str:
@@ -76,21 +128,25 @@ def _delimiter(text: str) -> str:
         return best
 
 
-def _xlsx(content: bytes) -> Table:
+def _xlsx(opened: Callable[[], IO[bytes]]) -> Lines:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError("file", "not a readable .xlsx workbook: {problem}",
-                         problem=str(exc)[:100]) from None
-    try:
-        sheet = book.worksheets[0]
-        rows = [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-    return _table(rows, "xlsx", "")
+    def lines() -> Iterator[list[Cell]]:
+        try:
+            book = load_workbook(opened(), read_only=True, data_only=True)
+        except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise InputError("file", "not a readable .xlsx workbook: {problem}",
+                             problem=str(exc)[:100]) from None
+        try:
+            for values in book.worksheets[0].iter_rows(values_only=True):
+                row = [_cell(value) for value in values]
+                if any(cell not in (None, "") for cell in row):
+                    yield row
+        finally:
+            book.close()
+
+    return lines
 
 
 def _cell(value: Any) -> Cell:
@@ -101,32 +157,51 @@ def _cell(value: Any) -> Cell:
     return value
 
 
-def _table(rows: list[list[Cell]], encoding: str, delimiter: str) -> Table:
-    rows = [row for row in rows if any(cell not in (None, "") for cell in row)]
-    if not rows:
+def _table(lines: Lines, encoding: str, delimiter: str) -> Table:
+    """Read through once: the header, the count of rows, and any fault found now, not halfway
+    through an import."""
+    rows = lines()
+    try:
+        first = next(rows, None)
+        total = sum(1 for _row in rows)
+    except csv.Error as exc:
+        raise InputError("file", "not a table: {problem}", problem=str(exc)[:100]) from None
+    if first is None:
         raise InputError("file", "the file is empty")
-    header = [str(cell or "").strip() for cell in rows[0]]
+    header = [str(cell or "").strip() for cell in first]
     while header and not header[-1]:
         header.pop()
     if len([name for name in header if name]) < 2:
         raise InputError("file", "not a table: the first line must name at least two columns")
-    return Table(header, rows[1:], encoding, delimiter)
+    return Table(header, encoding, delimiter, total, lines)
 
 
-def iter_records(table: Table) -> Iterator[tuple[int, dict[str, Cell]]]:
-    """(row number as a spreadsheet shows it, {header: cell}); the header is row 1."""
-    for index, row in enumerate(table.rows, start=2):
-        yield index, {name: (row[i] if i < len(row) else None)
-                      for i, name in enumerate(table.header) if name}
+class Refusals:
+    """The refused rows with a column saying why, written as they come (to a temporary file
+    once large) as UTF-8 CSV with a BOM (Excel opens it as such) in the file's own delimiter,
+    to fix and import again."""
 
+    def __init__(self, table: Table) -> None:
+        self._names = [name for name in table.header if name]
+        self._file = tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8",  # noqa: SIM115 (open for the whole import: closed by content/close)
+                                                    newline="")
+        self._file.write("\ufeff")
+        self._writer = csv.writer(self._file, delimiter=table.delimiter or ";")
+        self._writer.writerow([*self._names, "error"])
+        self.count = 0
 
-def write_refused(table: Table, refused: list[tuple[int, dict[str, Cell], str]]) -> bytes:
-    """The refused rows with a column saying why, as UTF-8 CSV with a BOM (Excel opens it as
-    such) in the file's own delimiter, to fix and import again."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=table.delimiter or ";")
-    names = [name for name in table.header if name]
-    writer.writerow([*names, "error"])
-    for _row, record, reason in refused:
-        writer.writerow([*("" if record.get(n) is None else record[n] for n in names), reason])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    def add(self, record: Mapping[str, Cell], reason: str) -> None:
+        self._writer.writerow([*("" if record.get(n) is None else record[n] for n in self._names),
+                               reason])
+        self.count += 1
+
+    def content(self) -> bytes | None:
+        """The file, None when no row was refused; closes it."""
+        with self._file:
+            if not self.count:
+                return None
+            self._file.seek(0)
+            return self._file.read().encode("utf-8")
+
+    def close(self) -> None:
+        self._file.close()

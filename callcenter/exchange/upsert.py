@@ -2,21 +2,22 @@
 our field names) becomes a new row, an update of the row its external id points at, or nothing
 when it is the same as last time. File import and the sync API both come through here.
 
-Appointments and treatments are written through the models directly with the statuses the model
-has; when the schedule grows its own visit-lifecycle functions (arrived, completed, no-show),
-`_appointment` is the one place to point at them.
+Appointments and treatments are written with the statuses the model has; when the schedule grows
+its own visit-lifecycle functions (arrived, completed, no-show), `_appointment` is the one place
+to point at them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import ARRAY, Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from callcenter.core import patient_records
@@ -38,6 +39,8 @@ CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refus
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
 MODELS: dict[str, type] = {"patients": Patient, "doctors": Staff, "services": Service,
                            "appointments": Appointment, "treatments": Treatment}
+LOOKUP_CHUNK = 500  # external ids per IN (…): well under every database's bound-parameter limit
+FRESH_STATISTICS = 10_000  # external ids written before PostgreSQL is told to re-count again
 
 
 MISSING = {"patients": N_("no patient with id '{value}' was imported"),
@@ -45,28 +48,31 @@ MISSING = {"patients": N_("no patient with id '{value}' was imported"),
            "appointments": N_("no visit with id '{value}' was imported")}
 
 
+# One encoder for every digest: json.dumps with options builds a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+
+
 def digest(record: dict[str, Any]) -> str:
-    canonical = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(record).encode("utf-8")).hexdigest()
 
 
 @dataclass(slots=True)
 class _Entry:
-    """What we know of one external id: our row's id and the digest last written. Plain values,
-    not ORM objects: a re-import of 600,000 records keeps 600,000 of these in memory."""
+    """What we know of one external id: our row's id (0 while its new row waits for `flush`)
+    and the digest last written."""
 
     local_id: int
     digest: str
     stored: bool  # its external_refs row exists
-    row: Any = None  # a row being written this batch (new, or loaded to update); None after
 
 
 @dataclass
 class Writer:
-    """Upserts of one clinic, with every external id of a kind looked up once (a re-import of
-    100,000 rows must not ask the database 100,000 times). New rows are built on transient
-    objects (the same checks as an update) and inserted in bulk at `flush`, where they get
-    their ids: the unit of work's per-object bookkeeping was most of a first import's time."""
+    """Upserts of one clinic. External ids are looked up in one query per kind for a whole
+    batch (`prefetch`), and forgotten at `end_batch`, so memory stays that of one batch however
+    large the file. New rows are inserted with Core statements, a batch at a time: the ORM's
+    per-object bookkeeping was most of a first import's time. A changed row is loaded and
+    updated through the ORM (rare, and its phones are a relationship)."""
 
     session: Session
     clinic: Clinic
@@ -74,30 +80,50 @@ class Writer:
     # Who sent the records ("import", "sync", a connector's name): the clinic's own system, so
     # the changes make no events (core.patient_records).
     source: str = "import"
-    _refs: dict[str, dict[str, _Entry]] = field(default_factory=dict)
-    _new: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
+    _known: dict[str, dict[str, _Entry | None]] = field(default_factory=dict)
+    _new: dict[str, list[tuple[str, _Entry, dict[str, Any]]]] = field(default_factory=dict)
     _changed: dict[str, list[tuple[str, _Entry]]] = field(default_factory=dict)
+    _refs_written: int = 0
+    _analyze_at: int = 0  # the first batch's end, then each time the references doubled
 
-    def refs(self, kind: str) -> dict[str, _Entry]:
-        if kind not in self._refs:
-            rows = self.session.execute(select(
-                ExternalRef.external_id, ExternalRef.local_id, ExternalRef.digest).where(
-                ExternalRef.clinic_id == self.clinic.id, ExternalRef.kind == kind))
-            self._refs[kind] = {external: _Entry(local_id, digest, True)
-                                for external, local_id, digest in rows}
-        return self._refs[kind]
+    def prefetch(self, wanted: Mapping[str, Iterable[str]]) -> None:
+        """Look up these external ids of each kind ({kind: ids}) in one query per kind."""
+        refs = ExternalRef.__table__
+        for kind, ids in wanted.items():
+            known = self._known.setdefault(kind, {})
+            missing = sorted({external for external in ids if external not in known})
+            for at in range(0, len(missing), LOOKUP_CHUNK):
+                chunk = missing[at:at + LOOKUP_CHUNK]
+                rows = self.session.execute(select(
+                    refs.c.external_id, refs.c.local_id, refs.c.digest).where(
+                    refs.c.clinic_id == self.clinic.id, refs.c.kind == kind,
+                    _among(self.session, refs.c.external_id, chunk)))
+                for external, local_id, signature in rows:
+                    known[external] = _Entry(local_id, signature, True)
+                for external in chunk:
+                    known.setdefault(external, None)
+
+    def _entry(self, kind: str, external_id: str) -> _Entry | None:
+        known = self._known.setdefault(kind, {})
+        if external_id not in known:
+            self.prefetch({kind: [external_id]})
+        return known[external_id]
+
+    def knows(self, kind: str, external_id: str) -> bool:
+        """Whether a row of this kind already has this external id (here, or earlier in the batch)."""
+        return self._entry(kind, external_id) is not None
 
     def local_id(self, kind: str, external_id: str, field_name: str) -> int:
-        entry = self.refs(kind).get(external_id)
+        entry = self._entry(kind, external_id)
         if entry is None:
             raise InputError(field_name, MISSING[kind], value=external_id[:40])
-        if entry.row is not None and entry.row.id is None:
+        if not entry.local_id:
             self.flush()  # a row created earlier in this batch: its id comes with the insert
         return entry.local_id
 
     def unchanged(self, kind: str, external_id: str, signature: str) -> bool:
         """Whether the record was last written with this signature (nothing to parse or write)."""
-        entry = self.refs(kind).get(external_id)
+        entry = self._entry(kind, external_id)
         return entry is not None and entry.digest == signature
 
     def upsert(self, kind: str, record: dict[str, Any], signature: str | None = None) -> str:
@@ -106,32 +132,31 @@ class Writer:
         cells, recognised before any cell is parsed)."""
         signature = signature or digest(record)
         external = record["external_id"]
-        entry = self.refs(kind).get(external)
+        entry = self._entry(kind, external)
         if entry is not None and entry.digest == signature:
             return UNCHANGED
-        loaded = entry is not None and entry.row is None
-        if loaded:
-            entry.row = self.session.get(MODELS[kind], entry.local_id)
-        if entry is not None and entry.row is not None:
-            try:
-                if isinstance(entry.row, Patient) and entry.row.erased_at is not None:
-                    raise InputError("external_id",
-                                     "this patient's data was erased here; not imported again")
-                APPLY[kind](self, entry.row, record)  # checks everything before it sets anything
-            except InputError:
-                if loaded:
-                    entry.row = None
-                raise
-            if loaded:  # after APPLY: a flush inside it (local_id) must not drop it half-done
-                self._changed.setdefault(kind, []).append((external, entry))
+        if entry is not None and not entry.local_id:
+            self.flush()  # the id came twice in this batch: the first is written, this updates it
+        row = self.session.get(MODELS[kind], entry.local_id) if entry is not None else None
+        if row is not None:
+            if isinstance(row, Patient) and row.erased_at is not None:
+                raise InputError("external_id",
+                                 "this patient's data was erased here; not imported again")
+            values = FIELDS[kind](self, record, row)  # every check before anything is set
+            if isinstance(row, Patient):
+                if "phones" in values:
+                    values["phones"] = list(values["phones"].items())
+                patient_records.update(row, values, self.now, self.source)
+            else:
+                _assign(row, values)
+            self._changed.setdefault(kind, []).append((external, entry))
             outcome = UPDATED
         else:
-            row = MODELS[kind](clinic_id=self.clinic.id)
-            APPLY[kind](self, row, record)
+            values = FIELDS[kind](self, record, None)
             if entry is None:
-                entry = self.refs(kind)[external] = _Entry(0, signature, False)
-            entry.row = row
-            self._new.setdefault(kind, []).append((external, entry))
+                entry = self._known[kind][external] = _Entry(0, signature, False)
+            entry.local_id = 0  # new, or its id pointed at a row deleted since
+            self._new.setdefault(kind, []).append((external, entry, values))
             outcome = CREATED
         entry.digest = signature
         return outcome
@@ -141,6 +166,7 @@ class Writer:
         self.session.flush()  # the updated rows
         for kind, pending in self._new.items():
             self._insert(kind, pending)
+        self._new.clear()
         refs = ExternalRef.__table__
         for kind, entries in self._changed.items():
             self.session.execute(update(refs).where(
@@ -149,98 +175,155 @@ class Writer:
                 local_id=bindparam("local"), digest=bindparam("signature"), updated_at=self.now),
                 [{"external": external, "local": entry.local_id, "signature": entry.digest}
                  for external, entry in entries])
-        for pending in (*self._new.values(), *self._changed.values()):
-            for _external, entry in pending:
-                entry.row = None
-        self._new.clear()
         self._changed.clear()
 
-    def _insert(self, kind: str, pending: list[tuple[str, _Entry]]) -> None:
-        model = MODELS[kind]
-        columns = [prop.key for prop in inspect(model).column_attrs if prop.key != "id"]
-        ids = self.session.scalars(
-            insert(model).returning(model.id, sort_by_parameter_order=True),
-            [{key: row.__dict__[key] for key in columns if key in row.__dict__}
-             for row in (entry.row for _external, entry in pending)]).all()
-        phones = []
-        for (external, entry), local_id in zip(pending, ids, strict=True):
+    def end_batch(self) -> None:
+        """Write what is pending and let the batch's lookups go."""
+        self.flush()
+        self._known.clear()
+        if self._refs_written >= self._analyze_at and not _sqlite(self.session):
+            # A first import grows external_refs from nothing faster than autovacuum re-counts
+            # it; on the statistics of a near-empty table PostgreSQL looks up a batch's ids by
+            # scanning the clinic's every reference (seconds a batch, not milliseconds).
+            self.session.execute(text("ANALYZE external_refs"))
+            self._analyze_at = max(FRESH_STATISTICS, 2 * self._refs_written)
+
+    def _insert(self, kind: str, pending: list[tuple[str, _Entry, dict[str, Any]]]) -> None:
+        table: Table = MODELS[kind].__table__
+        phones = [values.pop("phones", {}) for _external, _entry, values in pending]
+        ids = _insert_returning_ids(self.session, table, _uniform(
+            table, [{**values, "clinic_id": self.clinic.id} for _ext, _entry, values in pending]))
+        for (external, entry, _values), local_id in zip(pending, ids, strict=True):
             entry.local_id = local_id
-            if kind == "patients":
-                phones += [{"patient_id": local_id, "e164": phone.e164, "label": phone.label}
-                           for phone in entry.row.phones]
-            if entry.stored:  # their id pointed at a row deleted since
+            if entry.stored:
                 self._changed.setdefault(kind, []).append((external, entry))
-        if phones:
-            self.session.execute(insert(PatientPhone), phones)
+        rows = [{"patient_id": local_id, "e164": e164, "label": label}
+                for local_id, wanted in zip(ids, phones, strict=True)
+                for e164, label in wanted.items()]
+        if rows:
+            self.session.execute(insert(PatientPhone.__table__), rows)
         new_refs = [{"clinic_id": self.clinic.id, "kind": kind, "external_id": external,
                      "local_id": entry.local_id, "digest": entry.digest, "updated_at": self.now}
-                    for external, entry in pending if not entry.stored]
+                    for external, entry, _values in pending if not entry.stored]
         if new_refs:
-            self.session.execute(insert(ExternalRef), new_refs)
-        for _external, entry in pending:
+            self.session.execute(insert(ExternalRef.__table__), new_refs)
+            self._refs_written += len(new_refs)
+        for _external, entry, _values in pending:
             entry.stored = True
 
     def forget(self) -> None:
         """After a rollback: what was cached may not be in the database any more."""
-        self._refs.clear()
+        self._known.clear()
         self._new.clear()
         self._changed.clear()
 
 
-def _set(row: Any, record: dict[str, Any], *names: str) -> None:
-    for name in names:
-        if name in record and record[name] is not None:
-            setattr(row, name, record[name])
+def _uniform(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with the same keys (one executemany statement): a column some rows leave out
+    gets its default there, as an ORM insert would give it."""
+    keys = set().union(*rows)
+    fill = {}
+    for key in keys:
+        default = table.c[key].default
+        fill[key] = (None if default is None else default.arg if default.is_scalar
+                     else default.arg(None))
+    return [row if len(row) == len(keys) else {**fill, **row} for row in rows]
 
 
-def _patient(writer: Writer, row: Patient, record: dict[str, Any]) -> None:
-    # An empty cell (None) keeps what the card has, as a missing column does.
-    patient_records.update(row, {name: value for name, value in record.items()
-                                 if name != "external_id" and value is not None},
-                           writer.now, writer.source)
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
-def _doctor(writer: Writer, row: Staff, record: dict[str, Any]) -> None:
-    row.role = StaffRole.DOCTOR
-    _set(row, record, "last_name", "first_name", "patronymic", "specialties", "active")
-    row.last_name = row.last_name or ""
-    row.first_name = row.first_name or ""
+def _among(session: Session, column: Any, values: list[str]) -> Any:
+    """`column IN (values)`; on PostgreSQL one array parameter, so that the statement is the
+    same text every batch (psycopg re-parses each new text, and a 500-value IN is a new text
+    whenever the count differs)."""
+    if _sqlite(session):
+        return column.in_(values)
+    return column == any_(bindparam("among", values, type_=ARRAY(column.type)))
 
 
-def _service(writer: Writer, row: Service, record: dict[str, Any]) -> None:
-    names = {**(row.names or {}), **record.get("names", {})}
+def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows; their new ids, in the rows' order."""
+    if _sqlite(session):
+        # Asked for the rows' order, SQLAlchemy inserts one row per statement on SQLite. SQLite
+        # gives a new row the largest id + 1 (sqlite.org/autoinc.html) and inserts a statement's
+        # rows in order, so the ids sorted are in the rows' order: one statement, then a sort.
+        return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
+    # PostgreSQL: the ids drawn from the column's own sequence first, then a plain executemany
+    # (one prepared statement, pipelined). INSERT … RETURNING in the rows' order would send a
+    # statement of 500 rows' placeholders that psycopg parses again on every batch.
+    ids = list(session.scalars(
+        select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+            func.generate_series(1, len(rows)))))
+    session.execute(insert(table), [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
+    return ids
+
+
+def _assign(row: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def _given(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: record[name] for name in names if record.get(name) is not None}
+
+
+# Each kind's record → the values its row gets; `row` is the row updated, None for a new one.
+def _patient(writer: Writer, record: dict[str, Any], row: Patient | None) -> dict[str, Any]:
+    values = _given(record, "last_name", "first_name", "patronymic", "birth_date", "sex",
+                    "preferred_language", "consent_calls", "consent_marketing", "notes")
+    if "phones" in record:
+        # {e164: label}: one number once, its first label wins (as core.patient_records has it)
+        values["phones"] = {}
+        for e164, label in record["phones"]:
+            values["phones"].setdefault(e164, label)
+    return values
+
+
+def _doctor(writer: Writer, record: dict[str, Any], row: Staff | None) -> dict[str, Any]:
+    values = {"role": StaffRole.DOCTOR, **_given(
+        record, "last_name", "first_name", "patronymic", "specialties", "active")}
+    for name in ("last_name", "first_name"):
+        values.setdefault(name, (getattr(row, name) if row is not None else None) or "")
+    return values
+
+
+def _service(writer: Writer, record: dict[str, Any], row: Service | None) -> dict[str, Any]:
+    names = {**((row.names or {}) if row is not None else {}), **record.get("names", {})}
     if not names:
         raise InputError("name", "the service has no name")
-    row.names = names
-    _set(row, record, "duration_minutes", "price_min", "price_max", "specialties", "active")
-    row.duration_minutes = row.duration_minutes or 30
+    values = {"names": names, **_given(record, "duration_minutes", "price_min", "price_max",
+                                       "specialties", "active")}
+    values.setdefault("duration_minutes", (row.duration_minutes if row is not None else None) or 30)
+    return values
 
 
-def _appointment(writer: Writer, row: Appointment, record: dict[str, Any]) -> None:
-    patient_id = writer.local_id("patients", record["patient_id"], "patient_id")
-    doctor_id = writer.local_id("doctors", record["doctor_id"], "doctor_id")
-    row.patient_id, row.doctor_id = patient_id, doctor_id
-    _set(row, record, "starts_at", "ends_at", "service", "status", "notes")
+def _appointment(writer: Writer, record: dict[str, Any], row: Appointment | None) -> dict[str, Any]:
+    values = {"patient_id": writer.local_id("patients", record["patient_id"], "patient_id"),
+              "doctor_id": writer.local_id("doctors", record["doctor_id"], "doctor_id"),
+              **_given(record, "starts_at", "ends_at", "service", "status", "notes")}
     if record.get("booked_at") is not None:
-        row.created_at = record["booked_at"]
-    elif row.id is None:
+        values["created_at"] = record["booked_at"]
+    elif row is None:
         # Not booked at our desk today: the record system knew it before the import. Left at
         # "now", a visit for tomorrow would pass for a booking made today (no confirmation call)
         # and count among today's bookings in the analytics.
-        row.created_at = min(record["starts_at"], writer.now) - timedelta(days=1)
+        values["created_at"] = min(record["starts_at"], writer.now) - timedelta(days=1)
     if record.get("price") is not None:
-        row.price = Decimal(record["price"])
+        values["price"] = Decimal(record["price"])
+    return values
 
 
-def _treatment(writer: Writer, row: Treatment, record: dict[str, Any]) -> None:
-    patient_id = writer.local_id("patients", record["patient_id"], "patient_id")
-    doctor_id = (writer.local_id("doctors", record["doctor_id"], "doctor_id")
-                 if record.get("doctor_id") else None)
-    appointment_id = (writer.local_id("appointments", record["appointment_id"], "appointment_id")
-                      if record.get("appointment_id") else None)
-    row.patient_id, row.doctor_id, row.appointment_id = patient_id, doctor_id, appointment_id
-    _set(row, record, "type", "performed_on", "notes")
+def _treatment(writer: Writer, record: dict[str, Any], row: Treatment | None) -> dict[str, Any]:
+    def reference(kind: str, name: str) -> int | None:
+        return writer.local_id(kind, record[name], name) if record.get(name) else None
+
+    return {"patient_id": writer.local_id("patients", record["patient_id"], "patient_id"),
+            "doctor_id": reference("doctors", "doctor_id"),
+            "appointment_id": reference("appointments", "appointment_id"),
+            **_given(record, "type", "performed_on", "notes")}
 
 
-APPLY = {"patients": _patient, "doctors": _doctor, "services": _service,
-         "appointments": _appointment, "treatments": _treatment}
+FIELDS = {"patients": _patient, "doctors": _doctor, "services": _service,
+          "appointments": _appointment, "treatments": _treatment}

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from callcenter.core import phones as phone_numbers
@@ -61,9 +61,11 @@ PHONE_LABEL = re.compile(r"^\s*(?:(?P<pre>[^\d+:()]+):)?\s*(?P<number>[^()]+?)\s
 
 
 def text(value: Cell, field: str, limit: int = TEXT_LIMIT) -> str:
-    result = "" if value is None else str(value).strip()
+    result = value.strip() if type(value) is str else "" if value is None else str(value).strip()
     if len(result) > limit:
         raise InputError(field, "longer than {most} characters", most=limit)
+    if result.isascii() and "\x00" not in result:
+        return result  # most cells (ids, dates, numbers): nothing `problem` could find
     found = problem(result)
     if found:
         raise InputError(field, found)
@@ -129,58 +131,128 @@ def specialties(value: Cell, locale_names: dict[str, str]) -> list[str]:
     return codes
 
 
-def day(value: Cell, field: str, region: str) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    raw = text(value, field, 40)
-    if not raw:
+# Strict forms of the common formats: each accepts only strings `strptime` accepts for that
+# format and reads them as it does; anything else goes to `strptime`.
+_STRICT_DAYS = {fmt: (re.compile(pattern), order) for fmt, pattern, order in (
+    ("%Y-%m-%d", r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})", (0, 1, 2)),
+    ("%Y/%m/%d", r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})", (0, 1, 2)),
+    ("%Y.%m.%d", r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})", (0, 1, 2)),
+    ("%d.%m.%Y", r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})", (2, 1, 0)),
+    ("%d/%m/%Y", r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", (2, 1, 0)),
+    ("%d-%m-%Y", r"([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})", (2, 1, 0)),
+    ("%m/%d/%Y", r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", (2, 0, 1)),
+    ("%m-%d-%Y", r"([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})", (2, 0, 1)),
+)}
+_STRICT_TIMES = {"%H:%M": re.compile(r"([0-9]{1,2}):([0-9]{1,2})"),
+                 "%H:%M:%S": re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})")}
+
+
+def _strict_day(fmt: str, raw: str) -> date | None:
+    found = _STRICT_DAYS.get(fmt)
+    match = found[0].fullmatch(raw) if found else None
+    if match is None:
         return None
-    for fmt in US_DATE_FORMATS if region == "US" else DATE_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).date()
-        except ValueError:
-            continue
-    raise InputError(field, "'{value}' is not a date in a known format", value=raw)
-
-
-def clock(value: Cell, field: str) -> time | None:
-    if isinstance(value, datetime):
-        return value.time()
-    if isinstance(value, time):
-        return value
-    raw = text(value, field, 20)
-    if not raw:
+    year, month, on = (int(match.group(i + 1)) for i in found[1])
+    try:
+        return date(year, month, on)
+    except ValueError:
         return None
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).time()
-        except ValueError:
-            continue
-    raise InputError(field, "'{value}' is not a time of day", value=raw)
 
 
-def moment(value: Cell, field: str, region: str, zone: str) -> datetime | None:
-    """A date and time in the clinic's zone (unless it says its own offset), as aware UTC."""
-    if isinstance(value, datetime):
-        local = value
-    else:
+def _strict_time(fmt: str, raw: str) -> time | None:
+    pattern = _STRICT_TIMES.get(fmt)
+    match = pattern.fullmatch(raw) if pattern else None
+    if match is None:
+        return None
+    try:
+        return time(*map(int, match.groups()))
+    except ValueError:
+        return None
+
+
+class Dates:
+    """Dates, times and moments of one import, in the clinic's region and zone.
+
+    A column keeps one format: the format its last value was found in is tried first, by a
+    strict parse (a regular expression, not `strptime`), and a value it does not fit goes through
+    every known format in order, as it would without the memory. Each format's values fit no
+    other format of its list, so the order tried never changes what a value reads as.
+    """
+
+    def __init__(self, region: str, zone: str) -> None:
+        self.day_formats = US_DATE_FORMATS if region == "US" else DATE_FORMATS
+        self.zone = ZoneInfo(zone)
+        self._days: dict[str, str] = {}
+        self._times: dict[str, str] = {}
+
+    def day(self, value: Cell, field: str) -> date | None:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        raw = text(value, field, 40)
+        if not raw:
+            return None
+        known = self._days.get(field)
+        found = _strict_day(known, raw) if known else None
+        if found is None:
+            parsed = self._general(raw, field, self.day_formats, self._days)
+            if parsed is None:
+                raise InputError(field, "'{value}' is not a date in a known format", value=raw)
+            found = parsed.date()
+        return found
+
+    def clock(self, value: Cell, field: str) -> time | None:
+        if isinstance(value, datetime):
+            return value.time()
+        if isinstance(value, time):
+            return value
+        raw = text(value, field, 20)
+        if not raw:
+            return None
+        known = self._times.get(field)
+        found = _strict_time(known, raw) if known else None
+        if found is None:
+            parsed = self._general(raw, field, TIME_FORMATS, self._times)
+            if parsed is None:
+                raise InputError(field, "'{value}' is not a time of day", value=raw)
+            found = parsed.time()
+        return found
+
+    @staticmethod
+    def _general(raw: str, field: str, formats: tuple[str, ...],
+                 memory: dict[str, str]) -> datetime | None:
+        for fmt in formats:
+            try:
+                found = datetime.strptime(raw, fmt)
+            except ValueError:
+                continue
+            memory[field] = fmt
+            return found
+        return None
+
+    def moment(self, value: Cell, field: str) -> datetime | None:
+        """A date and time in the clinic's zone (unless it says its own offset), as aware UTC."""
+        if isinstance(value, datetime):
+            return self.utc(value)
         raw = text(value, field, 40)
         if not raw:
             return None
         try:
-            local = datetime.fromisoformat(raw)
+            return self.utc(datetime.fromisoformat(raw))
         except ValueError:
             date_part, _, time_part = raw.replace("T", " ").partition(" ")
-            on = day(date_part, field, region)
-            at = clock(time_part, field) if time_part else None
+            on = self.day(date_part, field)
+            at = self.clock(time_part, field) if time_part else None
             if on is None or at is None:
                 raise InputError(field, "'{value}' is not a date and time", value=raw) from None
-            local = datetime.combine(on, at)
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=ZoneInfo(zone))
-    return local.astimezone(ZoneInfo("UTC"))
+            return self.utc(datetime.combine(on, at))
+
+    def utc(self, local: datetime) -> datetime:
+        """Aware UTC; a time without its own offset is the clinic's."""
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=self.zone)
+        return local.astimezone(UTC)
 
 
 def minutes(value: Cell, field: str = "duration") -> int | None:
