@@ -21,15 +21,17 @@ def default_clinic(session: Session, config: dict[str, Any]) -> Clinic:
     return clinic
 
 
-def clinic_for_number(session: Session, clinic_number: str | None, config: dict[str, Any]) -> Clinic:
+def clinic_id_for_number(session: Session, clinic_number: str | None,
+                         config: dict[str, Any]) -> int:
     """A clinic network shares one service: the tracking number dialed tells the location, and
     an outbound call's caller ID the clinic that placed it (Twilio reports ours back to us)."""
     if clinic_number:
-        clinic = session.scalar(
-            select(Clinic).join(TrackingNumber, TrackingNumber.clinic_id == Clinic.id)
-            .where(TrackingNumber.e164 == clinic_number)
-        ) or session.scalar(select(Clinic).where(Clinic.caller_id == clinic_number)
-                            .order_by(Clinic.id).limit(1))
-        if clinic is not None:
-            return clinic
-    return default_clinic(session, config)
+        clinics, numbers = Clinic.__table__, TrackingNumber.__table__
+        conn = session.connection()
+        found = conn.execute(select(numbers.c.clinic_id).where(numbers.c.e164 == clinic_number)).scalar()
+        if found is None:
+            found = conn.execute(select(clinics.c.id).where(clinics.c.caller_id == clinic_number)
+                                 .order_by(clinics.c.id).limit(1)).scalar()
+        if found is not None:
+            return int(found)
+    return default_clinic(session, config).id

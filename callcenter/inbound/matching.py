@@ -36,15 +36,17 @@ def match_caller(session: Session, clinic_id: int, e164: str | None, *, before: 
     if not e164:
         return CallerMatch(CallerKind.HIDDEN, (), False)
     patient_ids = patients_for_number(session, clinic_id, e164)
-    called_before = session.scalar(select(exists().where(
-        Call.clinic_id == clinic_id, Call.caller == e164, Call.started_at < before,
-        Call.id != (exclude_call_id or 0),
-    )))
     if len(patient_ids) > 1:
         return CallerMatch(CallerKind.FAMILY, patient_ids, False)
     if patient_ids:
         return CallerMatch(CallerKind.REPEAT, patient_ids, False)
-    if session.scalar(select(exists().where(Organisation.clinic_id == clinic_id,
-                                            Organisation.e164 == e164))):
+    # A new caller: one statement asks both whether it is an organisation's number and whether
+    # it called before (on every webhook's path, so the known patient above asks neither).
+    organisation, called_before = session.execute(select(
+        exists().where(Organisation.clinic_id == clinic_id, Organisation.e164 == e164),
+        exists().where(Call.clinic_id == clinic_id, Call.caller == e164, Call.started_at < before,
+                       Call.id != (exclude_call_id or 0)),
+    )).one()
+    if organisation:
         return CallerMatch(CallerKind.NON_PATIENT, (), False)
     return CallerMatch(CallerKind.NEW, (), not called_before)
