@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import Clinic, TrackingNumber
@@ -26,12 +26,16 @@ def clinic_id_for_number(session: Session, clinic_number: str | None,
     """A clinic network shares one service: the tracking number dialed tells the location, and
     an outbound call's caller ID the clinic that placed it (Twilio reports ours back to us)."""
     if clinic_number:
-        clinics, numbers = Clinic.__table__, TrackingNumber.__table__
         conn = session.connection()
-        found = conn.execute(select(numbers.c.clinic_id).where(numbers.c.e164 == clinic_number)).scalar()
-        if found is None:
-            found = conn.execute(select(clinics.c.id).where(clinics.c.caller_id == clinic_number)
-                                 .order_by(clinics.c.id).limit(1)).scalar()
+        found = (conn.execute(_BY_TRACKING_NUMBER, {"_e164": clinic_number}).scalar()
+                 or conn.execute(_BY_CALLER_ID, {"_e164": clinic_number}).scalar())
         if found is not None:
             return int(found)
     return default_clinic(session, config).id
+
+
+# Built once: on a new call's path (see inbound/calls.py on statements built once).
+_BY_TRACKING_NUMBER = (select(TrackingNumber.__table__.c.clinic_id)
+                       .where(TrackingNumber.__table__.c.e164 == bindparam("_e164")))
+_BY_CALLER_ID = (select(Clinic.__table__.c.id).where(Clinic.__table__.c.caller_id == bindparam("_e164"))
+                 .order_by(Clinic.__table__.c.id).limit(1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.db import insert_ignoring_conflicts
@@ -23,9 +23,13 @@ class NumberRow:
     channel_id: int | None
 
 
+# Built once: on every new call's path (see inbound/calls.py on statements built once).
+_NUMBER_ROW = (select(NUMBERS.c.id, NUMBERS.c.clinic_id, NUMBERS.c.channel_id)
+               .where(NUMBERS.c.e164 == bindparam("_e164")))
+
+
 def number_row(conn: Connection, e164: str) -> NumberRow | None:
-    row = conn.execute(select(NUMBERS.c.id, NUMBERS.c.clinic_id, NUMBERS.c.channel_id)
-                       .where(NUMBERS.c.e164 == e164)).one_or_none()
+    row = conn.execute(_NUMBER_ROW, {"_e164": e164}).one_or_none()
     return None if row is None else NumberRow(*row)
 
 

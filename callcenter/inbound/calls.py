@@ -12,15 +12,16 @@ about five per event (docs/performance.md has the profile that chose them).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import functools
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callcenter.access.clinics import clinic_id_for_number
-from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import (
     Call,
     CallCandidate,
@@ -42,8 +43,52 @@ from webhooks import CallEvent, CallEventKind
 REACHED = "reached"  # a missed-call task's result when the caller got through another way
 CALLS = Call.__table__
 EVENTS = CallEventRecord.__table__
-STATE = tuple(CALLS.c[name] for name in call_fold.CallState.__dataclass_fields__)
+STATE_NAMES = tuple(field.name for field in fields(call_fold.CallState))
+STATE = tuple(CALLS.c[name] for name in STATE_NAMES)
 ROW = (CALLS.c.id, CALLS.c.clinic_id, CALLS.c.direction, CALLS.c.tracking_number_id, *STATE)
+
+# Statements built once, values bound at execution: building one per call cost more CPU than
+# running it (the profile in docs/performance.md; ~120 µs of SQLAlchemy's cache-key work each).
+STAFF = Staff.__table__
+# The staff member at the extension, looked up inside the statement that writes the call.
+AGENT = (select(STAFF.c.id).where(STAFF.c.clinic_id == bindparam("_clinic"),
+                                  STAFF.c.sip_extension == bindparam("_extension"))
+         .limit(1).scalar_subquery())
+LOCKED_ROW = (select(*ROW).where(CALLS.c.provider == bindparam("_provider"),
+                                 CALLS.c.provider_call_id == bindparam("_call"))
+              .with_for_update())
+FACTS = (select(EVENTS.c.kind, EVENTS.c.occurred_at, EVENTS.c.id, EVENTS.c.data)
+         .where(EVENTS.c.call_id == bindparam("_id")))
+UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("_id"))
+UPDATE_CALL_AGENT = UPDATE_CALL.values(agent_id=AGENT)
+TASKS = DialTask.__table__
+CLOSE_MISSED_CALLS = update(CALLS).where(
+    CALLS.c.clinic_id == bindparam("_clinic"), CALLS.c.direction == CallDirection.INBOUND,
+    CALLS.c.status == CallStatus.MISSED, CALLS.c.caller == bindparam("_remote"),
+    CALLS.c.callback_done_at.is_(None), CALLS.c.started_at < bindparam("_started"),
+).values(callback_done_at=bindparam("_done"), callback_call_id=bindparam("_id"))
+CLOSE_MISSED_TASKS = update(TASKS).where(
+    TASKS.c.clinic_id == bindparam("_clinic"), TASKS.c.purpose == TaskPurpose.MISSED_CALL,
+    TASKS.c.phone == bindparam("_remote"), TASKS.c.state.in_((TaskState.PENDING, TaskState.FAILED)),
+).values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
+
+
+@dataclass(frozen=True)
+class _Inserts:
+    """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
+
+    call: Any
+    event: Any
+    candidate: Any
+
+
+@functools.cache
+def _inserts(dialect: str) -> _Inserts:
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return _Inserts(
+        call=builder(CALLS).values(agent_id=AGENT).on_conflict_do_nothing().returning(CALLS.c.id),
+        event=builder(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id),
+        candidate=builder(CallCandidate.__table__).on_conflict_do_nothing())
 
 
 @dataclass(frozen=True)
@@ -56,12 +101,6 @@ class CallChange:
     changed: bool
     status: CallStatus
     kind: CallEventKind
-
-
-def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int | None:
-    """INSERT that yields to a concurrent or earlier identical row: the new id, or None."""
-    builder = insert_ignoring_conflicts(conn, table)
-    return conn.execute(builder.values(**values).returning(table.c.id)).scalar()
 
 
 def record_call_event(
@@ -89,7 +128,7 @@ def record_call_event(
     fact = replace(fact, id=fact_id)
     after = (call_fold.step(direction, before, fact)
              or call_fold.fold(direction, before, _facts(conn, call_id)))
-    values = {name: value for name, value in asdict(after).items() if getattr(before, name) != value}
+    values = {name: value for name, value in _columns(after).items() if getattr(before, name) != value}
     outbound = direction == CallDirection.OUTBOUND
     remote = after.dialed if outbound else after.caller
     newly_known = bool(remote) and not (before.dialed if outbound else before.caller)
@@ -99,12 +138,13 @@ def record_call_event(
         _keep_candidates(conn, call_id, candidates)
     if not outbound and row.tracking_number_id is None and after.dialed:
         values.update(_attribution(conn, clinic_id, after.dialed, None))
-    if "extension" in values:
-        values.update(_agent(clinic_id, after.extension))
     if remote and after.answered_at is not None and (before.answered_at is None or newly_known):
         _close_missed_callbacks(conn, call_id, clinic_id, remote, after)
-    if values:
-        conn.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
+    if "extension" in values and after.extension:
+        conn.execute(UPDATE_CALL_AGENT, {**values, "_id": call_id, "_clinic": clinic_id,
+                                         "_extension": after.extension})
+    elif values:
+        conn.execute(UPDATE_CALL, {**values, "_id": call_id})
     _forget_loaded(session, call_id)
     return CallChange(call_id, clinic_id, False, True, after.status, event.kind)
 
@@ -122,13 +162,14 @@ def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_
                                                config))
     direction = str(event.direction)
     state = call_fold.first(direction, fact, event.caller, event.dialed)
-    values = {**_new_call(event, clinic_id), **asdict(state), **_agent(clinic_id, state.extension)}
+    values = {**_new_call(event, clinic_id), **_columns(state), "_clinic": clinic_id,
+              "_extension": state.extension or None}
     remote = state.caller if inbound else state.dialed
     linked, candidates = _link_caller(session, None, clinic_id, remote, state.started_at)
     values.update(linked)
     if inbound and state.dialed:
         values.update(_attribution(conn, clinic_id, state.dialed, number))
-    call_id = _insert_ignore(conn, CALLS, values)
+    call_id = conn.execute(_inserts(conn.dialect.name).call, values).scalar()
     if call_id is None:
         return None
     _keep_candidates(conn, call_id, candidates)
@@ -141,26 +182,17 @@ def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_
 def _insert_event(conn: Connection, call_id: int, event: CallEvent, fact: call_fold.Fact,
                   raw_webhook_id: int | None) -> int | None:
     """The event stored under its dedupe key: its id, or None when it was stored before."""
-    return _insert_ignore(conn, EVENTS, {
+    return conn.execute(_inserts(conn.dialect.name).event, {
         "call_id": call_id, "kind": fact.kind, "occurred_at": fact.occurred_at,
         "dedupe_key": event.dedupe_key, "raw_webhook_id": raw_webhook_id, "data": fact.data,
         "received_at": utcnow(),
-    })
+    }).scalar()
 
 
 def _attribution(conn: Connection, clinic_id: int, dialed: str,
                  known: NumberRow | None) -> dict[str, Any]:
     number = channel_for_dialed(conn, clinic_id, dialed, known)
     return {} if number is None else {"tracking_number_id": number.id, "channel_id": number.channel_id}
-
-
-def _agent(clinic_id: int, extension: str | None) -> dict[str, Any]:
-    """The staff member at the extension, looked up inside the statement that writes the call."""
-    if not extension:
-        return {}
-    return {"agent_id": select(Staff.id).where(Staff.clinic_id == clinic_id,
-                                               Staff.sip_extension == extension)
-            .limit(1).scalar_subquery()}
 
 
 def _new_call(event: CallEvent, clinic_id: int) -> dict[str, Any]:
@@ -176,11 +208,13 @@ def _new_call(event: CallEvent, clinic_id: int) -> dict[str, Any]:
 
 def _locked_row(conn: Connection, event: CallEvent) -> Row[Any] | None:
     """The call's row, locked until commit (PostgreSQL) so concurrent deliveries fold one by one."""
-    return conn.execute(
-        select(*ROW).where(CALLS.c.provider == event.provider,
-                           CALLS.c.provider_call_id == event.provider_call_id)
-        .with_for_update()
-    ).one_or_none()
+    return conn.execute(LOCKED_ROW, {"_provider": event.provider,
+                                     "_call": event.provider_call_id}).one_or_none()
+
+
+def _columns(state: call_fold.CallState) -> dict[str, Any]:
+    # Not dataclasses.asdict: it deep-copies every value (a fifth of a webhook's CPU, profiled).
+    return {name: getattr(state, name) for name in STATE_NAMES}
 
 
 def _state(row: Row[Any]) -> call_fold.CallState:
@@ -189,9 +223,8 @@ def _state(row: Row[Any]) -> call_fold.CallState:
 
 
 def _facts(conn: Connection, call_id: int) -> list[call_fold.Fact]:
-    return [call_fold.Fact(kind, at, fact_id, data or {}) for kind, at, fact_id, data in conn.execute(
-        select(EVENTS.c.kind, EVENTS.c.occurred_at, EVENTS.c.id, EVENTS.c.data)
-        .where(EVENTS.c.call_id == call_id))]
+    return [call_fold.Fact(kind, at, fact_id, data or {})
+            for kind, at, fact_id, data in conn.execute(FACTS, {"_id": call_id})]
 
 
 def _forget_loaded(session: Session, call_id: int) -> None:
@@ -225,26 +258,15 @@ def _link_caller(session: Session, call_id: int | None, clinic_id: int, remote: 
 
 def _keep_candidates(conn: Connection, call_id: int, patient_ids: tuple[int, ...]) -> None:
     if patient_ids:
-        conn.execute(insert_ignoring_conflicts(conn, CallCandidate.__table__),
+        conn.execute(_inserts(conn.dialect.name).candidate,
                      [{"call_id": call_id, "patient_id": patient_id} for patient_id in patient_ids])
 
 
 def _close_missed_callbacks(conn: Connection, call_id: int, clinic_id: int, remote: str,
                             state: call_fold.CallState) -> None:
-    """A caller who got through, or was called back, leaves the missed-call list."""
+    """A caller who got through, or was called back, leaves the missed-call list ... and every
+    outbound list: the missed-call tasks for that number are done."""
     done_at: datetime = state.answered_at or state.started_at
-    conn.execute(
-        update(CALLS)
-        .where(CALLS.c.clinic_id == clinic_id, CALLS.c.direction == CallDirection.INBOUND,
-               CALLS.c.status == CallStatus.MISSED, CALLS.c.caller == remote,
-               CALLS.c.callback_done_at.is_(None), CALLS.c.started_at < state.started_at)
-        .values(callback_done_at=done_at, callback_call_id=call_id)
-    )
-    # ... and off every outbound list: the missed-call tasks for that number are done.
-    tasks = DialTask.__table__
-    conn.execute(
-        update(tasks)
-        .where(tasks.c.clinic_id == clinic_id, tasks.c.purpose == TaskPurpose.MISSED_CALL,
-               tasks.c.phone == remote, tasks.c.state.in_((TaskState.PENDING, TaskState.FAILED)))
-        .values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
-    )
+    conn.execute(CLOSE_MISSED_CALLS, {"_clinic": clinic_id, "_remote": remote, "_id": call_id,
+                                      "_started": state.started_at, "_done": done_at})
+    conn.execute(CLOSE_MISSED_TASKS, {"_clinic": clinic_id, "_remote": remote})
