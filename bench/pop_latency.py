@@ -250,9 +250,9 @@ def run(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -> lis
            "CALLCENTER_INSTANCE_DIR": str(folder), "CALLCENTER_LOG_LEVEL": "WARNING",
            "CALLCENTER_SECRET_KEY": "bench", "CALLCENTER_TIMEZONE": "Europe/Moscow"}
     rows = []
-    beside_stop, beside_done = multiprocessing.Event(), multiprocessing.Value("i", 0)
-    beside = (multiprocessing.get_context("spawn").Process(target=_beside, daemon=True,
-                                                           args=(url, beside_stop, beside_done))
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter, not a copy of this one
+    beside_stop, beside_done = spawn.Event(), spawn.Value("i", 0)
+    beside = (spawn.Process(target=_beside, daemon=True, args=(url, beside_stop, beside_done))
               if args.beside else None)
     load_before = os.getloadavg()
     with Gunicorn("callcenter.wsgi:app", env, workers=args.workers, threads=args.threads) as app:
