@@ -1,7 +1,7 @@
 """Screen-pop latency: signed webhook sent → card received by the desk (SSE) → card rendered (browser).
 
     python -m bench pop_latency [--patients 100000] [--rate 20] [--duration 30] [--desks 4]
-                                [--db sqlite|postgresql] [--no-browser] [--full-calls]
+                                [--db sqlite|postgresql] [--no-browser] [--full-calls] [--beside]
 
 The demo clinic (callcenter.demo.builder.load_demo: doctors, schedules, visits, calls) topped up in bulk
 to 100,000 patients; the app under gunicorn
@@ -11,13 +11,16 @@ HMAC-signed) go out at `--rate` calls per second, spread over the desks' extensi
 different patient's number; with --full-calls every call is also answered 2 s later and ended
 6 s later (three webhooks per call). Latency of a pop = from the moment its webhook is sent to
 the moment the desk has the whole card (SSE client) / has drawn it (browser: the desk page's
-own timing after rendering).
+own timing after rendering). With --beside, another process meanwhile builds, over and over,
+every analytics report for the past year by month and every outbound list (the two heaviest
+reads a clinic runs in office hours), against the same database.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -35,6 +38,7 @@ from sqlalchemy import func, insert, select, text
 
 from bench.table import print_table
 from callcenter.access.passwords import hash_password
+from callcenter.analytics import REPORTS, Filters, Granularity
 from callcenter.core import migrate
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
@@ -49,6 +53,7 @@ from callcenter.core.models import (
     utcnow,
 )
 from callcenter.demo.builder import load_demo
+from callcenter.outbound import lists
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -115,6 +120,29 @@ def _top_up(session: Any, clinic_id: int, extra: int) -> None:
                            "starts_at": at, "ends_at": at + timedelta(minutes=30), "service": "Осмотр",
                            "status": AppointmentStatus.COMPLETED})
         session.execute(insert(Appointment), visits)
+
+
+def _beside(url: str, stop: Any, done: Any) -> None:
+    """Work beside the pops (a process of its own): a year's analytics, then every outbound list,
+    again and again; `done` counts the rounds finished."""
+    from zoneinfo import ZoneInfo
+
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    while not stop.is_set():
+        with sessions() as session:
+            clinic = session.scalars(select(Clinic).order_by(Clinic.id)).first()
+            zone, now = ZoneInfo(clinic.timezone), utcnow()
+            today = now.astimezone(zone).date()
+            year = Filters(clinic_id=clinic.id, tz=zone, start=today - timedelta(days=365), end=today,
+                           granularity=Granularity.MONTH)
+            for report in REPORTS.values():
+                report.build(session, year)
+            for build in lists.BUILDERS.values():
+                build(session, clinic, now, lists.DEFAULT_SETTINGS)
+        with done.get_lock():
+            done.value += 1
+    engine.dispose()
 
 
 def _signed(item: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -222,6 +250,11 @@ def run(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -> lis
            "CALLCENTER_INSTANCE_DIR": str(folder), "CALLCENTER_LOG_LEVEL": "WARNING",
            "CALLCENTER_SECRET_KEY": "bench", "CALLCENTER_TIMEZONE": "Europe/Moscow"}
     rows = []
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter, not a copy of this one
+    beside_stop, beside_done = spawn.Event(), spawn.Value("i", 0)
+    beside = (spawn.Process(target=_beside, daemon=True, args=(url, beside_stop, beside_done))
+              if args.beside else None)
+    load_before = os.getloadavg()
     with Gunicorn("callcenter.wsgi:app", env, workers=args.workers, threads=args.threads) as app:
         desks = [SseDesk(app.base, f"bench{n}") for n in range(args.desks)]
         for desk in desks:
@@ -236,6 +269,8 @@ def run(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -> lis
             browser_thread.start()
             if not browser_result["ready"].wait(60):
                 raise RuntimeError("the browser desk did not come up")
+        if beside is not None:
+            beside.start()
         time.sleep(1.0)
         sent_at: dict[str, float] = {}
         http = requests.Session()
@@ -279,19 +314,28 @@ def run(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -> lis
             for timer in timers:
                 timer.join()
         time.sleep(3.0)
+        beside_stop.set()
         for desk in desks:
             desk.close()
         stop_browser.set()
         if browser_thread is not None:
             browser_thread.join(60)
         _stop_now(app.proc.pid)
+    if beside is not None:
+        beside.join(120)
+        print(f"beside the pops: {beside_done.value} rounds of a year's analytics and every "
+              "outbound list finished", flush=True)
+    print("load average (1/5/15 min) before → after: "
+          + " → ".join("/".join(f"{v:.1f}" for v in load) for load in (load_before, os.getloadavg())),
+          flush=True)
     received: dict[str, float] = {}
     call_to_number: dict[int, str] = {}
     for desk in desks:
         received.update(desk.arrived)
         call_to_number.update({cid: num for num, cid in desk.call_ids.items()})
     sse_ms = [(received[k] - sent_at[k]) * 1000 for k in sent_at if k in received]
-    label = f"{args.db}, {args.patients:,} patients, {achieved:.1f} calls/s"
+    label = (f"{args.db}, {args.patients:,} patients, {achieved:.1f} calls/s"
+             + (" x 3 webhooks" if args.full_calls else "") + (", work beside" if args.beside else ""))
     rows.append([f"{label}: webhook answered", *_row("", webhook_ms, len(webhook_ms))[1:]])
     rows.append([f"{label}: card at the desk (SSE)", *_row("", sse_ms, len(sent_at))[1:]])
     if args.browser:
@@ -317,6 +361,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--no-browser", dest="browser", action="store_false")
     parser.add_argument("--full-calls", action="store_true", help="also answer and end every call")
+    parser.add_argument("--beside", action="store_true",
+                        help="a year's analytics and every outbound list built beside, over and over")
     args = parser.parse_args(argv)
     args.workers = args.workers or (1 if args.db == "sqlite" else 2)
     binary, _origin = redis_binary()

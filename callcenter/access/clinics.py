@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import Clinic, TrackingNumber
@@ -21,15 +21,21 @@ def default_clinic(session: Session, config: dict[str, Any]) -> Clinic:
     return clinic
 
 
-def clinic_for_number(session: Session, clinic_number: str | None, config: dict[str, Any]) -> Clinic:
+def clinic_id_for_number(session: Session, clinic_number: str | None,
+                         config: dict[str, Any]) -> int:
     """A clinic network shares one service: the tracking number dialed tells the location, and
     an outbound call's caller ID the clinic that placed it (Twilio reports ours back to us)."""
     if clinic_number:
-        clinic = session.scalar(
-            select(Clinic).join(TrackingNumber, TrackingNumber.clinic_id == Clinic.id)
-            .where(TrackingNumber.e164 == clinic_number)
-        ) or session.scalar(select(Clinic).where(Clinic.caller_id == clinic_number)
-                            .order_by(Clinic.id).limit(1))
-        if clinic is not None:
-            return clinic
-    return default_clinic(session, config)
+        conn = session.connection()
+        found = (conn.execute(_BY_TRACKING_NUMBER, {"_e164": clinic_number}).scalar()
+                 or conn.execute(_BY_CALLER_ID, {"_e164": clinic_number}).scalar())
+        if found is not None:
+            return int(found)
+    return default_clinic(session, config).id
+
+
+# Built once: on a new call's path (see inbound/calls.py on statements built once).
+_BY_TRACKING_NUMBER = (select(TrackingNumber.__table__.c.clinic_id)
+                       .where(TrackingNumber.__table__.c.e164 == bindparam("_e164")))
+_BY_CALLER_ID = (select(Clinic.__table__.c.id).where(Clinic.__table__.c.caller_id == bindparam("_e164"))
+                 .order_by(Clinic.__table__.c.id).limit(1))

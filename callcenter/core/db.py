@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,10 +40,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def insert_ignoring_conflicts(session: Session, model: type) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the session's database (SQLite or PostgreSQL): the
-    row yields to an identical one written earlier or concurrently."""
-    builder = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def insert_ignoring_conflicts(bind: Session | Connection, model: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING (a mapped class or a table) for the database of a session
+    or connection (SQLite or PostgreSQL): the row yields to an identical one written earlier or
+    concurrently."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect
+    builder = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     return builder(model).on_conflict_do_nothing()
 
 

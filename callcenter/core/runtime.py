@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import redis
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     _redis: redis.Redis | None = field(default=None, repr=False)
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock_file: tuple[tuple[str, int], TextIO] | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Runtime:
@@ -52,7 +54,13 @@ class Runtime:
 
     @contextmanager
     def _sqlite_write_lock(self, path: str) -> Iterator[None]:
-        with self._sqlite_writer, open(path, "a") as handle:
+        with self._sqlite_writer:
+            # Opened once per process (the thread lock above serializes its threads): opening it
+            # for every write was a visible part of a webhook's CPU. A forked child (an RQ work
+            # horse) opens its own: a lock on an inherited descriptor would be its parent's.
+            if self._lock_file is None or self._lock_file[0] != (path, os.getpid()):
+                self._lock_file = ((path, os.getpid()), open(path, "a"))  # noqa: SIM115
+            handle = self._lock_file[1]
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -62,4 +70,6 @@ class Runtime:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
+        if self._lock_file is not None:
+            self._lock_file[1].close()
         self.engine.dispose()

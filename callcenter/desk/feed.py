@@ -16,16 +16,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
 from callcenter.callscripts.library import Library
 from callcenter.callscripts.selection import library_for
 from callcenter.core import clinic_scope
-from callcenter.core.models import Call, CallStatus, Staff, utcnow
+from callcenter.core.models import CallStatus, Staff, utcnow
 from callcenter.core.runtime import Runtime
-from callcenter.desk.popcard import build_card
+from callcenter.desk.popcard import build_card, card_call
 from callcenter.inbound import screenpop
 
 POP, UPDATE, CLOSE = "pop", "update", "close"
@@ -128,7 +127,7 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
                         payload["call_id"], [])
     with runtime.sessions() as session:
         clinic_scope.restrict(session, clinic_scope.Scope(desk.clinic_ids))
-        call = session.scalar(select(Call).where(Call.id == payload["call_id"]))
+        call = card_call(session, payload["call_id"])
         if call is None:
             return None
         action = desk_action(str(payload.get("event")), payload.get("extension"), str(call.status),
@@ -143,7 +142,7 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
         if action != POP:
             return Outgoing(action, sse(action, state, event_id), call.id, [])
         card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id),
-                          library=scripts_library(runtime))
+                          library=scripts_library(runtime), call=call)
         if card is None:
             return None
         return Outgoing(POP, sse(POP, {**state, "card": card}, event_id), call.id,

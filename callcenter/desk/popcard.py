@@ -25,6 +25,7 @@ from callcenter.core.models import (
     AppointmentStatus,
     Call,
     CallCandidate,
+    CallerKind,
     Clinic,
     DialTask,
     Patient,
@@ -162,20 +163,28 @@ def script_json(session: Session, call: Call, now: datetime, speaker: Staff | No
         return None
 
 
-def build_card(session: Session, call_id: int, now: datetime, locale: str,
-               speaker: Staff | None = None, library: Library | None = None) -> dict[str, Any] | None:
-    """The whole pop for one call, as JSON-ready data; None for an unknown call."""
-    call = session.scalar(
+def card_call(session: Session, call_id: int) -> Call | None:
+    """The call with what its card shows of it loaded in the same statement."""
+    return session.scalar(
         select(Call).options(joinedload(Call.channel), joinedload(Call.heard_from_channel))
         .where(Call.id == call_id)
     )
+
+
+def build_card(session: Session, call_id: int, now: datetime, locale: str,
+               speaker: Staff | None = None, library: Library | None = None,
+               call: Call | None = None) -> dict[str, Any] | None:
+    """The whole pop for one call, as JSON-ready data; None for an unknown call. `call`: read
+    already by `card_call` (the desk's stream reads it to decide the action)."""
+    call = call or card_call(session, call_id)
     if call is None:
         return None
     clinic = session.get(Clinic, call.clinic_id)
     assert clinic is not None
+    # Only a family's number has candidates: other calls skip the round trip (every pop has many).
     candidate_ids = list(session.scalars(
         select(CallCandidate.patient_id).where(CallCandidate.call_id == call.id)
-        .order_by(CallCandidate.patient_id)))
+        .order_by(CallCandidate.patient_id))) if call.caller_kind == CallerKind.FAMILY else []
     ids = candidate_ids or ([call.patient_id] if call.patient_id else [])
     if call.patient_id and call.patient_id not in ids:
         ids.append(call.patient_id)

@@ -2,28 +2,54 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import Call, Channel, TrackingNumber
 
 UNATTRIBUTED = "unattributed"
+NUMBERS = TrackingNumber.__table__
 
 
-def channel_for_dialed(session: Session, clinic_id: int, dialed: str) -> TrackingNumber | None:
-    """The tracking number row for a dialed number; an unknown one is created for an admin to assign.
-    None when the number is another clinic's (a clinic's own PBX account naming it): that
-    clinic's channel must not be credited with, or reached through, this clinic's call."""
-    number = session.scalar(select(TrackingNumber).where(TrackingNumber.e164 == dialed))
+@dataclass(frozen=True)
+class NumberRow:
+    """What a call needs of its tracking number: which clinic it is, which channel it credits."""
+
+    id: int
+    clinic_id: int
+    channel_id: int | None
+
+
+# Built once: on every new call's path (see inbound/calls.py on statements built once).
+_NUMBER_ROW = (select(NUMBERS.c.id, NUMBERS.c.clinic_id, NUMBERS.c.channel_id)
+               .where(NUMBERS.c.e164 == bindparam("_e164")))
+
+
+def number_row(conn: Connection, e164: str) -> NumberRow | None:
+    row = conn.execute(_NUMBER_ROW, {"_e164": e164}).one_or_none()
+    return None if row is None else NumberRow(*row)
+
+
+def channel_for_dialed(conn: Connection, clinic_id: int, dialed: str,
+                       known: NumberRow | None = None) -> NumberRow | None:
+    """The tracking number for a dialed number (`known`: already read); an unknown one is
+    created for an admin to assign. None when the number is another clinic's (a clinic's own
+    PBX account naming it): that clinic's channel must not be credited with, or reached
+    through, this clinic's call."""
+    number = known or number_row(conn, dialed)
     if number is not None:
         return number if number.clinic_id == clinic_id else None
-    session.execute(
-        insert_ignoring_conflicts(session, TrackingNumber)
+    conn.execute(
+        insert_ignoring_conflicts(conn, NUMBERS)
         .values(clinic_id=clinic_id, e164=dialed, channel_id=None, auto_created=True,
                 label="unassigned number")
     )
-    return session.execute(select(TrackingNumber).where(TrackingNumber.e164 == dialed)).scalar_one()
+    created = number_row(conn, dialed)
+    assert created is not None
+    return created if created.clinic_id == clinic_id else None
 
 
 def unattributed_numbers(session: Session) -> list[TrackingNumber]:

@@ -1,21 +1,27 @@
 """record_call_event(): the only writer of Call rows.
 
 Idempotent and order-independent: every event is stored once under its dedupe key, and the call's
-state is recomputed from all of its events, so retries change nothing and events that arrive out
-of order (ended before answered, recording before end) converge to the same call.
+state is what `call_fold.fold` makes of all of its events, so retries change nothing and events
+that arrive out of order (ended before answered, recording before end) converge to the same call.
+An event that arrives in order is applied to the call's row alone (`call_fold.step`, proved equal
+to the fold); only an out-of-order one reads all the call's events again.
+
+The hot path of every webhook: Core statements on the session's connection (no ORM unit of work),
+about five per event (docs/performance.md has the profile that chose them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from callcenter.access.clinics import clinic_for_number
-from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.access.clinics import clinic_id_for_number
 from callcenter.core.models import (
     Call,
     CallCandidate,
@@ -29,11 +35,60 @@ from callcenter.core.models import (
     TaskState,
     utcnow,
 )
-from callcenter.inbound.attribution import channel_for_dialed
+from callcenter.inbound import call_fold
+from callcenter.inbound.attribution import NumberRow, channel_for_dialed, number_row
 from callcenter.inbound.matching import match_caller
 from webhooks import CallEvent, CallEventKind
 
 REACHED = "reached"  # a missed-call task's result when the caller got through another way
+CALLS = Call.__table__
+EVENTS = CallEventRecord.__table__
+STATE_NAMES = tuple(field.name for field in fields(call_fold.CallState))
+STATE = tuple(CALLS.c[name] for name in STATE_NAMES)
+ROW = (CALLS.c.id, CALLS.c.clinic_id, CALLS.c.direction, CALLS.c.tracking_number_id, *STATE)
+
+# Statements built once, values bound at execution: building one per call cost more CPU than
+# running it (the profile in docs/performance.md; ~120 µs of SQLAlchemy's cache-key work each).
+STAFF = Staff.__table__
+# The staff member at the extension, looked up inside the statement that writes the call.
+AGENT = (select(STAFF.c.id).where(STAFF.c.clinic_id == bindparam("_clinic"),
+                                  STAFF.c.sip_extension == bindparam("_extension"))
+         .limit(1).scalar_subquery())
+LOCKED_ROW = (select(*ROW).where(CALLS.c.provider == bindparam("_provider"),
+                                 CALLS.c.provider_call_id == bindparam("_call"))
+              .with_for_update())
+FACTS = (select(EVENTS.c.kind, EVENTS.c.occurred_at, EVENTS.c.id, EVENTS.c.data)
+         .where(EVENTS.c.call_id == bindparam("_id")))
+UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("_id"))
+UPDATE_CALL_AGENT = UPDATE_CALL.values(agent_id=AGENT)
+TASKS = DialTask.__table__
+CLOSE_MISSED_CALLS = update(CALLS).where(
+    CALLS.c.clinic_id == bindparam("_clinic"), CALLS.c.direction == CallDirection.INBOUND,
+    CALLS.c.status == CallStatus.MISSED, CALLS.c.caller == bindparam("_remote"),
+    CALLS.c.callback_done_at.is_(None), CALLS.c.started_at < bindparam("_started"),
+).values(callback_done_at=bindparam("_done"), callback_call_id=bindparam("_id"))
+CLOSE_MISSED_TASKS = update(TASKS).where(
+    TASKS.c.clinic_id == bindparam("_clinic"), TASKS.c.purpose == TaskPurpose.MISSED_CALL,
+    TASKS.c.phone == bindparam("_remote"), TASKS.c.state.in_((TaskState.PENDING, TaskState.FAILED)),
+).values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
+
+
+@dataclass(frozen=True)
+class _Inserts:
+    """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
+
+    call: Any
+    event: Any
+    candidate: Any
+
+
+@functools.cache
+def _inserts(dialect: str) -> _Inserts:
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return _Inserts(
+        call=builder(CALLS).values(agent_id=AGENT).on_conflict_do_nothing().returning(CALLS.c.id),
+        event=builder(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id),
+        candidate=builder(CallCandidate.__table__).on_conflict_do_nothing())
 
 
 @dataclass(frozen=True)
@@ -48,78 +103,135 @@ class CallChange:
     kind: CallEventKind
 
 
-def _insert_ignore(session: Session, model: type, values: dict[str, Any]) -> bool:
-    """INSERT that silently yields to a concurrent or earlier identical row; True if inserted."""
-    result = session.execute(insert_ignoring_conflicts(session, model).values(**values))
-    return bool(result.rowcount)
-
-
 def record_call_event(
     session: Session, event: CallEvent, *, config: dict[str, Any], raw_webhook_id: int | None = None,
     clinic_id: int | None = None,
 ) -> CallChange:
     """Apply one normalized event; the caller commits. A new call belongs to `clinic_id` when
     given (our own dialers know it), else to the clinic of the number it came through."""
-    call = _locked_call(session, event.provider, event.provider_call_id)
-    created = False
-    if call is None:
-        if clinic_id is None:
-            clinic_number = event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
-            clinic_id = clinic_for_number(session, clinic_number, config).id
-        created = _insert_ignore(session, Call, {
-            "clinic_id": clinic_id,
-            "provider": event.provider,
-            "provider_call_id": event.provider_call_id,
-            "direction": CallDirection(event.direction),
-            "caller": event.caller,
-            "caller_raw": event.caller_raw[:64],
-            "dialed": event.dialed,
-            "started_at": event.occurred_at,
-            "status": CallStatus.RINGING,
-            "caller_kind": CallerKind.NEW,
-            "first_time": True,
-            "heard_from_note": "",
-            "notes": "",
-            "updated_at": utcnow(),
-        })
-        call = _locked_call(session, event.provider, event.provider_call_id)
-        assert call is not None
-    inserted = _insert_ignore(session, CallEventRecord, {
-        "call_id": call.id,
-        "kind": str(event.kind),
-        "occurred_at": event.occurred_at,
-        "dedupe_key": event.dedupe_key,
-        "raw_webhook_id": raw_webhook_id,
-        "data": _event_data(event),
+    session.flush()  # rows the caller added (a patient, a number) are seen by these statements
+    conn = session.connection()
+    fact = call_fold.Fact(str(event.kind), event.occurred_at, 0, _event_data(event))
+    # A ringing event usually opens its call: try the insert first and save a lookup.
+    row = None if event.kind == CallEventKind.RINGING else _locked_row(conn, event)
+    if row is None:
+        opened = _open_call(session, conn, event, fact, clinic_id, config, raw_webhook_id)
+        if opened is not None:
+            return opened
+        row = _locked_row(conn, event)  # a concurrent or earlier delivery opened it
+        assert row is not None
+    call_id, clinic_id, direction = row.id, row.clinic_id, str(row.direction)
+    before = _state(row)
+    fact_id = _insert_event(conn, call_id, event, fact, raw_webhook_id)
+    if fact_id is None:
+        return CallChange(call_id, clinic_id, False, False, before.status, event.kind)
+    fact = replace(fact, id=fact_id)
+    after = (call_fold.step(direction, before, fact)
+             or call_fold.fold(direction, before, _facts(conn, call_id)))
+    values = {name: value for name, value in _columns(after).items() if getattr(before, name) != value}
+    outbound = direction == CallDirection.OUTBOUND
+    remote = after.dialed if outbound else after.caller
+    newly_known = bool(remote) and not (before.dialed if outbound else before.caller)
+    if remote and newly_known:
+        linked, candidates = _link_caller(session, call_id, clinic_id, remote, after.started_at)
+        values.update(linked)
+        _keep_candidates(conn, call_id, candidates)
+    if not outbound and row.tracking_number_id is None and after.dialed:
+        values.update(_attribution(conn, clinic_id, after.dialed, None))
+    if remote and after.answered_at is not None and (before.answered_at is None or newly_known):
+        _close_missed_callbacks(conn, call_id, clinic_id, remote, after)
+    if "extension" in values and after.extension:
+        conn.execute(UPDATE_CALL_AGENT, {**values, "_id": call_id, "_clinic": clinic_id,
+                                         "_extension": after.extension})
+    elif values:
+        conn.execute(UPDATE_CALL, {**values, "_id": call_id})
+    _forget_loaded(session, call_id)
+    return CallChange(call_id, clinic_id, False, True, after.status, event.kind)
+
+
+def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_fold.Fact,
+               clinic_id: int | None, config: dict[str, Any],
+               raw_webhook_id: int | None) -> CallChange | None:
+    """A new call written whole in one INSERT (state, patient, channel, agent); None when the
+    call exists already (then the caller applies the event to it)."""
+    inbound = event.direction != CallDirection.OUTBOUND
+    number = number_row(conn, event.dialed) if inbound and event.dialed else None
+    if clinic_id is None:
+        clinic_id = (number.clinic_id if number is not None
+                     else clinic_id_for_number(session, event.dialed if inbound else event.caller,
+                                               config))
+    direction = str(event.direction)
+    state = call_fold.first(direction, fact, event.caller, event.dialed)
+    values = {**_new_call(event, clinic_id), **_columns(state), "_clinic": clinic_id,
+              "_extension": state.extension or None}
+    remote = state.caller if inbound else state.dialed
+    linked, candidates = _link_caller(session, None, clinic_id, remote, state.started_at)
+    values.update(linked)
+    if inbound and state.dialed:
+        values.update(_attribution(conn, clinic_id, state.dialed, number))
+    call_id = conn.execute(_inserts(conn.dialect.name).call, values).scalar()
+    if call_id is None:
+        return None
+    _keep_candidates(conn, call_id, candidates)
+    _insert_event(conn, call_id, event, fact, raw_webhook_id)
+    if remote and state.answered_at is not None:
+        _close_missed_callbacks(conn, call_id, clinic_id, remote, state)
+    return CallChange(call_id, clinic_id, True, True, state.status, event.kind)
+
+
+def _insert_event(conn: Connection, call_id: int, event: CallEvent, fact: call_fold.Fact,
+                  raw_webhook_id: int | None) -> int | None:
+    """The event stored under its dedupe key: its id, or None when it was stored before."""
+    return conn.execute(_inserts(conn.dialect.name).event, {
+        "call_id": call_id, "kind": fact.kind, "occurred_at": fact.occurred_at,
+        "dedupe_key": event.dedupe_key, "raw_webhook_id": raw_webhook_id, "data": fact.data,
         "received_at": utcnow(),
-    })
-    if not inserted:
-        return CallChange(call.id, call.clinic_id, False, False, call.status, event.kind)
-    known_before = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
-    answered_before = call.answered_at is not None
-    session.expire(call, ["events"])
-    _fold_events(session, call)
-    remote = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
-    newly_known = bool(remote) and not known_before
-    if created or newly_known:
-        _link_caller(session, call, remote, call.clinic_id)
-    if call.direction == CallDirection.INBOUND and call.tracking_number_id is None and call.dialed:
-        number = channel_for_dialed(session, call.clinic_id, call.dialed)
-        if number is not None:
-            call.tracking_number_id = number.id
-            call.channel_id = number.channel_id
-    if remote and call.answered_at is not None and (not answered_before or newly_known):
-        _close_missed_callbacks(session, call, remote)
-    session.flush()
-    return CallChange(call.id, call.clinic_id, created, True, call.status, event.kind)
+    }).scalar()
 
 
-def _locked_call(session: Session, provider: str, provider_call_id: str) -> Call | None:
-    """The call row, locked until commit (PostgreSQL) so concurrent deliveries fold one by one."""
-    return session.execute(
-        select(Call).where(Call.provider == provider, Call.provider_call_id == provider_call_id)
-        .with_for_update()
-    ).scalar_one_or_none()
+def _attribution(conn: Connection, clinic_id: int, dialed: str,
+                 known: NumberRow | None) -> dict[str, Any]:
+    number = channel_for_dialed(conn, clinic_id, dialed, known)
+    return {} if number is None else {"tracking_number_id": number.id, "channel_id": number.channel_id}
+
+
+def _new_call(event: CallEvent, clinic_id: int) -> dict[str, Any]:
+    return {
+        "clinic_id": clinic_id, "provider": event.provider,
+        "provider_call_id": event.provider_call_id, "direction": CallDirection(event.direction),
+        "caller": event.caller, "caller_raw": event.caller_raw[:64], "dialed": event.dialed,
+        "started_at": event.occurred_at, "status": CallStatus.RINGING,
+        "caller_kind": CallerKind.NEW, "first_time": True, "heard_from_note": "", "notes": "",
+        "updated_at": utcnow(),
+    }
+
+
+def _locked_row(conn: Connection, event: CallEvent) -> Row[Any] | None:
+    """The call's row, locked until commit (PostgreSQL) so concurrent deliveries fold one by one."""
+    return conn.execute(LOCKED_ROW, {"_provider": event.provider,
+                                     "_call": event.provider_call_id}).one_or_none()
+
+
+def _columns(state: call_fold.CallState) -> dict[str, Any]:
+    # Not dataclasses.asdict: it deep-copies every value (a fifth of a webhook's CPU, profiled).
+    return {name: getattr(state, name) for name in STATE_NAMES}
+
+
+def _state(row: Row[Any]) -> call_fold.CallState:
+    mapping = row._mapping
+    return call_fold.CallState(**{column.name: mapping[column] for column in STATE})
+
+
+def _facts(conn: Connection, call_id: int) -> list[call_fold.Fact]:
+    return [call_fold.Fact(kind, at, fact_id, data or {})
+            for kind, at, fact_id, data in conn.execute(FACTS, {"_id": call_id})]
+
+
+def _forget_loaded(session: Session, call_id: int) -> None:
+    """The caller's session may hold the call as an object: it must not answer from before."""
+    loaded = session.identity_map.get(session.identity_key(Call, call_id))
+    if loaded is not None:
+        session.expire(loaded)
 
 
 def _event_data(event: CallEvent) -> dict[str, Any]:
@@ -134,85 +246,27 @@ def _event_data(event: CallEvent) -> dict[str, Any]:
     }
 
 
-def _fold_events(session: Session, call: Call) -> None:
-    """Recompute the call's times, status and agent from all its events, in time order."""
-    events = sorted(call.events, key=lambda e: (e.occurred_at, e.id or 0))
-
-    def first(kinds: set[str]) -> CallEventRecord | None:
-        return next((e for e in events if e.kind in kinds), None)
-
-    def last(kinds: set[str]) -> CallEventRecord | None:
-        return next((e for e in reversed(events) if e.kind in kinds), None)
-
-    call.started_at = events[0].occurred_at
-    ringing = first({"ringing"})
-    answered = first({"answered"})
-    ended = last({"ended", "missed"})
-    recording = last({"recording"})
-    call.ringing_at = ringing.occurred_at if ringing else None
-    call.answered_at = answered.occurred_at if answered else None
-    call.ended_at = ended.occurred_at if ended else None
-    for record in events:
-        data = record.data or {}
-        call.caller = call.caller or data.get("caller")
-        call.dialed = call.dialed or data.get("dialed")
-    if ended is not None:
-        if answered is not None:
-            call.status = CallStatus.COMPLETED
-        else:
-            call.status = (CallStatus.FAILED if call.direction == CallDirection.OUTBOUND
-                           else CallStatus.MISSED)
-    else:
-        call.status = CallStatus.ANSWERED if answered else CallStatus.RINGING
-    call.duration = _talk_seconds(answered, ended)
-    if recording is not None:
-        call.recording_url = recording.data.get("recording_url")
-    agent_event = answered or last({"ringing", "transferred"})
-    extension = (agent_event.data or {}).get("extension") if agent_event else None
-    if extension and extension != call.extension:
-        call.extension = extension
-        call.agent_id = session.scalar(
-            select(Staff.id).where(Staff.clinic_id == call.clinic_id,
-                                   Staff.sip_extension == extension).limit(1)
-        )
+def _link_caller(session: Session, call_id: int | None, clinic_id: int, remote: str | None,
+                 started_at: datetime) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The caller's patients: one is linked; several (a family) are all kept as candidates,
+    returned for the caller to store once the call has its id. No number: a hidden caller."""
+    match = match_caller(session, clinic_id, remote, before=started_at, exclude_call_id=call_id)
+    linked = match.patient_ids[0] if len(match.patient_ids) == 1 else None
+    return ({"caller_kind": match.kind, "first_time": match.first_time, "patient_id": linked},
+            match.patient_ids if len(match.patient_ids) > 1 else ())
 
 
-def _talk_seconds(answered: CallEventRecord | None, ended: CallEventRecord | None) -> int | None:
-    if answered is None or ended is None:
-        return None
-    reported = (ended.data or {}).get("duration")
-    if isinstance(reported, int) and reported >= 0:
-        return reported
-    return max(int((ended.occurred_at - answered.occurred_at).total_seconds()), 0)
+def _keep_candidates(conn: Connection, call_id: int, patient_ids: tuple[int, ...]) -> None:
+    if patient_ids:
+        conn.execute(_inserts(conn.dialect.name).candidate,
+                     [{"call_id": call_id, "patient_id": patient_id} for patient_id in patient_ids])
 
 
-def _link_caller(session: Session, call: Call, remote: str | None, clinic_id: int) -> None:
-    match = match_caller(session, clinic_id, remote, before=call.started_at, exclude_call_id=call.id)
-    call.caller_kind = match.kind
-    call.first_time = match.first_time
-    call.patient_id = match.patient_ids[0] if len(match.patient_ids) == 1 else None
-    if len(match.patient_ids) > 1:
-        for patient_id in match.patient_ids:
-            _insert_ignore(session, CallCandidate, {"call_id": call.id, "patient_id": patient_id})
-        session.expire(call, ["candidates"])
-
-
-def _close_missed_callbacks(session: Session, call: Call, remote: str) -> None:
-    """A caller who got through, or was called back, leaves the missed-call list."""
-    done_at: datetime = call.answered_at or call.started_at
-    session.execute(
-        update(Call)
-        .where(Call.clinic_id == call.clinic_id, Call.direction == CallDirection.INBOUND,
-               Call.status == CallStatus.MISSED, Call.caller == remote,
-               Call.callback_done_at.is_(None), Call.started_at < call.started_at)
-        .values(callback_done_at=done_at, callback_call_id=call.id)
-        .execution_options(synchronize_session=False)
-    )
-    # ... and off every outbound list: the missed-call tasks for that number are done.
-    session.execute(
-        update(DialTask)
-        .where(DialTask.clinic_id == call.clinic_id, DialTask.purpose == TaskPurpose.MISSED_CALL,
-               DialTask.phone == remote, DialTask.state.in_((TaskState.PENDING, TaskState.FAILED)))
-        .values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    )
+def _close_missed_callbacks(conn: Connection, call_id: int, clinic_id: int, remote: str,
+                            state: call_fold.CallState) -> None:
+    """A caller who got through, or was called back, leaves the missed-call list ... and every
+    outbound list: the missed-call tasks for that number are done."""
+    done_at: datetime = state.answered_at or state.started_at
+    conn.execute(CLOSE_MISSED_CALLS, {"_clinic": clinic_id, "_remote": remote, "_id": call_id,
+                                      "_started": state.started_at, "_done": done_at})
+    conn.execute(CLOSE_MISSED_TASKS, {"_clinic": clinic_id, "_remote": remote})

@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.inputs import InputError, check_strings, safe, text
 from callcenter.core.logging_setup import scrub
-from callcenter.core.models import Call, RawState, RawWebhook, utcnow
+from callcenter.core.models import Call, CallDirection, Clinic, RawState, RawWebhook, utcnow
 from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound import screenpop, webhook_bindings
@@ -46,10 +46,10 @@ class IngestResult:
     failure: str | None = None
 
 
-def _raw_row(request: InboundRequest, state: RawState, error: str = "",
-             keep_bytes: int | None = None) -> RawWebhook:
+def _raw_values(request: InboundRequest, state: RawState, error: str = "",
+                keep_bytes: int | None = None) -> dict[str, Any]:
     # Junk is kept too (escaped where a database could not hold it): `%00` in a path is a NUL.
-    return RawWebhook(
+    return dict(
         provider=safe(request.provider)[:32], path=safe(request.subpath)[:300],
         method=safe(request.method)[:8], query=safe(request.query),
         headers={safe(k): safe(v) for k, v in request.headers.items()},
@@ -108,13 +108,21 @@ EVENT_COLUMNS = {"provider_call_id": Call.provider_call_id, "caller": Call.calle
 def check_event(event: CallEvent) -> None:
     """What the call's columns cannot hold is refused at parse (400, the raw row `invalid`)
     rather than failing the transaction; the error names the provider's own field."""
+    # The provider's field is looked up only for a refusal (the same check again, naming it):
+    # searching the payload for every value was a visible part of a webhook's CPU.
     for name, column in EVENT_COLUMNS.items():
         value = getattr(event, name)
         if value:
-            text(column, value, _source_field(event.raw, value, name))
+            try:
+                text(column, value, name)
+            except InputError:
+                text(column, value, _source_field(event.raw, value, name))
     for name, value in (("caller_raw", event.caller_raw), ("event_id", event.event_id),
                         *event.extra.items()):
-        check_strings(value, _source_field(event.raw, value, name))
+        try:
+            check_strings(value, name)
+        except InputError:
+            check_strings(value, _source_field(event.raw, value, name))
 
 
 def _source_field(raw: Mapping[str, Any], value: Any, default: str) -> str:
@@ -175,44 +183,58 @@ def _run(runtime: Runtime, request: InboundRequest, raw_id: int | None,
     reading = _unknown_account() if unknown_account else _interpret(request, runtime.config, connection)
     if connection is not None:
         clinic_id = connection.clinic_id
+    owner = clinic_id if clinic_id is not None else _clinic_guess(reading.events)
     failure: str | None = None
+    changes: list[CallChange] = []
     with runtime.write_guard(), runtime.sessions() as session:
-        raw = _store(session, request, raw_id, reading)
-        changes: list[CallChange] = []
-        if connection is not None:
-            # The account's clinic owns what came to its URL, refused or not: its admin reviews it.
-            raw.pbx_account_id, raw.clinic_id = connection.account_id, connection.clinic_id
-        if reading.refusal is None:
-            reading = _bound(session, connection.binding_provider if connection else request.provider,
-                             reading, runtime.config)
-            raw.state, raw.error = reading.state, reading.error
+        stored_id, reading = _store_and_bind(session, request, raw_id, reading, connection, owner,
+                                             runtime.config)
         if reading.refusal is None:
             try:
-                with session.begin_nested():
-                    changes = [record_call_event(session, event, config=runtime.config,
-                                                 raw_webhook_id=raw.id, clinic_id=clinic_id)
-                               for event in reading.events]
+                changes = [record_call_event(session, event, config=runtime.config,
+                                             raw_webhook_id=stored_id, clinic_id=clinic_id)
+                           for event in reading.events]
             except Exception as exc:
-                # The effects roll back to the savepoint; the raw row commits as failed for an
-                # admin to re-process, and the PBX still gets its answer (the phone keeps ringing).
-                log.exception("webhook %s failed to apply", raw.id)
+                # The effects roll back with the transaction; the raw row is stored again, as
+                # failed, for an admin to re-process, and the PBX still gets its answer (the
+                # phone keeps ringing). A rollback of the whole transaction rather than of a
+                # savepoint keeps two statements off every webhook that applies.
+                log.exception("webhook %s failed to apply", stored_id)
                 # Shown to admins, like a log: masked the same way.
                 failure = safe(scrub(f"{type(exc).__name__}: {exc}"))[:2000]
                 changes = []
-                raw.state, raw.error = RawState.FAILED, failure
-        _assign_clinic(raw, changes)
+                session.rollback()
+                # Reaching no call, it belongs to no clinic (unless an account's URL names one).
+                stored_id, reading = _store_and_bind(session, request, raw_id, reading, connection,
+                                                     None, runtime.config, failure=failure)
+        if changes and changes[0].clinic_id != owner:
+            _assign_clinic(session, stored_id, changes[0].clinic_id, reading.events)
         session.commit()
-        raw_id = raw.id
     if reading.refusal is not None:
         if reading.state == RawState.REJECTED:
-            log.warning("webhook %s rejected: %s", raw_id, reading.error)
-        reading.refusal.raw_id = raw_id
+            log.warning("webhook %s rejected: %s", stored_id, reading.error)
+        reading.refusal.raw_id = stored_id
         return reading.refusal
     if failure is None:
         _publish(runtime, reading.events, changes)
     assert reading.reply is not None
-    return IngestResult(reading.reply.status, raw_id, reply=reading.reply, changes=changes,
+    return IngestResult(reading.reply.status, stored_id, reply=reading.reply, changes=changes,
                         failure=failure)
+
+
+def _store_and_bind(session: Session, request: InboundRequest, raw_id: int | None,
+                    reading: _Reading, connection: Connection | None, owner: int | None,
+                    config: Mapping[str, Any], failure: str | None = None) -> tuple[int, _Reading]:
+    """The raw row (new, or the stored one once more), and the reading after the bindings."""
+    stored_id = _store(session, request, raw_id, reading, connection, owner)
+    if reading.refusal is None and any(event.bindings for event in reading.events):
+        reading = _bound(session, connection.binding_provider if connection else request.provider,
+                         reading, config)
+        if reading.refusal is not None:
+            _set_state(session, stored_id, reading.state, reading.error)
+    if failure is not None and reading.refusal is None:
+        _set_state(session, stored_id, RawState.FAILED, failure)
+    return stored_id, reading
 
 
 def _bound(session: Session, provider: str, reading: _Reading,
@@ -229,33 +251,73 @@ def _bound(session: Session, provider: str, reading: _Reading,
         "error": "replay_refused", "field": conflict.field, "message": conflict.message})
 
 
-def _store(session: Session, request: InboundRequest, raw_id: int | None,
-           reading: _Reading) -> RawWebhook:
+RAW = RawWebhook.__table__
+CLINICS = Clinic.__table__
+# Built once (see inbound/calls.py on statements built once). The owner goes through the clinics
+# table: a guess naming a clinic since deleted stores none.
+_NEW_RAW = insert(RAW).returning(RAW.c.id)
+_NEW_RAW_OWNED = _NEW_RAW.values(
+    clinic_id=select(CLINICS.c.id).where(CLINICS.c.id == bindparam("_owner")).scalar_subquery())
+# The clinic each number's calls went to lately, in this process: the raw row is written with its
+# clinic at once when this guess is right (nearly always), and corrected when it is not.
+_LATEST_CLINIC: dict[str, int] = {}
+_LATEST_MOST = 10_000
+
+
+def _number_of(events: Sequence[CallEvent]) -> str | None:
+    if not events:
+        return None
+    event = events[0]
+    return event.caller if event.direction == CallDirection.OUTBOUND else event.dialed
+
+
+def _clinic_guess(events: Sequence[CallEvent]) -> int | None:
+    number = _number_of(events)
+    return _LATEST_CLINIC.get(number) if number else None
+
+
+def _store(session: Session, request: InboundRequest, raw_id: int | None, reading: _Reading,
+           connection: Connection | None, owner: int | None) -> int:
+    """A new raw row, or the stored one marked as processed once more; its id."""
+    conn = session.connection()
     if raw_id is None:
-        raw = _raw_row(request, reading.state, reading.error, reading.keep_bytes)
-        session.add(raw)
-        session.flush()
-        return raw
-    raw = session.get(RawWebhook, raw_id)
-    if raw is None:
+        row = _raw_values(request, reading.state, reading.error, reading.keep_bytes)
+        if connection is not None:
+            # The account's clinic owns what came to its URL, refused or not: its admin reviews it.
+            row.update(pbx_account_id=connection.account_id, clinic_id=connection.clinic_id)
+        elif reading.refusal is None and owner is not None:
+            return int(conn.execute(_NEW_RAW_OWNED, {**row, "_owner": owner}).scalar_one())
+        return int(conn.execute(_NEW_RAW, row).scalar_one())
+    updated = conn.execute(update(RAW).where(RAW.c.id == raw_id).values(
+        state=reading.state, error=safe(reading.error), attempts=RAW.c.attempts + 1,
+        processed_at=utcnow()))
+    if not updated.rowcount:
         raise LookupError(f"no raw webhook {raw_id}")
-    raw.state, raw.error = reading.state, safe(reading.error)
-    raw.attempts, raw.processed_at = raw.attempts + 1, utcnow()
-    return raw
+    return raw_id
 
 
-def _assign_clinic(raw: RawWebhook, changes: Sequence[CallChange]) -> None:
+def _set_state(session: Session, raw_id: int, state: RawState, error: str) -> None:
+    session.connection().execute(update(RAW).where(RAW.c.id == raw_id).values(state=state, error=error))
+
+
+def _assign_clinic(session: Session, raw_id: int, clinic_id: int,
+                   events: Sequence[CallEvent]) -> None:
     """An applied webhook belongs to its call's clinic (whose admins see it); one that never
     reached a call keeps none (see clinic_scope: only admins of every clinic see those)."""
-    if changes:
-        raw.clinic_id = changes[0].clinic_id
+    session.connection().execute(update(RAW).where(RAW.c.id == raw_id).values(clinic_id=clinic_id))
+    number = _number_of(events)
+    if number:
+        if len(_LATEST_CLINIC) >= _LATEST_MOST:
+            _LATEST_CLINIC.clear()
+        _LATEST_CLINIC[number] = clinic_id
 
 
 def _publish(runtime: Runtime, events: Sequence[CallEvent], changes: Sequence[CallChange]) -> None:
     for event, change in zip(events, changes, strict=True):
         if change.changed:
-            log.info("call %s %s from %s (%s)", change.call_id, event.kind, mask(event.caller),
-                     event.provider)
+            if log.isEnabledFor(logging.INFO):  # masking the number is not free, on every webhook
+                log.info("call %s %s from %s (%s)", change.call_id, event.kind, mask(event.caller),
+                         event.provider)
             screenpop.publish_change(runtime, change, event.extension)
 
 
@@ -268,13 +330,13 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
                              body=body, received_at=utcnow())
     with runtime.write_guard(), runtime.sessions() as session:
-        raw_row = _raw_row(request, RawState.PROCESSED)
-        session.add(raw_row)
-        session.flush()
+        raw_id = session.connection().execute(
+            _NEW_RAW, {**_raw_values(request, RawState.PROCESSED), "clinic_id": clinic_id}).scalar_one()
         changes = [record_call_event(session, event, config=runtime.config,
-                                     raw_webhook_id=raw_row.id, clinic_id=clinic_id)
+                                     raw_webhook_id=raw_id, clinic_id=clinic_id)
                    for event in events]
-        _assign_clinic(raw_row, changes)
+        if changes and changes[0].clinic_id != clinic_id:
+            _assign_clinic(session, raw_id, changes[0].clinic_id, events)
         session.commit()
     _publish(runtime, events, changes)
     return changes

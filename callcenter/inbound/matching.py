@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import Call, CallerKind, Organisation, Patient, PatientPhone
@@ -18,15 +18,25 @@ class CallerMatch:
     first_time: bool
 
 
+# A correlated EXISTS keeps the plan on the e164 index; a plain join lets SQLite's planner scan
+# the clinic's patients instead (12 ms vs 0.1 ms at 20,000 patients). Both statements are built
+# once: they are on every new call's path (see inbound/calls.py on statements built once).
+_PATIENTS = (
+    select(PatientPhone.patient_id)
+    .where(PatientPhone.e164 == bindparam("_e164"),
+           exists().where(Patient.id == PatientPhone.patient_id,
+                          Patient.clinic_id == bindparam("_clinic"), Patient.erased_at.is_(None)))
+    .order_by(PatientPhone.patient_id))
+_NEW_CALLER = select(
+    exists().where(Organisation.clinic_id == bindparam("_clinic"),
+                   Organisation.e164 == bindparam("_e164")),
+    exists().where(Call.clinic_id == bindparam("_clinic"), Call.caller == bindparam("_e164"),
+                   Call.started_at < bindparam("_before"), Call.id != bindparam("_call")),
+)
+
+
 def patients_for_number(session: Session, clinic_id: int, e164: str) -> tuple[int, ...]:
-    # A correlated EXISTS keeps the plan on the e164 index; a plain join lets SQLite's planner
-    # scan the clinic's patients instead (12 ms vs 0.1 ms at 20,000 patients).
-    live_patient = exists().where(Patient.id == PatientPhone.patient_id, Patient.clinic_id == clinic_id,
-                                  Patient.erased_at.is_(None))
-    return tuple(session.scalars(
-        select(PatientPhone.patient_id).where(PatientPhone.e164 == e164, live_patient)
-        .order_by(PatientPhone.patient_id)
-    ).all())
+    return tuple(session.scalars(_PATIENTS, {"_e164": e164, "_clinic": clinic_id}).all())
 
 
 def match_caller(session: Session, clinic_id: int, e164: str | None, *, before: datetime,
@@ -36,15 +46,15 @@ def match_caller(session: Session, clinic_id: int, e164: str | None, *, before: 
     if not e164:
         return CallerMatch(CallerKind.HIDDEN, (), False)
     patient_ids = patients_for_number(session, clinic_id, e164)
-    called_before = session.scalar(select(exists().where(
-        Call.clinic_id == clinic_id, Call.caller == e164, Call.started_at < before,
-        Call.id != (exclude_call_id or 0),
-    )))
     if len(patient_ids) > 1:
         return CallerMatch(CallerKind.FAMILY, patient_ids, False)
     if patient_ids:
         return CallerMatch(CallerKind.REPEAT, patient_ids, False)
-    if session.scalar(select(exists().where(Organisation.clinic_id == clinic_id,
-                                            Organisation.e164 == e164))):
+    # A new caller: one statement asks both whether it is an organisation's number and whether
+    # it called before (on every webhook's path, so the known patient above asks neither).
+    organisation, called_before = session.execute(_NEW_CALLER, {
+        "_clinic": clinic_id, "_e164": e164, "_before": before, "_call": exclude_call_id or 0,
+    }).one()
+    if organisation:
         return CallerMatch(CallerKind.NON_PATIENT, (), False)
     return CallerMatch(CallerKind.NEW, (), not called_before)

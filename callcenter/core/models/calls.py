@@ -127,6 +127,8 @@ class Call(Base):
     duration: Mapped[int | None] = mapped_column(Integer)  # talk seconds
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus, "call_status"))
     recording_url: Mapped[str | None] = mapped_column(Text)
+    # The latest event's time (None on calls from before it was kept): see inbound/call_fold.py.
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[CallOutcome | None] = mapped_column(str_enum(CallOutcome, "call_outcome"))
     heard_from_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
     heard_from_note: Mapped[str] = mapped_column(String(200), default="")
