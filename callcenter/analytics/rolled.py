@@ -116,7 +116,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
                func.sum(BookingCredit.revenue))
         .where(*_credits(flt), *keep(dims)).group_by(*group)
     ).all():
-        if k in rows:
+        if n and k in rows:
             rows[k].update(bookings=n, arrivals=int(attended), revenue=money(revenue))
     return {k: funnel.add_rates(row) for k, row in rows.items()}
 
