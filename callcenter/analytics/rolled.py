@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import BigInteger, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +29,8 @@ from callcenter.core.models import (
     RollupHour,
     TrackingNumber,
 )
+
+PAIR = 1 << 32  # (channel, heard-from channel) as one key: channel × PAIR + heard-from
 
 
 def fresh(session: Session, flt: Filters) -> None:
@@ -154,10 +156,10 @@ def series(session: Session, flt: Filters) -> list[Row]:
 def disagreements(session: Session, flt: Filters) -> list[Row]:
     """Calls whose tracking channel and "how did you hear" answer name different channels."""
     rows = rolled_funnel(
-        session, flt, lambda d: d.channel_id * 1_000_000_000 + d.heard_from_channel_id,
+        session, flt, lambda d: cast(d.channel_id, BigInteger) * PAIR + d.heard_from_channel_id,
         lambda d: [d.channel_id.is_not(None), d.heard_from_channel_id.is_not(None),
                    d.channel_id != d.heard_from_channel_id])
-    pairs = [(k // 1_000_000_000, k % 1_000_000_000, r["calls"], r["unique_callers"])
+    pairs = [(k // PAIR, k % PAIR, r["calls"], r["unique_callers"])
              for k, r in rows.items()]
     return funnel.disagreement_rows(session, pairs)
 
