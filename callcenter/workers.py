@@ -51,12 +51,14 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:
+        from callcenter.analytics.jobs import refresh_rollups
         from callcenter.exchange.event_jobs import send_events
         from callcenter.messaging.planner import plan_messages
         from callcenter.outbound.schedule import start_schedule
         from callcenter.webtracking.jobs import track_and_upload
 
-        start_schedule(connect(config), config, extra=(plan_messages, track_and_upload, send_events))
+        start_schedule(connect(config), config, extra=(plan_messages, track_and_upload, send_events,
+                                                          refresh_rollups))
     try:
         while not _Worker.stop_requested:
             try:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity
+from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -30,6 +30,7 @@ from callcenter.core.models import (
     Clinic,
     Patient,
     PatientPhone,
+    RollupCall,
     Staff,
     StaffRole,
     TrackingNumber,
@@ -244,3 +245,23 @@ def test_triggers_exist_at_head(database_url: str) -> None:
                         for op in ("insert", "update", "delete")}
     engine.dispose()
     assert expected <= names
+
+
+def test_worker_job_takes_every_clinics_marks(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marks never pile up between reads: the scheduled job rebuilds what they name."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    jobs._runtime.cache_clear()
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        w = _world(session, 99)
+        _add_calls(session, w, 30)
+        marks = session.scalar(select(func.count()).select_from(AnalyticsDirty))
+        assert marks and marks > 0
+        assert jobs.refresh_rollups() == marks
+        assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
+        assert session.scalar(select(func.sum(RollupCall.calls))) == session.scalar(
+            select(func.count()).select_from(Call).where(
+                Call.direction == CallDirection.INBOUND, Call.caller_kind != CallerKind.NON_PATIENT,
+                (Call.caller.is_(None)) | (Call.caller != TEST_CALLER)))
+    jobs._runtime.cache_clear()
+    engine.dispose()
