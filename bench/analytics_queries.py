@@ -5,9 +5,12 @@
 
 Builds two years of history by bulk insert (executemany on SQLite, COPY on PostgreSQL) into a
 database migrated to head (so the indexes are the ones production has), runs ANALYZE as
-autovacuum / `PRAGMA optimize` would, then times each report for several periods: the
-dashboard's default 30 days, a quarter by week, and a year by month. Figures: median and worst
-of --repeat runs after one warm-up (database page cache warm, no result caching anywhere).
+autovacuum / `PRAGMA optimize` would, builds the roll-ups (timed: what migration 0032 or a bulk
+import costs once), then times each report for several periods: the dashboard's default 30 days,
+a quarter by week, a year by month and an arbitrary 200 days by week. Figures: median and worst
+of --repeat runs after one warm-up (database page cache warm, no result caching anywhere),
+against the same report computed from the raw rows in the same run (the baseline, one run), and
+what a read pays to bring the roll-ups up to date after calls changed today.
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 
 from bench.population import patient_phone, populate
 from bench.table import print_table
-from callcenter.analytics import REPORTS, Filters, Granularity
+from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity
+from callcenter.analytics.rolled import fresh
 from callcenter.core import migrate
 from callcenter.core.db import make_engine, make_session_factory
-from callcenter.core.models import Staff, StaffRole, TrackingNumber
+from callcenter.core.models import AnalyticsDirty, Call, Staff, StaffRole, TrackingNumber
 from tests.services import PostgresServer, postgres_bindir
 
 ZONE = ZoneInfo("Europe/Moscow")
@@ -226,7 +230,8 @@ def _family_phones(world: World, patients: int) -> Iterator[tuple[int, str, str]
         yield (world.first_patient + index, patient_phone(index - 1), "family")
 
 
-def build(url: str, calls: int, appointments: int, patients: int) -> tuple[World, float]:
+def build(url: str, calls: int, appointments: int, patients: int) -> tuple[World, float, float]:
+    """The world, seconds to load it, seconds to build its roll-ups."""
     started = time.perf_counter()
     rng = random.Random(20261122)
     world = _setup(url, patients)
@@ -240,38 +245,69 @@ def build(url: str, calls: int, appointments: int, patients: int) -> tuple[World
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
+        # A bulk load marked every row; one clinic-wide mark rebuilds it in one pass instead.
+        conn.execute(AnalyticsDirty.__table__.delete())
+        conn.execute(AnalyticsDirty.__table__.insert().values(clinic_id=world.clinic_id))
+    loaded = time.perf_counter() - started
+    with make_session_factory(engine)() as session:
+        fresh(session, Filters(clinic_id=world.clinic_id, tz=ZONE, start=LAST_DAY, end=LAST_DAY))
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
     engine.dispose()
-    return world, time.perf_counter() - started
+    return world, loaded, time.perf_counter() - started - loaded
 
 
 PERIODS = (
-    ("30 days, by day", LAST_DAY - timedelta(days=29), Granularity.DAY),
-    ("quarter, by week", LAST_DAY - timedelta(days=90), Granularity.WEEK),
-    ("year, by month", LAST_DAY - timedelta(days=364), Granularity.MONTH),
+    ("30 days, by day", LAST_DAY - timedelta(days=29), LAST_DAY, Granularity.DAY),
+    ("quarter, by week", LAST_DAY - timedelta(days=90), LAST_DAY, Granularity.WEEK),
+    ("year, by month", LAST_DAY - timedelta(days=364), LAST_DAY, Granularity.MONTH),
+    ("200 days, by week", LAST_DAY - timedelta(days=500), LAST_DAY - timedelta(days=301),
+     Granularity.WEEK),
 )
+Figures = tuple[str, str, float, float, float]
 
 
-def measure(url: str, world: World, repeat: int) -> list[tuple[str, str, float, float]]:
-    """(period, report, median ms, worst ms) for every report and period."""
+def _timed(build: Any, session: Any, flt: Filters, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        build(session, flt)
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def measure(url: str, world: World, repeat: int) -> list[Figures]:
+    """(period, report, median ms, worst ms, raw-row baseline ms) for every report and period."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     out = []
-    for label, start, granularity in PERIODS:
-        flt = Filters(clinic_id=world.clinic_id, tz=ZONE, start=start, end=LAST_DAY,
+    for label, start, end, granularity in PERIODS:
+        flt = Filters(clinic_id=world.clinic_id, tz=ZONE, start=start, end=end,
                       granularity=granularity)
         for name, report in REPORTS.items():
             with sessions() as session:
                 report.build(session, flt)  # warm-up
-                times = []
-                for _ in range(repeat):
-                    began = time.perf_counter()
-                    report.build(session, flt)
-                    times.append((time.perf_counter() - began) * 1000)
-            out.append((label, name, statistics.median(times), max(times)))
-    engine.dispose()
+                times = _timed(report.build, session, flt, repeat)
+                baseline = _timed(RAW_BUILDS[name], session, flt, 1)[0]
+            out.append((label, name, statistics.median(times), max(times), baseline))
     # The machine may be shared: the load average tells how much to trust the figures.
     print(f"{make_url(url).get_backend_name()}: measured, load average {os.getloadavg()[0]:.1f}")
+    print(f"  bringing the roll-ups up to date after 50 calls of the last day changed: "
+          f"{_refresh_after_changes(engine, world):.0f} ms")
+    engine.dispose()
     return out
+
+
+def _refresh_after_changes(engine: Any, world: World) -> float:
+    """What the first read after a burst of webhooks pays: the last day's roll-ups recomputed."""
+    last = datetime(LAST_DAY.year, LAST_DAY.month, LAST_DAY.day, tzinfo=ZONE).astimezone(UTC)
+    with make_session_factory(engine)() as session:
+        ids = session.scalars(select(Call.id).where(Call.started_at >= last).limit(50)).all()
+        session.execute(update(Call).where(Call.id.in_(ids)).values(status="missed"))
+        session.commit()
+        began = time.perf_counter()
+        fresh(session, Filters(clinic_id=world.clinic_id, tz=ZONE, start=LAST_DAY, end=LAST_DAY))
+        return (time.perf_counter() - began) * 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,13 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=150_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    results: dict[str, list[tuple[str, str, float, float]]] = {}
+    results: dict[str, list[Figures]] = {}
     with tempfile.TemporaryDirectory(prefix="cc-bench-analytics-") as folder:
         if args.db in ("sqlite", "both"):
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
-            world, seconds = build(url, args.calls, args.appointments, args.patients)
-            print(f"sqlite: loaded in {seconds:.0f} s")
-            results["SQLite"] = measure(url, world, args.repeat)
+            results["SQLite"] = _run(url, "sqlite", args)
         if args.db in ("postgresql", "both"):
             bindir = postgres_bindir()
             if bindir is None:
@@ -299,19 +333,25 @@ def main(argv: list[str] | None = None) -> int:
                 server.start()
                 try:
                     url = server.create_database("bench_analytics")
-                    world, seconds = build(url, args.calls, args.appointments, args.patients)
-                    print(f"postgresql: loaded in {seconds:.0f} s")
-                    results["PostgreSQL"] = measure(url, world, args.repeat)
+                    results["PostgreSQL"] = _run(url, "postgresql", args)
                 finally:
                     server.cleanup()
     engines = list(results)
     rows = []
-    for index, (period, name, _, _) in enumerate(next(iter(results.values()), [])):
+    for index, (period, name, *_) in enumerate(next(iter(results.values()), [])):
         cells: list[object] = [period, name]
         for engine_name in engines:
-            _, _, median, worst = results[engine_name][index]
-            cells += [round(median, 1), round(worst, 1)]
+            _, _, median, worst, baseline = results[engine_name][index]
+            cells += [round(median, 1), round(worst, 1), round(baseline, 1)]
         rows.append(cells)
-    headers = ["period", "report"] + [f"{e} {m} ms" for e in engines for m in ("median", "worst")]
+    headers = ["period", "report"] + [f"{e} {m} ms" for e in engines
+                                      for m in ("median", "worst", "raw rows")]
     print_table(headers, rows, title=f"{args.calls:,} calls, {args.appointments:,} appointments")
     return 0
+
+
+def _run(url: str, name: str, args: argparse.Namespace) -> list[Figures]:
+    world, loaded, rolled = build(url, args.calls, args.appointments, args.patients)
+    print(f"{name}: loaded in {loaded:.0f} s, roll-ups built in {rolled:.1f} s "
+          f"(load average {os.getloadavg()[0]:.1f})")
+    return measure(url, world, args.repeat)

@@ -51,6 +51,7 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:
+        from callcenter.analytics.jobs import refresh_rollups
         from callcenter.exchange.event_jobs import send_events
         from callcenter.exchange.fhir_jobs import fhir_round
         from callcenter.messaging.planner import plan_messages
@@ -58,7 +59,7 @@ def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burs
         from callcenter.webtracking.jobs import track_and_upload
 
         start_schedule(connect(config), config, extra=(plan_messages, track_and_upload, send_events,
-                                                          fhir_round))
+                                                          fhir_round, refresh_rollups))
     try:
         while not _Worker.stop_requested:
             try:

@@ -66,6 +66,13 @@ def receptionists(session: Session, flt: Filters) -> list[Row]:
         .join(Call, Call.id == booked.c.call_id)
         .where(*call_conditions(flt)).group_by(Call.agent_id)
     ).all())
+    return receptionist_rows(session, flt, offered, callbacks, bookings)
+
+
+def receptionist_rows(session: Session, flt: Filters, offered: dict[Any, tuple[int, int, int, Any]],
+                      callbacks: dict[Any, tuple[int, Any]], bookings: dict[Any, int]) -> list[Row]:
+    """offered: agent → (calls, taken, missed, average answer seconds); callbacks: agent →
+    (missed calls they called back, average delay in seconds); bookings: agent → count."""
     ids = {k for k in (*offered, *callbacks, *bookings) if k is not None}
     names = _names(session, flt, ids)
     rows = []
@@ -95,9 +102,13 @@ def callbacks(session: Session, flt: Filters) -> list[Row]:
         .select_from(Call).outerjoin(back, back.id == Call.callback_call_id)
         .where(*call_conditions(flt), Call.status == CallStatus.MISSED)
     ).one()
-    open_ = missed - int(called_back) - int(again)
-    return [{"missed": missed, "called_back": int(called_back), "caller_called_again": int(again),
-             "open": open_, "called_back_share": rate(int(called_back), missed),
+    return callback_row(missed, int(called_back), int(again), avg_delay)
+
+
+def callback_row(missed: int, called_back: int, again: int, avg_delay: Any) -> list[Row]:
+    """The callbacks report's one row; avg_delay in seconds (None: nobody called back)."""
+    return [{"missed": missed, "called_back": called_back, "caller_called_again": again,
+             "open": missed - called_back - again, "called_back_share": rate(called_back, missed),
              "avg_callback_minutes": _avg(avg_delay / 60 if avg_delay is not None else None)}]
 
 
@@ -119,6 +130,12 @@ def invitations(session: Session, flt: Filters) -> list[Row]:
             .group_by(Call.agent_id, month)
         ).all()
     }
+    return invitation_rows(session, flt, counts)
+
+
+def invitation_rows(session: Session, flt: Filters, counts: dict[tuple[Any, int], int]) -> list[Row]:
+    """counts: (receptionist, month bucket) → visits."""
+    monthly = replace(flt, granularity=Granularity.MONTH)
     names = _names(session, flt, {agent for agent, _ in counts})
     rows = []
     for key, first in buckets(monthly):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,7 +48,8 @@ def credited_bookings(flt: Filters, *, by_visit: bool = False) -> Select[Any]:
     """(appointment_id, call_id, attended, revenue, starts_at) for the bookings the period can own.
 
     Funnel reports pick bookings created from the period start to the period end plus the window
-    (later ones cannot belong to a call in the period); by_visit picks visits in the period instead.
+    (others cannot be credited to a call in the period) and every booking made on a call;
+    by_visit picks visits in the period instead.
     """
     column = Appointment.starts_at if by_visit else Appointment.created_at
     until = flt.end_utc if by_visit else flt.end_utc + timedelta(seconds=flt.window_seconds)
@@ -64,7 +65,8 @@ def credited_bookings(flt: Filters, *, by_visit: bool = False) -> Select[Any]:
         .where(
             Appointment.clinic_id == flt.clinic_id,
             Appointment.rescheduled_from_id.is_(None),
-            column >= flt.start_utc,
-            column < until,
+            # A booking made on a call is that call's whenever it was written down.
+            or_(and_(column >= flt.start_utc, column < until),
+                Appointment.created_by_call_id.is_not(None) if not by_visit else false()),
         )
     )

@@ -154,20 +154,30 @@ def by_channel(session: Session, flt: Filters) -> list[Row]:
     """Channel of the tracking number the caller dialed; calls without one by their `line`
     (main line, a number without a channel, no number), so none reads as another."""
     channels = funnel(session, flt, Call.channel_id, extra=[Call.channel_id.is_not(None)])
+    return channel_rows(session, channels, funnel(session, flt, _line(), extra=[Call.channel_id.is_(None)]))
+
+
+def channel_rows(session: Session, channels: dict[Any, Row], lines: dict[Any, Row]) -> list[Row]:
     rows = [{**r, "line": "channel"}
             for r in _named(channels, _channel_names(session), "channel_id", "channel")]
-    rows += [{"channel_id": None, "channel": None, "line": line, **row} for line, row in
-             funnel(session, flt, _line(), extra=[Call.channel_id.is_(None)]).items()]
+    rows += [{"channel_id": None, "channel": None, "line": line, **row} for line, row in lines.items()]
     return _ordered(rows, "line")
 
 
 def by_heard_from(session: Session, flt: Filters) -> list[Row]:
     """Channel the caller named when asked how they heard of the clinic."""
-    return _named(funnel(session, flt, Call.heard_from_channel_id), _channel_names(session),
-                  "channel_id", "channel")
+    return heard_rows(session, funnel(session, flt, Call.heard_from_channel_id))
+
+
+def heard_rows(session: Session, rows: dict[Any, Row]) -> list[Row]:
+    return _named(rows, _channel_names(session), "channel_id", "channel")
 
 
 def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
+    return number_rows(session, flt, funnel(session, flt, Call.tracking_number_id))
+
+
+def number_rows(session: Session, flt: Filters, found: dict[Any, Row]) -> list[Row]:
     numbers = session.execute(
         select(TrackingNumber.id, TrackingNumber.e164, TrackingNumber.label,
                TrackingNumber.main_line, Channel.name)
@@ -178,15 +188,13 @@ def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
     channel = {n.id: n.name for n in numbers}
     line = {n.id: "channel" if n.name is not None else "main_line" if n.main_line else "no_channel"
             for n in numbers}
-    rows = _named(funnel(session, flt, Call.tracking_number_id), names,
-                  "tracking_number_id", "tracking_number")
+    rows = _named(found, names, "tracking_number_id", "tracking_number")
     return [{**r, "channel": channel.get(r["tracking_number_id"]),
              "line": line.get(r["tracking_number_id"], "no_number")} for r in rows]
 
 
 def disagreements(session: Session, flt: Filters) -> list[Row]:
     """Calls whose tracking channel and "how did you hear" answer name different channels."""
-    names = _channel_names(session)
     pairs = session.execute(
         select(Call.channel_id, Call.heard_from_channel_id, func.count(),
                func.count(func.distinct(caller_key())))
@@ -195,6 +203,11 @@ def disagreements(session: Session, flt: Filters) -> list[Row]:
                Call.channel_id != Call.heard_from_channel_id)
         .group_by(Call.channel_id, Call.heard_from_channel_id)
     ).all()
+    return disagreement_rows(session, [tuple(p) for p in pairs])
+
+
+def disagreement_rows(session: Session, pairs: Sequence[tuple[Any, ...]]) -> list[Row]:
+    names = _channel_names(session)
     rows = [{"tracking_channel": names.get(tracked), "heard_channel": names.get(heard),
              "calls": n, "unique_callers": unique} for tracked, heard, n, unique in pairs]
     return sorted(rows, key=lambda r: (-r["calls"], str(r["tracking_channel"])))
@@ -221,6 +234,10 @@ def _answering(session: Session, flt: Filters, pick: Callable[[LocalClock], Colu
             .where(*call_conditions(flt)).group_by(dimension)
         ).all()
     }
+    return answering_rows(found, keys, name)
+
+
+def answering_rows(found: dict[int, tuple[int, int, int]], keys: Iterable[int], name: str) -> list[Row]:
     rows = []
     for k in keys:
         n, answered, missed = found.get(k, (0, 0, 0))

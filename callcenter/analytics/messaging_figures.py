@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from callcenter.analytics.funnel import Row, money
@@ -43,14 +43,20 @@ def _count(condition: Any) -> Any:
 def _confirmations(session: Session, flt: Filters) -> tuple[int, int, int]:
     """Visits of the period the patient confirmed on a confirmation call, by replying to the
     reminder text, or both ways."""
-    on_call = exists().where(
-        DialTask.appointment_id == Appointment.id, DialTask.purpose == TaskPurpose.CONFIRMATION,
-        DialAttempt.task_id == DialTask.id, DialAttempt.result == Outcome.CONFIRMED.value)
+    # Uncorrelated IN (…): read once, not once per visit (a planner that sees mostly empty
+    # appointment ids on tasks would scan every task for every visit). No NULL in either list,
+    # so NOT IN stays true or false.
+    on_call = Appointment.id.in_(
+        select(DialTask.appointment_id).join(DialAttempt, DialAttempt.task_id == DialTask.id)
+        .where(DialTask.appointment_id.is_not(None), DialTask.purpose == TaskPurpose.CONFIRMATION,
+               DialAttempt.result == Outcome.CONFIRMED.value))
     reminder = aliased(Message)
-    by_text = exists().where(
-        Message.appointment_id == Appointment.id, Message.direction == "inbound",
-        Message.reading == CONFIRM_READING, reminder.appointment_id == Appointment.id,
-        reminder.direction == "outbound", reminder.purpose == MessagePurpose.CONFIRMATION)
+    by_text = Appointment.id.in_(
+        select(Message.appointment_id)
+        .join(reminder, reminder.appointment_id == Message.appointment_id)
+        .where(Message.appointment_id.is_not(None), Message.direction == "inbound",
+               Message.reading == CONFIRM_READING,
+               reminder.direction == "outbound", reminder.purpose == MessagePurpose.CONFIRMATION))
     call, text, both = session.execute(
         select(_count(and_(on_call, ~by_text)), _count(and_(by_text, ~on_call)),
                _count(and_(on_call, by_text)))

@@ -104,15 +104,18 @@ class LocalClock:
 
     def bucket(self) -> ColumnElement[int]:
         """The period bucket (day, week or month) a row falls in, as an integer key."""
-        granularity = self.flt.granularity
-        if granularity is Granularity.DAY:
-            return self.day
-        if granularity is Granularity.WEEK:
-            return (self.day + 3) // 7
-        starts = month_starts(self.flt.start, self.flt.end)
-        whens = [(self.day < (first - EPOCH_DAY).days, index)
-                 for index, first in enumerate(starts[1:])]
-        return case(*whens, else_=len(starts) - 1) if whens else literal(0)
+        return day_bucket(self.day, self.flt)
+
+
+def day_bucket(day: ColumnElement[int], flt: Filters) -> ColumnElement[int]:
+    """The bucket of a local day number (days since 1970-01-01), as `buckets` keys them."""
+    if flt.granularity is Granularity.DAY:
+        return day
+    if flt.granularity is Granularity.WEEK:
+        return (day + 3) // 7
+    starts = month_starts(flt.start, flt.end)
+    whens = [(day < (first - EPOCH_DAY).days, index) for index, first in enumerate(starts[1:])]
+    return case(*whens, else_=len(starts) - 1) if whens else literal(0)
 
 
 def month_starts(start: date, end: date) -> list[date]:

@@ -19,8 +19,10 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from callcenter.core.models import (
+    AnalyticsDirty,
     Appointment,
     AuditLog,
+    BookingCredit,
     Call,
     CallCandidate,
     CallDraft,
@@ -54,6 +56,9 @@ from callcenter.core.models import (
     PbxAccount,
     Rating,
     RawWebhook,
+    RollupCall,
+    RollupCallback,
+    RollupHour,
     Service,
     SlotClaim,
     Staff,
@@ -147,7 +152,8 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
                            EventReceiver, OutboxEvent, EventAttempt, FhirConnection, FhirWriteback,
                            WebPool, WebVisit, WebLease, WebCallLink, WebAdAccount, WebConversion,
                            Complaint, ComplaintRule, Organisation, NonPatientRoute, OrganisationMessage,
-                           Rating)),
+                           Rating, AnalyticsDirty, RollupCall, RollupHour, RollupCallback,
+                           BookingCredit)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(

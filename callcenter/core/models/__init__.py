@@ -82,6 +82,13 @@ from callcenter.core.models.outbound import (
 )
 from callcenter.core.models.patients import Patient, PatientPhone, Sex
 from callcenter.core.models.pbx import PbxAccount
+from callcenter.core.models.rollups import (
+    AnalyticsDirty,
+    BookingCredit,
+    RollupCall,
+    RollupCallback,
+    RollupHour,
+)
 from callcenter.core.models.webtracking import (
     WebAdAccount,
     WebCallLink,
@@ -97,10 +104,12 @@ __all__ = [
     "FINAL_STATUSES",
     "WEEKDAYS",
     "AbsenceKind",
+    "AnalyticsDirty",
     "Appointment",
     "AppointmentStatus",
     "AuditLog",
     "Base",
+    "BookingCredit",
     "Call",
     "CallCandidate",
     "CallDirection",
@@ -150,6 +159,9 @@ __all__ = [
     "Rating",
     "RawState",
     "RawWebhook",
+    "RollupCall",
+    "RollupCallback",
+    "RollupHour",
     "RouteKind",
     "Service",
     "Sex",

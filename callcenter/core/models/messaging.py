@@ -47,6 +47,7 @@ class Message(Base):
         Index("ix_messages_status_next", "status", "next_attempt_at"),
         Index("ix_messages_phone_created", "phone", "created_at"),
         Index("ix_messages_clinic_created", "clinic_id", "created_at"),
+        Index("ix_messages_appointment", "appointment_id"),  # analytics: visits confirmed by text
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -71,6 +71,7 @@ class DialTask(Base):
         Index("ix_dial_tasks_state_due", "state", "due_date"),
         Index("ix_dial_tasks_state_next", "state", "next_attempt_at"),
         Index("ix_dial_tasks_clinic_due", "clinic_id", "due_date"),  # analytics: campaign figures
+        Index("ix_dial_tasks_appointment", "appointment_id"),  # analytics: visits confirmed by call
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,235 @@
+"""The call reports read from the roll-ups: whole local days summed, never the calls one by one.
+
+Each function gives exactly what its namesake in funnel.py / agents.py computes from the raw rows
+(tests/test_rollups_exact.py proves it on random data). The one figure no sum can give, distinct
+callers, is still counted from the calls: a narrow query of the number alone, the hidden-number
+callers (each a caller of its own) coming from the roll-up. Roll-ups are brought up to date
+first: `fresh` refreshes whatever the triggers marked for the clinic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from callcenter.analytics import agents, funnel
+from callcenter.analytics.funnel import Row, call_conditions, empty_row, money
+from callcenter.analytics.periods import Filters, Granularity, LocalClock, buckets, day_bucket
+from callcenter.analytics.rollups import local_day_number, pending, refresh
+from callcenter.core.models import (
+    BookingCredit,
+    Call,
+    RollupCall,
+    RollupCallback,
+    RollupHour,
+    TrackingNumber,
+)
+
+PAIR = 1 << 32  # (channel, heard-from channel) as one key: channel × PAIR + heard-from
+
+
+def fresh(session: Session, flt: Filters) -> None:
+    """Recompute what changed since the roll-ups were last brought up to date (usually today)."""
+    engine = session.get_bind()
+    with engine.connect() as conn:
+        if not pending(conn, [flt.clinic_id]):
+            return
+    with engine.begin() as conn:
+        refresh(conn, flt.clinic_id)
+
+
+@dataclass(frozen=True)
+class Dims:
+    """The columns a report groups by, as each source names them."""
+
+    tracking_number_id: Any
+    channel_id: Any
+    heard_from_channel_id: Any
+    day: Any
+
+
+def _dims(source: Any, flt: Filters) -> Dims:
+    if source is Call:
+        day = LocalClock(Call.started_at, flt).day
+    else:
+        day = source.call_day if source is BookingCredit else source.day
+    return Dims(source.tracking_number_id, source.channel_id, source.heard_from_channel_id, day)
+
+
+def _where(source: Any, flt: Filters, day: Any) -> list[ColumnElement[bool]]:
+    conditions = [source.clinic_id == flt.clinic_id, day >= local_day_number(flt.start),
+                  day <= local_day_number(flt.end)]
+    if flt.channel_ids:
+        conditions.append(source.channel_id.in_(flt.channel_ids))
+    if flt.tracking_number_ids:
+        conditions.append(source.tracking_number_id.in_(flt.tracking_number_ids))
+    return conditions
+
+
+def _credits(flt: Filters) -> list[ColumnElement[bool]]:
+    return [*_where(BookingCredit, flt, BookingCredit.call_day), BookingCredit.counted.is_(True),
+            BookingCredit.lag_days <= flt.window_days]
+
+
+Pick = Callable[[Dims], Any]
+Keep = Callable[[Dims], list[ColumnElement[bool]]]
+
+
+def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
+                  keep: Keep = lambda d: []) -> dict[Any, Row]:
+    """funnel.funnel from the roll-ups: `pick` names the dimension on any source, `keep` narrows."""
+    fresh(session, flt)
+
+    def key(source: Any) -> tuple[list[Any], list[Any], Dims]:
+        dims = _dims(source, flt)
+        value = pick(dims) if pick is not None else None
+        return ([value.label("key")] if value is not None else [literal(None).label("key")],
+                [value] if value is not None else [], dims)
+
+    cols, group, dims = key(RollupCall)
+    rows: dict[Any, Row] = {}
+    for k, n, answered, missed, hidden, hidden_first in session.execute(
+        select(*cols, func.sum(RollupCall.calls), func.sum(RollupCall.answered),
+               func.sum(RollupCall.missed), func.sum(RollupCall.hidden),
+               func.sum(RollupCall.hidden_first))
+        .where(*_where(RollupCall, flt, dims.day), *keep(dims)).group_by(*group)
+    ).all():
+        if n:
+            rows[k] = {"calls": int(n), "unique_callers": int(hidden),
+                       "first_time_callers": int(hidden_first), "answered": int(answered),
+                       "missed": int(missed), "bookings": 0, "arrivals": 0, "revenue": 0.0}
+    cols, group, dims = key(Call)
+    for k, unique, first in session.execute(
+        select(*cols, func.count(func.distinct(Call.caller)),
+               func.count(func.distinct(case((Call.first_time.is_(True), Call.caller)))))
+        .where(*call_conditions(flt), Call.caller.is_not(None), *keep(dims)).group_by(*group)
+    ).all():
+        if k in rows:  # else a call came in after the roll-ups were read: the next read has it
+            rows[k]["unique_callers"] += unique
+            rows[k]["first_time_callers"] += first
+    cols, group, dims = key(BookingCredit)
+    for k, n, attended, revenue in session.execute(
+        select(*cols, func.count(), func.sum(BookingCredit.attended),
+               func.sum(BookingCredit.revenue))
+        .where(*_credits(flt), *keep(dims)).group_by(*group)
+    ).all():
+        if n and k in rows:
+            rows[k].update(bookings=n, arrivals=int(attended), revenue=money(revenue))
+    return {k: funnel.add_rates(row) for k, row in rows.items()}
+
+
+def _line(dims: Dims) -> ColumnElement[str]:
+    main = select(TrackingNumber.id).where(TrackingNumber.main_line.is_(True))
+    return case((dims.tracking_number_id.is_(None), literal("no_number")),
+                (dims.tracking_number_id.in_(main), literal("main_line")),
+                else_=literal("no_channel"))
+
+
+def summary(session: Session, flt: Filters) -> list[Row]:
+    return [rolled_funnel(session, flt).get(None, empty_row())]
+
+
+def by_channel(session: Session, flt: Filters) -> list[Row]:
+    channels = rolled_funnel(session, flt, lambda d: d.channel_id, lambda d: [d.channel_id.is_not(None)])
+    lines = rolled_funnel(session, flt, _line, lambda d: [d.channel_id.is_(None)])
+    return funnel.channel_rows(session, channels, lines)
+
+
+def by_heard_from(session: Session, flt: Filters) -> list[Row]:
+    return funnel.heard_rows(session, rolled_funnel(session, flt, lambda d: d.heard_from_channel_id))
+
+
+def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
+    return funnel.number_rows(session, flt, rolled_funnel(session, flt, lambda d: d.tracking_number_id))
+
+
+def series(session: Session, flt: Filters) -> list[Row]:
+    rows = rolled_funnel(session, flt, lambda d: day_bucket(d.day, flt))
+    return [{"period": first.isoformat(), **rows.get(key, empty_row())} for key, first in buckets(flt)]
+
+
+def disagreements(session: Session, flt: Filters) -> list[Row]:
+    """Calls whose tracking channel and "how did you hear" answer name different channels."""
+    rows = rolled_funnel(
+        session, flt, lambda d: cast(d.channel_id, BigInteger) * PAIR + d.heard_from_channel_id,
+        lambda d: [d.channel_id.is_not(None), d.heard_from_channel_id.is_not(None),
+                   d.channel_id != d.heard_from_channel_id])
+    pairs = [(k // PAIR, k % PAIR, r["calls"], r["unique_callers"])
+             for k, r in rows.items()]
+    return funnel.disagreement_rows(session, pairs)
+
+
+def _answering(session: Session, flt: Filters, pick: Callable[[Any], Any], keys: range,
+               name: str) -> list[Row]:
+    fresh(session, flt)
+    dimension = pick(RollupHour)
+    found = {k: (int(n), int(a), int(m)) for k, n, a, m in session.execute(
+        select(dimension, func.sum(RollupHour.calls), func.sum(RollupHour.answered),
+               func.sum(RollupHour.missed))
+        .where(*_where(RollupHour, flt, RollupHour.day)).group_by(dimension)).all()}
+    return funnel.answering_rows(found, keys, name)
+
+
+def by_hour(session: Session, flt: Filters) -> list[Row]:
+    return _answering(session, flt, lambda r: r.hour, range(24), "hour")
+
+
+def by_weekday(session: Session, flt: Filters) -> list[Row]:
+    return _answering(session, flt, lambda r: (r.day + 3) % 7, range(7), "weekday")
+
+
+def _ratio(total: Any, count: Any) -> float | None:
+    return float(total) / float(count) if count else None
+
+
+def receptionists(session: Session, flt: Filters) -> list[Row]:
+    fresh(session, flt)
+    offered = {agent: (int(n), int(taken), int(missed), _ratio(seconds, answers))
+               for agent, n, taken, missed, seconds, answers in session.execute(
+                   select(RollupCall.agent_id, func.sum(RollupCall.calls), func.sum(RollupCall.answered),
+                          func.sum(RollupCall.missed), func.sum(RollupCall.answer_seconds),
+                          func.sum(RollupCall.answer_count))
+                   .where(*_where(RollupCall, flt, RollupCall.day)).group_by(RollupCall.agent_id))}
+    callbacks = {agent: (int(n), _ratio(seconds, done))
+                 for agent, n, seconds, done in session.execute(
+                     select(RollupCallback.back_agent_id, func.sum(RollupCallback.missed),
+                            func.sum(RollupCallback.delay_seconds), func.sum(RollupCallback.delay_count))
+                     .where(*_where(RollupCallback, flt, RollupCallback.day),
+                            RollupCallback.back_direction == "outbound")
+                     .group_by(RollupCallback.back_agent_id))}
+    bookings = dict(session.execute(
+        select(BookingCredit.agent_id, func.count()).where(*_credits(flt))
+        .group_by(BookingCredit.agent_id)).all())
+    return agents.receptionist_rows(session, flt, offered, callbacks, bookings)
+
+
+def callbacks(session: Session, flt: Filters) -> list[Row]:
+    fresh(session, flt)
+    found = {direction: (int(n), int(seconds), int(done)) for direction, n, seconds, done in session.execute(
+        select(RollupCallback.back_direction, func.sum(RollupCallback.missed),
+               func.sum(RollupCallback.delay_seconds), func.sum(RollupCallback.delay_count))
+        .where(*_where(RollupCallback, flt, RollupCallback.day))
+        .group_by(RollupCallback.back_direction))}
+    missed = sum(n for n, _, _ in found.values())
+    back, seconds, done = found.get("outbound", (0, 0, 0))
+    return agents.callback_row(missed, back, found.get("inbound", (0, 0, 0))[0], _ratio(seconds, done))
+
+
+def invitations(session: Session, flt: Filters) -> list[Row]:
+    fresh(session, flt)
+    monthly = Filters(flt.clinic_id, flt.tz, flt.start, flt.end, Granularity.MONTH)
+    month = day_bucket(BookingCredit.visit_day, monthly)
+    counts = {(agent, key): n for agent, key, n in session.execute(
+        select(BookingCredit.agent_id, month, func.count())
+        .where(BookingCredit.clinic_id == flt.clinic_id,
+               BookingCredit.visit_day >= local_day_number(flt.start),
+               BookingCredit.visit_day <= local_day_number(flt.end),
+               BookingCredit.lag_days <= flt.window_days, BookingCredit.attended == 1,
+               BookingCredit.agent_id.is_not(None))
+        .group_by(BookingCredit.agent_id, month))}
+    return agents.invitation_rows(session, flt, counts)

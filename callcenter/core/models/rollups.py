@@ -1,0 +1,119 @@
+"""Marketing analytics roll-ups: per clinic and local day, what the reports add up, kept exact.
+
+Database triggers (migration 0032) append a row to `analytics_dirty` whenever a call, an
+appointment or a patient's phone changes, in the writer's own transaction; the analytics
+package recomputes what those rows name before it reads (analytics/rollups.py). Days are the
+clinic's local calendar days as integers (days since 1970-01-01).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callcenter.core.models.base import Base
+
+
+class AnalyticsDirty(Base):
+    """Something changed that a roll-up may hold: a call (with the UTC day it started on, so a
+    deleted call's day is still known), an appointment, or a patient's phones. A row with only
+    the clinic asks for that clinic's roll-ups to be rebuilt from scratch. Append-only for the
+    writers: they never wait on each other here."""
+
+    __tablename__ = "analytics_dirty"
+    __table_args__ = (Index("ix_analytics_dirty_clinic", "clinic_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(Integer)
+    utc_day: Mapped[int | None] = mapped_column(Integer)
+    call_id: Mapped[int | None] = mapped_column(Integer)
+    appointment_id: Mapped[int | None] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class RollupCall(Base):
+    """Inbound calls that count (not test calls, not non-patients) of one local day, per
+    tracking number, channel, "how did you hear" answer and receptionist."""
+
+    __tablename__ = "rollup_calls"
+    __table_args__ = (Index("ix_rollup_calls_clinic_day", "clinic_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    day: Mapped[int] = mapped_column(Integer)
+    tracking_number_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+    hidden: Mapped[int] = mapped_column(Integer)  # hidden-number calls: each a caller of its own
+    hidden_first: Mapped[int] = mapped_column(Integer)
+    answer_seconds: Mapped[int] = mapped_column(BigInteger)  # ring → answer, summed
+    answer_count: Mapped[int] = mapped_column(Integer)
+
+
+class RollupHour(Base):
+    """The same calls per hour of the clinic's day (the hours and weekdays reports)."""
+
+    __tablename__ = "rollup_hours"
+    __table_args__ = (Index("ix_rollup_hours_clinic_day", "clinic_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    day: Mapped[int] = mapped_column(Integer)
+    hour: Mapped[int] = mapped_column(Integer)
+    tracking_number_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    missed: Mapped[int] = mapped_column(Integer)
+
+
+class RollupCallback(Base):
+    """Missed calls of the day by what closed them: the call back's receptionist and direction
+    (outbound: the desk called back; inbound: the caller got through; none: still open)."""
+
+    __tablename__ = "rollup_callbacks"
+    __table_args__ = (Index("ix_rollup_callbacks_clinic_day", "clinic_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    day: Mapped[int] = mapped_column(Integer)
+    tracking_number_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    back_agent_id: Mapped[int | None] = mapped_column(Integer)
+    back_direction: Mapped[str | None] = mapped_column(String(16))
+    missed: Mapped[int] = mapped_column(Integer)
+    delay_seconds: Mapped[int] = mapped_column(BigInteger)
+    delay_count: Mapped[int] = mapped_column(Integer)
+
+
+class BookingCredit(Base):
+    """A booking (appointment that is not a moved copy) and the call it is credited to, with that
+    call's figures copied: `lag_days` is 0 for a booking made on the call, else the whole days
+    (rounded up) from the latest earlier call, so any attribution window W picks lag_days ≤ W."""
+
+    __tablename__ = "booking_credits"
+    __table_args__ = (
+        Index("ix_booking_credits_clinic_call_day", "clinic_id", "call_day"),
+        Index("ix_booking_credits_clinic_visit_day", "clinic_id", "visit_day"),
+        Index("ix_booking_credits_call", "call_id"),
+    )
+
+    appointment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    call_id: Mapped[int] = mapped_column(Integer)
+    lag_days: Mapped[int] = mapped_column(Integer)
+    call_day: Mapped[int] = mapped_column(Integer)
+    counted: Mapped[bool] = mapped_column(Boolean)  # the call is one the funnel counts
+    tracking_number_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[int | None] = mapped_column(Integer)
+    heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    attended: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    visit_day: Mapped[int] = mapped_column(Integer)
