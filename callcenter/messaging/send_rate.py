@@ -8,7 +8,8 @@ laid out per calendar second on Redis's clock (which the provider's NTP clock ma
 second's share, `per_window`, spaced evenly over its first part, and the last part of every
 second is a guard that a request handed over late still arrives within. A sender that missed
 its slot takes the next free one of the same second, even if that is now, so a slow sender
-leaves no hole for the others to fill; once the second's share is granted or its guard has
+leaves no hole for the others to fill (a second nobody asked for until midway starts at its
+next slot, not with a burst of the slots already past); once the second's share is granted or its guard has
 begun, the next slot is in the next second. The long-run rate is exactly the limit.
 """
 
@@ -21,7 +22,7 @@ import redis
 
 # KEYS[1] = the window hash; ARGV = window µs, permits per window, first-slot offset µs, spacing µs,
 # last grant µs (offset in the window after which nothing more is granted in it).
-# Returns the µs to wait until the granted slot.
+# Returns the granted slot and Redis's now, both in µs.
 _GRANT = """
 local parts = redis.call('TIME')
 local now = tonumber(parts[1]) * 1000000 + tonumber(parts[2])
@@ -32,7 +33,9 @@ local current = math.floor(now / size)
 local window = tonumber(redis.call('HGET', KEYS[1], 'w') or '0')
 local granted = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 if window < current then
-    window, granted = current, 0
+    -- nobody asked for this second yet: its slots already past are not owed to anyone
+    window = current
+    granted = math.max(0, math.ceil((now - current * size - offset) / spacing))
 end
 local slot
 while true do
@@ -51,7 +54,7 @@ while true do
 end
 redis.call('HSET', KEYS[1], 'w', string.format('%d', window), 'n', granted + 1)
 redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now) / 1000) + 2 * math.ceil(size / 1000) + 1000)
-return slot - now
+return {slot, now}
 """
 
 
@@ -70,10 +73,16 @@ class SendRate:
         self.key = f"callcenter:rate:{name}"
         self._grant = connection.register_script(_GRANT)
 
+    def grant(self) -> tuple[int, int]:
+        """The next free slot and Redis's clock now, in µs since the epoch."""
+        slot, now = self._grant(keys=[self.key], args=[
+            self.window_us, self.permits, self.offset_us, self.spacing_us, self.last_us])
+        return int(slot), int(now)
+
     def wait(self) -> float:
         """Block until this sender's slot; returns the seconds waited."""
-        wait_us = int(self._grant(keys=[self.key], args=[
-            self.window_us, self.permits, self.offset_us, self.spacing_us, self.last_us]))
+        slot, now = self.grant()
+        wait_us = slot - now
         if wait_us > 0:
             time.sleep(wait_us / 1_000_000)
         return wait_us / 1_000_000
