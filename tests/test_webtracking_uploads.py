@@ -86,13 +86,13 @@ def test_conversions_are_recorded_exported_and_uploaded_row_by_row(
     account = session.scalars(select(WebAdAccount)).one()
     assert "metrica-token" not in account.sealed_tokens and account.google_customer == "1234567890"
     now = T0 + timedelta(hours=12)
-    track(session, now)
+    track(session, app.extensions["callcenter"].redis, now)
     got = {(c.platform, c.kind, c.call_id) for c in session.scalars(select(WebConversion))}
     assert got == {("metrica", "booked", calls["both"]), ("metrica", "arrived", calls["both"]),
                    ("google", "booked", calls["both"]), ("google", "arrived", calls["both"]),
                    ("metrica", "booked", calls["yandex"]), ("google", "booked", calls["bad"]),
                    ("google", "booked", calls["recent"])}
-    assert track(session, now) == (0, 0)  # once
+    assert track(session, app.extensions["callcenter"].redis, now) == (0, 0)  # once
 
     fake.google_row_errors = {"bad-click": "UNPARSEABLE_GCLID", "GB-recent": "TOO_RECENT_EVENT"}
     clinic = session.scalars(select(Clinic)).one()
@@ -155,7 +155,7 @@ def test_google_without_a_valid_refresh_token_fails_the_request(app: Any, client
                                                                 fake: FakeAdPlatforms) -> None:
     _visits(app, client, session, T0)
     assert _save_ads(client, google_refresh_token="revoked").status_code == 302
-    track(session, T0 + timedelta(hours=12))
+    track(session, app.extensions["callcenter"].redis, T0 + timedelta(hours=12))
     clinic = session.scalars(select(Clinic)).one()
     assert "google" in upload_pending(session, clinic, app.config, T0 + timedelta(hours=12))
     assert fake.requests_to(GOOGLE) == []

@@ -1,6 +1,10 @@
 """/wt/<key>/number: what the site snippet calls from the clinic's website. Public (the key is
 in the site's HTML), so: answered only to the pool's own sites (CORS), rate-limited per address,
-and nothing in it or its answer is patient data — a random visitor id in, a number out."""
+and nothing in it or its answer is patient data — a random visitor id in, a number out.
+
+An ad burst lands here, so the path does not wait for the database: the pool comes from this
+process's cache (pool_cache), the lease and the visit are one Lua script in Redis, which keeps
+the records until the worker writes them (records.flush)."""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ import json
 import time
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
-from sqlalchemy import select
 
-from callcenter.core import clinic_scope
 from callcenter.core.inputs import InputError
-from callcenter.core.models import WebPool, utcnow
+from callcenter.core.models import utcnow
 from callcenter.core.phones import national_digits
 from callcenter.core.ratelimit import Limit, RedisCounters, hit
 from callcenter.core.web import db, runtime
+from callcenter.webtracking import pool_cache
 from callcenter.webtracking.leases import Leaser
 from callcenter.webtracking.visits import read_facts, request_number
 
@@ -39,13 +42,13 @@ def _refuse(status: int, error: str, field: str, message: str) -> Response:
     return answer
 
 
-def _pool(key: str) -> WebPool:
-    session = db()
-    pool = session.scalars(select(WebPool).where(WebPool.key == key[:32])
-                           .execution_options(**clinic_scope.PAST_SCOPE)).first()
+def _pool(key: str) -> pool_cache.PoolConfig:
+    pools = current_app.extensions.get("webtracking.pools")
+    if pools is None:
+        pools = current_app.extensions["webtracking.pools"] = pool_cache.PoolCache(runtime().redis)
+    pool = pools.get(key[:32], lambda k: pool_cache.load(db(), k))
     if pool is None:
         abort(404)
-    clinic_scope.restrict(session, clinic_scope.Scope(frozenset({pool.clinic_id})))
     return pool
 
 
@@ -81,10 +84,8 @@ def number(key: str) -> Response:
         return _cors(_refuse(400, "invalid_request", exc.field, exc.message), origin)
     except ValueError:  # not JSON, not UTF-8
         return _cors(_refuse(400, "invalid_request", "body", "expected a JSON object"), origin)
-    with runtime().write_guard():
-        answer = request_number(db(), _leaser(), pool, facts, utcnow())
-        db().commit()
-    original = pool.fallback.e164
+    answer = request_number(db(), _leaser(), pool, facts, utcnow())
+    original = pool.fallback
     return _cors(jsonify({"number": answer.number, "visit": answer.visit_id,
                           "fallback": answer.fallback, "renew_seconds": answer.renew_seconds,
                           "original": original, "national_digits": national_digits(original)}),

@@ -53,9 +53,9 @@ def _day(name: str, default: date) -> date:
 
 
 def _caught_up() -> None:
-    """Calls and bookings since the worker's last run are in the report too."""
+    """Visits, calls and bookings since the worker's last run are in the report too."""
     with runtime().write_guard():
-        track(db(), utcnow())
+        track(db(), runtime().redis, utcnow())
 
 
 @bp.get("/marketing/web")
