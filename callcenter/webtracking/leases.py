@@ -3,7 +3,9 @@ first, released `hold` seconds after the page last renewed it; and the visit and
 recorded in Redis for the worker to write to the database (records.py), so a number request
 never waits for the database.
 
-One Lua script per request does the whole step (expire what ran out, find or begin the visit,
+One Lua script per request, the request's only round trip to Redis, does the whole step (check
+that the web process's copy of the pool is current and the address within its rate, expire what
+ran out, find or begin the visit,
 renew the visitor's own number, else take the free number released longest ago, append what
 happened to the records stream), so two visitors can never hold one number and nothing is
 recorded that did not happen: Redis runs a script alone. Per pool, under `callcenter:wt:<pool>:`:
@@ -33,9 +35,12 @@ VISIT_MEMORY_MS = 24 * 3600 * 1000
 
 _TAKE = """
 local exp, who, has, free, ver, lid, vkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local vseq, lseq, records = KEYS[8], KEYS[9], KEYS[10]
+local vseq, lseq, records, config, counter = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local visitor, now, hold, version = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local known, record, pool, fallback, clinic = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local config_seen, limit, window = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])
+-- the web process's copy of the pool is current (the address's rate is counted below, once)
+if config_seen ~= '*' and (redis.call('GET', config) or '') ~= config_seen then return {false, -4, false} end
 if redis.call('EXISTS', vseq) == 0 or redis.call('EXISTS', lseq) == 0 then return {false, -2, false} end
 local function release(n, at)
   local v = redis.call('HGET', who, n)
@@ -46,22 +51,27 @@ local function release(n, at)
   if at then redis.call('ZADD', free, at, n) end
 end
 if redis.call('GET', ver) ~= version then
-  if #ARGV < 10 then return {false, -1, false} end
+  if #ARGV < 13 then return {false, -1, false} end
   local want = {}
-  for i = 10, #ARGV do want[ARGV[i]] = true end
+  for i = 13, #ARGV do want[ARGV[i]] = true end
   for _, n in ipairs(redis.call('ZRANGE', free, 0, -1)) do
     if not want[n] then redis.call('ZREM', free, n) end
   end
   for _, n in ipairs(redis.call('ZRANGE', exp, 0, -1)) do
     if not want[n] then release(n, nil) end
   end
-  for i = 10, #ARGV do
+  for i = 13, #ARGV do
     local n = ARGV[i]
     if not redis.call('ZSCORE', exp, n) and not redis.call('ZSCORE', free, n) then
       redis.call('ZADD', free, 0, n)
     end
   end
   redis.call('SET', ver, version)
+end
+if limit > 0 then
+  local count = redis.call('INCR', counter)
+  if count == 1 then redis.call('EXPIRE', counter, window + 1) end
+  if count > limit then return {false, -3, count} end
 end
 local ended = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'WITHSCORES')
 for i = 1, #ended, 2 do release(ended[i], ended[i + 1]) end
@@ -117,6 +127,29 @@ class Taken:
     visit_id: int
 
 
+class Stale(Exception):
+    """The pool changed since the web process read it: read it again, then ask again."""
+
+
+class Throttled(Exception):
+    """The address is over its rate; nothing was leased or recorded."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a request must pass before it leases: the pool version this process holds ('*':
+    any), and the address's rate counter (limit 0: none)."""
+
+    config_key: str = ""
+    config_seen: str = "*"
+    counter: str = ""
+    limit: int = 0
+    window: int = 60
+
+
+OPEN = Gate()
+
+
 @dataclass(frozen=True)
 class Ask:
     """One number request as the lease script needs it."""
@@ -130,12 +163,14 @@ class Ask:
     fallback: str  # E.164: recorded for a visit that finds every number leased
     now: float
     hold_seconds: int
+    gate: Gate = OPEN
 
 
-def _keys(pool_id: int, visitor: str = "") -> list[str]:
+def _keys(pool_id: int, visitor: str = "", gate: Gate = OPEN) -> list[str]:
     base = f"{PREFIX}{pool_id}:"
     return [*(base + part for part in ("exp", "who", "has", "free", "ver", "lid")),
-            f"{base}visit:{visitor}", *SEQUENCES, RECORDS]
+            f"{base}visit:{visitor}", *SEQUENCES, RECORDS, gate.config_key or base + "none",
+            gate.counter or base + "none"]
 
 
 class Leaser:
@@ -151,12 +186,17 @@ class Leaser:
         """Renew the visitor's number or lease them one, recording the visit and the lease.
         `numbers()` reads the pool's numbers, asked only when Redis holds another version;
         `last_ids()` the database's highest visit and lease ids, asked only when Redis has lost
-        its counters (a new or wiped Redis)."""
+        its counters (a new or wiped Redis). Raises Stale or Throttled when the gate is shut."""
+        gate = ask.gate
         args = [ask.visitor, int(ask.now * 1000), ask.hold_seconds * 1000, ask.version,
                 "" if ask.visit_id is None else str(ask.visit_id), ask.record, ask.pool_id,
-                ask.fallback, ask.clinic_id]
-        keys = _keys(ask.pool_id, ask.visitor)
+                ask.fallback, ask.clinic_id, gate.config_seen, gate.limit, gate.window]
+        keys = _keys(ask.pool_id, ask.visitor, gate)
         number, new, visit = self._take(keys=keys, args=args)
+        if new == -4:
+            raise Stale(ask.pool_id)
+        if new == -3:
+            raise Throttled(visit)
         if new == -2:
             for key, last in zip(SEQUENCES, last_ids(), strict=True):
                 self.client.set(key, last, nx=True)

@@ -3,9 +3,11 @@ not wait for the database.
 
 A pool's settings and numbers are read once and kept; every change that could alter them (a pool
 saved, a tracking number retired, reinstated or renumbered) bumps a version in Redis from the
-session that committed it (`watch`), and each request compares that version (one Redis read)
-before trusting what it holds. A change made behind the application's back (SQL by hand) is seen
-within TTL seconds all the same.
+session that committed it (`watch`). A request hands the version its copy was read under to the
+lease script, which refuses it when Redis holds another (leases.Stale): the process reads the
+pool again and asks again, so no extra round trip is spent on the check. A refusal (unknown
+key, a site not in the list) looks at the version before it answers. A change made behind the
+application's back (SQL by hand) is seen within TTL seconds all the same.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -43,6 +45,7 @@ class PoolConfig:
     active: bool
     numbers: tuple[str, ...]  # the pool's numbers still advertised, in a fixed order
     version: str  # changes when an admin edits the pool or retires or reinstates a number
+    seen: str = "*"  # the cache version it was read under ('*': not from the cache)
 
 
 def _in_use(pool_id: int) -> Any:
@@ -74,18 +77,26 @@ class PoolCache:
     def __init__(self, client: redis.Redis, ttl: float = TTL) -> None:
         self.client = client
         self.ttl = ttl
-        self._seen: bytes | None = None
+        self.seen = ""  # the version what is held was read under ("" = never bumped)
         self._entries: dict[str, tuple[float, PoolConfig | None]] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Drop what is held if the version moved on."""
+        raw = self.client.get(VERSION)
+        seen = raw.decode() if isinstance(raw, bytes) else ""
+        if seen != self.seen:
+            self._entries, self.seen = {}, seen
 
     def get(self, key: str, read: Callable[[str], PoolConfig | None]) -> PoolConfig | None:
-        seen = self.client.get(VERSION)
-        if seen != self._seen:
-            self._entries, self._seen = {}, seen
         now = time.monotonic()
         held = self._entries.get(key)
         if held is not None and now - held[0] < self.ttl:
             return held[1]
+        seen = self.seen  # before reading: a change during the read makes the copy stale, not new
         config = read(key)
+        if config is not None:
+            config = replace(config, seen=seen)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries = {}
         self._entries[key] = (now, config)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.core.inputs import InputError, text
 from callcenter.core.models import WebLease, WebPool, WebVisit
-from callcenter.webtracking.leases import Ask, Leaser
+from callcenter.webtracking.leases import OPEN, Ask, Gate, Leaser
 from callcenter.webtracking.pool_cache import PoolConfig, pool_config
 
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -105,10 +105,11 @@ def last_ids(session: Session) -> tuple[int, int]:
 
 
 def request_number(session: Session, leaser: Leaser, pool: WebPool | PoolConfig, facts: Facts,
-                   now: datetime) -> Answer:
+                   now: datetime, gate: Gate = OPEN) -> Answer:
     """The number this visit is shown now, leased or renewed, the visit and lease recorded in
     Redis (records.flush writes them to the database). The session is read only when Redis
-    has lost its id counters; a WebPool (tests, scripts) is read into its config first."""
+    has lost its id counters; a WebPool (tests, scripts) is read into its config first.
+    Raises leases.Stale or leases.Throttled when the gate is shut."""
     config = pool if isinstance(pool, PoolConfig) else pool_config(session, pool)
     if not config.active or not serves(config, facts):
         return Answer(config.fallback, None, True, 0)
@@ -116,7 +117,7 @@ def request_number(session: Session, leaser: Leaser, pool: WebPool | PoolConfig,
     record["clinic_id"] = config.clinic_id
     taken = leaser.take(Ask(config.id, config.clinic_id, config.version, facts.visitor, facts.visit_id,
                             json.dumps(record, separators=(",", ":")), config.fallback,
-                            now.timestamp(), config.hold_minutes * 60),
+                            now.timestamp(), config.hold_minutes * 60, gate),
                         lambda: list(config.numbers), lambda: last_ids(session))
     if taken.e164 is None:
         return Answer(config.fallback, taken.visit_id, True, RENEW_SECONDS)
