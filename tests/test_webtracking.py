@@ -250,3 +250,20 @@ def test_the_report_page_ties_calls_and_shows_the_funnel(client: Any, session: S
     assert 'data-key="implants"' in text and 'id="pool-health"' in text
     assert client.get("/marketing/web?by=colour").status_code == 400
     assert client.get("/marketing/web?from=yesterday").get_json()["field"] == "from"
+
+
+def test_the_marketing_page_leads_to_the_website_funnel_and_its_csv(client: Any, session: Session) -> None:
+    pool = make_pool(client, session)
+    answer = ask(client, pool.key, "visitor-aaaa", utm={"utm_source": "google", "utm_campaign": "implants"},
+                 click_ids={"gclid": "Cj0-csv"}).get_json()
+    body, headers = w.webhook("web-csv", "ringing", to=answer["number"])
+    assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 204
+    dashboard = client.get("/marketing").get_data(as_text=True)
+    assert 'id="web-calls"' in dashboard and 'href="/marketing/web?by=campaign&amp;from=' in dashboard
+    csv_link = dashboard.split('href="/marketing/web/funnel.csv?by=campaign')[1].split('"')[0]
+    got = client.get("/marketing/web/funnel.csv?by=campaign" + csv_link.replace("&amp;", "&"))
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    lines = got.get_data(as_text=True).splitlines()
+    assert lines[:2] == ["campaign,calls,answered,booked,arrived,revenue", "implants,1,0,0,0,0"]
+    assert lines[3].startswith("pool,numbers") and lines[4].startswith("Main site,2,1,0,")
+    assert client.get("/marketing/web/funnel.csv?by=colour").get_json()["field"] == "by"

@@ -3,6 +3,9 @@ health; the conversions owed to Metrica and Google Ads, row by row, and their fi
 
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,9 +61,20 @@ def _caught_up() -> None:
         track(db(), runtime().redis, utcnow())
 
 
-@bp.get("/marketing/web")
-@require_role("marketing", "admin")
-def page() -> str:
+@dataclass(frozen=True)
+class Asked:
+    """The report's arguments: the clinic, the period (its own days), grouping and touch."""
+
+    clinic: Clinic
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    dimension: str
+    touch: str
+
+
+def _asked() -> Asked:
     clinic = _clinic()
     zone = ZoneInfo(clinic.timezone)
     today = utcnow().astimezone(zone).date()
@@ -72,8 +86,38 @@ def page() -> str:
     if touch not in TOUCHES:
         raise InputError("touch", "one of {values}", values=", ".join(TOUCHES))
     _caught_up()
-    start = datetime.combine(first, time(), zone)
-    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    return Asked(clinic, first, last, datetime.combine(first, time(), zone),
+                 datetime.combine(last + timedelta(days=1), time(), zone), dimension, touch)
+
+
+@bp.get("/marketing/web/funnel.csv")
+@require_role("marketing", "admin")
+def funnel_csv() -> Response:
+    """The funnel as on the page (the same arguments), then each pool's health."""
+    asked = _asked()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow((asked.dimension, "calls", "answered", "booked", "arrived", "revenue"))
+    for row in funnel(db(), asked.clinic.id, asked.start, asked.end, asked.dimension, asked.touch):
+        writer.writerow((row.key, row.calls, row.answered, row.booked, row.arrived, row.revenue))
+    writer.writerow(())
+    writer.writerow(("pool", "numbers", "visits", "fallback_visits", "peak_in_use", "peak_demand",
+                     "recommended"))
+    for h in pool_health(db(), asked.clinic.id, asked.start, asked.end):
+        writer.writerow((h.pool.name, h.numbers, h.visits, h.fallback_visits, h.peak_in_use,
+                         h.peak_demand, h.recommended))
+    answer = Response(out.getvalue(), mimetype="text/csv")
+    answer.headers["Content-Disposition"] = (
+        f'attachment; filename="web-funnel-{asked.dimension}-{asked.first}-{asked.last}.csv"')
+    return answer
+
+
+@bp.get("/marketing/web")
+@require_role("marketing", "admin")
+def page() -> str:
+    asked = _asked()
+    clinic, first, last, start, end = asked.clinic, asked.first, asked.last, asked.start, asked.end
+    dimension, touch = asked.dimension, asked.touch
     conversions = db().scalars(select(WebConversion).where(WebConversion.clinic_id == clinic.id)
                                .order_by(WebConversion.id.desc()).limit(200)).all()
     return render_template(
