@@ -92,15 +92,19 @@ def upload_pending(session: Session, clinic: Clinic, config: dict[str, Any], now
             failed.append("metrica")
         with write_guard():
             session.commit()
-    google = items(session, clinic.id, "google", pending_only=True)
-    if google and account.google_customer and account.google_action:
+    for platform, action in (("google", account.google_action),
+                             ("google_call", account.google_call_action)):
+        google = items(session, clinic.id, platform, pending_only=True)
+        if not (google and account.google_customer and action):
+            continue
         try:
             token = google_access_token(config["GOOGLE_OAUTH_URL"], tokens)
-            upload_google(clinic, config["GOOGLE_ADS_API_URL"], account.google_customer,
-                          account.google_action, token, tokens, google, now)
+            upload_google(clinic, config["GOOGLE_ADS_API_URL"], account.google_customer, action,
+                          token, tokens, google, now, calls=platform == "google_call")
         except UploadFailed as exc:
-            log.warning("web conversions: Google Ads upload for clinic %s failed: %s", clinic.id, exc)
-            failed.append("google")
+            log.warning("web conversions: Google Ads %s upload for clinic %s failed: %s", platform,
+                        clinic.id, exc)
+            failed.append(platform)
         with write_guard():
             session.commit()
     return failed

@@ -20,6 +20,7 @@ from callcenter.core.models import Clinic, WebConversion, utcnow
 from callcenter.core.web import db, runtime
 from callcenter.webtracking.conversions import (
     ID_COLUMNS,
+    google_calls_csv,
     google_csv,
     items,
     metrica_csv,
@@ -133,13 +134,15 @@ def page() -> str:
 def download(platform: str) -> Response:
     """Every conversion recorded for the platform, in its own import format. Metrica's file holds
     one type of id: ?ids=client (ClientId, the default) or ?ids=yclid."""
-    if platform not in ("metrica", "google"):
+    if platform not in ("metrica", "google", "google_call"):
         abort(404)
     clinic = _clinic()
     _caught_up()
     batch = items(db(), clinic.id, platform, pending_only=False)
     if platform == "google":
         body = google_csv(clinic, batch)
+    elif platform == "google_call":
+        body = google_calls_csv(clinic, batch)
     else:
         id_type = {"client": "CLIENT_ID", "yclid": "YCLID"}.get(request.args.get("ids", "client"))
         if id_type is None:
