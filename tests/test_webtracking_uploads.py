@@ -241,3 +241,22 @@ def test_calls_from_google_call_assets_are_call_conversions(app: Any, client: An
     assert "UNPARSEABLE_CALLER_ID" in states[(calls["asset-2"], "booked")][1]
     bad = _save_ads(client, google_call_action="abc")
     assert bad.status_code == 400 and 'data-field="google_call_action"' in bad.get_data(as_text=True)
+
+
+def test_a_google_click_conversion_carries_exactly_one_click_id() -> None:
+    """gclid first; an iOS click's gbraid or wbraid otherwise — never two (Google refuses it)."""
+    from decimal import Decimal
+
+    from callcenter.core.models import Call, WebVisit
+    from callcenter.webtracking.conversions import Item, google_conversions
+
+    clinic = Clinic(name="C", timezone="Europe/Moscow", locale="ru", region="RU")
+    call = Call(caller="+79161234567", started_at=T0)
+    rows = google_conversions(clinic, "1234567890", "555", [
+        Item(WebConversion(appointment_id=n, kind="booked", occurred_at=T0, value=Decimal("1")),
+             WebVisit(**ids), call)
+        for n, ids in enumerate([{"gclid": "G", "wbraid": "W"}, {"gclid": "", "gbraid": "GB", "wbraid": ""},
+                                 {"gclid": "", "gbraid": "", "wbraid": "WB"}])])
+    assert [{k: r[k] for k in ("gclid", "gbraid", "wbraid") if k in r} for r in rows] == [
+        {"gclid": "G"}, {"gbraid": "GB"}, {"wbraid": "WB"}]
+    assert rows[0]["conversionDateTime"] == "2026-03-10 10:00:00+03:00"
