@@ -1,42 +1,65 @@
 """Number requests from the site snippet: leases per second, latency, double assignments.
 
-    python -m bench webtracking_leases [--db sqlite|postgresql] [--pool 1000] [--threads 16]
-                                       [--seconds 10] [--workers 2]
+    python -m bench webtracking_leases [--db sqlite|postgresql] [--pool 20000] [--seconds 10]
+                                       [--workers 2] [--threads 4] [--connections 32]
 
 Two layers, same private Redis:
-1. the lease itself (leases.Leaser: one Lua script per request), from `--threads` threads in
-   this process, every request a new visitor of a pool large enough that none falls back;
-2. the whole endpoint, POST /wt/<key>/number under gunicorn (`--workers` gthread workers) with
-   the database behind it: an ad burst of `--pool` new visitors (each gets a number: a visit row
-   and a lease row written), then those visitors renewing for `--seconds`. The client is Python
-   threads on the same machine, so its own cost is in the figures.
-Afterwards the lease history is checked: two visitors never held one number at once.
+1. the lease itself (leases.Leaser: one Lua script per request), from `--threads` Python threads,
+   every request a new visitor of a pool large enough that none falls back;
+2. the whole endpoint, POST /wt/<key>/number under gunicorn (`--workers` gthread workers × 8
+   threads) driven by wrk (`--connections` connections): an ad burst of new visitors for
+   `--seconds` (each gets a number of a `--pool` pool: a visit and a lease recorded in Redis),
+   then returning visitors (the first thousand of them again, each a new page view keeping its
+   number) for as long. Then the records are written to the database as the worker does
+   (records.flush, timed), and the lease history is checked: two visitors never held one number
+   at once. The load average is printed beside the figures; the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
+import os
+import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from bench.table import print_table
+from bench.webhook_throughput import _wrk
 from callcenter.core import migrate
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import Channel, Clinic, Staff, StaffRole, TrackingNumber, WebLease
-from callcenter.webtracking.leases import Leaser
+from callcenter.webtracking.leases import RECORDS, Ask, Leaser
 from callcenter.webtracking.pools import PoolForm, pool_values, save_pool
+from callcenter.webtracking.records import flush
 from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 SITE = "https://clinic.example"
+# wrk's script: each request a visitor of its own (`%(prefix)s<thread>-<n>`), or one of the
+# first `%(cycle)d` again when cycle > 0 (returning visitors).
+LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local counter = 0
+function request()
+  counter = counter + 1
+  local n = counter
+  if %(cycle)d > 0 then n = counter %% %(cycle)d end
+  local body = '{"visitor":"%(prefix)s' .. tid .. '-' .. n .. '-visitor","utm":{"utm_source":"google",' ..
+    '"utm_medium":"cpc","utm_campaign":"burst"},"click_ids":{"gclid":"Cj0-' .. n .. '"},' ..
+    '"landing_url":"https://clinic.example/implants"}'
+  return wrk.format("POST", "%(path)s", {["Origin"] = "%(site)s", ["Content-Type"] = "text/plain"}, body)
+end
+"""
 
 
 def _figures(name: str, latencies: list[float], seconds: float, refused: int = 0) -> list[object]:
@@ -65,20 +88,22 @@ def _run(threads: int, work: Callable[[int, int], None], count: int) -> tuple[li
 
 
 def _lease_layer(redis_url: str, threads: int) -> list[object]:
-    import redis
-
     leaser = Leaser(redis.Redis.from_url(redis_url))
     numbers = [f"+7499{i:07d}" for i in range(20_000)]
     held: dict[int, str | None] = {}
 
-    def work(_t: int, i: int) -> None:
-        held[i] = leaser.take(999, "v1", lambda: numbers, f"bench-{i:08d}", 1000.0, 300).e164
+    def ask(visitor: str) -> Ask:
+        return Ask(999, 1, "v1", visitor, None, "{}", "+74990000000", 1000.0, 300)
 
-    leaser.take(999, "v1", lambda: numbers, "warm-up-visitor", 1000.0, 300)
+    def work(_t: int, i: int) -> None:
+        held[i] = leaser.take(ask(f"bench-{i:08d}"), lambda: numbers, lambda: (0, 0)).e164
+
+    leaser.take(ask("warm-up-visitor"), lambda: numbers, lambda: (0, 0))
     latencies, seconds = _run(threads, work, 15_000)
     taken = [n for n in held.values() if n]
     assert len(taken) == len(set(taken)), "a number was leased twice"
-    return _figures("lease (Redis Lua)", latencies, seconds)
+    leaser.client.delete(RECORDS)  # of a pool that is not in the database
+    return _figures("lease (Redis Lua), Python threads", latencies, seconds)
 
 
 def _set_up(url: str, pool_size: int) -> str:
@@ -119,62 +144,62 @@ def _overlaps(url: str) -> int:
     return count
 
 
-def _http_layer(url: str, redis_url: str, args: argparse.Namespace) -> tuple[list[list[object]], int]:
+def _script(folder: Path, key: str, prefix: str, cycle: int) -> Path:
+    script = folder / f"{prefix}.lua"
+    script.write_text(LUA % {"prefix": prefix, "cycle": cycle, "path": f"/wt/{key}/number", "site": SITE})
+    return script
+
+
+def _http_layer(url: str, redis_url: str, args: argparse.Namespace,
+                folder: Path) -> tuple[list[list[object]], int, str]:
     key = _set_up(url, args.pool)
     env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "CALLCENTER_SECRET_KEY": "bench",
            "CALLCENTER_WEBTRACKING_RATE": "100000000", "CALLCENTER_LOG_LEVEL": "WARNING"}
-    visitors = [uuid.uuid4().hex for _ in range(args.pool)]
-    visits: dict[str, int] = {}
-    rows = []
+    rows: list[list[object]] = []
     with Gunicorn("callcenter.wsgi:app", env, workers=args.workers, threads=8) as server:
-        local = threading.local()
-
-        def post(body: dict[str, object]) -> dict[str, object]:
-            if not hasattr(local, "conn"):
-                local.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-            local.conn.request("POST", f"/wt/{key}/number", json.dumps(body),
-                               {"Origin": SITE, "Content-Type": "text/plain"})
-            answer = local.conn.getresponse()
-            data = json.loads(answer.read())
-            assert answer.status == 200, data
-            return data
-
-        def burst(_t: int, i: int) -> None:
-            data = post({"visitor": visitors[i], "utm": {"utm_source": "google", "utm_campaign": "burst"},
-                         "click_ids": {"gclid": f"Cj0-{i}"}})
-            assert data["fallback"] is False, "the pool ran out in the burst"
-            visits[visitors[i]] = int(data["visit"])  # type: ignore[call-overload]
-
-        latencies, seconds = _run(args.threads, burst, args.pool)
-        rows.append(_figures(f"endpoint: new visitors ({args.pool})", latencies, seconds))
-        deadline = time.monotonic() + args.seconds
-        renewals: list[float] = []
-        begin = time.perf_counter()
-        while time.monotonic() < deadline:
-            part, _ = _run(args.threads, lambda _t, i: post({"visitor": visitors[i], "visit": visits[visitors[i]]}),
-                           args.pool)
-            renewals += part
-        rows.append(_figures("endpoint: renewals", renewals, time.perf_counter() - begin))
-    return rows, _overlaps(url)
+        target = f"{server.base}/wt/{key}/number"
+        _wrk(target, _script(folder, key, "warm", 50), 2, 4, 1)  # each worker reads the pool once
+        for name, prefix, cycle in (("endpoint: new visitors (ad burst)", "n", 0),
+                                    ("endpoint: returning visitors", "n", 1000)):
+            load = os.getloadavg()[0]
+            fig = _wrk(target, _script(folder, key, prefix, cycle), args.seconds, args.connections,
+                       args.threads)
+            rows.append([name, int(fig["requests"]), fig["rps"], fig["p50"], fig["p99"],
+                         int(fig["errors"]), f"{load:.1f} → {os.getloadavg()[0]:.1f}"])
+    engine = make_engine(url)
+    client = redis.Redis.from_url(redis_url)
+    waiting = client.xlen(RECORDS)
+    begin = time.perf_counter()
+    with make_session_factory(engine)() as session:
+        written = flush(session, client)
+    took = time.perf_counter() - begin
+    engine.dispose()
+    note = (f"records waiting in Redis after the run: {waiting:,}; written to the database by "
+            f"records.flush in {took:.1f} s ({written / took if took else 0:,.0f} per second)")
+    return rows, _overlaps(url), note
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench webtracking_leases")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--pool", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--pool", type=int, default=20_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="wrk threads (and lease-layer threads)")
+    parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args(argv)
     binary, _origin = redis_binary()
-    if not binary:
-        print("bench webtracking_leases: no redis-server")
+    if not binary or not shutil.which("wrk"):
+        print("bench webtracking_leases: needs redis-server and wrk (apt-get install wrk)")
         return 1
     redis_server = RedisServer(binary)
     redis_server.start()
     postgres = None
+    folder = Path(tempfile.mkdtemp(prefix="cc-wt-"))
     try:
-        rows = [_lease_layer(redis_server.url, args.threads)]
+        load = os.getloadavg()[0]
+        rows = [[*_lease_layer(redis_server.url, args.threads)[:5], 0,
+                 f"{load:.1f} → {os.getloadavg()[0]:.1f}"]]
         if args.db == "postgresql":
             bindir = postgres_bindir()
             if not bindir:
@@ -185,14 +210,18 @@ def main(argv: list[str]) -> int:
             postgres.start()
             url = postgres.create_database("bench_webtracking")
         else:
-            url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='cc-wt-')) / 'bench.db'}"
-        http_rows, overlaps = _http_layer(url, redis_server.url, args)
+            url = f"sqlite:///{folder / 'bench.db'}"
+        http_rows, overlaps, note = _http_layer(url, redis_server.url, args, folder)
         rows += http_rows
     finally:
         redis_server.cleanup()
         if postgres is not None:
             postgres.cleanup()
-    print_table(("layer", "requests", "per second", "p50 ms", "p99 ms", "max ms", "refused"), rows,
-                title=f"web tracking number requests ({args.db}, {args.threads} client threads)")
+        shutil.rmtree(folder, ignore_errors=True)
+    print_table(("layer", "requests", "per second", "p50 ms", "p99 ms", "non-2xx", "load avg"), rows,
+                title=f"web tracking number requests ({args.db}; gunicorn {args.workers} workers × 8 "
+                      f"threads, wrk {args.threads} threads × {args.connections} connections); "
+                      "target ≥ 1,000/s, p99 ≤ 20 ms, 0 double assignments")
+    print(note)
     print(f"double assignments (overlapping leases of one number to two visitors): {overlaps}")
     return 0 if overlaps == 0 else 1

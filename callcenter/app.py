@@ -48,6 +48,7 @@ from callcenter.messaging import webhook_routes as sms_webhooks
 from callcenter.outbound import routes as campaigns_admin
 from callcenter.outbound import twilio_routes as outbound
 from callcenter.webtracking import admin_routes as webtracking_admin
+from callcenter.webtracking import pool_cache
 from callcenter.webtracking import public_routes as webtracking_public
 from callcenter.webtracking import report_routes as webtracking_report
 
@@ -64,6 +65,7 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     runtime = Runtime.from_config(config)
     app.extensions["callcenter"] = runtime
+    pool_cache.watch(runtime.sessions, lambda: runtime.redis)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

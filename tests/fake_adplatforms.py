@@ -7,7 +7,8 @@ partial-failure guide; summarised in docs/webtracking.md):
   (`Authorization: OAuth …`, multipart part `file` holding the calls CSV, `client_id_type`) →
   {"uploading": {id, status, line_quantity, …}}; errors as {"errors": [{error_type, message}],
   "code", "message"}.
-- Google Ads: POST /v20/customers/{id}:uploadClickConversions (`Authorization: Bearer`,
+- Google Ads: POST /v20/customers/{id}:uploadClickConversions and :uploadCallConversions
+  (CallConversion: callerId E.164, callStartDateTime) (`Authorization: Bearer`,
   `developer-token`; partialFailure required; ≤ 2000 rows) → aligned `results` ({} for a failed
   row) and a `partialFailureError` whose errors point at `conversions[index]`.
 
@@ -31,6 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 
 METRICA = re.compile(r"^/management/v1/counter/(\d+)/offline_conversions/upload_calls$")
 GOOGLE = re.compile(r"^/v20/customers/(\d+):uploadClickConversions$")
+GOOGLE_CALLS = re.compile(r"^/v20/customers/(\d+):uploadCallConversions$")
+CALLER = re.compile(r"^\+\d{8,15}$")
 GOOGLE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 ID_COLUMNS = {"CLIENT_ID": "ClientId", "YCLID": "Yclid", "USER_ID": "UserId"}
 
@@ -111,7 +114,7 @@ class FakeAdPlatforms:
             return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
         return 200, {"access_token": self.access_token, "expires_in": 3599, "token_type": "Bearer"}
 
-    def _google(self, got: Received, customer: str) -> tuple[int, dict[str, Any]]:
+    def _google(self, got: Received, customer: str, calls: bool = False) -> tuple[int, dict[str, Any]]:
         if got.headers.get("authorization") != f"Bearer {self.access_token}" or \
                 got.headers.get("developer-token") != self.developer_token:
             return 401, {"error": {"code": 401, "message": "Request is missing required authentication "
@@ -125,10 +128,14 @@ class FakeAdPlatforms:
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for index, row in enumerate(conversions):
-            ids = [k for k in ("gclid", "gbraid", "wbraid") if row.get(k)]
+            # A call conversion is named by its caller and start; a click by exactly one id.
+            ids = (["callerId"] if calls and CALLER.match(row.get("callerId") or "")
+                   and GOOGLE_TIME.match(row.get("callStartDateTime", ""))
+                   else [k for k in ("gclid", "gbraid", "wbraid") if not calls and row.get(k)])
             action = re.match(rf"^customers/{customer}/conversionActions/\d+$", row.get("conversionAction", ""))
             code = (self.google_row_errors.get(row.get(ids[0], "")) if len(ids) == 1 else
-                    "GBRAID_WBRAID_BOTH_SET" if ids else "EVENT_NOT_FOUND")
+                    "EVENT_NOT_FOUND" if not ids else
+                    "GBRAID_WBRAID_BOTH_SET" if "gclid" not in ids else "VALUE_MUST_BE_UNSET")
             if code is None and (not action or not GOOGLE_TIME.match(row.get("conversionDateTime", ""))):
                 code = "INVALID_CONVERSION_ACTION" if not action else "INVALID_CONVERSION_DATE_TIME"
             if code:
@@ -137,7 +144,8 @@ class FakeAdPlatforms:
                                "location": {"fieldPathElements": [{"fieldName": "conversions",
                                                                    "index": index}]}})
             else:
-                results.append({ids[0]: row[ids[0]], "conversionAction": row["conversionAction"],
+                named = {k: row[k] for k in (ids[0], "callStartDateTime") if k in row}
+                results.append({**named, "conversionAction": row["conversionAction"],
                                 "conversionDateTime": row["conversionDateTime"]})
         answer: dict[str, Any] = {"results": results, "jobId": str(2**31 + len(self.received))}
         if errors:
@@ -166,6 +174,8 @@ class FakeAdPlatforms:
                     status, answer = fake._oauth(got)
                 elif METRICA.match(parts.path):
                     status, answer = fake._metrica(got)
+                elif (match := GOOGLE_CALLS.match(parts.path)) is not None:
+                    status, answer = fake._google(got, match.group(1), calls=True)
                 elif (match := GOOGLE.match(parts.path)) is not None:
                     status, answer = fake._google(got, match.group(1))
                 else:

@@ -150,6 +150,7 @@ CHECKS: dict[str, Check] = {
                                                             "metrica_counter": "1"}),
     "webtracking_report.page": Check(BY_ID, MARKETING, query={"clinic_id": "@clinic_id"}),
     "webtracking_report.download": Check(BY_ID, MARKETING, query={"clinic_id": "@clinic_id"}),
+    "webtracking_report.funnel_csv": Check(BY_ID, MARKETING, query={"clinic_id": "@clinic_id"}),
     # Channels are the installation's: anyone administering a clinic may add one.
     "numbers_admin.create_channel": Check(NO_DATA, ADMIN),
     "numbers_admin.edit_channel": Check(BY_ID, ADMIN),

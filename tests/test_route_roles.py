@@ -123,6 +123,7 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "webtracking_admin.save_ads": ADMIN,
     "webtracking_report.page": MARKETING,
     "webtracking_report.download": MARKETING,
+    "webtracking_report.funnel_csv": MARKETING,
     "numbers_admin.create_channel": ADMIN,
     "numbers_admin.edit_channel": ADMIN,
     "numbers_admin.rename_channel": ADMIN,

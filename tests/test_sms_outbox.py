@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
@@ -29,6 +30,7 @@ from callcenter.core.models import (
 )
 from callcenter.messaging import optout, outbox, sending
 from callcenter.messaging.providers import MessageEvent, provider_for
+from callcenter.messaging.send_rate import SendRate
 from tests import factories as f
 from tests.conftest import app_settings
 from tests.sms_env import TOKEN, provider_settings, start_fake
@@ -164,3 +166,27 @@ def test_erasure_removes_the_texts_words_and_number(app: Any, session: Session) 
     message = session.get(Message, message_id)
     assert message is not None and message.body == "" and PHONE not in message.phone
     assert message.status is MessageStatus.CANCELLED
+
+
+def test_send_slots_never_exceed_the_limit_in_any_calendar_second(redis_url: str) -> None:
+    """Three senders (one a slow one taking a late slot) share the provider's 20 per second."""
+    connection = redis.Redis.from_url(redis_url)
+    senders = [SendRate(connection, "sms:test", 20) for _ in range(3)]
+    slots = [senders[n % 3].grant()[0] for n in range(200)]
+    per_second: dict[int, int] = {}
+    for slot in slots:
+        per_second[slot // 1_000_000] = per_second.get(slot // 1_000_000, 0) + 1
+        # Every slot leaves the last 12 % of its second clear for a request handed over late.
+        assert slot % 1_000_000 <= 880_000
+    assert slots == sorted(slots) and sum(per_second.values()) == 200
+    # Asked for ten times the limit, the share is reached, never passed.
+    assert max(per_second.values()) == 20
+    connection.close()
+
+
+def test_a_rate_below_one_per_second_gets_one_text_per_longer_window(redis_url: str) -> None:
+    connection = redis.Redis.from_url(redis_url)
+    rate = SendRate(connection, "sms:slow", 0.5)
+    first, second = rate.grant()[0], rate.grant()[0]
+    assert (rate.permits, second // 2_000_000 - first // 2_000_000) == (1, 1)
+    connection.close()

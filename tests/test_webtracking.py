@@ -22,7 +22,8 @@ from callcenter.core.models import (
     WebPool,
 )
 from callcenter.inbound.calls import record_call_event
-from callcenter.webtracking.leases import Leaser
+from callcenter.webtracking.leases import Ask, Leaser
+from callcenter.webtracking.records import flush
 from callcenter.webtracking.report import funnel, pool_health
 from callcenter.webtracking.ties import tie_calls
 from callcenter.webtracking.visits import read_facts, request_number
@@ -87,8 +88,10 @@ def test_a_pool_number_cannot_also_be_the_fallback_or_in_two_pools(client: Any, 
     assert clash.status_code == 400 and 'data-field="number_ids"' in clash.get_data(as_text=True)
 
 
-def test_visitors_get_their_own_numbers_then_the_fallback_counted(client: Any, session: Session) -> None:
+def test_visitors_get_their_own_numbers_then_the_fallback_counted(app: Any, client: Any,
+                                                                   session: Session) -> None:
     pool = make_pool(client, session)
+    redis = app.extensions["callcenter"].redis
     first = ask(client, pool.key, "visitor-aaaa", utm={"utm_source": "yandex", "utm_campaign": "implants"},
                 click_ids={"yclid": "123"}, landing_url=f"{SITE}/implants")
     assert first.status_code == 200, first.get_data(as_text=True)
@@ -104,6 +107,8 @@ def test_visitors_get_their_own_numbers_then_the_fallback_counted(client: Any, s
     assert (full["number"], full["fallback"]) == (FALLBACK, True)
     again = ask(client, pool.key, "visitor-cccc", visit=full["visit"]).get_json()
     assert again["number"] == FALLBACK  # still full; counted once per visit, not per renewal
+    assert session.scalar(select(func.count()).select_from(WebLease)) == 0  # in Redis until flushed
+    assert flush(session, redis) == 7  # 3 visits, 2 leases and a fallback begun, a renewal
     session.expire_all()
     leases = session.scalars(select(WebLease).order_by(WebLease.id)).all()
     assert [(x.visitor, x.fallback) for x in leases] == [
@@ -157,7 +162,6 @@ def test_leases_expire_after_the_hold_and_return_least_recently_used_first(app: 
     def take(visitor: str, minutes: float) -> str:
         answer = request_number(session, leaser, pool, read_facts({"visitor": visitor}),
                                 T0 + timedelta(minutes=minutes))
-        session.commit()
         return answer.number
 
     a, b = take("visitor-aaaa", 0), take("visitor-bbbb", 1)
@@ -177,7 +181,8 @@ def test_concurrent_clients_never_hold_one_number(redis_url: str) -> None:
 
     def visit(i: int) -> None:
         start.wait()
-        got[f"visitor-{i:04}"] = leaser.take(77, "v1", lambda: pool, f"visitor-{i:04}", 1000.0, 300).e164
+        ask_ = Ask(77, 1, "v1", f"visitor-{i:04}", None, "{}", "+74950000000", 1000.0, 300)
+        got[f"visitor-{i:04}"] = leaser.take(ask_, lambda: pool, lambda: (0, 0)).e164
 
     threads = [threading.Thread(target=visit, args=(i,)) for i in range(40)]
     for thread in threads:
@@ -207,12 +212,11 @@ def test_a_call_is_tied_to_the_visit_holding_the_number_when_it_rang(app: Any, c
                                                  "utm_campaign": "implants", "utm_term": "dental implant"},
              "click_ids": {"gclid": "Cj0-first"}, "landing_url": f"{SITE}/implants"}
     first = request_number(session, leaser, pool, read_facts(facts), T0)
-    session.commit()
     # The same visitor back a day later from another campaign: the first touch is kept.
     later = T0 + timedelta(days=1)
     facts2 = {**facts, "utm": {"utm_source": "yandex", "utm_campaign": "crowns"}, "click_ids": {}}
     second = request_number(session, leaser, pool, read_facts(facts2), later)
-    session.commit()
+    flush(session, leaser.client)
     day = 24 * 60
     during = _call(session, "c-during", second.number, day + 2)
     in_grace = _call(session, "c-grace", second.number, day + 5 + 2)  # ended at +5, grace 3
@@ -246,3 +250,20 @@ def test_the_report_page_ties_calls_and_shows_the_funnel(client: Any, session: S
     assert 'data-key="implants"' in text and 'id="pool-health"' in text
     assert client.get("/marketing/web?by=colour").status_code == 400
     assert client.get("/marketing/web?from=yesterday").get_json()["field"] == "from"
+
+
+def test_the_marketing_page_leads_to_the_website_funnel_and_its_csv(client: Any, session: Session) -> None:
+    pool = make_pool(client, session)
+    answer = ask(client, pool.key, "visitor-aaaa", utm={"utm_source": "google", "utm_campaign": "implants"},
+                 click_ids={"gclid": "Cj0-csv"}).get_json()
+    body, headers = w.webhook("web-csv", "ringing", to=answer["number"])
+    assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 204
+    dashboard = client.get("/marketing").get_data(as_text=True)
+    assert 'id="web-calls"' in dashboard and 'href="/marketing/web?by=campaign&amp;from=' in dashboard
+    csv_link = dashboard.split('href="/marketing/web/funnel.csv?by=campaign')[1].split('"')[0]
+    got = client.get("/marketing/web/funnel.csv?by=campaign" + csv_link.replace("&amp;", "&"))
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    lines = got.get_data(as_text=True).splitlines()
+    assert lines[:2] == ["campaign,calls,answered,booked,arrived,revenue", "implants,1,0,0,0,0"]
+    assert lines[3].startswith("pool,numbers") and lines[4].startswith("Main site,2,1,0,")
+    assert client.get("/marketing/web/funnel.csv?by=colour").get_json()["field"] == "by"

@@ -143,7 +143,7 @@ def test_two_visitors_two_numbers_the_call_attributed_and_exported(live: tuple[s
     assert requests.post(f"{service}/webhooks/generic", data=body, headers=headers, timeout=30).status_code == 204
     call_id = session.scalar(select(Call.id).where(Call.provider_call_id == "landing-call"))
     assert call_id is not None
-    track(session, utcnow())
+    track(session, app.extensions["callcenter"].redis, utcnow())
     link = session.get(WebCallLink, call_id)
     assert link is not None and link.visit is not None
     assert (link.visit.utm_campaign, link.visit.utm_term, link.visit.gclid) == (

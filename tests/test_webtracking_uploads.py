@@ -25,8 +25,8 @@ from callcenter.webtracking.uploads import UploadFailed
 from tests import factories as f
 from tests.campaign_env import start_worker, stop_worker, worker_env
 from tests.conftest import app_settings
-from tests.fake_adplatforms import GOOGLE, METRICA, FakeAdPlatforms
-from tests.webtracking_world import booking, make_pool, web_call
+from tests.fake_adplatforms import GOOGLE, GOOGLE_CALLS, METRICA, FakeAdPlatforms
+from tests.webtracking_world import CALL_CONFIG, booking, make_pool, web_call
 
 T0 = f.T0
 ADS = {"metrica_counter": "12345678", "metrica_token": "metrica-token", "google_customer": "123-456-7890",
@@ -86,13 +86,13 @@ def test_conversions_are_recorded_exported_and_uploaded_row_by_row(
     account = session.scalars(select(WebAdAccount)).one()
     assert "metrica-token" not in account.sealed_tokens and account.google_customer == "1234567890"
     now = T0 + timedelta(hours=12)
-    track(session, now)
+    track(session, app.extensions["callcenter"].redis, now)
     got = {(c.platform, c.kind, c.call_id) for c in session.scalars(select(WebConversion))}
     assert got == {("metrica", "booked", calls["both"]), ("metrica", "arrived", calls["both"]),
                    ("google", "booked", calls["both"]), ("google", "arrived", calls["both"]),
                    ("metrica", "booked", calls["yandex"]), ("google", "booked", calls["bad"]),
                    ("google", "booked", calls["recent"])}
-    assert track(session, now) == (0, 0)  # once
+    assert track(session, app.extensions["callcenter"].redis, now) == (0, 0)  # once
 
     fake.google_row_errors = {"bad-click": "UNPARSEABLE_GCLID", "GB-recent": "TOO_RECENT_EVENT"}
     clinic = session.scalars(select(Clinic)).one()
@@ -155,7 +155,7 @@ def test_google_without_a_valid_refresh_token_fails_the_request(app: Any, client
                                                                 fake: FakeAdPlatforms) -> None:
     _visits(app, client, session, T0)
     assert _save_ads(client, google_refresh_token="revoked").status_code == 302
-    track(session, T0 + timedelta(hours=12))
+    track(session, app.extensions["callcenter"].redis, T0 + timedelta(hours=12))
     clinic = session.scalars(select(Clinic)).one()
     assert "google" in upload_pending(session, clinic, app.config, T0 + timedelta(hours=12))
     assert fake.requests_to(GOOGLE) == []
@@ -192,3 +192,71 @@ def test_the_worker_uploads_and_retries_after_a_platform_failure(
     retried = [c for c in rows if c.attempts == 2]
     assert retried and all(c.state == "sent" for c in retried)  # failed once, then went through
     assert {c.call_id for c in rows} == set(calls.values())
+
+
+def test_calls_from_google_call_assets_are_call_conversions(app: Any, client: Any, session: Session,
+                                                           fake: FakeAdPlatforms) -> None:
+    """No click id: Google matches the caller and the call's start, as file and upload."""
+    from callcenter.inbound.calls import record_call_event
+    from webhooks import CallEvent, CallEventKind, Direction
+
+    clinic = f.clinic(session)
+    f.signed_in(client, session, role="admin", clinic_row=clinic, extension=None, locale="en")
+    number = f.channel_number(session, clinic, "google_call_assets", "+74951110077")
+    session.commit()
+    calls = {}
+    for name, caller in (("asset-1", "+79161112233"), ("asset-2", "+79164445566")):
+        for kind, seconds in ((CallEventKind.RINGING, 0), (CallEventKind.ANSWERED, 5)):
+            change = record_call_event(session, CallEvent(
+                provider="generic", provider_call_id=name, kind=kind, direction=Direction.INBOUND,
+                occurred_at=T0 + timedelta(seconds=seconds), caller=caller, dialed=number.e164),
+                config=CALL_CONFIG)
+        session.commit()
+        calls[name] = change.call_id
+        booking(session, clinic, change.call_id, T0, arrived=name == "asset-1",
+                price="2500" if name == "asset-1" else None)
+    assert _save_ads(client, google_call_action="777000222",
+                     google_call_channel="google_call_assets").status_code == 302
+    fake.google_row_errors = {"+79164445566": "UNPARSEABLE_CALLER_ID"}
+    now = T0 + timedelta(hours=12)
+    track(session, app.extensions["callcenter"].redis, now)
+    got = sorted((c.platform, c.kind, c.call_id, c.visit_id) for c in session.scalars(select(WebConversion)))
+    assert got == [("google_call", "arrived", calls["asset-1"], None),
+                   ("google_call", "booked", calls["asset-1"], None),
+                   ("google_call", "booked", calls["asset-2"], None)]
+    page = client.get("/marketing/web/conversions/google_call.csv")
+    lines = page.get_data(as_text=True).splitlines()
+    assert lines[0] == "Parameters:TimeZone=Europe/Moscow"
+    assert lines[1] == "Caller's Phone Number,Call Start Time,Conversion Name,Conversion Time,Conversion Value,Conversion Currency"
+    assert "+79161112233,2026-03-10 10:00:00,Arrived visit,2026-03-10 10:30:00,2500.00,RUB" in lines
+    assert upload_pending(session, clinic, app.config, now) == []
+    [sent] = fake.requests_to(GOOGLE_CALLS)
+    rows = sent.json["conversions"]
+    assert {r["callerId"] for r in rows} == {"+79161112233", "+79164445566"}
+    assert all(r["conversionAction"] == "customers/1234567890/conversionActions/777000222" for r in rows)
+    assert rows[0]["callStartDateTime"].endswith("+03:00") and fake.requests_to(GOOGLE) == []
+    states = {(c.call_id, c.kind): (c.state, c.error) for c in session.scalars(select(WebConversion))}
+    assert states[(calls["asset-1"], "arrived")] == ("sent", "")
+    assert states[(calls["asset-2"], "booked")][0] == "rejected"
+    assert "UNPARSEABLE_CALLER_ID" in states[(calls["asset-2"], "booked")][1]
+    bad = _save_ads(client, google_call_action="abc")
+    assert bad.status_code == 400 and 'data-field="google_call_action"' in bad.get_data(as_text=True)
+
+
+def test_a_google_click_conversion_carries_exactly_one_click_id() -> None:
+    """gclid first; an iOS click's gbraid or wbraid otherwise — never two (Google refuses it)."""
+    from decimal import Decimal
+
+    from callcenter.core.models import Call, WebVisit
+    from callcenter.webtracking.conversions import Item, google_conversions
+
+    clinic = Clinic(name="C", timezone="Europe/Moscow", locale="ru", region="RU")
+    call = Call(caller="+79161234567", started_at=T0)
+    rows = google_conversions(clinic, "1234567890", "555", [
+        Item(WebConversion(appointment_id=n, kind="booked", occurred_at=T0, value=Decimal("1")),
+             WebVisit(**ids), call)
+        for n, ids in enumerate([{"gclid": "G", "wbraid": "W"}, {"gclid": "", "gbraid": "GB", "wbraid": ""},
+                                 {"gclid": "", "gbraid": "", "wbraid": "WB"}])])
+    assert [{k: r[k] for k in ("gclid", "gbraid", "wbraid") if k in r} for r in rows] == [
+        {"gclid": "G"}, {"gbraid": "GB"}, {"wbraid": "WB"}]
+    assert rows[0]["conversionDateTime"] == "2026-03-10 10:00:00+03:00"

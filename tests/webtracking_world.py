@@ -20,6 +20,7 @@ from callcenter.core.models import (
 )
 from callcenter.inbound.calls import record_call_event
 from callcenter.webtracking.leases import Leaser
+from callcenter.webtracking.records import flush
 from callcenter.webtracking.visits import read_facts, request_number
 from tests import factories as f
 from webhooks import CallEvent, CallEventKind, Direction
@@ -66,7 +67,7 @@ def web_call(session: Session, leaser: Leaser, pool: WebPool, facts: dict[str, A
     """A visit shown a pool number at `at`, and a call to that number a minute later that is
     answered and lasts two minutes; the call's id."""
     number = request_number(session, leaser, pool, read_facts(facts), at).number
-    session.commit()
+    flush(session, leaser.client)
     for kind, seconds in ((CallEventKind.RINGING, 60), (CallEventKind.ANSWERED, 70),
                           (CallEventKind.ENDED, 190)):
         change = record_call_event(session, CallEvent(

@@ -88,7 +88,8 @@ def in_window(session: Session, clinic: Clinic, phone: str, now: datetime,
 
 def claim(session: Session, message_id: int, now: datetime, config: dict[str, Any],
           callback_url: str) -> Outgoing | str:
-    """Check the rules at send time, then mark the text `sending` (committed) or say why not."""
+    """Check the rules at send time, then mark the text `sending` or say why not. The caller
+    commits before it hands the text to the provider."""
     message = session.get(Message, message_id)
     if message is None or message.status is not MessageStatus.QUEUED:
         return "already handled"
@@ -97,19 +98,18 @@ def claim(session: Session, message_id: int, now: datetime, config: dict[str, An
     reason = _not_to_send(session, message)
     if reason is not None:
         message.status, message.error, message.updated_at = MessageStatus.CANCELLED, reason, now
-        session.commit()
+        session.flush()
         return reason
     zone = patient_zone(message.phone, ZoneInfo(clinic.timezone))
     opens = window_opens(now, zone, clinic_settings.sms_window(clinic, config))
     if opens > now:
         message.next_attempt_at = opens
-        session.commit()
+        session.flush()
         return "outside the messaging window"
     claimed = session.execute(
         update(Message).where(Message.id == message_id, Message.status == MessageStatus.QUEUED)
         .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, claimed_at=now,
                 updated_at=now).execution_options(synchronize_session=False))
-    session.commit()
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return "already claimed"
     return outgoing(message, callback_url)

@@ -15,7 +15,7 @@ from callcenter.core.inputs import InputError, text
 from callcenter.core.models import WebAdAccount
 
 PURPOSE = "web-ad-accounts"
-IDS = ("metrica_counter", "google_customer", "google_action")
+IDS = ("metrica_counter", "google_customer", "google_action", "google_call_action")
 # Google's OAuth client and refresh token get a fresh access token for each upload.
 TOKENS = ("metrica_token", "google_developer_token", "google_client_id", "google_client_secret",
           "google_refresh_token", "google_login_customer")
@@ -34,7 +34,8 @@ def tokens(account: WebAdAccount | None, secret_key: str) -> dict[str, str]:
 
 def form_of(session: Session, clinic_id: int) -> dict[str, Any]:
     account = session.get(WebAdAccount, clinic_id)
-    values: dict[str, Any] = {name: getattr(account, name) if account else "" for name in IDS}
+    values: dict[str, Any] = {name: getattr(account, name) if account else ""
+                              for name in (*IDS, "google_call_channel")}
     values["set"] = set()
     if account is not None and account.sealed_tokens:
         values["set"] = {"sealed"}  # which ones is not told: sealed is sealed
@@ -58,6 +59,11 @@ def save(session: Session, clinic_id: int, form: Any, secret_key: str) -> dict[s
             ids[name] = _digits(form, name)
         except InputError as exc:
             problems[name] = exc
+    try:
+        channel = text(WebAdAccount.google_call_channel, str(form.get("google_call_channel", "")),
+                       "google_call_channel").strip()
+    except InputError as exc:
+        problems["google_call_channel"] = exc
     given: dict[str, str] = {}
     for name in TOKENS:
         value = str(form.get(name, "")).strip()
@@ -73,6 +79,7 @@ def save(session: Session, clinic_id: int, form: Any, secret_key: str) -> dict[s
         session.add(account)
     for name, value in ids.items():
         setattr(account, name, value)
+    account.google_call_channel = channel
     merged = {**tokens(account, secret_key), **given}
     account.sealed_tokens = secret_box.seal(secret_key, PURPOSE, merged) if merged else ""
     session.flush()

@@ -5,8 +5,13 @@ formats are built here, for the file to download and the upload alike:
 - Yandex Metrica, the calls upload CSV: ClientId or Yclid (one id type per file), DateTime (Unix,
   UTC), StaticCall 0, PhoneNumber, TalkDuration, CallMissed, FirstTimeCaller, Tag, URL, Price,
   Currency (README §3.3 of the reference notes).
-- Google Ads, ClickConversion: gclid | gbraid | wbraid, conversionAction, conversionDateTime
-  "yyyy-mm-dd hh:mm:ss+hh:mm" in the clinic's zone, conversionValue, currencyCode, orderId.
+- Google Ads, ClickConversion: gclid | gbraid | wbraid (exactly one: Google refuses a braid beside
+  a gclid, and both braids), conversionAction, conversionDateTime "yyyy-mm-dd hh:mm:ss+hh:mm" in
+  the clinic's zone, conversionValue, currencyCode, orderId.
+- Google Ads, CallConversion: for a call from a Google Ads call asset, which brings no click id,
+  Google matches the callerId (E.164) and callStartDateTime of the call it forwarded;
+  conversionAction, conversionDateTime, conversionValue, currencyCode. The calls are those to
+  the numbers of the channel the clinic names as the call assets' forwarding target.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from callcenter.core.models import (
     AppointmentStatus,
     Call,
     CallStatus,
+    Channel,
     Clinic,
+    WebAdAccount,
     WebCallLink,
     WebConversion,
     WebVisit,
@@ -38,6 +45,8 @@ ARRIVED = (AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED)
 NOT_A_BOOKING = (AppointmentStatus.CANCELLED,)
 METRICA_COLUMNS = ("DateTime", "StaticCall", "PhoneNumber", "TalkDuration", "CallMissed",
                    "FirstTimeCaller", "Tag", "URL", "Price", "Currency")
+GOOGLE_CALL_CSV_HEADER = ("Caller's Phone Number", "Call Start Time", "Conversion Name",
+                          "Conversion Time", "Conversion Value", "Conversion Currency")
 GOOGLE_CSV_HEADER = ("Google Click ID", "Conversion Name", "Conversion Time", "Conversion Value",
                      "Conversion Currency", "Order ID")
 ID_COLUMNS = {"CLIENT_ID": "ClientId", "YCLID": "Yclid"}  # client_id_type -> the CSV's id column
@@ -56,31 +65,46 @@ def _platforms(visit: WebVisit) -> list[str]:
     return out
 
 
+def _kinds(appointment: Appointment) -> dict[str, datetime]:
+    kinds = {"booked": appointment.created_at}
+    if appointment.status in ARRIVED:
+        kinds["arrived"] = max(appointment.starts_at, appointment.created_at)
+    return kinds
+
+
 def collect(session: Session, now: datetime) -> int:
     """Record the conversions not yet recorded; how many. The caller commits."""
-    rows = session.execute(
-        select(Appointment, WebCallLink, WebVisit)
+    web = session.execute(
+        select(Appointment, WebCallLink.call_id, WebVisit)
         .join(WebCallLink, WebCallLink.call_id == Appointment.created_by_call_id)
         .join(WebVisit, WebVisit.id == WebCallLink.visit_id)
         .where(Appointment.status.not_in(NOT_A_BOOKING))).all()
-    if not rows:
+    calls = session.execute(
+        select(Appointment, Call.id)
+        .join(Call, Call.id == Appointment.created_by_call_id)
+        .join(Channel, Channel.id == Call.channel_id)
+        .join(WebAdAccount, (WebAdAccount.clinic_id == Call.clinic_id)
+              & (WebAdAccount.google_call_channel == Channel.code))
+        .where(Appointment.status.not_in(NOT_A_BOOKING), WebAdAccount.google_call_channel != "",
+               Call.caller.is_not(None))).all()
+    owed = [(a, call_id, visit, platform) for a, call_id, visit in web for platform in _platforms(visit)]
+    owed += [(a, call_id, None, "google_call") for a, call_id in calls]
+    if not owed:
         return 0
     known = set(session.execute(select(WebConversion.platform, WebConversion.appointment_id,
                                        WebConversion.kind)))
     added = 0
-    for appointment, link, visit in rows:
-        kinds = {"booked": appointment.created_at}
-        if appointment.status in ARRIVED:
-            kinds["arrived"] = max(appointment.starts_at, appointment.created_at)
-        for platform in _platforms(visit):
-            for kind, moment in kinds.items():
-                if (platform, appointment.id, kind) in known or moment > now:
-                    continue
-                session.add(WebConversion(
-                    clinic_id=appointment.clinic_id, platform=platform, kind=kind,
-                    appointment_id=appointment.id, call_id=link.call_id, visit_id=visit.id,
-                    occurred_at=moment, value=appointment.price if kind == "arrived" else None))
-                added += 1
+    for appointment, call_id, visit, platform in owed:
+        for kind, moment in _kinds(appointment).items():
+            if (platform, appointment.id, kind) in known or moment > now:
+                continue
+            known.add((platform, appointment.id, kind))
+            session.add(WebConversion(
+                clinic_id=appointment.clinic_id, platform=platform, kind=kind,
+                appointment_id=appointment.id, call_id=call_id,
+                visit_id=visit.id if visit is not None else None, occurred_at=moment,
+                value=appointment.price if kind == "arrived" else None))
+            added += 1
     session.flush()
     return added
 
@@ -88,19 +112,19 @@ def collect(session: Session, now: datetime) -> int:
 @dataclass(frozen=True)
 class Item:
     conversion: WebConversion
-    visit: WebVisit
+    visit: WebVisit  # google_call: an empty one (the call is the match)
     call: Call
 
 
 def items(session: Session, clinic_id: int, platform: str, *, pending_only: bool) -> list[Item]:
     query = (select(WebConversion, WebVisit, Call)
-             .join(WebVisit, WebVisit.id == WebConversion.visit_id)
+             .outerjoin(WebVisit, WebVisit.id == WebConversion.visit_id)
              .join(Call, Call.id == WebConversion.call_id)
              .where(WebConversion.clinic_id == clinic_id, WebConversion.platform == platform)
              .order_by(WebConversion.id))
     if pending_only:
         query = query.where(WebConversion.state == "pending")
-    return [Item(c, v, call) for c, v, call in session.execute(query)]
+    return [Item(c, v or WebVisit(), call) for c, v, call in session.execute(query)]
 
 
 def _money(value: Decimal | None) -> str:
@@ -178,4 +202,39 @@ def google_csv(clinic: Clinic, batch: list[Item]) -> str:
                          local.strftime("%Y-%m-%d %H:%M:%S"), _money(conversion.value),
                          currency_of(clinic) if conversion.value is not None else "",
                          f"visit-{conversion.appointment_id}-{conversion.kind}"))
+    return out.getvalue()
+
+
+def google_call_conversions(clinic: Clinic, customer: str, action: str,
+                            batch: list[Item]) -> list[dict[str, Any]]:
+    """The CallConversion objects of uploadCallConversions, in the batch's order."""
+    out = []
+    for item in batch:
+        conversion = item.conversion
+        row: dict[str, Any] = {
+            "callerId": item.call.caller,
+            "callStartDateTime": google_time(item.call.started_at, clinic.timezone),
+            "conversionAction": f"customers/{customer}/conversionActions/{action}",
+            "conversionDateTime": google_time(conversion.occurred_at, clinic.timezone)}
+        if conversion.value is not None:
+            row["conversionValue"] = float(conversion.value)
+            row["currencyCode"] = currency_of(clinic)
+        out.append(row)
+    return out
+
+
+def google_calls_csv(clinic: Clinic, batch: list[Item]) -> str:
+    """The call conversions import file: the caller and the call's start name the call."""
+    out = io.StringIO()
+    out.write(f"Parameters:TimeZone={clinic.timezone}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(GOOGLE_CALL_CSV_HEADER)
+    zone = ZoneInfo(clinic.timezone)
+    for item in batch:
+        conversion = item.conversion
+        writer.writerow((item.call.caller, item.call.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                         GOOGLE_NAMES[conversion.kind],
+                         conversion.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                         _money(conversion.value),
+                         currency_of(clinic) if conversion.value is not None else ""))
     return out.getvalue()

@@ -1,5 +1,6 @@
-"""The worker's part: every PLAN_SECONDS tie new calls to visits and record the conversions owed,
-then one upload job per clinic with something to send, retried by RQ when a platform fails."""
+"""The worker's part: every PLAN_SECONDS write the visits and leases recorded in Redis, tie new
+calls to visits and record the conversions owed, then one upload job per clinic with something
+to send, retried by RQ when a platform fails."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
+from redis import Redis
 from rq import Queue, Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from callcenter.core.models import Clinic, WebAdAccount, WebConversion, utcnow
 from callcenter.core.runtime import Runtime
 from callcenter.webtracking import ad_accounts
 from callcenter.webtracking.conversions import collect, items
+from callcenter.webtracking.records import flush
 from callcenter.webtracking.ties import tie_calls
 from callcenter.webtracking.uploads import (
     UploadFailed,
@@ -38,8 +41,10 @@ def _rt() -> Runtime:
     return _runtime
 
 
-def track(session: Session, now: datetime) -> tuple[int, int]:
-    """Tie calls, then record conversions: (calls tied, conversions recorded). Commits."""
+def track(session: Session, client: Redis, now: datetime) -> tuple[int, int]:
+    """Write the visits and leases waiting in Redis, tie calls to them, then record conversions:
+    (calls tied, conversions recorded). Commits."""
+    flush(session, client)
     tied = tie_calls(session, now)
     recorded = collect(session, now)
     session.commit()
@@ -50,7 +55,7 @@ def track_and_upload() -> dict[str, int]:
     """The scheduled job."""
     rt = _rt()
     with rt.write_guard(), rt.sessions() as session:
-        tied, recorded = track(session, utcnow())
+        tied, recorded = track(session, rt.redis, utcnow())
         waiting = sorted(set(session.scalars(
             select(WebConversion.clinic_id).where(WebConversion.state == "pending")
             .join(WebAdAccount, WebAdAccount.clinic_id == WebConversion.clinic_id))))
@@ -87,15 +92,19 @@ def upload_pending(session: Session, clinic: Clinic, config: dict[str, Any], now
             failed.append("metrica")
         with write_guard():
             session.commit()
-    google = items(session, clinic.id, "google", pending_only=True)
-    if google and account.google_customer and account.google_action:
+    for platform, action in (("google", account.google_action),
+                             ("google_call", account.google_call_action)):
+        google = items(session, clinic.id, platform, pending_only=True)
+        if not (google and account.google_customer and action):
+            continue
         try:
             token = google_access_token(config["GOOGLE_OAUTH_URL"], tokens)
-            upload_google(clinic, config["GOOGLE_ADS_API_URL"], account.google_customer,
-                          account.google_action, token, tokens, google, now)
+            upload_google(clinic, config["GOOGLE_ADS_API_URL"], account.google_customer, action,
+                          token, tokens, google, now, calls=platform == "google_call")
         except UploadFailed as exc:
-            log.warning("web conversions: Google Ads upload for clinic %s failed: %s", clinic.id, exc)
-            failed.append("google")
+            log.warning("web conversions: Google Ads %s upload for clinic %s failed: %s", platform,
+                        clinic.id, exc)
+            failed.append(platform)
         with write_guard():
             session.commit()
     return failed

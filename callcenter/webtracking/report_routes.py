@@ -3,6 +3,9 @@ health; the conversions owed to Metrica and Google Ads, row by row, and their fi
 
 from __future__ import annotations
 
+import csv
+import io
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +20,7 @@ from callcenter.core.models import Clinic, WebConversion, utcnow
 from callcenter.core.web import db, runtime
 from callcenter.webtracking.conversions import (
     ID_COLUMNS,
+    google_calls_csv,
     google_csv,
     items,
     metrica_csv,
@@ -53,14 +57,25 @@ def _day(name: str, default: date) -> date:
 
 
 def _caught_up() -> None:
-    """Calls and bookings since the worker's last run are in the report too."""
+    """Visits, calls and bookings since the worker's last run are in the report too."""
     with runtime().write_guard():
-        track(db(), utcnow())
+        track(db(), runtime().redis, utcnow())
 
 
-@bp.get("/marketing/web")
-@require_role("marketing", "admin")
-def page() -> str:
+@dataclass(frozen=True)
+class Asked:
+    """The report's arguments: the clinic, the period (its own days), grouping and touch."""
+
+    clinic: Clinic
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    dimension: str
+    touch: str
+
+
+def _asked() -> Asked:
     clinic = _clinic()
     zone = ZoneInfo(clinic.timezone)
     today = utcnow().astimezone(zone).date()
@@ -72,8 +87,38 @@ def page() -> str:
     if touch not in TOUCHES:
         raise InputError("touch", "one of {values}", values=", ".join(TOUCHES))
     _caught_up()
-    start = datetime.combine(first, time(), zone)
-    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    return Asked(clinic, first, last, datetime.combine(first, time(), zone),
+                 datetime.combine(last + timedelta(days=1), time(), zone), dimension, touch)
+
+
+@bp.get("/marketing/web/funnel.csv")
+@require_role("marketing", "admin")
+def funnel_csv() -> Response:
+    """The funnel as on the page (the same arguments), then each pool's health."""
+    asked = _asked()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow((asked.dimension, "calls", "answered", "booked", "arrived", "revenue"))
+    for row in funnel(db(), asked.clinic.id, asked.start, asked.end, asked.dimension, asked.touch):
+        writer.writerow((row.key, row.calls, row.answered, row.booked, row.arrived, row.revenue))
+    writer.writerow(())
+    writer.writerow(("pool", "numbers", "visits", "fallback_visits", "peak_in_use", "peak_demand",
+                     "recommended"))
+    for h in pool_health(db(), asked.clinic.id, asked.start, asked.end):
+        writer.writerow((h.pool.name, h.numbers, h.visits, h.fallback_visits, h.peak_in_use,
+                         h.peak_demand, h.recommended))
+    answer = Response(out.getvalue(), mimetype="text/csv")
+    answer.headers["Content-Disposition"] = (
+        f'attachment; filename="web-funnel-{asked.dimension}-{asked.first}-{asked.last}.csv"')
+    return answer
+
+
+@bp.get("/marketing/web")
+@require_role("marketing", "admin")
+def page() -> str:
+    asked = _asked()
+    clinic, first, last, start, end = asked.clinic, asked.first, asked.last, asked.start, asked.end
+    dimension, touch = asked.dimension, asked.touch
     conversions = db().scalars(select(WebConversion).where(WebConversion.clinic_id == clinic.id)
                                .order_by(WebConversion.id.desc()).limit(200)).all()
     return render_template(
@@ -89,13 +134,15 @@ def page() -> str:
 def download(platform: str) -> Response:
     """Every conversion recorded for the platform, in its own import format. Metrica's file holds
     one type of id: ?ids=client (ClientId, the default) or ?ids=yclid."""
-    if platform not in ("metrica", "google"):
+    if platform not in ("metrica", "google", "google_call"):
         abort(404)
     clinic = _clinic()
     _caught_up()
     batch = items(db(), clinic.id, platform, pending_only=False)
     if platform == "google":
         body = google_csv(clinic, batch)
+    elif platform == "google_call":
+        body = google_calls_csv(clinic, batch)
     else:
         id_type = {"client": "CLIENT_ID", "yclid": "YCLID"}.get(request.args.get("ids", "client"))
         if id_type is None:

@@ -6,7 +6,8 @@
 - Google Ads: an access token from the refresh token (POST {oauth}, grant_type=refresh_token), then
   POST {api}/customers/{id}:uploadClickConversions with `Authorization: Bearer`, `developer-token`
   (and `login-customer-id` through a manager), partialFailure true, at most 2000 rows a request;
-  `results` align with the rows and a failed row's error is located by `conversions` index.
+  `results` align with the rows and a failed row's error is located by `conversions` index;
+  calls from call assets the same way through :uploadCallConversions.
 
 A request that fails as a whole (network, 401/403, 429, 5xx) raises UploadFailed after counting
 the attempt on its rows: the RQ job then retries later. A row the platform refuses is `rejected`
@@ -24,6 +25,7 @@ from callcenter.core.models import Clinic
 from callcenter.webtracking.conversions import (
     ID_COLUMNS,
     Item,
+    google_call_conversions,
     google_conversions,
     metrica_csv,
     metrica_rows,
@@ -124,17 +126,20 @@ def _row_errors(body: dict[str, Any]) -> dict[int, tuple[str, str]]:
 
 
 def upload_google(clinic: Clinic, api: str, customer: str, action: str, access_token: str,
-                  tokens: dict[str, str], batch: list[Item], now: datetime) -> None:
+                  tokens: dict[str, str], batch: list[Item], now: datetime, *,
+                  calls: bool = False) -> None:
+    """Click conversions, or with `calls` the call conversions of calls from call assets."""
+    method, rows = (("uploadCallConversions", google_call_conversions) if calls
+                    else ("uploadClickConversions", google_conversions))
     headers = {"Authorization": f"Bearer {access_token}",
                "developer-token": tokens.get("google_developer_token", "")}
     if tokens.get("google_login_customer"):
         headers["login-customer-id"] = tokens["google_login_customer"].replace("-", "")
     for start in range(0, len(batch), GOOGLE_BATCH):
         chunk = batch[start:start + GOOGLE_BATCH]
-        body = {"conversions": google_conversions(clinic, customer, action, chunk),
-                "partialFailure": True}
+        body = {"conversions": rows(clinic, customer, action, chunk), "partialFailure": True}
         try:
-            answer = requests.post(f"{api.rstrip('/')}/customers/{customer}:uploadClickConversions",
+            answer = requests.post(f"{api.rstrip('/')}/customers/{customer}:{method}",
                                    json=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise _failed(chunk, f"Google Ads unreachable: {type(exc).__name__}") from None

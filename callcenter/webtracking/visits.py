@@ -1,19 +1,21 @@
 """A website visitor asks for a number: the visit as the snippet read it, the pool's rules on
-which traffic it serves, the lease (leases.py) and its history in the database."""
+which traffic it serves, and the lease (leases.py), recorded in Redis for the database."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.inputs import InputError, text
-from callcenter.core.models import TrackingNumber, WebLease, WebPool, WebPoolNumber, WebVisit
-from callcenter.webtracking.leases import Leaser
+from callcenter.core.models import WebLease, WebPool, WebVisit
+from callcenter.webtracking.leases import OPEN, Ask, Gate, Leaser
+from callcenter.webtracking.pool_cache import PoolConfig, pool_config
 
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PAID_MEDIUMS = frozenset({"cpc", "ppc", "paid", "cpm", "cpa", "paidsearch", "paid_search"})
@@ -79,30 +81,13 @@ def read_facts(body: Any) -> Facts:
     return Facts(visitor=visitor, visit_id=visit, **values)
 
 
-def serves(pool: WebPool, facts: Facts) -> bool:
+def serves(pool: WebPool | PoolConfig, facts: Facts) -> bool:
     """Whether the pool gives this visit a number of its own (else it sees the fallback)."""
     if pool.serves == "paid":
         return facts.paid
     if pool.serves == "sources":
         return facts.utm_source.lower() in {s.lower() for s in pool.sources}
     return True
-
-
-def _in_use(pool: WebPool) -> Any:
-    return (select(TrackingNumber.e164)
-            .join(WebPoolNumber, WebPoolNumber.tracking_number_id == TrackingNumber.id)
-            .where(WebPoolNumber.pool_id == pool.id, TrackingNumber.active.is_(True)))
-
-
-def pool_numbers(session: Session, pool: WebPool) -> list[str]:
-    """The pool's numbers still advertised, in a fixed order."""
-    return list(session.scalars(_in_use(pool).order_by(TrackingNumber.e164)))
-
-
-def pool_version(session: Session, pool: WebPool) -> str:
-    """Changes when an admin edits the pool or retires or reinstates one of its numbers."""
-    count = session.scalar(select(func.count()).select_from(_in_use(pool).subquery()))
-    return f"{pool.updated_at.timestamp()}:{count}"
 
 
 @dataclass(frozen=True)
@@ -113,47 +98,27 @@ class Answer:
     renew_seconds: int
 
 
-def _visit(session: Session, pool: WebPool, facts: Facts, now: datetime) -> WebVisit:
-    if facts.visit_id is not None:
-        known = session.get(WebVisit, facts.visit_id)
-        if known is not None and known.pool_id == pool.id and known.visitor == facts.visitor:
-            return known
-    visit = WebVisit(clinic_id=pool.clinic_id, pool_id=pool.id, started_at=now,
-                     **{f.name: getattr(facts, f.name) for f in fields(Facts) if f.name != "visit_id"})
-    session.add(visit)
-    session.flush()
-    return visit
+def last_ids(session: Session) -> tuple[int, int]:
+    """The highest visit and lease ids in the database: where Redis's counters begin."""
+    return (session.scalar(select(func.max(WebVisit.id))) or 0,
+            session.scalar(select(func.max(WebLease.id))) or 0)
 
 
-def request_number(session: Session, leaser: Leaser, pool: WebPool, facts: Facts,
-                   now: datetime) -> Answer:
-    """The number this visit is shown now, leased or renewed; the caller commits."""
-    fallback = pool.fallback.e164
-    if not pool.active or not serves(pool, facts):
-        return Answer(fallback, None, True, 0)
-    first = facts.visit_id is None
-    visit = _visit(session, pool, facts, now)
-    hold = pool.hold_minutes * 60
-    taken = leaser.take(pool.id, pool_version(session, pool), lambda: pool_numbers(session, pool),
-                        facts.visitor, now.timestamp(), hold)
-    until = now + timedelta(seconds=hold)
+def request_number(session: Session, leaser: Leaser, pool: WebPool | PoolConfig, facts: Facts,
+                   now: datetime, gate: Gate = OPEN) -> Answer:
+    """The number this visit is shown now, leased or renewed, the visit and lease recorded in
+    Redis (records.flush writes them to the database). The session is read only when Redis
+    has lost its id counters; a WebPool (tests, scripts) is read into its config first.
+    Raises leases.Stale or leases.Throttled when the gate is shut."""
+    config = pool if isinstance(pool, PoolConfig) else pool_config(session, pool)
+    if not config.active or not serves(config, facts):
+        return Answer(config.fallback, None, True, 0)
+    record = {f.name: getattr(facts, f.name) for f in fields(Facts) if f.name != "visit_id"}
+    record["clinic_id"] = config.clinic_id
+    taken = leaser.take(Ask(config.id, config.clinic_id, config.version, facts.visitor, facts.visit_id,
+                            json.dumps(record, separators=(",", ":")), config.fallback,
+                            now.timestamp(), config.hold_minutes * 60, gate),
+                        lambda: list(config.numbers), lambda: last_ids(session))
     if taken.e164 is None:
-        if first:  # counted once per visit, not on every renewal
-            session.add(WebLease(clinic_id=pool.clinic_id, pool_id=pool.id, visit_id=visit.id,
-                                 visitor=facts.visitor, e164=fallback, fallback=True,
-                                 started_at=now, renewed_at=now, expires_at=until))
-        return Answer(fallback, visit.id, True, RENEW_SECONDS)
-    renewed = 0
-    if not taken.new:
-        latest = (select(func.max(WebLease.id)).where(
-            WebLease.pool_id == pool.id, WebLease.visitor == facts.visitor,
-            WebLease.e164 == taken.e164).scalar_subquery())
-        renewed = session.execute(
-            update(WebLease).where(WebLease.id == latest)
-            .values(renewed_at=now, expires_at=until, visit_id=visit.id)
-            .execution_options(synchronize_session=False)).rowcount
-    if not renewed:
-        session.add(WebLease(clinic_id=pool.clinic_id, pool_id=pool.id, visit_id=visit.id,
-                             visitor=facts.visitor, e164=taken.e164, started_at=now,
-                             renewed_at=now, expires_at=until))
-    return Answer(taken.e164, visit.id, False, RENEW_SECONDS)
+        return Answer(config.fallback, taken.visit_id, True, RENEW_SECONDS)
+    return Answer(taken.e164, taken.visit_id, False, RENEW_SECONDS)

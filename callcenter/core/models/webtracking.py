@@ -145,6 +145,10 @@ class WebAdAccount(Base):
     metrica_counter: Mapped[str] = mapped_column(String(20), default="")
     google_customer: Mapped[str] = mapped_column(String(20), default="")
     google_action: Mapped[str] = mapped_column(String(20), default="")
+    # Calls from Google Ads call assets (no click id): their conversion action, and the code of
+    # the channel whose numbers those calls are forwarded to.
+    google_call_action: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    google_call_channel: Mapped[str] = mapped_column(String(64), default="", server_default="")
     sealed_tokens: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -158,11 +162,12 @@ class WebConversion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
-    platform: Mapped[str] = mapped_column(String(16))  # metrica | google
+    platform: Mapped[str] = mapped_column(String(16))  # metrica | google | google_call
     kind: Mapped[str] = mapped_column(String(16))  # booked | arrived
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
-    visit_id: Mapped[int] = mapped_column(ForeignKey("web_visits.id", ondelete="CASCADE"))
+    # None: a Google call conversion, matched by the caller and the call's start, not a visit
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("web_visits.id", ondelete="CASCADE"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     # pending → sent | rejected (the platform refused the row: fixing it is a person's job);

@@ -44,12 +44,15 @@ class TwilioMessaging:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config
         self.token = config["TWILIO_AUTH_TOKEN"]
+        self._made: Any = None
 
     def _client(self) -> Any:
         for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
             if not self.config[key]:
                 raise SendError("config", f"{key} is required for Twilio texts", permanent=True)
-        return client(self.config)
+        if self._made is None:  # one client, so its HTTP connection is kept between texts
+            self._made = client(self.config)
+        return self._made
 
     def send(self, outgoing: Outgoing) -> Sent:
         service = self.config["TWILIO_MESSAGING_SERVICE_SID"]
