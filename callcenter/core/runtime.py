@@ -25,8 +25,8 @@ class Runtime:
     _sqlite_writer: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Runtime:
-        engine = make_engine(config["DATABASE_URL"])
+    def from_config(cls, config: dict[str, Any], **engine_options: Any) -> Runtime:
+        engine = make_engine(config["DATABASE_URL"], **engine_options)
         return cls(config=config, engine=engine, sessions=make_session_factory(engine))
 
     @property
