@@ -50,7 +50,7 @@ def role(process: psutil.Process, root: psutil.Process, root_name: str) -> str |
         return root_name
     if not args:
         return None  # a fork that has just ended
-    if Path(args[0]).name == "redis-server":
+    if "redis-server" in args[0]:
         return "redis-server"
     if args[-2:] == ["callcenter.cli", "dialer"]:
         return "dialer"
