@@ -54,10 +54,14 @@ def role(process: psutil.Process, root: psutil.Process, root_name: str) -> str |
         return "redis-server"
     if args[-2:] == ["callcenter.cli", "dialer"]:
         return "dialer"
-    if Path(args[-1]).name == "worker.py":
-        forked = process.ppid() != root.pid or Path(root.cmdline()[-1]).name == "worker.py"
+    if _runs_worker(args):
+        forked = _runs_worker(psutil.Process(process.ppid()).cmdline())
         return "worker's forks (job, scheduler)" if forked else "worker"
     return " ".join(args)[:40]
+
+
+def _runs_worker(args: list[str]) -> bool:
+    return any(Path(arg).name == "worker.py" for arg in args)
 
 
 def tree_rss(root_pid: int, root_name: str) -> dict[str, float]:
