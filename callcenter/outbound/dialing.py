@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,7 @@ from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 
 log = logging.getLogger(__name__)
 CHANNEL_WAIT = 60.0
+CLAIM_YIELDS_SECONDS = 5.0
 
 
 class Dialers:
@@ -60,6 +62,26 @@ class Dialers:
         self.rt = rt
         self._made: dict[DialMode, Dialer] = {}
         self._lock = threading.Lock()
+        # Outcomes before claims: a thread whose call has ended writes before the next claim of
+        # this process, so a task's final state does not queue behind twenty new claims.
+        self._writes = threading.Condition()
+        self._ending = 0
+
+    @contextmanager
+    def ending(self) -> Iterator[None]:
+        with self._writes:
+            self._ending += 1
+        try:
+            yield
+        finally:
+            with self._writes:
+                self._ending -= 1
+                self._writes.notify_all()
+
+    def before_claim(self) -> None:
+        """Wait (a few seconds at most) until no call of this process is writing its outcome."""
+        with self._writes:
+            self._writes.wait_for(lambda: self._ending == 0, CLAIM_YIELDS_SECONDS)
 
     def get(self, mode: DialMode) -> Dialer:
         """Raises RuntimeError when the mode's settings are missing."""
@@ -96,7 +118,7 @@ def dial_attempt(task_id: int, attempt_no: int, dialers: Dialers | None = None) 
         _stop_campaign(rt, campaign_id, Reason.NOT_CONFIGURED, None)
         return "campaign stopped: dialer not set up"
     try:
-        return _dial(rt, dialer, task_id, attempt_no, mode)
+        return _dial(dialers, dialer, task_id, attempt_no, mode)
     except DialFailure as exc:
         _stop_campaign(rt, campaign_id, exc.reason, exc.status)
         return f"campaign stopped: {exc}"
@@ -112,8 +134,8 @@ def dial_attempt(task_id: int, attempt_no: int, dialers: Dialers | None = None) 
             dialers.close()
 
 
-def _dial(rt: Runtime, dialer: Dialer, task_id: int, attempt_no: int, mode: DialMode) -> str:
-    config = rt.config
+def _dial(dialers: Dialers, dialer: Dialer, task_id: int, attempt_no: int, mode: DialMode) -> str:
+    rt, config = dialers.rt, dialers.rt.config
     # 1.5 % under the limit: the check-in (`Pacer.slot`) keeps every second within it, with 15 ms
     # to spare for a packet that reaches the far end late.
     pacer = Pacer(rt.redis, dialer.trunk, config["DIAL_CPS"], config["DIAL_CHANNELS"],
@@ -124,6 +146,7 @@ def _dial(rt: Runtime, dialer: Dialer, task_id: int, attempt_no: int, mode: Dial
     with dialer.line(), pacer.channel(CHANNEL_WAIT):
         # Writers queue on the write guard (SQLite: one at a time), not in SQLite's busy handler,
         # whose sleeps made twenty dialer threads' claims and write-backs take seconds.
+        dialers.before_claim()
         with rt.write_guard(), rt.sessions() as session:
             request = claim_attempt(session, task_id, attempt_no, mode, utcnow(), config)
         if isinstance(request, str):
@@ -133,7 +156,8 @@ def _dial(rt: Runtime, dialer: Dialer, task_id: int, attempt_no: int, mode: Dial
         except Exception:
             log.exception("dialing attempt %s to %s failed", request.attempt_id, mask(request.phone))
             result = None
-    return _write_back(rt, dialer, request, result)
+    with dialers.ending():
+        return _write_back(rt, dialer, request, result)
 
 
 def claim_attempt(session: Session, task_id: int, attempt_no: int, mode: DialMode, now: datetime,
