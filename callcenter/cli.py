@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -177,6 +178,18 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 
 
 @cli.command()
+def dialer() -> None:
+    """Dial the queued calls: a long-lived process (python worker.py starts one beside it)."""
+    from callcenter.workers import run_dialer
+
+    config = settings()
+    if not config["REDIS_URL"]:
+        raise UsageFailure("REDIS_URL: required for the dialer (callcenter serve starts one for you)")
+    configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
+    run_dialer()
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", "with_demo", default=True, show_default=True,
@@ -189,7 +202,6 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     from werkzeug.serving import run_simple
 
     from callcenter import create_app
-    from callcenter.core import migrate
     from callcenter.core.processes import supervised
 
     config = settings()
@@ -205,11 +217,14 @@ def serve(host: str, port: int, with_demo: bool) -> None:
                 click.echo(f"embedded Redis at {config['REDIS_URL']}")
             os.environ["REDIS_URL"] = config["REDIS_URL"]
             os.environ["DATABASE_URL"] = config["DATABASE_URL"]
-            with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+            # The schema and the demo load in a process of their own: what they allocate (the
+            # demo's 5,000 patients, Alembic) goes back to the system instead of staying in the
+            # web's process for good.
+            _in_child("db", "upgrade")
             if config["ENV"] == "production":
                 refuse_known_passwords()
             elif with_demo:
-                click.echo(_load_demo(config, seed=20261122, patients=5000, force=False))
+                _in_child("demo", "--seed", "20261122", "--patients", "5000")
             if config["WEB_WORKER"]:
                 script = Path(__file__).resolve().parent.parent / "worker.py"
                 children.spawn("worker", [sys.executable, str(script)], env=os.environ.copy())
@@ -220,6 +235,13 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     except KeyboardInterrupt:
         pass  # stopped while starting up: the children are stopped all the same
     click.echo("callcenter stopped")
+
+
+def _in_child(*command: str) -> None:
+    """Run a `callcenter` command in a child process; its failure (already reported) stops here."""
+    done = subprocess.run([sys.executable, "-m", "callcenter.cli", *command], check=False)
+    if done.returncode:
+        raise SystemExit(done.returncode)
 
 
 def refuse_known_passwords() -> None:

@@ -1,10 +1,22 @@
-"""RQ worker processes: the queues and how a worker is started."""
+"""Worker processes: the RQ queues, the dialer beside them, and how each is started.
+
+`python worker.py` works the RQ queues (forking a work horse per job, so a big list build or
+import gives its memory back) and, for the `dial` queue, starts the long-lived dialer as its
+child process (`callcenter dialer`: threads, no fork per call; outbound/dial_service.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
+from functools import partial
 from typing import Any
 
 import redis
@@ -13,11 +25,15 @@ from redis.retry import Retry
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
-from callcenter.core.processes import forks_die_with_this_process
+from callcenter.core.processes import die_with_parent, forks_die_with_this_process
 from callcenter.core.worker_heartbeat import WORKER_TTL
 
-# Texts before the planners: a planning round every PLAN_SECONDS must not starve them.
+# Texts before the planners: a planning round every PLAN_SECONDS must not starve them. "dial" is
+# not an RQ queue: it stands for the dialer (outbound/dial_queue.py).
 QUEUES = ("callbacks", "sms", "default", "dial")
+DIAL = "dial"
+# A stopping dialer finishes the calls it is on (at most a ring and a talk time) first.
+DIALER_STOP_SECONDS = 120.0
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +59,78 @@ class _Worker(Worker):
         super().request_stop(signum, frame)
 
 
+def run_dialer(burst: bool = False) -> None:
+    """The dialer in this process until SIGTERM or Ctrl+C (each call under way ends first)."""
+    from callcenter.outbound.dial_service import serve_dials
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    serve_dials(stop, burst=burst)
+
+
+class _DialerChild:
+    """`callcenter dialer` beside this worker, started again if it dies, stopped with it.
+
+    It stays in the worker's process group, so whatever stops the group stops it too, and the
+    parent-death signal ends it if the worker is killed outright."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # no new dialer once stopping has begun
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._keep, name="dialer-child", daemon=True)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                # The parent-death signal follows this thread, which lives as long as the dialer.
+                self._proc = proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "dialer"],
+                                                     preexec_fn=partial(die_with_parent, os.getpid()))
+            code = proc.wait()
+            if not self._stopping.is_set():
+                log.warning("worker: the dialer exited (%s); starting it again", code)
+                self._stopping.wait(1)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(DIALER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._thread.join(5)
+
+
 def run_worker(config: dict[str, Any], queue_names: Sequence[str] = QUEUES, burst: bool = False) -> bool:
     """Work the queues in priority order until stopped (or until empty, with burst)."""
+    rq_names = [name for name in queue_names if name != DIAL]
+    if not rq_names:
+        run_dialer(burst)
+        return True
     # RQ forks a work horse per job and a scheduler process: if this worker is killed outright,
-    # they must not run on (an orphaned horse would go on dialing a task already queued again).
+    # they must not run on.
     forks_die_with_this_process()
+    dialer = _DialerChild() if DIAL in queue_names and not burst else None
+    try:
+        worked = _run_rq(config, rq_names, burst)
+    finally:
+        if dialer is not None:
+            dialer.stop()
+    if DIAL in queue_names and burst:
+        run_dialer(burst=True)
+    return worked
+
+
+def _run_rq(config: dict[str, Any], queue_names: Sequence[str], burst: bool) -> bool:
     connection = connect(config)
     queues = [Queue(name, connection=connection) for name in queue_names]
     if not burst:

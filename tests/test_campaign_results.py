@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from bisect import bisect_left
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +31,7 @@ from callcenter.core.models import (
     TaskPurpose,
     TaskState,
 )
-from callcenter.outbound.jobs import claim_attempt
+from callcenter.outbound.dialing import claim_attempt
 from callcenter.outbound.pacing import NoChannel, Pacer
 from callcenter.outbound.results import Outcome, RetryPolicy, record_outcome
 from callcenter.outbound.store import campaign_for
@@ -256,6 +259,32 @@ def test_slots_are_reserved_one_interval_apart(redis_url: str) -> None:
     pacer.wait_for_slot()
     second = int(connection.get(pacer.slot_key))  # type: ignore[arg-type]
     assert second - first >= 100_000  # microseconds: 10 calls per second at most
+
+
+def test_calls_never_start_more_than_the_limit_in_any_second(redis_url: str) -> None:
+    """Twelve dialers of two processes at 5 CPS, some of them late: every call started inside its
+    slot, and no second from any moment holds more than 5 starts. No timing is asserted: the
+    check-in is a count, whatever the machine's speed."""
+    connection = redis.Redis.from_url(redis_url)
+    pacers = [Pacer(connection, "sip:pbx", cps=5, channels=20, margin=0.0) for _ in range(2)]
+    started: list[float] = []
+    lock = threading.Lock()
+
+    def dial(n: int) -> None:
+        with pacers[n % 2].slot():
+            if n % 3 == 0:
+                time.sleep(0.3)  # a dialer held up after its check-in, before its packet leaves
+            with lock:
+                started.append(time.time())
+
+    threads = [threading.Thread(target=dial, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    started.sort()
+    assert len(started) == 12
+    assert max(bisect_left(started, t + 1.0) - i for i, t in enumerate(started)) <= 5
 
 
 # ---- rules checked again at dial time ------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from callcenter.core.models import (
     StaffClinic,
 )
 from callcenter.inbound import pbx_accounts
-from callcenter.outbound import jobs
+from callcenter.outbound import dialing, jobs
 from callcenter.outbound.dialers.twilio import TwilioDialer
 from tests import factories as f
 from tests.analytics_fixture import add_booking, add_call, march
@@ -186,16 +187,16 @@ def test_outbound_dials_with_the_clinics_caller_id_in_its_window(
         for clinic in (a, b):
             assert jobs.build_lists(session, connection, clinic, now, config) == 1
         tasks = {t.clinic_id: t.id for t in session.scalars(select(DialTask))}
-        assert jobs.claim_attempt(session, tasks[b.id], 1, DialMode.TWILIO, now, config) \
+        assert dialing.claim_attempt(session, tasks[b.id], 1, DialMode.TWILIO, now, config) \
             == "outside calling hours"
         waiting = session.get(DialTask, tasks[b.id])
         assert waiting is not None and waiting.next_attempt_at == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
         later = now + timedelta(hours=2, minutes=30)
         dialer = TwilioDialer(config)
         for clinic_id, moment in ((a.id, now), (b.id, later)):
-            request = jobs.claim_attempt(session, tasks[clinic_id], 1, DialMode.TWILIO, moment, config)
+            request = dialing.claim_attempt(session, tasks[clinic_id], 1, DialMode.TWILIO, moment, config)
             assert not isinstance(request, str), request
-            dialer.dial(request, lambda: None)
+            dialer.dial(request, nullcontext)
         assert {c.to: c.from_ for c in twilio.calls} == {"+79001230001": INSTALLATION_CALLER,
                                                          "+79001230002": "+74957770000"}
 

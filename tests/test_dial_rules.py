@@ -29,7 +29,7 @@ from callcenter.core.models import (
     TaskState,
     utcnow,
 )
-from callcenter.outbound import jobs
+from callcenter.outbound import dialing, jobs
 from callcenter.outbound.dialers.preview import desk_list
 from callcenter.outbound.store import campaign_for
 from tests import desk_world as w
@@ -130,10 +130,10 @@ def test_the_campaign_worker_refuses_opted_out_and_marketing_without_consent(
     session.get(Campaign, marketing.campaign_id).settings = {"marketing": True}  # type: ignore[union-attr]
     session.commit()
     now = utcnow()
-    assert jobs.claim_attempt(session, opted.id, 1, DialMode.TWILIO, now, config) == "not needed: opted_out"
-    assert jobs.claim_attempt(session, marketing.id, 1, DialMode.TWILIO, now, config) == (
+    assert dialing.claim_attempt(session, opted.id, 1, DialMode.TWILIO, now, config) == "not needed: opted_out"
+    assert dialing.claim_attempt(session, marketing.id, 1, DialMode.TWILIO, now, config) == (
         "not needed: no_marketing_consent")
-    request = jobs.claim_attempt(session, agreed.id, 1, DialMode.TWILIO, now, config)
+    request = dialing.claim_attempt(session, agreed.id, 1, DialMode.TWILIO, now, config)
     assert not isinstance(request, str) and request.phone == "+79161230002"
     session.expire_all()
     assert (session.get(DialTask, opted.id).state, session.get(DialTask, marketing.id).state) == (  # type: ignore[union-attr]
@@ -202,8 +202,8 @@ def test_a_campaign_whose_dialer_cannot_start_stops_with_a_reason(
                         "CALLCENTER_SIP_SERVER": ""}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(jobs, "_runtime", None)  # this process's handles, from that environment
-    assert jobs.dial_attempt(task.id, 1) == "campaign stopped: dialer not set up"
-    assert jobs.dial_attempt(task.id, 1) == "campaign not running"  # the next job changes nothing
+    assert dialing.dial_attempt(task.id, 1) == "campaign stopped: dialer not set up"
+    assert dialing.dial_attempt(task.id, 1) == "campaign not running"  # the next job changes nothing
     session.expire_all()
     campaign = session.get(Campaign, task.campaign_id)
     assert campaign is not None

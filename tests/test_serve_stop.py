@@ -71,7 +71,7 @@ class Served:
 
     def wait_running(self) -> None:
         """Until the web answers with a live worker and the whole tree is up: redis-server,
-        worker.py and the worker's own child (RQ's scheduler)."""
+        worker.py and the worker's own children (RQ's scheduler, the dialer)."""
         def up() -> bool:
             assert self.proc.poll() is None, self.log.read_text()
             health = self.health()
@@ -86,11 +86,11 @@ class Served:
             schedulers = {int(client.hget(key, "pid") or 0)
                           for key in client.scan_iter("rq:scheduler:*")}
             self.tree = [root, *root.children(recursive=True)]
-            return bool(self.named("redis-server") and self.named("worker.py")
+            return bool(self.named("redis-server") and self.named("worker.py") and self.named("dialer")
                         and schedulers & {process.pid for process in self.tree})
 
         try:
-            _wait(whole_tree, DEADLINE, "redis-server, worker.py and the worker's scheduler child")
+            _wait(whole_tree, DEADLINE, "redis-server, worker.py, the worker's scheduler and dialer")
         finally:
             client.close()
 
@@ -117,7 +117,7 @@ class Served:
 
     def assert_all_gone(self) -> None:
         _wait(lambda: not self.left(), STOP_DEADLINE, "every process of serve gone")
-        assert len(self.tree) >= 4
+        assert len(self.tree) >= 5
 
     def kill_everything(self) -> None:
         for process in self.tree:

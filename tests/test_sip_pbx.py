@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue
-from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +30,7 @@ from callcenter.core.models import (
     DialTask,
     TaskState,
 )
+from callcenter.outbound import dial_queue
 from tests import factories as f
 from tests.campaign_env import clinic_with_visits, start_worker, stop_worker, wait_until, worker_env
 from tests.conftest import app_settings, require
@@ -76,8 +75,8 @@ class Line:
         worker = start_worker(env, tmp_path / "worker.log", "dial", "default")
         try:
             wait_until(settled or (lambda: tasks_final(session, len(phones))), 120, "SIP tasks settled")
-            wait_until(lambda: not StartedJobRegistry("dial", connection=Redis.from_url(redis_url)).get_job_ids(),
-                       60, "the dial job let go of the worker")
+            wait_until(lambda: dial_queue.leased(Redis.from_url(redis_url)) == 0, 60,
+                       "the dialer let go of every attempt")
         finally:
             stop_worker(worker)
             self.far.stop()
@@ -152,7 +151,7 @@ def test_each_far_end_ends_in_its_outcome_and_frees_the_worker(
     if name == "no_answer":
         assert len(line.far.received("CANCEL")) == 2
     assert line.pbx.logged("STRAY") == []
-    assert Queue("dial", connection=Redis.from_url(redis_url)).count == 0
+    assert dial_queue.pending(Redis.from_url(redis_url)) == 0
 
 
 @pytest.mark.parametrize(("password", "ok"), [(PASSWORD, True), ("wrong", False)])

@@ -6,7 +6,7 @@ request's user (a patient's language for prompts, a staff member's for a page)."
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,10 +37,25 @@ def NP_(context: str, msgid: str) -> Text:
     return Text(context, msgid)
 
 
-@cache
+_catalogs: dict[str, dict[tuple[str | None, str], str]] = {}
+_reading = threading.Lock()
+
+
 def catalog(locale: str) -> dict[tuple[str | None, str], str]:
     """(context, msgid) → translation for the locale; empty for English or an unknown locale.
-    Fuzzy and untranslated entries are left out, so they show in English."""
+    Fuzzy and untranslated entries are left out, so they show in English. Read once per
+    process: threads that ask while it is being read wait for it (twenty dialer threads each
+    parsing the same catalog took seconds of CPU)."""
+    found = _catalogs.get(locale)
+    if found is None:
+        with _reading:
+            found = _catalogs.get(locale)
+            if found is None:
+                found = _catalogs[locale] = _read(locale)
+    return found
+
+
+def _read(locale: str) -> dict[tuple[str | None, str], str]:
     path = TRANSLATIONS / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
     if locale == "en" or not path.is_file():
         return {}

@@ -27,8 +27,8 @@ class Runtime:
     _lock_file: tuple[tuple[str, int], TextIO] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Runtime:
-        engine = make_engine(config["DATABASE_URL"])
+    def from_config(cls, config: dict[str, Any], **engine_options: Any) -> Runtime:
+        engine = make_engine(config["DATABASE_URL"], **engine_options)
         return cls(config=config, engine=engine, sessions=make_session_factory(engine))
 
     @property

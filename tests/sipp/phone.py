@@ -62,6 +62,11 @@ class SippPhone:
         return self._requests(method, "message sent")
 
     def _requests(self, method: str, direction: str) -> list[tuple[datetime, str]]:
+        return [(stamp, uri) for stamp, uri, _ in self.requests_with_call_id(method, direction)]
+
+    def requests_with_call_id(self, method: str, direction: str) -> list[tuple[datetime, str, str]]:
+        """(local time, request URI, Call-ID) of every `method` request `direction` ("message
+        sent" / "message received") in the trace."""
         if not self.messages.is_file():
             return []
         text = self.messages.read_text(errors="replace")
@@ -72,8 +77,11 @@ class SippPhone:
             block = text[header.end():end]
             if direction not in block:
                 continue
-            first = next((line for line in block.splitlines() if line.startswith(f"{method} ")), None)
+            lines = block.splitlines()
+            first = next((line for line in lines if line.startswith(f"{method} ")), None)
             if first is not None:
                 stamp = datetime.strptime(header.group(1).replace("\t", " "), "%Y-%m-%d %H:%M:%S.%f")
-                found.append((stamp, first.split()[1]))
+                call_id = next((line.split(":", 1)[1].strip() for line in lines
+                                if line.lower().startswith(("call-id:", "i:"))), "")
+                found.append((stamp, first.split()[1], call_id))
         return found

@@ -44,7 +44,12 @@ class Dialer(Protocol):
     trunk: str
 
     def line(self) -> AbstractContextManager[None]:
-        """Hold the line for one dial (SIP registers); raises dial_reasons.DialFailure if refused."""
+        """The line for one dial (SIP: registered, once per process and renewed); raises
+        dial_reasons.DialFailure if refused. Several dials may hold it at once."""
 
-    def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
-        """Place the call; `pace` blocks until this call may start and must run right before it."""
+    def close(self) -> None:
+        """Let go of the line (SIP unregisters) when the process stops dialing."""
+
+    def dial(self, request: DialRequest, pace: Callable[[], AbstractContextManager[object]]) -> DialResult:
+        """Place the call; `pace()` blocks until this call may start, and the call must start
+        inside its block (outbound.pacing.Pacer.slot)."""

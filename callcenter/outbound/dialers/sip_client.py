@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +91,8 @@ class Limits:
 
 
 class SipClient(SIP.SIPClient):
-    """pyVoIP's SIPClient for one worker's dial (see the module's docstring for what differs)."""
+    """pyVoIP's SIPClient for a dialer process's calls, several at once (see the module's docstring
+    for what differs)."""
 
     def __init__(self, phone: Any, server: str, port: int, username: str, password: str,
                  my_ip: str, my_port: int, limits: Limits) -> None:
@@ -167,14 +169,16 @@ class SipClient(SIP.SIPClient):
 
     # ---- the INVITE and its dialog (pyVoIP's VoIPPhone.call and VoIPCall.hangup call these) ---
 
-    def invite(self, number: str, ms: dict[int, dict[int, Any]], sendtype: Any) -> tuple[SIP.SIPMessage, str, int]:
-        """Send the INVITE and return at once; the reader moves the dialog, `proceed` waits."""
+    def invite(self, number: str, ms: dict[int, dict[int, Any]], sendtype: Any,
+               pace: Callable[[], AbstractContextManager[object]] | None = None) -> tuple[SIP.SIPMessage, str, int]:
+        """Send the INVITE (`pace` blocks right before it leaves) and return at once; the reader
+        moves the dialog, `proceed` waits."""
         call_id = f"{secrets.token_hex(16)}@{self.myIP}"
         session = self.sessID.next()
         sdp = self.gen_invite(number, str(session), ms, sendtype, "", call_id).split("\r\n\r\n", 1)[1]
         dialog = Dialog(call_id, f"sip:{number}@{self.server}", self.gen_tag(), body=sdp)
         self.dialogs[call_id] = dialog
-        self._send_invite(dialog, None)
+        self._send_invite(dialog, None, pace)
         return SIP.SIPMessage(dialog.invite.encode("utf8")), call_id, session
 
     def proceed(self, dialog: Dialog) -> None:
@@ -219,7 +223,8 @@ class SipClient(SIP.SIPClient):
         except DialFailure as exc:
             log.warning("sip: BYE unanswered within %ss: %s", self.limits.bye, exc)
 
-    def _send_invite(self, dialog: Dialog, challenge: Challenge | None) -> None:
+    def _send_invite(self, dialog: Dialog, challenge: Challenge | None,
+                     pace: Callable[[], AbstractContextManager[object]] | None = None) -> None:
         cseq, branch = dialog.cseq + 1, self.gen_branch()
         lines = [f"INVITE {dialog.uri} SIP/2.0", self._via(branch), "Max-Forwards: 70",
                  f"From: <sip:{self.username}@{self.server}>;tag={dialog.local_tag}", f"To: <{dialog.uri}>",
@@ -232,7 +237,8 @@ class SipClient(SIP.SIPClient):
         text = message(lines, dialog.body)
         dialog.invites[cseq] = text
         dialog.set(dialog.state, cseq=cseq, branch=branch, invite=text)
-        self._send(text, self._pbx())
+        with pace() if pace is not None else nullcontext():
+            self._send(text, self._pbx())
 
     def _invite_response(self, dialog: Dialog, reply: Packet) -> None:
         status, number = reply.status or 0, reply.cseq[0]

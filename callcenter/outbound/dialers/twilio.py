@@ -53,15 +53,18 @@ class TwilioDialer:
     def line(self) -> AbstractContextManager[None]:
         return nullcontext()  # Twilio's REST API needs no standing connection
 
-    def dial(self, request: DialRequest, pace: Callable[[], None]) -> DialResult:
+    def close(self) -> None:
+        return None
+
+    def dial(self, request: DialRequest, pace: Callable[[], AbstractContextManager[object]]) -> DialResult:
         if not request.caller_id:
             raise RuntimeError(f"clinic {request.clinic_id} has no caller ID for Twilio calls")
-        pace()
-        call = self.client.calls.create(
-            to=request.phone, from_=request.caller_id,
-            url=callback_url(self.config, request.attempt_id, "twiml"), method="POST",
-            status_callback=callback_url(self.config, request.attempt_id, "status"),
-            status_callback_event=STATUS_EVENTS, status_callback_method="POST",
-            machine_detection="Enable", timeout=self.config["DIAL_RING_SECONDS"],
-        )
+        with pace():
+            call = self.client.calls.create(
+                to=request.phone, from_=request.caller_id,
+                url=callback_url(self.config, request.attempt_id, "twiml"), method="POST",
+                status_callback=callback_url(self.config, request.attempt_id, "status"),
+                status_callback_event=STATUS_EVENTS, status_callback_method="POST",
+                machine_detection="Enable", timeout=self.config["DIAL_RING_SECONDS"],
+            )
         return DialResult(provider_call_id=call.sid, outcome=None)
