@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,6 +65,20 @@ def page_config(runtime: Runtime, staff: Staff) -> dict[str, Any]:
     return {"kind": "sip", "ws": phone.wss_url, "uri": f"sip:{phone.sip_user}@{phone.sip_domain}",
             "user": phone.sip_user, "password": phone.password, "domain": phone.sip_domain,
             "extension": staff.sip_extension or "", "name": staff.display_name}
+
+
+TWILIO_SOURCES = ("wss://*.twilio.com", "https://*.twilio.com")
+
+
+def connect_sources(runtime: Runtime, staff: Staff) -> tuple[str, ...]:
+    """Where the desk page's phone connects besides our own origin (for its CSP)."""
+    phone = softphone_accounts.read(runtime.config["SECRET_KEY"], staff)
+    if phone is None:
+        return ()
+    if phone.kind == "twilio":
+        return TWILIO_SOURCES
+    parts = urlsplit(phone.wss_url)
+    return (f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}",)
 
 
 def clear_to_dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None,

@@ -35,7 +35,6 @@ fork=yes
 children=2
 tcp_children=2
 auto_aliases=no
-alias="127.0.0.1"
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{ws_port}
 tcp_accept_no_cl=yes
@@ -60,6 +59,9 @@ modparam("usrloc", "handle_lost_tcp", 1)
 modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
 modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:{ng_port}")
 modparam("rr", "append_fromtag", 1)
+# One Record-Route: a browser sends everything over its WebSocket whatever the route says, and a
+# double entry (ws + udp) was not recognised as ours on the way back from JsSIP.
+modparam("rr", "enable_double_rr", 0)
 
 event_route[xhttp:request] {{
     if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {{
@@ -88,9 +90,10 @@ request_route {{
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) {{ rtpengine_delete(); t_relay(); }} exit; }}
     if (has_totag()) {{
+        xlog("L_INFO", "IN-DIALOG $rm $ci ruri=$ru route=$hdr(Route)\n");
         if (loose_route()) {{
             if ($du == "") handle_ruri_alias();
-            xlog("L_INFO", "ROUTED $rm $ci\\n");
+            xlog("L_INFO", "ROUTED $rm $ci ruri=$ru du=$du proto=$proto\\n");
             # Which end this request goes to: the record-route parameters say who is a browser.
             if (is_direction("downstream")) {{ if (check_route_param("cb=1")) setflag(2); }}
             else if (check_route_param("ab=1")) setflag(2);
