@@ -131,14 +131,18 @@ def record(runtime: Runtime, staff: Staff, report: Report) -> int:
         call = _call_for(session, report, remote, provider)
         clinic = session.get(Clinic, call.clinic_id if call is not None else staff.clinic_id)
         assert clinic is not None  # the staff member's own clinic is in their scope
-        if call is not None and report.kind == "ringing":
-            return call.id  # the PBX announced it: its own events log the ringing
+        kind = report.kind
+        if call is not None and kind == "ringing":
+            if call.status != CallStatus.ANSWERED or call.extension == staff.sip_extension:
+                return call.id  # the PBX announced it: its own events log the ringing
+            # Answered at another desk and now ringing here: put through, so the card follows.
+            kind = "transferred"
         key = (call.provider, call.provider_call_id) if call is not None else (provider, report.sip_call_id)
         caller_id = clinic_settings.caller_id(clinic, config) or None
     extension = report.target if report.kind == "transferred" else staff.sip_extension
     outbound = report.direction == "outbound"
     event = CallEvent(
-        provider=key[0], provider_call_id=key[1], kind=KINDS[report.kind], occurred_at=utcnow(),
+        provider=key[0], provider_call_id=key[1], kind=KINDS[kind], occurred_at=utcnow(),
         direction=Direction.OUTBOUND if outbound else Direction.INBOUND,
         caller=caller_id if outbound else remote, dialed=remote if outbound else None,
         caller_raw="" if outbound else report.number[:64], extension=extension or None,

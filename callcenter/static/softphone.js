@@ -68,6 +68,8 @@
 
   function draw(call) {
     const where = host(call);
+    // Drawn in the panel before its card arrived: the card takes it over.
+    for (const stale of document.querySelectorAll(`.phone-controls[data-key="${call.key}"]`)) if (!where.contains(stale)) stale.remove();
     let box = where.querySelector(`.phone-controls[data-key="${call.key}"]`);
     if (call.state === "gone") { if (box) box.remove(); return; }
     if (!box) {
@@ -104,7 +106,7 @@
     const dtmf = ev.target.closest("[data-dtmf]");
     if (dtmf) { call.dtmf(dtmf.dataset.dtmf); return; }
     const button = ev.type === "submit" ? ev.target.querySelector("[data-phone=blind]") : ev.target.closest("[data-phone]");
-    if (!button) return;
+    if (!button || (ev.type === "click" && button.type === "submit")) return;  // the form's submit acts
     const ext = (button.closest("form") || ev.target).querySelector?.("[name=ext]")?.value?.trim();
     act(call, button.dataset.phone, ext);
   }
@@ -134,22 +136,24 @@
 
   // The adapters call these as a call moves on.
   const hooks = {
-    async incoming(call) {
+    incoming(call) {
       call.state = "incoming";
-      adopt(call, await report(call, "ringing"));
+      call.adopting = report(call, "ringing").then((id) => adopt(call, id));
     },
-    async outgoing(call) {
+    outgoing(call) {
       call.state = "calling";
-      if (call.consult) { adopt(call, null); return; } // an internal consult call is not logged
-      adopt(call, await report(call, "ringing"));
+      // An internal consult call is not logged; the rest wait for their card before moving on.
+      call.adopting = call.consult ? Promise.resolve(adopt(call, null)) : report(call, "ringing").then((id) => adopt(call, id));
     },
-    answered(call) {
+    async answered(call) {
+      await call.adopting;
       call.state = "talking";
       call.answeredAt = Date.now();
       if (!call.consult) report(call, "answered");
       draw(call);
     },
-    ended(call, cause) {
+    async ended(call, cause) {
+      await call.adopting;
       const was = call.state;
       call.state = "gone";
       draw(call);

@@ -25,8 +25,11 @@
         dtmf: (digit) => session.sendDTMF(digit),
         pc: () => session.connection,
         transfer: (ext, consult) => new Promise((resolve, reject) => {
+          // Put through once the far end takes the REFER (202); this leg ends when its new call
+          // is answered (NOTIFY 200).
           const options = {eventHandlers: {
-            accepted: () => { resolve(); session.terminate(); },
+            requestSucceeded: () => resolve(),
+            accepted: () => session.terminate(),
             requestFailed: (e) => reject(new Error(e.cause || "REFER refused")),
             failed: (e) => reject(new Error(e.status_line ? e.status_line.reason_phrase : "transfer failed")),
           }};

@@ -25,6 +25,8 @@ from tests.services import free_port
 from tests.sipp.kamailio import Kamailio, kamailio_binary
 
 TO_BROWSER = "ICE=force DTLS=passive RTP/SAVPF rtcp-mux-offer replace-origin replace-session-connection"
+# Answering a browser's own offer: keep its rtcp-mux and let its DTLS role (actpass) decide ours.
+ANSWER_TO_BROWSER = "ICE=force RTP/SAVPF rtcp-mux-require replace-origin replace-session-connection"
 TO_PLAIN = "ICE=remove RTP/AVP rtcp-mux-demux replace-origin replace-session-connection"
 BROWSER_TO_BROWSER = "ICE=force RTP/SAVPF rtcp-mux-require replace-origin replace-session-connection"
 
@@ -137,7 +139,7 @@ onreply_route[MEDIA_ANSWER] {{
     if (nat_uac_test(64)) add_contact_alias();
     if (!has_body("application/sdp")) return;
     if (isflagset(1) && isflagset(2)) rtpengine_answer("{b2b}");
-    else if (isflagset(1)) rtpengine_answer("{to_browser}");
+    else if (isflagset(1)) rtpengine_answer("{answer_to_browser}");
     else rtpengine_answer("{to_plain}");
 }}
 """
@@ -224,7 +226,8 @@ class WebRtcGateway(Kamailio):
         modules = Path(next(Path("/usr/lib").glob("*/kamailio/modules/tm.so"))).parent
         self.config.write_text(CONFIG.format(
             port=self.port, ws_port=self.ws_port, modules=modules, far_port=far_port,
-            ng_port=rtpengine.ng_port, to_browser=TO_BROWSER, to_plain=TO_PLAIN, b2b=BROWSER_TO_BROWSER))
+            ng_port=rtpengine.ng_port, to_browser=TO_BROWSER, to_plain=TO_PLAIN,
+            answer_to_browser=ANSWER_TO_BROWSER, b2b=BROWSER_TO_BROWSER))
 
     @property
     def ws_url(self) -> str:
