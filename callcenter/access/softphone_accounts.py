@@ -21,6 +21,8 @@ from callcenter.core.models import Staff
 
 PURPOSE = "softphone"
 KINDS = ("off", "sip", "twilio")
+# The staff page's fields shown back as typed after a refusal (the password never is).
+TYPED = {"wss_url": "wss_url", "sip_user": "sip_user", "sip_domain": "sip_domain", "twilio_identity": "identity"}
 SIP_USER = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 DOMAIN = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 IDENTITY = re.compile(r"^[A-Za-z0-9_.-]{1,121}$")

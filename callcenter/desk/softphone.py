@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.access import softphone_accounts
 from callcenter.core import clinic_scope, clinic_settings
+from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError
 from callcenter.core.models import Call, CallStatus, Clinic, Staff, utcnow
 from callcenter.core.phones import normalize
@@ -117,11 +118,11 @@ def _ticket_mac(secret_key: str, staff_id: int, number: str, expires: int) -> st
 def record(runtime: Runtime, staff: Staff, report: Report) -> int:
     """Log what the browser phone saw; returns our call id (the card to show it on)."""
     if report.kind not in KINDS:
-        raise SoftphoneError("kind", "unknown call event")
+        raise SoftphoneError("kind", N_("unknown call event"))
     if report.direction not in ("inbound", "outbound"):
-        raise SoftphoneError("direction", "inbound or outbound")
+        raise SoftphoneError("direction", N_("inbound or outbound"))
     if not report.sip_call_id or len(report.sip_call_id) > 128:
-        raise SoftphoneError("sip_call_id", "the call's SIP Call-ID (up to 128 characters)")
+        raise SoftphoneError("sip_call_id", N_("the call's SIP Call-ID (up to 128 characters)"))
     config = runtime.config
     remote = normalize(report.number, config["REGION"]) if report.number else None
     phone = softphone_accounts.read(config["SECRET_KEY"], staff)
@@ -159,7 +160,7 @@ def _call_for(session: Session, report: Report, remote: str | None, provider: st
     if report.call_id is not None:
         call = session.get(Call, report.call_id)
         if call is None:  # or another clinic's
-            raise SoftphoneError("call_id", "no such call", 404)
+            raise SoftphoneError("call_id", N_("no such call"), 404)
         return call
     same = session.scalars(select(Call).where(Call.provider_call_id == report.sip_call_id)
                            .order_by((Call.provider == provider).desc(), Call.id.desc()).limit(1)).first()

@@ -3,7 +3,7 @@ its states, and each problem with what to do about it."""
 
 from __future__ import annotations
 
-from callcenter.core.i18n import N_, t
+from callcenter.core.i18n import N_, NP_, t
 
 TEXTS = {
     "phone": N_("Phone"),
@@ -20,7 +20,7 @@ TEXTS = {
     "keypad": N_("Keypad"),
     "transfer": N_("Transfer"),
     "transfer_to": N_("Extension"),
-    "blind": N_("Put through"),
+    "blind": NP_("transfer button", "Put through"),
     "consult": N_("Ask first"),
     "complete": N_("Complete transfer"),
     "incoming": N_("Incoming call"),
