@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from callcenter.access import softphone_accounts
+from callcenter.core.i18n import t
 from callcenter.core.models import Call, CallDirection, CallEventRecord, CallStatus, Staff
 from tests import desk_world as w
 from tests import softphone_rig as rig
@@ -225,3 +226,77 @@ def test_call_back_from_the_missed_list_connects_and_is_logged_once(live: Live, 
         assert outbound[0].dialed == w.STRANGER_PHONE and outbound[0].status == CallStatus.COMPLETED
         missed = session.scalars(select(Call).where(Call.provider_call_id == "missed-1")).one()
         assert missed.callback_call_id == outbound[0].id
+
+
+def test_attended_transfer_asks_the_other_desk_first_then_joins_them(live: Live, gateway: Any, browser: Any,
+                                                                     tmp_path: Path) -> None:
+    kamailio, _, _ = gateway
+    _phones(live, kamailio.ws_url)
+    anna, john = desk(browser, live, "anna"), desk(browser, live, "john")
+    _ready(anna)
+    _ready(john)
+    live.post(f"at-{uuid.uuid4().hex[:8]}", "ringing", extension="101")
+    anna.locator("article.pop").wait_for()
+    with rig.far_page_server(tmp_path) as far_url:
+        far = browser.new_context().new_page()
+        far.goto(f"{far_url}?ws={kamailio.ws_url}&user=79161112233&call=101")
+        anna.locator("article.pop [data-phone=answer]").click()
+        expect(far.locator("#state")).to_have_text("talking")
+        anna.fill("article.pop .phone-transfer input[name=ext]", "102")
+        anna.locator("article.pop [data-phone=consult]").click()
+        # The caller waits on hold while Anna asks John: his phone rings with her call, not the caller's.
+        expect(anna.locator('article.pop .phone-controls[data-state="held"]')).to_be_visible()
+        ringing = john.locator('.phone-controls[data-state="incoming"]')
+        expect(ringing).to_have_count(1)
+        john.keyboard.press("F2")
+        expect(john.locator('.phone-controls[data-state="talking"]')).to_have_count(1)
+        _stat(john, "data-packets-received", 100)  # Anna and John hear each other
+        expect(far.locator("#refer")).to_have_text("")  # the caller knows nothing yet
+        anna.locator("article.pop [data-phone=complete]").click()
+        expect(far.locator("#refer")).to_have_text("102")
+        # The caller's new call replaces Anna's consult call at John's desk, on the caller's card.
+        card = john.locator("article.pop", has=john.locator(".patient-name", has_text="Соколова Мария Ивановна"))
+        expect(card.locator('.phone-controls[data-state="talking"]')).to_be_visible()
+        expect(john.locator(".phone-controls")).to_have_count(1)  # the consult call is gone
+        expect(anna.locator(".phone-controls")).to_have_count(0)  # Anna is out of both calls
+        before = int(far.locator("#stats").text_content() or 0)
+        _until(lambda: int(far.locator("#stats").text_content() or 0) > before + 100, "the caller hears nothing")
+        john.keyboard.press("F4")
+        expect(far.locator("#state")).to_have_text("ended")
+    with live.sessions() as session:
+        maria = session.scalars(select(Call).where(Call.caller == w.MARIA_PHONE)).all()
+        assert len(maria) == 1, [(c.provider, c.provider_call_id) for c in maria]
+        events = session.scalars(select(CallEventRecord).where(CallEventRecord.call_id == maria[0].id)
+                                 .order_by(CallEventRecord.id)).all()
+        assert any(e.kind == "transferred" and e.data.get("extension") == "102" for e in events)
+        print("calls:", [(c.provider, c.caller, c.extension, c.status) for c in session.scalars(select(Call))])
+
+
+def test_microphone_check_and_a_refused_microphone_say_what_to_do(live: Live, gateway: Any,
+                                                                  browser: Any) -> None:
+    kamailio, _, _ = gateway
+    _phones(live, kamailio.ws_url)
+    anna = desk(browser, live, "anna")
+    _ready(anna)
+    problem = anna.locator("#phone-problem")
+    anna.locator("#phone-mic-check").click()  # the fake microphone plays speech
+    expect(problem).to_have_attribute("data-problem", "mic_ok")
+    expect(problem).to_have_text(t("The microphone works", "ru"))
+    expect(anna.locator("#phone-mic option")).not_to_have_count(0)
+
+    # A second workstation whose browser asks before giving the microphone, and is told no
+    # (Playwright refuses every permission it was not told to grant).
+    asking = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        *ARGS, "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"])
+    try:
+        john = desk(asking, live, "john")
+        problem = john.locator("#phone-problem")
+        expect(problem).to_have_attribute("data-problem", "mic_denied")
+        expect(problem).to_have_text(t("The browser may not use the microphone. Click the lock icon in the address "
+                                       "bar, allow the microphone, then reload the page.", "en"))
+        _ready(john)  # the line registers, and its news does not hide the microphone problem
+        expect(problem).to_have_attribute("data-problem", "mic_denied")
+        john.locator("#phone-mic-check").click()
+        expect(problem).to_have_attribute("data-problem", "mic_denied")
+    finally:
+        asking.close()

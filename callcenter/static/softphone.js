@@ -168,7 +168,10 @@
     registration(ok, refused) {
       registered = ok;
       setState(ok ? "registered" : "unregistered");
-      if (ok) problem(null); else problem(refused ? "refused" : "ws_down");
+      // The line's own news never hides a microphone problem: without a microphone nothing works.
+      const shown = problemEl.dataset.problem || "";
+      if (["mic_denied", "no_mic", "insecure"].includes(shown)) return;
+      if (ok) { if (["refused", "ws_down"].includes(shown)) problem(null); } else problem(refused ? "refused" : "ws_down");
     },
   };
 

@@ -42,8 +42,9 @@
       session.on("confirmed", () => hooks.answered(call));
       session.on("ended", () => hooks.ended(call));
       session.on("failed", (e) => hooks.ended(call, e.cause));
-      // The far end put through to this desk after asking it first: the new call replaces it.
-      session.on("replaces", (e) => e.accept());
+      // The other desk asked this one first and put the caller through: the caller's new call
+      // replaces this one and is answered at once (this desk already said yes).
+      session.on("replaces", (e) => e.accept((next) => { next.deskReplaces = true; }));
       return call;
     }
 
@@ -57,7 +58,9 @@
     ua.on("disconnected", () => hooks.registration(false));
     ua.on("newRTCSession", (e) => {
       if (e.originator !== "remote") return;
-      hooks.incoming(wrap(e.session, "inbound"));
+      const call = wrap(e.session, "inbound");
+      hooks.incoming(call);
+      if (e.session.deskReplaces) call.answer(kit.media());
     });
     ua.start();
     window.addEventListener("pagehide", () => ua.stop());
