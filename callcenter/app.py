@@ -35,6 +35,7 @@ from callcenter.core.runtime import Runtime
 from callcenter.desk import card_routes as desk_card
 from callcenter.desk import routes as desk
 from callcenter.desk import schedule_routes as desk_schedule
+from callcenter.desk import softphone_routes as desk_softphone
 from callcenter.desk import visits_routes as desk_visits
 from callcenter.exchange import events_routes as events_admin
 from callcenter.exchange import fhir_routes as fhir_admin
@@ -104,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
     app.register_blueprint(campaigns_admin.bp)
     app.register_blueprint(sms_webhooks.bp)  # before webhooks.bp, like outbound.bp
+    app.register_blueprint(desk_softphone.bp)  # /webhooks/twilio/softphone: before webhooks.bp too
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)

@@ -80,6 +80,13 @@ def _aimed_bodies(world: Any, known: dict[str, list[int]]) -> dict[str, st.Searc
             st.fixed_dictionaries({"starts_at": st.sampled_from(slots),
                                    "doctor_id": st.just(world.doctor.id)})),
         "POST /api/desk/dial": st.fixed_dictionaries({"number": st.just(w.STRANGER_PHONE)}),
+        "POST /api/desk/softphone/dial": st.fixed_dictionaries({"number": st.just(w.STRANGER_PHONE)}),
+        "POST /api/desk/softphone/events": st.fixed_dictionaries(
+            {"kind": st.sampled_from(["ringing", "answered", "transferred", "ended", "missed"]),
+             "sip_call_id": st.sampled_from(["fuzz-1@pbx", "fuzz-2@pbx"]),
+             "direction": st.sampled_from(["inbound", "outbound"])},
+            optional={"call_id": st.sampled_from(known["call_id"]), "number": st.just(w.STRANGER_PHONE),
+                      "target": st.just("202")}),
         "POST /api/scripts/preview": st.fixed_dictionaries(
             {"scenario": st.sampled_from(sorted({s.scenario for s in default_library().scripts.values()}))},
             optional={"locale": st.sampled_from(["ru", "en", "zh"]),

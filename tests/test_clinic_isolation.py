@@ -108,6 +108,7 @@ CHECKS: dict[str, Check] = {
     "staff_admin.staff_edit": Check(BY_ID, ADMIN),
     "staff_admin.staff_active": Check(BY_ID, ADMIN, form={"active": "1"}),
     "staff_admin.staff_password": Check(BY_ID, ADMIN, form={"password": "isolation-pass-1"}),
+    "staff_admin.staff_softphone": Check(BY_ID, ADMIN, form={"softphone_kind": "off"}),
     "doctor_admin.doctor_list": Check(LISTING, ADMIN, a_sees=True),
     "doctor_admin.doctor_page": Check(BY_ID, ADMIN),
     "doctor_admin.doctor_schedule": Check(BY_ID, ADMIN, form={"slot_minutes": "0"}),
@@ -190,6 +191,12 @@ CHECKS: dict[str, Check] = {
     "visits.waiting_list": Check(BY_ID, DESK, json={"wants_earlier": True}),
     "visits.notice_seen": Check(BY_ID, DESK),
     "desk.dial": Check(BY_ID, DESK, json={"number": "+79990001122", "task_id": "@task_id"}),
+    "softphone.settings": Check(NO_DATA, DESK),  # the signed-in member's own phone
+    "softphone.dial": Check(BY_ID, DESK, json={"number": "+79990001122", "task_id": "@task_id"}),
+    "softphone.events": Check(BY_ID, DESK, json={"kind": "ended", "sip_call_id": "isolation@desk",
+                                                 "direction": "inbound", "call_id": "@call_id"}),
+    "softphone.twilio_token": Check(NO_DATA, DESK),  # for the member's own identity
+    "softphone.twilio_voice": Check(SIGNED),
     "api_calls.list_calls": Check(BY_ID, DESK, query={"patient": "@patient_id"}),
     "api_calls.get_call": Check(BY_ID, DESK),
     "api_calls.update_call": Check(BY_ID, DESK, json={"notes": "edited"}),

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from callcenter.access import staff_accounts
+from callcenter.access import softphone_accounts, staff_accounts
 from callcenter.access.audit import record as audit
 from callcenter.access.passwords import hash_password
 from callcenter.core import clinic_scope
@@ -325,3 +325,23 @@ def reset_password(db: Session, staff: Staff, temporary: str, actor: Staff, now:
         raise Refused([FieldError("password", exc.key)]) from None
     audit(db, actor.id, "staff_password_reset", "staff", staff.id, sessions_ended=ended)
     return ended
+
+
+def set_softphone(db: Session, staff: Staff, form: Mapping[str, str], secret_key: str,
+                  actor: Staff) -> str:
+    """Set or clear the staff member's browser phone (softphone_accounts.check names a bad
+    field; an empty SIP password keeps the stored one); returns its kind. The password is never
+    audited. Raises Refused (nothing written). The caller commits."""
+    _guard_manageable(db, staff)
+    kept = softphone_accounts.read(secret_key, staff)
+    try:
+        phone = softphone_accounts.check(form, kept)
+    except FieldError as exc:
+        raise Refused([exc]) from None
+    if phone is not None and staff.role not in (StaffRole.RECEPTIONIST, StaffRole.ADMIN):
+        raise Refused([FieldError("softphone_kind", N_("Only receptionists and administrators work at the desk"))])
+    softphone_accounts.store(secret_key, staff, phone)
+    kind = phone.kind if phone is not None else "off"
+    audit(db, actor.id, "staff_softphone_set", "staff", staff.id, kind=kind,
+          password_changed=bool(form.get("sip_password")) and kind == "sip")
+    return kind

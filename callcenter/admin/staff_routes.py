@@ -3,11 +3,13 @@ reset a password. Doctors are staff too (no sign-in); their schedules are on /ad
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from callcenter.access import staff_admin
+from callcenter.access import softphone_accounts, staff_admin
 from callcenter.access.auth import current_staff, require_role
 from callcenter.access.locale import request_locale
 from callcenter.core.config import LOCALES
@@ -24,6 +26,7 @@ ROLE_NAMES = {"receptionist": N_("Receptionist"), "marketing": N_("Marketing"),
 LOCALE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 DONE = {"created": N_("Saved. They choose their own password at the first sign-in."),
         "saved": N_("Saved"),
+        "softphone": N_("Browser phone saved: it connects when they next open the desk"),
         "deactivated": N_("Deactivated; signed out everywhere"),
         "activated": N_("Active again"),
         "password": N_("Temporary password set; signed out everywhere. Give it to them in person: "
@@ -48,16 +51,29 @@ def _staff_or_404(staff_id: int) -> Staff:
 
 
 def _form_page(form: staff_admin.StaffInput, staff: Staff | None,
-               errors: dict[str, object] | None = None, status: int = 200) -> tuple[str, int]:
+               errors: dict[str, object] | None = None, status: int = 200,
+               phone_form: Mapping[str, str] | None = None) -> tuple[str, int]:
     session = db()
     locale = _locale()
     page = render_template(
         "admin/staff_form.html", locale=locale, form=form, member=staff, errors=errors or {},
+        phone=phone_form if phone_form is not None else _phone_form(staff),
         roles=ROLE_NAMES, locales=[(code, LOCALE_NAMES.get(code, code)) for code in LOCALES],
         clinics=session.scalars(select(Clinic).order_by(Clinic.name)).all(),
         specialties=SPECIALTIES, manageable=staff is None or staff_admin.manageable(session, staff),
         message=t(DONE[request.args["done"]], locale) if request.args.get("done") in DONE else "")
     return page, status
+
+
+def _phone_form(staff: Staff | None) -> dict[str, str]:
+    """The browser phone section as stored: never the password, only whether one is set."""
+    if staff is None:
+        return {}
+    secret_key = current_app.config["SECRET_KEY"]
+    phone = softphone_accounts.read(secret_key, staff)
+    if phone is None:
+        return {"kind": "off", "unreadable": "yes" if softphone_accounts.unreadable(secret_key, staff) else ""}
+    return phone.public()
 
 
 def _errors(exc: staff_admin.Refused) -> dict[str, object]:
@@ -154,3 +170,21 @@ def staff_password(staff_id: int) -> Response | tuple[str, int]:
     session.commit()
     return redirect(url_for("staff_admin.staff_edit", staff_id=staff.id, done="password"))
 
+
+
+@bp.post("/admin/staff/<int:staff_id>/softphone")
+@require_role("admin")
+def staff_softphone(staff_id: int) -> Response | tuple[str, int]:
+    session = db()
+    staff = _staff_or_404(staff_id)
+    try:
+        staff_admin.set_softphone(session, staff, request.form.to_dict(), current_app.config["SECRET_KEY"],
+                                  _actor())
+    except staff_admin.Refused as exc:
+        session.rollback()
+        staff = _staff_or_404(staff_id)
+        typed = {**_phone_form(staff), "kind": request.form.get("softphone_kind", "off"),
+                 **{key: request.form.get(name, "") for name, key in softphone_accounts.TYPED.items()}}
+        return _form_page(_current_form(staff), staff, _errors(exc), exc.status, typed)
+    session.commit()
+    return redirect(url_for("staff_admin.staff_edit", staff_id=staff.id, done="softphone"))

@@ -9,7 +9,7 @@ desk must not show it from the cache after sign-out.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -31,12 +31,21 @@ HEADERS = {
 CACHEABLE_ENDPOINTS = frozenset({"static"})
 
 
+def allow_connect(*sources: str) -> None:
+    """This answer's page may also connect to these origins (the desk's PBX WebSocket)."""
+    g.csp_connect = (*g.get("csp_connect", ()), *sources)
+
+
 def install(app: Flask) -> None:
     """Registers the hook on the app; it also runs for error answers and redirects."""
 
     @app.after_request
     def _protect(response: Response) -> Response:
         response.headers.update(HEADERS)
+        extra = g.get("csp_connect", ())
+        if extra:
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+                "connect-src 'self'", " ".join(("connect-src 'self'", *extra)))
         if request.endpoint not in CACHEABLE_ENDPOINTS:
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -71,19 +71,10 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
     unless `asked_to_call` says why the patient wants this call (audited). A missed call to that
     number leaves the list once this call is answered (calls.py)."""
     config = runtime.config
-    number = normalize(raw_number, config["REGION"])
-    if number is None:
-        raise DialError("number", "not a dialable phone number")
     if not staff.sip_extension:
         raise DialError("extension", "your account has no SIP extension to ring", 409)
-    clinic = _calling_clinic(runtime, staff, task_id)
-    with runtime.sessions() as session:
-        # Unscoped for the do-not-call list: an entry without a clinic binds every clinic.
-        override = dial_rules.Override(staff.id, asked_to_call) if asked_to_call.strip() else None
-        dial_rules.check(session, clinic, phone=number, now=utcnow(), config=config,
-                         patient_id=_patient_called(session, clinic.id, number, task_id),
-                         override=override, via="click_to_call")
-        session.commit()
+    number, clinic = cleared_number(runtime, staff, raw_number, task_id=task_id,
+                                    asked_to_call=asked_to_call, via="click_to_call")
     how = mode(config)
     log.info("click-to-call by staff %s to %s via %s", staff.id, mask(number), how)
     if how == "twilio":
@@ -102,6 +93,25 @@ def dial(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None
                 task.attempts += 1
                 session.commit()
     return call_id
+
+
+def cleared_number(runtime: Runtime, staff: Staff, raw_number: str, *, task_id: int | None,
+                   asked_to_call: str, via: str) -> tuple[str, Clinic]:
+    """The number in E.164 and the clinic calling it, once the dial rules allow the call now
+    (`dial_rules.DialRefused` otherwise): every way a desk dials (the PBX, the browser phone)
+    passes here."""
+    number = normalize(raw_number, runtime.config["REGION"])
+    if number is None:
+        raise DialError("number", "not a dialable phone number")
+    clinic = _calling_clinic(runtime, staff, task_id)
+    with runtime.sessions() as session:
+        # Unscoped for the do-not-call list: an entry without a clinic binds every clinic.
+        override = dial_rules.Override(staff.id, asked_to_call) if asked_to_call.strip() else None
+        dial_rules.check(session, clinic, phone=number, now=utcnow(), config=runtime.config,
+                         patient_id=_patient_called(session, clinic.id, number, task_id),
+                         override=override, via=via)
+        session.commit()
+    return number, clinic
 
 
 def _patient_called(session: Session, clinic_id: int, number: str, task_id: int | None) -> int | None:

@@ -53,6 +53,8 @@ def desk_action(kind: str, event_extension: str | None, status: str, answered_by
             return None
         if status == CallStatus.RINGING or (status in (CallStatus.ANSWERED, CallStatus.COMPLETED) and mine):
             return POP
+        if kind == "transferred" and event_extension == desk_extension and status == CallStatus.ANSWERED:
+            return POP  # the card follows the call to the desk it was put through to
         return None
     if kind == "answered":
         if event_extension is None or event_extension == desk_extension:

@@ -22,7 +22,7 @@ from callcenter.access.auth import (
 from callcenter.access.login_throttle import shared as login_throttle
 from callcenter.access.passwords import verify_password
 from callcenter.callscripts.values import doctor_name
-from callcenter.core import clinic_scope
+from callcenter.core import clinic_scope, security_headers
 from callcenter.core.inputs import optional_text, text
 from callcenter.core.labels import PURPOSES
 from callcenter.core.models import (
@@ -41,7 +41,7 @@ from callcenter.core.models import (
 )
 from callcenter.core.price_list import service_name
 from callcenter.core.web import db, runtime
-from callcenter.desk import clicktocall, desk_request, drafts
+from callcenter.desk import clicktocall, desk_request, drafts, softphone
 from callcenter.desk import feed as desk_feed
 from callcenter.desk import lists as desk_lists
 from callcenter.desk.booking_input import book_from_body, booked_json, booking_refusal
@@ -56,6 +56,7 @@ from callcenter.desk.http_input import (
     time_field,
 )
 from callcenter.desk.popcard import build_card
+from callcenter.desk.softphone_texts import phone_texts
 from callcenter.desk.texts import desk_texts
 from callcenter.inbound.attribution import set_heard_from
 from callcenter.outbound import dial_rules, gap_fill
@@ -98,6 +99,7 @@ def _stream_position() -> str:
 def page() -> str:
     staff = _staff()
     locale = _locale()
+    security_headers.allow_connect(*softphone.connect_sources(runtime(), staff))
     channels = db().scalars(select(Channel).where(Channel.offered_as_answer.is_(True),
                                                   Channel.active.is_(True))
                             .order_by(Channel.name)).all()
@@ -111,7 +113,7 @@ def page() -> str:
         services_json=_services(staff.clinic_id, locale),
         outcomes=[o.value for o in DESK_OUTCOMES], staff_clinic_tz=_clinic().timezone,
         start_id=_stream_position(), locked=is_locked(),
-        lock_minutes=current_app.config["DESK_LOCK_MINUTES"],
+        lock_minutes=current_app.config["DESK_LOCK_MINUTES"], phone_texts=phone_texts(locale),
     )
 
 

@@ -473,6 +473,7 @@
   }
 
   async function clickToCall(body) {
+    if (window.DeskPhone && window.DeskPhone.ready()) return window.DeskPhone.dial(body);  // softphone.js
     alertBar(T.dialing);
     await api("POST", "/api/desk/dial", body);
   }

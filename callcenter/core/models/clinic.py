@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     Time,
     UniqueConstraint,
     false,
@@ -92,6 +93,9 @@ class Staff(Base):
     patronymic: Mapped[str] = mapped_column(String(100), default="")
     locale: Mapped[str] = mapped_column(String(8), default="ru")
     sip_extension: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The desk's browser phone (SIP over WebSocket or a Twilio identity), sealed with
+    # core/secret_box: it holds the SIP password. None: the desk has no browser phone.
+    softphone_sealed: Mapped[str | None] = mapped_column(Text)
     specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set when an administrator chose the password (a new account, a reset): until the staff
