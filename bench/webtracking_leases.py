@@ -158,14 +158,15 @@ def _http_layer(url: str, redis_url: str, args: argparse.Namespace,
     rows: list[list[object]] = []
     with Gunicorn("callcenter.wsgi:app", env, workers=args.workers, threads=8) as server:
         target = f"{server.base}/wt/{key}/number"
-        _wrk(target, _script(folder, key, "warm", 50), 2, 4, 1)  # each worker reads the pool once
+        _wrk(target, _script(folder, key, "warm", 50), 2, 4, 1, server.proc.pid)  # each worker reads the pool once
         for name, prefix, cycle in (("endpoint: new visitors (ad burst)", "n", 0),
                                     ("endpoint: returning visitors", "n", 1000)):
             load = os.getloadavg()[0]
             fig = _wrk(target, _script(folder, key, prefix, cycle), args.seconds, args.connections,
-                       args.threads)
+                       args.threads, server.proc.pid)
             rows.append([name, int(fig["requests"]), fig["rps"], fig["p50"], fig["p99"],
-                         int(fig["errors"]), f"{load:.1f} → {os.getloadavg()[0]:.1f}"])
+                         int(fig["errors"]), round(fig["cpu_ms"], 2),
+                         f"{load:.1f} → {os.getloadavg()[0]:.1f}"])
     engine = make_engine(url)
     client = redis.Redis.from_url(redis_url)
     waiting = client.xlen(RECORDS)
@@ -198,7 +199,7 @@ def main(argv: list[str]) -> int:
     folder = Path(tempfile.mkdtemp(prefix="cc-wt-"))
     try:
         load = os.getloadavg()[0]
-        rows = [[*_lease_layer(redis_server.url, args.threads)[:5], 0,
+        rows = [[*_lease_layer(redis_server.url, args.threads)[:5], 0, "",
                  f"{load:.1f} → {os.getloadavg()[0]:.1f}"]]
         if args.db == "postgresql":
             bindir = postgres_bindir()
@@ -218,7 +219,8 @@ def main(argv: list[str]) -> int:
         if postgres is not None:
             postgres.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
-    print_table(("layer", "requests", "per second", "p50 ms", "p99 ms", "non-2xx", "load avg"), rows,
+    print_table(("layer", "requests", "per second", "p50 ms", "p99 ms", "non-2xx",
+                 "server CPU ms / request", "load avg"), rows,
                 title=f"web tracking number requests ({args.db}; gunicorn {args.workers} workers × 8 "
                       f"threads, wrk {args.threads} threads × {args.connections} connections); "
                       "target ≥ 1,000/s, p99 ≤ 20 ms, 0 double assignments")
