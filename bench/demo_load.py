@@ -5,6 +5,7 @@ python -m bench demo_load [PATIENTS ...]   (default: 5000 100000)
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from datetime import date
@@ -19,7 +20,10 @@ CONFIG = {"TIMEZONE": "Europe/Moscow", "LOCALE": "ru", "REGION": "RU"}
 
 
 def main(argv: list[str]) -> int:
-    sizes = [int(a) for a in argv] or [5000, 100_000]
+    parser = argparse.ArgumentParser(prog="python -m bench demo_load")
+    parser.add_argument("patients", type=int, nargs="*", default=[5000, 100_000],
+                        help="clinic sizes to load, in patients")
+    sizes = parser.parse_args(argv).patients
     rows = []
     for patients in sizes:
         with tempfile.TemporaryDirectory() as folder:
