@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Date, Enum, Table
@@ -85,10 +86,11 @@ def _values(table: Table, names: list[str], rows: Sequence[dict[str, Any]],
     that have a default on our side (given as SQLAlchemy's insert would give it)."""
     convert, defaults = _plan(table, tuple(names), dialect)
     names += [name for name, _default in defaults]
-    if not defaults:
-        return [tuple(c(row[name]) for c, name in convert) for row in rows]
-    return [(*(c(row[name]) for c, name in convert), *(default() for _name, default in defaults))
-            for row in rows]
+    # Column by column: map() runs each column's converter without a Python loop per value.
+    columns = [list(map(itemgetter(name), rows)) if c is _same
+               else list(map(c, map(itemgetter(name), rows))) for c, name in convert]
+    columns += [[default() for _row in rows] for _name, default in defaults]
+    return list(zip(*columns, strict=True))
 
 
 @lru_cache(maxsize=64)
