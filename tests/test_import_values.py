@@ -87,3 +87,19 @@ def test_a_column_that_changes_format_part_way_reads_every_value() -> None:
     assert us.day("03/04/2024", "date") == date(2024, 3, 4)  # month first in the US
     assert dates.day("03/04/2024", "date") == date(2024, 4, 3)
     assert str(dates.moment("09.03.2026 10:00", "start")) == "2026-03-09 07:00:00+00:00"
+
+
+def test_a_cell_read_again_reads_the_same_and_a_refused_one_is_refused_again() -> None:
+    dates = Dates("RU", "Europe/Moscow")
+    for _ in range(2):  # the second time from what the first remembered
+        assert dates.day("01.02.1980", "birth_date") == date(1980, 2, 1)
+        assert dates.clock("9:30", "time") == time(9, 30)
+        assert dates.day(" 1982-03-04 ", "date") == date(1982, 3, 4)
+        assert str(dates.utc(datetime(2025, 10, 26, 2, 30))) == "2025-10-25 23:30:00+00:00"
+        assert str(dates.moment("09.03.2026 10:00", "start")) == "2026-03-09 07:00:00+00:00"
+        with pytest.raises(InputError, match="not a date in a known format"):
+            dates.day("31.02.1990", "birth_date")
+        with pytest.raises(InputError, match="not a time of day"):
+            dates.clock("25:61", "time")
+    with pytest.raises(InputError, match="not a date in a known format"):
+        dates.day("9:30", "date")  # read as a time above: never a day for that

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, Table, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from callcenter.core import patient_records
@@ -34,6 +34,7 @@ from callcenter.core.models import (
     StaffRole,
     Treatment,
 )
+from callcenter.exchange import bulk
 
 CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refused"
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
@@ -200,14 +201,12 @@ class Writer:
         rows = [{"patient_id": local_id, "e164": e164, "label": label}
                 for local_id, wanted in zip(ids, phones, strict=True)
                 for e164, label in wanted.items()]
-        if rows:
-            self.session.execute(insert(PatientPhone.__table__), rows)
+        bulk.insert(self.session, PatientPhone.__table__, rows)
         new_refs = [{"clinic_id": self.clinic.id, "kind": kind, "external_id": external,
                      "local_id": entry.local_id, "digest": entry.digest, "updated_at": self.now}
                     for external, entry, _values in pending if not entry.stored]
-        if new_refs:
-            self.session.execute(insert(ExternalRef.__table__), new_refs)
-            self._refs_written += len(new_refs)
+        bulk.insert(self.session, ExternalRef.__table__, new_refs)
+        self._refs_written += len(new_refs)
         for _external, entry, _values in pending:
             entry.stored = True
 
@@ -246,17 +245,12 @@ def _among(session: Session, column: Any, values: list[str]) -> Any:
 def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert the rows; their new ids, in the rows' order."""
     if _sqlite(session):
-        # Asked for the rows' order, SQLAlchemy inserts one row per statement on SQLite. SQLite
-        # gives a new row the largest id + 1 (sqlite.org/autoinc.html) and inserts a statement's
-        # rows in order, so the ids sorted are in the rows' order: one statement, then a sort.
-        return sorted(session.execute(insert(table).returning(table.c.id), rows).scalars())
-    # PostgreSQL: the ids drawn from the column's own sequence first, then a plain executemany
-    # (one prepared statement, pipelined). INSERT … RETURNING in the rows' order would send a
-    # statement of 500 rows' placeholders that psycopg parses again on every batch.
+        return bulk.insert_returning_ids(session, table, rows)
+    # PostgreSQL: the ids drawn from the column's own sequence first, then the rows copied in.
     ids = list(session.scalars(
         select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
             func.generate_series(1, len(rows)))))
-    session.execute(insert(table), [{**row, "id": new} for row, new in zip(rows, ids, strict=True)])
+    bulk.insert(session, table, rows, ids)
     return ids
 
 

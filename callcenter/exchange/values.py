@@ -19,6 +19,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y", "%Y/%m/%d", "%Y.
                 "%d-%m-%Y", "%Y年%m月%d日")
 US_DATE_FORMATS = ("%m/%d/%Y", "%Y-%m-%d", "%m-%d-%Y", "%Y/%m/%d")
 TIME_FORMATS = ("%H:%M", "%H:%M:%S", "%H.%M", "%I:%M %p")
+REMEMBERED = 50_000  # cells and moments a Dates keeps read (a few MB at most)
 
 
 def _words(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -184,12 +185,29 @@ class Dates:
         self.zone = ZoneInfo(zone)
         self._days: dict[str, str] = {}
         self._times: dict[str, str] = {}
+        # What a cell read as, by its text (a file repeats its days and times thousands of
+        # times); what a moment is in UTC, by its local time. A cell that was refused is not kept.
+        self._read: dict[tuple[str, str], date | time] = {}
+        self._utc: dict[datetime, datetime] = {}
+
+    def _remember(self, kind: str, cell: str, found: date | time) -> None:
+        if len(self._read) >= REMEMBERED:
+            self._read.clear()
+        self._read[kind, cell] = found
 
     def day(self, value: Cell, field: str) -> date | None:
+        if type(value) is str and (found := self._read.get(("day", value))) is not None:
+            return found  # type: ignore[return-value]
         if isinstance(value, datetime):
             return value.date()
         if isinstance(value, date):
             return value
+        found = self._day(value, field)
+        if found is not None and type(value) is str:
+            self._remember("day", value, found)
+        return found
+
+    def _day(self, value: Cell, field: str) -> date | None:
         raw = text(value, field, 40)
         if not raw:
             return None
@@ -203,10 +221,18 @@ class Dates:
         return found
 
     def clock(self, value: Cell, field: str) -> time | None:
+        if type(value) is str and (found := self._read.get(("time", value))) is not None:
+            return found  # type: ignore[return-value]
         if isinstance(value, datetime):
             return value.time()
         if isinstance(value, time):
             return value
+        found = self._clock(value, field)
+        if found is not None and type(value) is str:
+            self._remember("time", value, found)
+        return found
+
+    def _clock(self, value: Cell, field: str) -> time | None:
         raw = text(value, field, 20)
         if not raw:
             return None
@@ -250,9 +276,14 @@ class Dates:
 
     def utc(self, local: datetime) -> datetime:
         """Aware UTC; a time without its own offset is the clinic's."""
-        if local.tzinfo is None:
-            local = local.replace(tzinfo=self.zone)
-        return local.astimezone(UTC)
+        if local.tzinfo is not None:
+            return local.astimezone(UTC)
+        found = self._utc.get(local)
+        if found is None:
+            if len(self._utc) >= REMEMBERED:
+                self._utc.clear()
+            found = self._utc[local] = local.replace(tzinfo=self.zone).astimezone(UTC)
+        return found
 
 
 def minutes(value: Cell, field: str = "duration") -> int | None:

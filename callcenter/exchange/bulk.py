@@ -1,0 +1,151 @@
+"""New rows of an import written straight through the driver, a batch at a time.
+
+SQLAlchemy's Core insert runs every value of every row through its bind processors and builds
+a parameter dict per row: at 30 µs a row, most of what a first import spent outside parsing.
+Here each column's value is converted once by what SQLAlchemy itself would have sent (its own
+bind processor, remembered per distinct value for enums and dates) — except our UTC datetimes
+on SQLite, formatted directly into the very string SQLAlchemy's SQLite DATETIME stores — and the
+rows go to the driver's cursor on the session's own connection, inside its transaction:
+`executemany` on SQLite, `COPY … FROM STDIN` on PostgreSQL. A test reads rows written both
+ways back and compares them, on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Date, Enum, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+from callcenter.core.models.base import UTCDateTime
+
+Convert = Callable[[Any], Any]
+MEMO = 4096  # distinct values remembered per enum or date column
+
+
+def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+           ids: Sequence[int] | None = None) -> None:
+    """Insert the rows (every row with the keys of the first); with `ids`, under those ids."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    values = _values(table, names, rows, dialect)
+    if ids is not None:
+        names.append("id")
+        values = [(*row, new) for row, new in zip(values, ids, strict=True)]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if dialect.name == "postgresql":
+            with cursor.copy(f"COPY {_name(table, dialect)} ({_columns(names, dialect)}) "
+                             "FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_statement(table, names, dialect), values)
+    finally:
+        cursor.close()
+
+
+def insert_returning_ids(session: Session, table: Table,
+                         rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the rows (SQLite); their new ids in the rows' order. SQLite gives a new row the
+    largest id + 1 (sqlite.org/autoinc.html) and the first insert takes the database's write
+    lock until the transaction ends, so the first row's id and the count tell every id; the
+    largest id afterwards is checked against them."""
+    if not rows:
+        return []
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    values = _values(table, names, rows, dialect)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        statement = _statement(table, names, dialect)
+        cursor.execute(statement, values[0])
+        first = cursor.lastrowid
+        cursor.executemany(statement, values[1:])
+        cursor.execute(f"SELECT max(id) FROM {_name(table, dialect)}")
+        last = cursor.fetchone()[0]
+    finally:
+        cursor.close()
+    if last != first + len(values) - 1:
+        raise RuntimeError(f"{table.name}: ids {first}..{last} for {len(values)} new rows")
+    return list(range(first, last + 1))
+
+
+def _values(table: Table, names: list[str], rows: Sequence[dict[str, Any]],
+            dialect: Dialect) -> list[tuple[Any, ...]]:
+    """The rows' values in the order of `names`, which grows by the columns the rows leave out
+    that have a default on our side (given as SQLAlchemy's insert would give it)."""
+    convert, defaults = _plan(table, tuple(names), dialect)
+    names += [name for name, _default in defaults]
+    # Column by column: map() runs each column's converter without a Python loop per value.
+    columns = [list(map(itemgetter(name), rows)) if c is _same
+               else list(map(c, map(itemgetter(name), rows))) for c, name in convert]
+    columns += [[default() for _row in rows] for _name, default in defaults]
+    return list(zip(*columns, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _plan(table: Table, names: tuple[str, ...], dialect: Dialect) -> tuple[
+        tuple[tuple[Convert, str], ...], tuple[tuple[str, Callable[[], Any]], ...]]:
+    convert = tuple((converter(table.c[name].type, dialect), name) for name in names)
+    defaults = []
+    for column in table.columns:
+        default = column.default
+        if column.key in names or default is None or default.is_sequence:
+            continue
+        into = converter(column.type, dialect)
+        if default.is_scalar:
+            value = into(default.arg)
+            defaults.append((column.key, lambda value=value: value))
+        else:
+            defaults.append((column.key, lambda make=default.arg, into=into: into(make(None))))
+    return convert, tuple(defaults)
+
+
+def _name(table: Table, dialect: Dialect) -> str:
+    return dialect.identifier_preparer.format_table(table)
+
+
+def _columns(names: Sequence[str], dialect: Dialect) -> str:
+    return ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+
+
+def _statement(table: Table, names: Sequence[str], dialect: Dialect) -> str:
+    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _name in names)
+    return f"INSERT INTO {_name(table, dialect)} ({_columns(names, dialect)}) VALUES ({marks})"
+
+
+def converter(column_type: Any, dialect: Dialect) -> Convert:
+    """What SQLAlchemy would send the driver for a value of this column type."""
+    process = column_type._cached_bind_processor(dialect)
+    if process is None:
+        return _same
+    if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+        return _sqlite_utc(process)
+    if isinstance(column_type, Enum | Date):
+        return lru_cache(maxsize=MEMO)(process)
+    return process
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _sqlite_utc(process: Convert) -> Convert:
+    def convert(value: Any) -> Any:
+        # An aware UTC datetime: "YYYY-MM-DD HH:MM:SS.ffffff" and its "+00:00" cut off, the very
+        # text of SQLAlchemy's storage format; anything else as SQLAlchemy has it.
+        if isinstance(value, datetime) and value.tzinfo is UTC and value.year >= 1000:
+            return value.isoformat(" ", "microseconds")[:26]
+        return process(value)
+
+    return convert
