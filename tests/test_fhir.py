@@ -315,3 +315,20 @@ def test_errors_are_named_on_the_admin_page(app: Any, session: Session, fhir: Fh
                                               "token": "", "pull_minutes": "5"})
     assert refused.status_code == 400
     assert "an http:// or https:// address is needed" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("base_url", ["https://[::1/fhir", "https://fhir.example:99999/r4",
+                                      "https://fhir.example/r\x004", "https://fhir.example:0/r4"])
+def test_a_broken_address_is_refused_naming_the_field(app: Any, session: Session, base_url: str) -> None:
+    """A broken IPv6 host or port used to be a 500 (urlsplit raises); a NUL was stored, and
+    PostgreSQL refuses it. Refused with the field named, nothing saved."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    admin = app.test_client()
+    f.signed_in(admin, session, role="admin", clinic_row=clinic, extension=None, locale="en")
+    refused = admin.post("/admin/fhir", data={"clinic_id": clinic.id, "base_url": base_url,
+                                              "token": TOKEN, "pull_minutes": "5"})
+    assert refused.status_code == 400
+    assert "an http:// or https:// address is needed" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(FhirConnection, clinic.id) is None
