@@ -229,3 +229,28 @@ def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: Fa
         call = session.scalars(select(Call).where(Call.provider_call_id == created.sid)).one()
         assert (call.direction, call.dialed, call.extension) == ("outbound", w.STRANGER_PHONE, "101")
         assert call.agent_id == live.world.anna.id and call.ended_at is not None
+
+
+def test_a_phone_whose_files_are_missing_says_so_and_is_not_left_connecting(live: Live, browser: Any) -> None:
+    """The browser phone's bundles absent (no npm at setup): the panel used to say "connecting…"
+    for ever while the microphone prompt's failure covered the one useful line."""
+    from callcenter.access import softphone_accounts
+
+    with live.sessions() as session:
+        anna = session.get(type(live.world.anna), live.world.anna.id)
+        softphone_accounts.store("test-secret", anna, softphone_accounts.Softphone(
+            "sip", wss_url="wss://pbx.example.org:8089/ws", sip_user="101", sip_domain="pbx.example.org",
+            password="secret-101"))
+        session.commit()
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ru-RU")
+    context.route("**/static/vendor/**", lambda route: route.fulfill(status=404, body=""))
+    page = context.new_page()
+    page.goto(f"{live.url}/desk")
+    page.fill('input[name="login"]', "anna")
+    page.fill('input[name="password"]', w.PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url("**/desk")
+    expect(page.locator("#phone-problem")).to_have_attribute("data-problem", "missing")
+    expect(page.locator("#phone")).to_have_attribute("data-state", "off")
+    expect(page.locator("#phone-state")).to_contain_text("нет телефона в браузере")
+    context.close()
