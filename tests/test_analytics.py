@@ -194,3 +194,13 @@ def test_a_bad_argument_is_named_in_the_readers_language(client: Any, session: S
         answer = client.get(f"{path}?{query}")
         assert answer.status_code == 400
         assert answer.get_json() == {"error": "invalid_request", "field": field, "message": russian}
+
+
+def test_every_campaign_purpose_has_a_name_in_the_reports() -> None:
+    """gap_fill lists were shown as the code "gap_fill" on the marketing page's campaign table."""
+    from callcenter.analytics.texts import PURPOSES
+    from callcenter.core.i18n import t
+    from callcenter.core.models import TaskPurpose
+
+    assert set(PURPOSES) == {purpose.value for purpose in TaskPurpose}
+    assert t(PURPOSES["gap_fill"], "ru") == "освободившееся время"
