@@ -149,6 +149,10 @@ def test_the_files_to_download_follow_each_platforms_format(app: Any, client: An
     assert yclid.startswith("Yclid,DateTime,") and "998877665544" in yclid
     assert client.get("/marketing/web/conversions/metrica.csv?ids=phone").get_json()["field"] == "ids"
     assert client.get("/marketing/web/conversions/bing.csv").status_code == 404
+    # The page's table named the platform and the conversion by their codes ("metrica", "booked").
+    page = client.get("/marketing/web").get_data(as_text=True)
+    assert "<td>Yandex Metrica</td><td>booked</td>" in page and "<td>Google Ads</td><td>arrived</td>" in page
+    assert "<td>metrica</td>" not in page and "<td>google</td>" not in page
 
 
 def test_google_without_a_valid_refresh_token_fails_the_request(app: Any, client: Any, session: Session,
