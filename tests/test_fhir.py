@@ -332,3 +332,18 @@ def test_a_broken_address_is_refused_naming_the_field(app: Any, session: Session
     assert "an http:// or https:// address is needed" in refused.get_data(as_text=True)
     session.expire_all()
     assert session.get(FhirConnection, clinic.id) is None
+
+
+@pytest.mark.parametrize("token", ["токен-клиники", "abc\x7f"])
+def test_a_token_that_cannot_travel_in_a_header_is_refused(app: Any, session: Session, token: str) -> None:
+    """A Cyrillic token was saved, then every pull died on encoding the Authorization header."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    admin = app.test_client()
+    f.signed_in(admin, session, role="admin", clinic_row=clinic, extension=None, locale="ru")
+    refused = admin.post("/admin/fhir", data={"clinic_id": clinic.id, "base_url": "https://fhir.example/r4",
+                                              "token": token, "pull_minutes": "5"})
+    assert refused.status_code == 400
+    assert "токен — только латинские буквы, цифры и знаки препинания" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(FhirConnection, clinic.id) is None

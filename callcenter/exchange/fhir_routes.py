@@ -44,6 +44,9 @@ def _input(form: Any, existing: FhirConnection | None) -> tuple[str, str, bool, 
         raise InputError("token", "a bearer token is needed")
     if len(token) > 4000 or any(ch.isspace() for ch in token):
         raise InputError("token", "a token is one word of at most 4,000 characters")
+    if not (token.isascii() and token.isprintable()):
+        # It travels in an HTTP header: anything else failed every pull with a traceback.
+        raise InputError("token", "a token holds Latin letters, digits and punctuation only")
     minutes = (form.get("pull_minutes") or "0").strip()
     if not minutes.isascii() or not minutes.isdigit() or int(minutes) > 24 * 60:
         raise InputError("pull_minutes", "from 0 to 1,440 minutes")
