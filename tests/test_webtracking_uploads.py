@@ -219,6 +219,10 @@ def test_calls_from_google_call_assets_are_call_conversions(app: Any, client: An
         calls[name] = change.call_id
         booking(session, clinic, change.call_id, T0, arrived=name == "asset-1",
                 price="2500" if name == "asset-1" else None)
+    # A code no channel has (here the channel's name) matched no call without a word: refused.
+    typo = _save_ads(client, google_call_action="777000222", google_call_channel="Google call assets")
+    assert typo.status_code == 400 and "no channel has this code" in typo.get_data(as_text=True)
+    assert session.scalars(select(WebAdAccount)).first() is None
     assert _save_ads(client, google_call_action="777000222",
                      google_call_channel="google_call_assets").status_code == 302
     fake.google_row_errors = {"+79164445566": "UNPARSEABLE_CALLER_ID"}
