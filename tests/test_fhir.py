@@ -347,3 +347,37 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused(app: Any, session: Se
     assert "токен — только латинские буквы, цифры и знаки препинания" in refused.get_data(as_text=True)
     session.expire_all()
     assert session.get(FhirConnection, clinic.id) is None
+
+
+def test_malformed_bundle_entries_are_skipped_not_a_traceback() -> None:
+    """A server answering a Bundle whose entries are not objects stopped the pull with an
+    AttributeError ("internal error" on the admin page, a traceback from `fhir pull`)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    good = {"resourceType": "Patient", "id": "p1"}
+    bundle = {"resourceType": "Bundle", "type": "searchset",
+              "entry": [1, "x", {"resource": good, "search": "match"}, {"resource": "x"}]}
+
+    class Junk(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(bundle).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Junk)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = FhirClient(f"http://127.0.0.1:{server.server_port}/fhir", TOKEN)
+        assert list(client.search("Patient", {})) == [good]
+    finally:
+        server.shutdown()
+        thread.join(10)
