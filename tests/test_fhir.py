@@ -9,6 +9,7 @@ nothing and an edited Patient updates ours. Then the errors an admin sees."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from callcenter.core.models import (
     utcnow,
 )
 from callcenter.desk.popcard import build_card
-from callcenter.exchange import fhir_client
+from callcenter.exchange import fhir_client, fhir_pull
 from callcenter.exchange.fhir_client import FhirClient, FhirError
 from callcenter.exchange.fhir_jobs import run_pull
 from callcenter.exchange.fhir_writeback import push
@@ -349,16 +350,12 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused(app: Any, session: Se
     assert session.get(FhirConnection, clinic.id) is None
 
 
-def test_malformed_bundle_entries_are_skipped_not_a_traceback() -> None:
-    """A server answering a Bundle whose entries are not objects stopped the pull with an
-    AttributeError ("internal error" on the admin page, a traceback from `fhir pull`)."""
+@contextmanager
+def _answering(bundle: dict[str, Any]) -> Iterator[FhirClient]:
+    """A FHIR client of a server answering every search with `bundle`."""
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    good = {"resourceType": "Patient", "id": "p1"}
-    bundle = {"resourceType": "Bundle", "type": "searchset",
-              "entry": [1, "x", {"resource": good, "search": "match"}, {"resource": "x"}]}
 
     class Junk(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -376,8 +373,31 @@ def test_malformed_bundle_entries_are_skipped_not_a_traceback() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        client = FhirClient(f"http://127.0.0.1:{server.server_port}/fhir", TOKEN)
-        assert list(client.search("Patient", {})) == [good]
+        yield FhirClient(f"http://127.0.0.1:{server.server_port}/fhir", TOKEN)
     finally:
         server.shutdown()
         thread.join(10)
+
+
+def test_malformed_bundle_entries_are_skipped_not_a_traceback() -> None:
+    """A server answering a Bundle whose entries are not objects stopped the pull with an
+    AttributeError ("internal error" on the admin page, a traceback from `fhir pull`)."""
+    good = {"resourceType": "Patient", "id": "p1"}
+    with _answering({"resourceType": "Bundle", "type": "searchset",
+                     "entry": [1, "x", {"resource": good, "search": "match"}, {"resource": "x"}]}) as client:
+        assert list(client.search("Patient", {})) == [good]
+
+
+def test_a_change_stamp_without_a_zone_or_meta_is_not_a_cursor(session: Session) -> None:
+    """meta that is not an object, or lastUpdated without a zone beside one with, stopped the
+    pull with an AttributeError or a TypeError (naive against aware)."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    stamped = "2026-03-01T10:00:00+03:00"
+    patients = [{"resourceType": "Patient", "id": "a", "meta": {"lastUpdated": stamped}},
+                {"resourceType": "Patient", "id": "b", "meta": "x"},
+                {"resourceType": "Patient", "id": "c", "meta": {"lastUpdated": "2026-03-02T10:00:00"}}]
+    with _answering({"resourceType": "Bundle", "type": "searchset",
+                     "entry": [{"resource": p} for p in patients]}) as client:
+        done = fhir_pull.pull(session, clinic, client, {}, now=utcnow(), guard=nullcontext, locale="en", via="cli")
+    assert done.cursors["Patient"] == stamped
