@@ -170,6 +170,10 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (same as python worker.py)."""
     from callcenter.workers import QUEUES, run_worker
 
+    # A misspelt queue ("dail") would be worked for ever while nothing dials.
+    unknown = [name for name in queues if name not in QUEUES]
+    if unknown:
+        raise UsageFailure(f"unknown queue {unknown[0]!r}: one of {', '.join(QUEUES)}")
     config = settings()
     if not config["REDIS_URL"]:
         raise UsageFailure("REDIS_URL: required for a worker (callcenter serve starts one for you)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -174,3 +175,32 @@ def test_empty_period_gives_zero_rows_not_errors(session: Session, month: Month)
     assert (row["calls"], row["bookings"], row["booking_rate"]) == (0, 0, None)
     assert run(session, "channels", flt) == []
     assert [r["calls"] for r in run(session, "periods", flt)] == [0, 0]
+
+
+@pytest.mark.parametrize(("query", "field", "russian"), [
+    ("from=abc", "from", "нужна дата вида 2026-03-31"),
+    ("from=2026-05-02&to=2026-05-01", "from", "начало позже конца периода"),
+    ("from=1900-01-01&to=2999-12-31", "from", "период — не больше 1098 дней"),
+    ("group=year", "group", "одно из: day, week, month"),
+    ("window=0", "window", "целое число дней от 1 до 365"),
+    ("channel=x", "channel", "ожидаются числовые идентификаторы"),
+    ("clinic=x", "clinic", "номер клиники или «all»"),
+])
+def test_a_bad_argument_is_named_in_the_readers_language(client: Any, session: Session, query: str,
+                                                          field: str, russian: str) -> None:
+    """The marketing page's bad arguments were werkzeug's English abort page."""
+    f.signed_in(client, session, role="marketing", extension=None, locale="ru")
+    for path in ("/marketing", "/api/analytics/summary"):
+        answer = client.get(f"{path}?{query}")
+        assert answer.status_code == 400
+        assert answer.get_json() == {"error": "invalid_request", "field": field, "message": russian}
+
+
+def test_every_campaign_purpose_has_a_name_in_the_reports() -> None:
+    """gap_fill lists were shown as the code "gap_fill" on the marketing page's campaign table."""
+    from callcenter.analytics.texts import PURPOSES
+    from callcenter.core.i18n import t
+    from callcenter.core.models import TaskPurpose
+
+    assert set(PURPOSES) == {purpose.value for purpose in TaskPurpose}
+    assert t(PURPOSES["gap_fill"], "ru") == "освободившееся время"

@@ -10,11 +10,13 @@ docs/desk-ru.png and docs/desk-en.png for the README.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from werkzeug.serving import make_server
 
 from callcenter import create_app
 from callcenter.core.db import make_engine, make_session_factory
-from callcenter.core.models import Appointment, AuditLog, Call, CallOutcome
+from callcenter.core.models import Appointment, AuditLog, Call, CallOutcome, utcnow
 from callcenter.desk.routes import STREAMS_STOP
 from tests import desk_world as w
 from tests.conftest import app_settings, require
@@ -229,3 +231,33 @@ def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: Fa
         call = session.scalars(select(Call).where(Call.provider_call_id == created.sid)).one()
         assert (call.direction, call.dialed, call.extension) == ("outbound", w.STRANGER_PHONE, "101")
         assert call.agent_id == live.world.anna.id and call.ended_at is not None
+
+
+def test_a_phone_whose_files_are_missing_says_so_and_is_not_left_connecting(live: Live, browser: Any) -> None:
+    """The browser phone's bundles absent (no npm at setup): the panel used to say "connecting…"
+    for ever while the microphone prompt's failure covered the one useful line. Also: a missed
+    call waiting for hours said "3 h 5 мин" on a Russian desk."""
+    from callcenter.access import softphone_accounts
+
+    with live.sessions() as session:
+        session.add(Call(clinic_id=live.world.clinic.id, provider="generic", provider_call_id="missed-3h",
+                         direction="inbound", caller="+79035550077", dialed=w.TRACKED, status="missed",
+                         started_at=utcnow() - timedelta(hours=3, minutes=5)))
+        anna = session.get(type(live.world.anna), live.world.anna.id)
+        softphone_accounts.store("test-secret", anna, softphone_accounts.Softphone(
+            "sip", wss_url="wss://pbx.example.org:8089/ws", sip_user="101", sip_domain="pbx.example.org",
+            password="secret-101"))
+        session.commit()
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ru-RU")
+    context.route("**/static/vendor/**", lambda route: route.fulfill(status=404, body=""))
+    page = context.new_page()
+    page.goto(f"{live.url}/desk")
+    page.fill('input[name="login"]', "anna")
+    page.fill('input[name="password"]', w.PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url("**/desk")
+    expect(page.locator("#phone-problem")).to_have_attribute("data-problem", "missing")
+    expect(page.locator("#phone")).to_have_attribute("data-state", "off")
+    expect(page.locator("#phone-state")).to_contain_text("нет телефона в браузере")
+    expect(page.locator("#list-missed")).to_contain_text(re.compile(r"3 ч \d+ мин"))
+    context.close()

@@ -9,6 +9,7 @@ nothing and an edited Patient updates ours. Then the errors an admin sees."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from callcenter.core.models import (
     utcnow,
 )
 from callcenter.desk.popcard import build_card
-from callcenter.exchange import fhir_client
+from callcenter.exchange import fhir_client, fhir_pull
 from callcenter.exchange.fhir_client import FhirClient, FhirError
 from callcenter.exchange.fhir_jobs import run_pull
 from callcenter.exchange.fhir_writeback import push
@@ -315,3 +316,88 @@ def test_errors_are_named_on_the_admin_page(app: Any, session: Session, fhir: Fh
                                               "token": "", "pull_minutes": "5"})
     assert refused.status_code == 400
     assert "an http:// or https:// address is needed" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("base_url", ["https://[::1/fhir", "https://fhir.example:99999/r4",
+                                      "https://fhir.example/r\x004", "https://fhir.example:0/r4"])
+def test_a_broken_address_is_refused_naming_the_field(app: Any, session: Session, base_url: str) -> None:
+    """A broken IPv6 host or port used to be a 500 (urlsplit raises); a NUL was stored, and
+    PostgreSQL refuses it. Refused with the field named, nothing saved."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    admin = app.test_client()
+    f.signed_in(admin, session, role="admin", clinic_row=clinic, extension=None, locale="en")
+    refused = admin.post("/admin/fhir", data={"clinic_id": clinic.id, "base_url": base_url,
+                                              "token": TOKEN, "pull_minutes": "5"})
+    assert refused.status_code == 400
+    assert "an http:// or https:// address is needed" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(FhirConnection, clinic.id) is None
+
+
+@pytest.mark.parametrize("token", ["токен-клиники", "abc\x7f"])
+def test_a_token_that_cannot_travel_in_a_header_is_refused(app: Any, session: Session, token: str) -> None:
+    """A Cyrillic token was saved, then every pull died on encoding the Authorization header."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    admin = app.test_client()
+    f.signed_in(admin, session, role="admin", clinic_row=clinic, extension=None, locale="ru")
+    refused = admin.post("/admin/fhir", data={"clinic_id": clinic.id, "base_url": "https://fhir.example/r4",
+                                              "token": token, "pull_minutes": "5"})
+    assert refused.status_code == 400
+    assert "токен — только латинские буквы, цифры и знаки препинания" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(FhirConnection, clinic.id) is None
+
+
+@contextmanager
+def _answering(bundle: dict[str, Any]) -> Iterator[FhirClient]:
+    """A FHIR client of a server answering every search with `bundle`."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Junk(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(bundle).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Junk)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield FhirClient(f"http://127.0.0.1:{server.server_port}/fhir", TOKEN)
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_malformed_bundle_entries_are_skipped_not_a_traceback() -> None:
+    """A server answering a Bundle whose entries are not objects stopped the pull with an
+    AttributeError ("internal error" on the admin page, a traceback from `fhir pull`)."""
+    good = {"resourceType": "Patient", "id": "p1"}
+    with _answering({"resourceType": "Bundle", "type": "searchset",
+                     "entry": [1, "x", {"resource": good, "search": "match"}, {"resource": "x"}]}) as client:
+        assert list(client.search("Patient", {})) == [good]
+
+
+def test_a_change_stamp_without_a_zone_or_meta_is_not_a_cursor(session: Session) -> None:
+    """meta that is not an object, or lastUpdated without a zone beside one with, stopped the
+    pull with an AttributeError or a TypeError (naive against aware)."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    stamped = "2026-03-01T10:00:00+03:00"
+    patients = [{"resourceType": "Patient", "id": "a", "meta": {"lastUpdated": stamped}},
+                {"resourceType": "Patient", "id": "b", "meta": "x"},
+                {"resourceType": "Patient", "id": "c", "meta": {"lastUpdated": "2026-03-02T10:00:00"}}]
+    with _answering({"resourceType": "Bundle", "type": "searchset",
+                     "entry": [{"resource": p} for p in patients]}) as client:
+        done = fhir_pull.pull(session, clinic, client, {}, now=utcnow(), guard=nullcontext, locale="en", via="cli")
+    assert done.cursors["Patient"] == stamped

@@ -86,3 +86,14 @@ def test_a_killed_worker_stays_registered_and_goes_stale(client, start_worker, s
     (key,) = connection.keys("rq:worker:*")
     assert 0 < connection.ttl(key) <= WORKER_TTL + 60  # and rq drops the registration soon after
     connection.close()
+
+
+def test_a_misspelt_queue_is_refused_in_one_line(redis_url: str, tmp_path: Path) -> None:
+    """`python worker.py dail` used to listen on a queue nobody fills while nothing dialed."""
+    env = {**os.environ, "REDIS_URL": redis_url, "CALLCENTER_INSTANCE_DIR": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "worker.py"), "default", "dail"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Error: unknown queue 'dail': one of callbacks, sms, default, dial"
+    assert done.stdout == ""

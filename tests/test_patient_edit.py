@@ -95,6 +95,8 @@ def test_the_card_is_edited_audited_and_announced(client: Any, session: Session,
     ({"last_name": "", "first_name": " "}, "first_name", "имя"),
     ({"language": "fr"}, "language", "ru, en, zh"),
     ({"sex": "x"}, "sex", "female"),
+    # A wrong label was refused as "label: …": the field in English, not under the numbers.
+    ({"phone_label": ["fax", "home", "mobile"]}, "phones.0.label", "Телефоны: одно из: mobile"),
 ])
 def test_a_refusal_names_the_field_in_the_staff_language_and_changes_nothing(
         client: Any, session: Session, card: tuple[Patient, str], fields: dict[str, Any],
@@ -108,6 +110,18 @@ def test_a_refusal_names_the_field_in_the_staff_language_and_changes_nothing(
     session.expire_all()
     assert patient.patronymic == "" and [p.e164 for p in patient.phones] == ["+79161234567"]
     assert _events(session, "patient.updated") == []
+
+
+def test_a_number_sent_without_its_label_is_kept_not_dropped(client: Any, session: Session,
+                                                              card: tuple[Patient, str]) -> None:
+    """A form without the label selects used to drop every number, deleting the card's phones."""
+    patient, _token = card
+    f.signed_in(client, session, locale="ru")
+    saved = client.post(f"/desk/patients/{patient.id}/edit",
+                        data=_form(phone=["+7 916 123-45-67", "8 (495) 765-43-21"], phone_label=["home"]))
+    assert saved.status_code == 303
+    session.expire_all()
+    assert [(p.e164, p.label) for p in patient.phones] == [("+79161234567", "home"), ("+74957654321", "mobile")]
 
 
 def test_another_clinics_card_is_not_found(client: Any, session: Session,

@@ -121,6 +121,10 @@ def test_a_blank_password_keeps_the_stored_one_then_twilio_then_off(
     ({"softphone_kind": "skype"}, "softphone_kind", "Unknown choice"),
     ({"wss_url": "https://pbx.example.org/ws"}, "wss_url",
      "The PBX's WebSocket address, like wss://pbx.example.org:8089/ws"),
+    # A broken "[v6" host or a port out of range made urlsplit raise: a 500.
+    ({"wss_url": "wss://[::1/ws"}, "wss_url", "The PBX's WebSocket address, like wss://pbx.example.org:8089/ws"),
+    ({"wss_url": "wss://pbx.example.org:99999/ws"}, "wss_url",
+     "The PBX's WebSocket address, like wss://pbx.example.org:8089/ws"),
     ({"sip_user": "anna desk"}, "sip_user", "The SIP user name: letters, digits and . _ + -"),
     ({"sip_domain": "pbx example"}, "sip_domain", "A host name, like pbx.example.org"),
     ({"sip_password": "p" * 129}, "sip_password", "The SIP password (up to 128 characters)"),

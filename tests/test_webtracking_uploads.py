@@ -149,6 +149,10 @@ def test_the_files_to_download_follow_each_platforms_format(app: Any, client: An
     assert yclid.startswith("Yclid,DateTime,") and "998877665544" in yclid
     assert client.get("/marketing/web/conversions/metrica.csv?ids=phone").get_json()["field"] == "ids"
     assert client.get("/marketing/web/conversions/bing.csv").status_code == 404
+    # The page's table named the platform and the conversion by their codes ("metrica", "booked").
+    page = client.get("/marketing/web").get_data(as_text=True)
+    assert "<td>Yandex Metrica</td><td>booked</td>" in page and "<td>Google Ads</td><td>arrived</td>" in page
+    assert "<td>metrica</td>" not in page and "<td>google</td>" not in page
 
 
 def test_google_without_a_valid_refresh_token_fails_the_request(app: Any, client: Any, session: Session,
@@ -215,6 +219,10 @@ def test_calls_from_google_call_assets_are_call_conversions(app: Any, client: An
         calls[name] = change.call_id
         booking(session, clinic, change.call_id, T0, arrived=name == "asset-1",
                 price="2500" if name == "asset-1" else None)
+    # A code no channel has (here the channel's name) matched no call without a word: refused.
+    typo = _save_ads(client, google_call_action="777000222", google_call_channel="Google call assets")
+    assert typo.status_code == 400 and "no channel has this code" in typo.get_data(as_text=True)
+    assert session.scalars(select(WebAdAccount)).first() is None
     assert _save_ads(client, google_call_action="777000222",
                      google_call_channel="google_call_assets").status_code == 302
     fake.google_row_errors = {"+79164445566": "UNPARSEABLE_CALLER_ID"}

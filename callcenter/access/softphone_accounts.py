@@ -75,8 +75,13 @@ def check(form: Mapping[str, Any], kept: Softphone | None) -> Softphone | None:
             raise FieldError("twilio_identity", N_("Letters, digits, dot, dash or underscore, up to 121"))
         return Softphone("twilio", identity=identity)
     url = str(form.get("wss_url", "")).strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("wss", "ws") or not parts.hostname or len(url) > 300:
+    try:
+        # urlsplit and .port raise on a broken "[v6" host or a port out of range.
+        parts = urlsplit(url)
+        usable = parts.scheme in ("wss", "ws") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        usable = False
+    if not usable or len(url) > 300:
         raise FieldError("wss_url", N_("The PBX's WebSocket address, like wss://pbx.example.org:8089/ws"))
     user = str(form.get("sip_user", "")).strip()
     if not SIP_USER.match(user):

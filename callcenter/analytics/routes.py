@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_day_names
@@ -32,6 +32,7 @@ from callcenter.analytics.texts import (
 )
 from callcenter.core.i18n import Text, t
 from callcenter.core.ids import MAX_ID
+from callcenter.core.inputs import InputError
 from callcenter.core.models import Channel, Clinic, TrackingNumber
 from callcenter.core.web import db
 
@@ -46,10 +47,6 @@ TEXT_COLUMNS = {"period", "month", "channel", "tracking_number", "tracking_chann
                 "receptionist", "campaign", "purpose"}
 # What an empty name means, per (report, column); "" = any report.
 
-def _bad(field: str, problem: str) -> NoReturn:
-    abort(400, description=f"{field}: {problem}")
-
-
 def _day(args: MultiDict[str, str], field: str, default: date) -> date:
     raw = args.get(field, "").strip()
     if not raw:
@@ -57,13 +54,13 @@ def _day(args: MultiDict[str, str], field: str, default: date) -> date:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        _bad(field, f"not a date (YYYY-MM-DD): {raw!r}")
+        raise InputError(field, "expected a date like 2026-03-31") from None
 
 
 def _ids(args: MultiDict[str, str], field: str) -> tuple[int, ...]:
     values = [v.strip() for v in args.getlist(field) if v.strip()]
     if not all(v.isdecimal() and v.isascii() and int(v) <= MAX_ID for v in values):
-        _bad(field, "expected numeric ids")
+        raise InputError(field, "expected numeric ids")
     return tuple(int(v) for v in values)
 
 
@@ -73,15 +70,15 @@ def parse_filters(args: MultiDict[str, str], clinic: Clinic, config: dict[str, A
     end = _day(args, "to", today)
     start = _day(args, "from", end - timedelta(days=29))
     if start > end:
-        _bad("from", "after 'to'")
+        raise InputError("from", "the start is after the end of the period")
     if (end - start).days >= MAX_DAYS:
-        _bad("from", f"the period may span at most {MAX_DAYS} days")
+        raise InputError("from", "the period may span at most {days} days", days=MAX_DAYS)
     group = args.get("group", Granularity.DAY.value)
     if group not in Granularity.__members__.values():
-        _bad("group", "one of day, week, month")
+        raise InputError("group", "one of {values}", values="day, week, month")
     window = args.get("window", str(config["ATTRIBUTION_DAYS"])).strip()
     if not window.isdigit() or not 1 <= int(window) <= 365:
-        _bad("window", "whole days from 1 to 365")
+        raise InputError("window", "whole days from 1 to 365")
     return Filters(clinic_id=clinic.id, tz=ZoneInfo(clinic.timezone), start=start, end=end,
                    granularity=Granularity(group), channel_ids=_ids(args, "channel"),
                    tracking_number_ids=_ids(args, "number"), window_days=int(window),
@@ -97,7 +94,7 @@ def picked_clinics(args: MultiDict[str, str], home: Clinic) -> list[Clinic]:
     if raw == NETWORK:
         return list(db().scalars(select(Clinic).order_by(Clinic.id)))
     if not (raw.isdecimal() and raw.isascii() and int(raw) <= MAX_ID):
-        _bad("clinic", "a clinic id or 'all'")
+        raise InputError("clinic", "a clinic id or 'all'")
     clinic = db().get(Clinic, int(raw))
     if clinic is None:
         abort(404, description="clinic: not found")

@@ -90,6 +90,7 @@ PURPOSES: dict[str, Text] = {
     "missed_call": NP_("campaign purpose", "missed call"),
     "reschedule": NP_("campaign purpose", "reschedule"),
     "call_back": NP_("campaign purpose", "agreed call-back"),
+    "gap_fill": NP_("campaign purpose", "free slot offer"),
 }
 
 DEFINITIONS: dict[str, str] = {

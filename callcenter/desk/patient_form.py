@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from itertools import zip_longest
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,12 +24,12 @@ EDIT_FIELDS = ("last_name", "first_name", "patronymic", "notes", "language", "se
 CONSENTS = ("consent_calls", "consent_marketing")
 
 
-def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> str | None:
+def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...], field: str = "") -> str | None:
     value = body.get(name)
     if value in (None, ""):
         return None
     if value not in choices:
-        raise DeskError(name, "one of: {choices}", choices=", ".join(choices))
+        raise DeskError(field or name, "one of: {choices}", choices=", ".join(choices))
     return str(value)
 
 
@@ -64,7 +65,7 @@ def _phones(body: dict[str, Any], region: str) -> list[tuple[str, str]]:
             and problem(raw) is None else None
         if e164 is None:
             raise DeskError(f"phones.{index}.number", "not a phone number")
-        label = _choice(row, "label", PHONE_LABELS) or PHONE_LABELS[0]
+        label = _choice(row, "label", PHONE_LABELS, f"phones.{index}.label") or PHONE_LABELS[0]
         phones.append((e164, label))
     return phones
 
@@ -85,10 +86,12 @@ def read(body: dict[str, Any], clinic: Clinic, now: datetime) -> NewPatient:
 
 def form_body(form: Mapping[str, Any], numbers: list[str], labels: list[str]) -> dict[str, Any]:
     """The card's edit form (a plain HTML form) as the JSON body `read` checks; empty phone rows
-    are left out, and an unticked box is a "no"."""
+    are left out, a number without its label gets the first label (never dropped), and an
+    unticked box is a "no"."""
     body: dict[str, Any] = {name: form.get(name, "") for name in EDIT_FIELDS}
     body["phones"] = [{"number": number, "label": label}
-                      for number, label in zip(numbers, labels, strict=False) if number.strip()]
+                      for number, label in zip_longest(numbers, labels[:len(numbers)], fillvalue="")
+                      if number.strip()]
     for name in CONSENTS:
         body[name] = form.get(name) == "1"
     return body

@@ -66,6 +66,7 @@ DESK_TEXTS: dict[str, str | Text] = {
     "dialing": N_("Your headset rings first"),
     "waited": N_("waiting"),
     "minutes": N_("min"),
+    "hours": N_("h"),
     "times": N_("times"),
     "empty": N_("Nothing here"),
     "locked": N_("Desk locked"),

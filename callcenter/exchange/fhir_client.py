@@ -113,10 +113,14 @@ class FhirClient:
             if bundle.get("resourceType") != "Bundle":
                 raise FhirError(f"{resource_type}: the search answered a "
                                 f"{bundle.get('resourceType')}, not a Bundle")
-            for entry in bundle.get("entry") or []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
+            entries = bundle.get("entry") or []
+            for entry in entries if isinstance(entries, list) else []:
+                # A malformed entry is not a match (it used to stop the pull with a traceback).
+                if not isinstance(entry, dict):
+                    continue
+                resource, search = entry.get("resource"), entry.get("search")
                 # _include'd and OperationOutcome entries are not matches
-                mode = (entry.get("search") or {}).get("mode", "match")
+                mode = search.get("mode", "match") if isinstance(search, dict) else "match"
                 if isinstance(resource, dict) and resource.get("resourceType") == resource_type \
                         and mode == "match":
                     yield resource

@@ -57,11 +57,14 @@ class Pulled:
 
 
 def _stamp(resource: dict[str, Any]) -> datetime | None:
-    raw = (resource.get("meta") or {}).get("lastUpdated")
+    meta = resource.get("meta")
+    raw = meta.get("lastUpdated") if isinstance(meta, dict) else None
     try:
-        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        stamp = datetime.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
         return None
+    # FHIR's instant has a zone: one without cannot be ordered against the others (TypeError).
+    return stamp if stamp is not None and stamp.tzinfo is not None else None
 
 
 class _Pull:

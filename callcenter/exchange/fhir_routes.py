@@ -15,7 +15,7 @@ from callcenter.admin.pages import admin as staff
 from callcenter.admin.pages import chosen_clinic, clinics, local
 from callcenter.admin.pages import locale as page_locale
 from callcenter.core.i18n import N_
-from callcenter.core.inputs import InputError
+from callcenter.core.inputs import InputError, problem
 from callcenter.core.models import FhirConnection, FhirWriteback, OutboxEvent, utcnow
 from callcenter.core.web import db, runtime
 from callcenter.exchange.fhir_client import open_token, seal_token
@@ -31,14 +31,22 @@ WRITE_STATES = {"pending": N_("waiting"), "done": N_("written"), "failed": N_("g
 
 def _input(form: Any, existing: FhirConnection | None) -> tuple[str, str, bool, int]:
     url = (form.get("base_url") or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if len(url) > 500 or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        # urlsplit and .port raise on a broken "[v6" host or a port out of range.
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        usable = False
+    if len(url) > 500 or not usable or problem(url) is not None:
         raise InputError("base_url", "an http:// or https:// address is needed")
     token = (form.get("token") or "").strip()
     if not token and existing is None:
         raise InputError("token", "a bearer token is needed")
     if len(token) > 4000 or any(ch.isspace() for ch in token):
         raise InputError("token", "a token is one word of at most 4,000 characters")
+    if not (token.isascii() and token.isprintable()):
+        # It travels in an HTTP header: anything else failed every pull with a traceback.
+        raise InputError("token", "a token holds Latin letters, digits and punctuation only")
     minutes = (form.get("pull_minutes") or "0").strip()
     if not minutes.isascii() or not minutes.isdigit() or int(minutes) > 24 * 60:
         raise InputError("pull_minutes", "from 0 to 1,440 minutes")

@@ -455,7 +455,7 @@
   function waitText(minutes) {
     if (minutes < 60) return `${minutes} ${T.minutes}`;
     const h = Math.floor(minutes / 60);
-    return `${h} h ${minutes % 60} ${T.minutes}`;
+    return `${h} ${T.hours} ${minutes % 60} ${T.minutes}`;
   }
 
   function fill(id, rows, line, dialBody, dialLabel) {

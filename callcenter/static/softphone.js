@@ -268,12 +268,14 @@
     try { cfg = await api("GET", "/api/desk/softphone"); } catch { return; }
     if (cfg.kind === "off") { if (cfg.unreadable) { panel.hidden = false; problem("unreadable"); } return; }
     panel.hidden = false;
-    setState("connecting");
+    // A phone that cannot start says so and stays "off": not "connecting…" for ever, and no
+    // microphone prompt whose answer would cover the real reason.
     if (!navigator.mediaDevices) { problem("insecure"); return; }
-    listDevices().catch(() => {});
-    navigator.mediaDevices.getUserMedia({audio: true}).then((s) => { s.getTracks().forEach((t) => t.stop()); listDevices(); }, micProblem);
     const adapter = cfg.kind === "twilio" ? window.DeskPhoneTwilio : window.DeskPhoneSip;
     if (!adapter || (cfg.kind === "sip" && !window.JsSIP) || (cfg.kind === "twilio" && !window.Twilio)) { problem("missing"); return; }
+    setState("connecting");
+    listDevices().catch(() => {});
+    navigator.mediaDevices.getUserMedia({audio: true}).then((s) => { s.getTracks().forEach((t) => t.stop()); listDevices(); }, micProblem);
     line = adapter.start(cfg, hooks, {api, media});
   }
 

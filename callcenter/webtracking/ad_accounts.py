@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.core import secret_box
 from callcenter.core.inputs import InputError, text
-from callcenter.core.models import WebAdAccount
+from callcenter.core.models import Channel, WebAdAccount
 
 PURPOSE = "web-ad-accounts"
 IDS = ("metrica_counter", "google_customer", "google_action", "google_call_action")
@@ -62,6 +63,9 @@ def save(session: Session, clinic_id: int, form: Any, secret_key: str) -> dict[s
     try:
         channel = text(WebAdAccount.google_call_channel, str(form.get("google_call_channel", "")),
                        "google_call_channel").strip()
+        # A code no channel has (a typo, the channel's name) would match no call, silently.
+        if channel and session.scalar(select(Channel.id).where(Channel.code == channel)) is None:
+            raise InputError("google_call_channel", "no channel has this code (see Numbers and channels)")
     except InputError as exc:
         problems["google_call_channel"] = exc
     given: dict[str, str] = {}

@@ -34,6 +34,8 @@ bp = Blueprint("webtracking_report", __name__, template_folder="templates")
 DIMENSION_LABELS = {"source": N_("Source"), "medium": N_("Medium"), "campaign": N_("Campaign"),
                     "keyword": N_("Keyword"), "landing": N_("Landing page")}
 STATES = {"pending": N_("waiting"), "sent": N_("sent"), "rejected": N_("rejected")}
+PLATFORMS = {"metrica": N_("Yandex Metrica"), "google": N_("Google Ads"), "google_call": N_("Google Ads calls")}
+KINDS = {"booked": N_("booked"), "arrived": N_("arrived")}
 
 
 def _clinic() -> Clinic:
@@ -126,7 +128,8 @@ def page() -> str:
         clinic=clinic, clinics=db().scalars(select(Clinic).order_by(Clinic.name)).all(),
         first=first, last=last, dimension=dimension, touch=touch, labels=DIMENSION_LABELS,
         rows=funnel(db(), clinic.id, start, end, dimension, touch),
-        health=pool_health(db(), clinic.id, start, end), conversions=conversions, states=STATES)
+        health=pool_health(db(), clinic.id, start, end), conversions=conversions, states=STATES,
+        platforms=PLATFORMS, kinds=KINDS)
 
 
 @bp.get("/marketing/web/conversions/<platform>.csv")
