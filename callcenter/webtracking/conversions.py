@@ -180,11 +180,16 @@ def google_conversions(clinic: Clinic, customer: str, action: str,
             if getattr(visit, name):
                 row[name] = getattr(visit, name)
                 break
-        if conversion.value is not None:
-            row["conversionValue"] = float(conversion.value)
-            row["currencyCode"] = currency_of(clinic)
-        out.append(row)
+        out.append(_with_value(row, conversion, clinic))
     return out
+
+
+def _with_value(row: dict[str, Any], conversion: WebConversion, clinic: Clinic) -> dict[str, Any]:
+    """The row with the conversion's value and currency, when the visit has a value."""
+    if conversion.value is not None:
+        row["conversionValue"] = float(conversion.value)
+        row["currencyCode"] = currency_of(clinic)
+    return row
 
 
 def google_csv(clinic: Clinic, batch: list[Item]) -> str:
@@ -216,10 +221,7 @@ def google_call_conversions(clinic: Clinic, customer: str, action: str,
             "callStartDateTime": google_time(item.call.started_at, clinic.timezone),
             "conversionAction": f"customers/{customer}/conversionActions/{action}",
             "conversionDateTime": google_time(conversion.occurred_at, clinic.timezone)}
-        if conversion.value is not None:
-            row["conversionValue"] = float(conversion.value)
-            row["currencyCode"] = currency_of(clinic)
-        out.append(row)
+        out.append(_with_value(row, conversion, clinic))
     return out
 
 
