@@ -32,6 +32,7 @@ from callcenter.core.config import LOCALES
 from callcenter.core.i18n import N_, t
 from callcenter.core.ids import storable
 from callcenter.core.inputs import FieldError
+from callcenter.core.labels import LANGUAGE_NAMES
 from callcenter.core.models import WEEKDAYS, Clinic, StaffClinic, utcnow
 from callcenter.core.web import db
 from callcenter.messaging import estimate
@@ -53,7 +54,6 @@ LABELS = {
 DONE = {"saved": N_("Settings saved"), "created": N_("Clinic created"),
         "added": N_("Day off added"), "removed": N_("Day off removed"),
         "imported": N_("Public holidays added: {}")}
-LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 CONFIRMATION_MODES = {"off": N_("Off: calls only"), "alone": N_("A text instead of the call"),
                       "before_call": N_("A text, then a call if no reply came"),
                       "fallback": N_("A call, then a text if nobody answered")}

@@ -29,6 +29,7 @@ from callcenter.access.locale import request_locale
 from callcenter.admin.checklist import checklist
 from callcenter.core import clinic_scope
 from callcenter.core.config import LOCALES
+from callcenter.core.labels import LANGUAGE_NAMES
 from callcenter.core.models import Clinic, utcnow
 from callcenter.core.web import db
 
@@ -36,7 +37,6 @@ bp = Blueprint("setup", __name__, template_folder="templates")
 
 DONE = "callcenter.setup_done"  # app.extensions: set once seen, for set-up is never undone
 OPEN_WHILE_PENDING = ("/static/", "/webhooks/", "/3cx/", "/healthz", "/api/openapi.json")
-LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 
 
 def setup_pending() -> bool:

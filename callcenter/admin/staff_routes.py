@@ -15,6 +15,7 @@ from callcenter.access.locale import request_locale
 from callcenter.core.config import LOCALES
 from callcenter.core.i18n import N_, t
 from callcenter.core.inputs import FieldError
+from callcenter.core.labels import LANGUAGE_NAMES
 from callcenter.core.models import Clinic, Staff, utcnow
 from callcenter.core.specialties import SPECIALTIES
 from callcenter.core.web import db
@@ -23,7 +24,6 @@ bp = Blueprint("staff_admin", __name__, template_folder="templates")
 
 ROLE_NAMES = {"receptionist": N_("Receptionist"), "marketing": N_("Marketing"),
               "admin": N_("Administrator"), "doctor": N_("Doctor")}
-LOCALE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 DONE = {"created": N_("Saved. They choose their own password at the first sign-in."),
         "saved": N_("Saved"),
         "softphone": N_("Browser phone saved: it connects when they next open the desk"),
@@ -58,7 +58,7 @@ def _form_page(form: staff_admin.StaffInput, staff: Staff | None,
     page = render_template(
         "admin/staff_form.html", locale=locale, form=form, member=staff, errors=errors or {},
         phone=phone_form if phone_form is not None else _phone_form(staff),
-        roles=ROLE_NAMES, locales=[(code, LOCALE_NAMES.get(code, code)) for code in LOCALES],
+        roles=ROLE_NAMES, locales=[(code, LANGUAGE_NAMES.get(code, code)) for code in LOCALES],
         clinics=session.scalars(select(Clinic).order_by(Clinic.name)).all(),
         specialties=SPECIALTIES, manageable=staff is None or staff_admin.manageable(session, staff),
         message=t(DONE[request.args["done"]], locale) if request.args.get("done") in DONE else "")
