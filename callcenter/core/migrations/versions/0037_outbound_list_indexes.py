@@ -1,0 +1,42 @@
+"""outbound list indexes: the follow-up, recall and missed-call lists of a million-patient clinic
+
+Revision ID: 0037
+Revises: 0035
+Create Date: 2026-12-10 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0037'
+down_revision: str | None = '0035'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # The follow-up list asks each treatment type for a few days: without the type in the index
+    # it read every treatment of those days (ten times the rows it kept). On PostgreSQL the id
+    # rides along, so the list is read from the index alone.
+    op.create_index('ix_treatments_clinic_type_performed', 'treatments',
+                    ['clinic_id', 'type', 'performed_on', 'patient_id'], postgresql_include=['id'])
+    # "No later treatment" (recall) and "no crown since" (implant) are one probe per candidate.
+    op.create_index('ix_treatments_patient_performed', 'treatments', ['patient_id', 'performed_on'])
+    op.drop_index('ix_treatments_patient_id', table_name='treatments')
+    # The tasks a list already has for its days, read from the index alone.
+    op.create_index('ix_dial_tasks_clinic_purpose_due', 'dial_tasks',
+                    ['clinic_id', 'purpose', 'due_date', 'patient_id'])
+    # A missed call already has its call-back task: only those tasks carry a call.
+    op.create_index('ix_dial_tasks_call', 'dial_tasks', ['call_id'],
+                    postgresql_where=sa.text('call_id IS NOT NULL'),
+                    sqlite_where=sa.text('call_id IS NOT NULL'))
+
+
+def downgrade() -> None:
+    op.drop_index('ix_dial_tasks_call', table_name='dial_tasks')
+    op.drop_index('ix_dial_tasks_clinic_purpose_due', table_name='dial_tasks')
+    op.create_index('ix_treatments_patient_id', 'treatments', ['patient_id'])
+    op.drop_index('ix_treatments_patient_performed', table_name='treatments')
+    op.drop_index('ix_treatments_clinic_type_performed', table_name='treatments')
