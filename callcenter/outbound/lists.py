@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from callcenter.core import clinic_settings, followup_table
 from callcenter.core.clinic_settings import parse_window
-from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.core.db import insert_new_rows
 from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
@@ -360,19 +360,12 @@ CONTINUOUS = (TaskPurpose.MISSED_CALL, TaskPurpose.NO_SHOW)
 
 def save_new(session: Session, tasks: Sequence[NewTask], campaign_ids: Mapping[TaskPurpose, int]) -> int:
     """Insert tasks, skipping any patient × purpose × due date that exists; returns how many were new."""
-    if not tasks:
-        return 0
     columns = ("clinic_id", "patient_id", "purpose", "due_date", "phone", "appointment_id",
                "treatment_id", "call_id", "priority", "state", "attempts", "next_attempt_at",
                "deadline_at", "result", "notes")
-    values = []
-    for task in tasks:
-        row = {name: getattr(task, name) for name in columns}
-        row["campaign_id"] = campaign_ids.get(task.purpose)
-        values.append(row)
-    # One statement compiled once, sent in batches (executemany); RETURNING counts what was new.
-    statement = insert_ignoring_conflicts(session, DialTask).returning(DialTask.id)
-    return len(session.connection().execute(statement, values).all())
+    rows = [{name: getattr(task, name) for name in columns} | {"campaign_id": campaign_ids.get(task.purpose)}
+            for task in tasks]
+    return insert_new_rows(session, DialTask, rows)
 
 
 def tasks_dropped_by_booking(session: Session, clinic: Clinic, now: datetime) -> list[int]:
