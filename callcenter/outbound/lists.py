@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Integer, exists, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from callcenter.core import clinic_settings, followup_table
 from callcenter.core.clinic_settings import parse_window
-from callcenter.core.db import insert_new_rows
+from callcenter.core.db import insert_new_rows, without_jit
 from callcenter.core.models import (
     Appointment,
     AppointmentStatus,
@@ -203,27 +203,35 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
     days = set(_catch_up_days(today, settings))
     later = aliased(Treatment)
     kinds = []
-    for kind, offsets in settings.follow_ups.items():
-        kind_due = and_(Treatment.type == kind, Treatment.performed_on.in_(_performed(days, offsets)))
+    # One arm per type: each reads its days from the index alone (an OR of them read the rows).
+    for rank, (kind, offsets) in enumerate(settings.follow_ups.items()):
+        arm = select(Treatment.id, Treatment.patient_id, Treatment.type, Treatment.performed_on,
+                     literal(rank, Integer).label("rank")).where(
+            Treatment.clinic_id == clinic.id, Treatment.type == kind,
+            Treatment.performed_on.in_(_performed(days, offsets)))
         stop_kind = followup_table.UNTIL.get(kind)
         if stop_kind is not None:
-            kind_due = and_(kind_due, ~exists().where(
+            arm = arm.where(~exists().where(
                 later.patient_id == Treatment.patient_id, later.type == stop_kind,
                 later.performed_on > Treatment.performed_on))
-        kinds.append(kind_due)
+        kinds.append(arm)
+    treated = union_all(*kinds).subquery()
+    without_jit(session)
     rows = session.execute(
-        select(Treatment.id, Treatment.patient_id, Treatment.type, Treatment.performed_on,
-               phone_to_call(Treatment.patient_id))
-        .where(Treatment.clinic_id == clinic.id, or_(*kinds),
-               ~has_future_visit(Treatment.patient_id, now))
+        select(treated.c.id, treated.c.patient_id, treated.c.type, treated.c.performed_on,
+               phone_to_call(treated.c.patient_id))
+        .where(~has_future_visit(treated.c.patient_id, now))
+        .order_by(treated.c.rank, treated.c.id)
     ).all()
-    rank = {kind: index for index, kind in enumerate(settings.follow_ups)}
-    rows.sort(key=lambda row: (rank[row.type], row.id))
+    dues: dict[tuple[TreatmentType, date], list[date]] = {}
     found: dict[tuple[int, date], tuple[int, str]] = {}
     for treatment_id, patient_id, kind, performed_on, phone in rows:
-        if phone is not None:
-            for due in follow_up_dues(kind, performed_on, days, settings):
-                found.setdefault((patient_id, due), (treatment_id, phone))
+        if phone is None:
+            continue
+        if (kind, performed_on) not in dues:  # a few dozen distinct pairs among the rows
+            dues[kind, performed_on] = follow_up_dues(kind, performed_on, days, settings)
+        for due in dues[kind, performed_on]:
+            found.setdefault((patient_id, due), (treatment_id, phone))
     return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.FOLLOW_UP, found,
                              settings)
 
@@ -235,6 +243,7 @@ def due_recalls(session: Session, clinic: Clinic, now: datetime,
     patients with no visit booked (of two treatments on the last day, the earliest recorded)."""
     days = set(_catch_up_days(clinic_calendar(session, clinic).local_day(now), settings))
     later = aliased(Treatment)
+    without_jit(session)
     rows = session.execute(
         select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
         .where(Treatment.clinic_id == clinic.id,
@@ -271,15 +280,12 @@ def _after_care_tasks(session: Session, clinic: Clinic, calendar: ClinicCalendar
                       today: date, purpose: TaskPurpose, found: dict[tuple[int, date], tuple[int, str]],
                       settings: ListSettings) -> list[NewTask]:
     """Tasks for (patient, due day) → (treatment, number), leaving out those already listed."""
-    seen = _existing(session, clinic.id, purpose, {due for _, due in found})
-    tasks = []
-    for (patient_id, due), (treatment_id, phone) in sorted(found.items()):
-        if (patient_id, due) in seen:
-            continue
-        not_before, deadline = _after_care_window(calendar, today, due, now, settings)
-        tasks.append(_task(clinic, purpose, patient_id, phone, due, not_before, deadline,
-                           treatment_id=treatment_id))
-    return tasks
+    days = {due for _, due in found}
+    seen = _existing(session, clinic.id, purpose, days)
+    windows = {due: _after_care_window(calendar, today, due, now, settings) for due in days}
+    return [_task(clinic, purpose, patient_id, phone, due, *windows[due], treatment_id=treatment_id)
+            for (patient_id, due), (treatment_id, phone) in sorted(found.items())
+            if (patient_id, due) not in seen]
 
 
 def build_no_shows(session: Session, clinic: Clinic, now: datetime,

@@ -25,6 +25,14 @@ def upgrade() -> None:
     # "No later treatment" (recall) and "no crown since" (implant) are one probe per candidate.
     op.create_index('ix_treatments_patient_performed', 'treatments', ['patient_id', 'performed_on'])
     op.drop_index('ix_treatments_patient_id', table_name='treatments')
+    # The number a patient is called on (`outbound.reach.phone_to_call`), probed for each of a
+    # list's patients: their first phone and whether the card may be called, from indexes alone.
+    op.create_index('ix_patient_phones_patient_order', 'patient_phones', ['patient_id', 'id'],
+                    postgresql_include=['e164'])
+    op.drop_index('ix_patient_phones_patient_id', table_name='patient_phones')
+    op.create_index('ix_patients_callable', 'patients', ['id'], postgresql_include=['clinic_id'],
+                    postgresql_where=sa.text('consent_calls IS TRUE AND erased_at IS NULL'),
+                    sqlite_where=sa.text('consent_calls IS TRUE AND erased_at IS NULL'))
     # The tasks a list already has for its days, read from the index alone.
     op.create_index('ix_dial_tasks_clinic_purpose_due', 'dial_tasks',
                     ['clinic_id', 'purpose', 'due_date', 'patient_id'])
@@ -37,6 +45,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_dial_tasks_call', table_name='dial_tasks')
     op.drop_index('ix_dial_tasks_clinic_purpose_due', table_name='dial_tasks')
+    op.drop_index('ix_patients_callable', table_name='patients')
+    op.create_index('ix_patient_phones_patient_id', 'patient_phones', ['patient_id'])
+    op.drop_index('ix_patient_phones_patient_order', table_name='patient_phones')
     op.create_index('ix_treatments_patient_id', 'treatments', ['patient_id'])
     op.drop_index('ix_treatments_patient_performed', table_name='treatments')
     op.drop_index('ix_treatments_clinic_type_performed', table_name='treatments')
