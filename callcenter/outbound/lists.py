@@ -217,20 +217,22 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
         kinds.append(arm)
     treated = union_all(*kinds).subquery()
     without_jit(session)
-    rows = session.execute(
-        select(treated.c.id, treated.c.patient_id, treated.c.type, treated.c.performed_on,
+    # Core rows, not the ORM's: a hundred thousand of them, and every arm names its clinic.
+    rows = session.connection().execute(
+        select(treated.c.id, treated.c.patient_id, treated.c.rank, treated.c.performed_on,
                phone_to_call(treated.c.patient_id))
         .where(~has_future_visit(treated.c.patient_id, now))
         .order_by(treated.c.rank, treated.c.id)
     ).all()
-    dues: dict[tuple[TreatmentType, date], list[date]] = {}
+    table = list(settings.follow_ups)
+    dues: dict[tuple[int, date], list[date]] = {}
     found: dict[tuple[int, date], tuple[int, str]] = {}
-    for treatment_id, patient_id, kind, performed_on, phone in rows:
+    for treatment_id, patient_id, rank, performed_on, phone in rows:
         if phone is None:
             continue
-        if (kind, performed_on) not in dues:  # a few dozen distinct pairs among the rows
-            dues[kind, performed_on] = follow_up_dues(kind, performed_on, days, settings)
-        for due in dues[kind, performed_on]:
+        if (rank, performed_on) not in dues:  # a few dozen distinct pairs among the rows
+            dues[rank, performed_on] = follow_up_dues(table[rank], performed_on, days, settings)
+        for due in dues[rank, performed_on]:
             found.setdefault((patient_id, due), (treatment_id, phone))
     return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.FOLLOW_UP, found,
                              settings)
