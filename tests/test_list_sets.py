@@ -121,7 +121,7 @@ def _expected_follow_ups(session: Session, clinic: Clinic, now: datetime, days: 
     phones = _phones(session, clinic)
     rank = list(settings.follow_ups)
     found: dict[tuple[int, date], int] = {}
-    for t in sorted(treatments, key=lambda t: (rank.index(t.type), t.id)):
+    for t in sorted(treatments, key=lambda t: (rank.index(t.type), t.performed_on, t.id)):
         stop = followup_table.UNTIL.get(t.type)
         if stop and any(o.patient_id == t.patient_id and o.type is stop and o.performed_on > t.performed_on
                         for o in treatments):

@@ -197,7 +197,8 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
     """Post-treatment calls due today (or missed in the last few days), per the follow-up table,
     for patients who may be called and have no visit booked. One statement finds the treatments,
     the number and the booking; a patient × day called for two treatments is called once, for
-    the treatment whose type comes first in the table (then the earliest recorded)."""
+    the treatment whose type comes first in the table (then the earliest performed, then the
+    earliest recorded)."""
     calendar = clinic_calendar(session, clinic)
     today = calendar.local_day(now)
     days = set(_catch_up_days(today, settings))
@@ -222,7 +223,7 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
         select(treated.c.id, treated.c.patient_id, treated.c.rank, treated.c.performed_on,
                phone_to_call(treated.c.patient_id))
         .where(~has_future_visit(treated.c.patient_id, now))
-        .order_by(treated.c.rank, treated.c.id)
+        .order_by(treated.c.rank, treated.c.performed_on, treated.c.id)
     ).all()
     table = list(settings.follow_ups)
     dues: dict[tuple[int, date], list[date]] = {}

@@ -111,7 +111,8 @@ class Treatment(Base):
     __tablename__ = "treatments"
     # Follow-up and recall lists look treatments up by clinic, type and date (migration 0037).
     __table_args__ = (
-        Index("ix_treatments_clinic_performed", "clinic_id", "performed_on"),
+        Index("ix_treatments_clinic_performed", "clinic_id", "performed_on",
+              postgresql_include=["patient_id", "id"]),
         Index("ix_treatments_clinic_type_performed", "clinic_id", "type", "performed_on", "patient_id",
               postgresql_include=["id"]),
         Index("ix_treatments_patient_performed", "patient_id", "performed_on"),

@@ -22,6 +22,11 @@ def upgrade() -> None:
     # rides along, so the list is read from the index alone.
     op.create_index('ix_treatments_clinic_type_performed', 'treatments',
                     ['clinic_id', 'type', 'performed_on', 'patient_id'], postgresql_include=['id'])
+    # The recall list reads every treatment of a few days: with the patient and id included, from
+    # the index alone.
+    op.drop_index('ix_treatments_clinic_performed', table_name='treatments')
+    op.create_index('ix_treatments_clinic_performed', 'treatments', ['clinic_id', 'performed_on'],
+                    postgresql_include=['patient_id', 'id'])
     # "No later treatment" (recall) and "no crown since" (implant) are one probe per candidate.
     op.create_index('ix_treatments_patient_performed', 'treatments', ['patient_id', 'performed_on'])
     op.drop_index('ix_treatments_patient_id', table_name='treatments')
@@ -51,3 +56,5 @@ def downgrade() -> None:
     op.create_index('ix_treatments_patient_id', 'treatments', ['patient_id'])
     op.drop_index('ix_treatments_patient_performed', table_name='treatments')
     op.drop_index('ix_treatments_clinic_type_performed', table_name='treatments')
+    op.drop_index('ix_treatments_clinic_performed', table_name='treatments')
+    op.create_index('ix_treatments_clinic_performed', 'treatments', ['clinic_id', 'performed_on'])
