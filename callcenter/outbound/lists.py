@@ -1,4 +1,4 @@
-"""Pure list builders: `(session, clinic, now) -> [DialTask]`, read-only and idempotent.
+"""Pure list builders: `(session, clinic, now) -> [NewTask]`, read-only and idempotent.
 
 A task is unique per patient × purpose × due date; builders leave out what already exists, and
 `save_new` inserts with ON CONFLICT DO NOTHING, so re-running a builder adds nothing.
