@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import AuditLog, OptOut, utcnow
-from callcenter.outbound.lists import callable_phones, number_opted_out
+from callcenter.outbound.reach import callable_phones, number_opted_out
 from tests import desk_world as w
 from tests import factories as f
 from tests.conftest import app_settings

@@ -25,7 +25,7 @@ from callcenter.core.models import (
 )
 from callcenter.messaging import templates
 from callcenter.messaging.outbox import Draft
-from callcenter.outbound import lists
+from callcenter.outbound import reach
 from callcenter.outbound.prompts import language
 from callcenter.schedule.slots import Slot
 
@@ -58,7 +58,7 @@ class Composer:
         return templates.render(template, filled)
 
     def _phone(self, patient_id: int) -> str | None:
-        return lists.callable_phones(self.session, [patient_id]).get(patient_id)
+        return reach.callable_phones(self.session, [patient_id]).get(patient_id)
 
     def confirmation(self, visit: Appointment, not_before: datetime) -> Draft | None:
         phone = self._phone(visit.patient_id)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import Message, MessageStatus, OptOut
-from callcenter.outbound.lists import binds
+from callcenter.outbound.reach import binds
 from callcenter.outbound.results import Answer, record_opt_out
 
 TEXT_SCOPES = ("all", "sms")

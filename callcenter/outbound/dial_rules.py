@@ -24,7 +24,8 @@ from callcenter.core import clinic_settings
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import FieldError
 from callcenter.core.models import Clinic, DialTask, OptOut, Patient
-from callcenter.outbound.lists import binds, callable_phones, clinic_calendar
+from callcenter.outbound.lists import clinic_calendar
+from callcenter.outbound.reach import binds, callable_phones
 from callcenter.outbound.workdays import next_call_time, patient_zone
 
 

@@ -42,7 +42,7 @@ from callcenter.core.models import (
 from callcenter.core.phones import mask
 from callcenter.core.runtime import Runtime
 from callcenter.inbound.ingest import ingest_events
-from callcenter.outbound import control, dial_rules, lists, prompts
+from callcenter.outbound import control, dial_rules, lists, prompts, reach
 from callcenter.outbound.dial_reasons import STOPS_CAMPAIGN, DialFailure, Reason
 from callcenter.outbound.dialers import Dialer, DialRequest, DialResult, dialer_for
 from callcenter.outbound.jobs import AUTOMATIC, runtime
@@ -210,7 +210,7 @@ def is_marketing(campaign: Campaign) -> bool:
 def _no_longer_needed(session: Session, task: DialTask, now: datetime) -> Outcome | None:
     """A new booking or a visit already settled: do not call (the dial rules ask the rest)."""
     if task.purpose in (TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL, TaskPurpose.NO_SHOW) and (
-            task.patient_id in lists.patients_with_future_visit(session, task.clinic_id, now)):
+            task.patient_id is not None and reach.patient_has_future_visit(session, task.patient_id, now)):
         return Outcome.BOOKED
     if task.purpose is TaskPurpose.CONFIRMATION and task.appointment_id:
         visit = session.get(Appointment, task.appointment_id)

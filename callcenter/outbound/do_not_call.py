@@ -2,7 +2,7 @@
 
 An entry is an `OptOut` row of one clinic, like the ones a patient makes by pressing 9 on an
 automatic call. Scope "all" keeps the number off every outbound list and refuses click-to-call
-(`outbound.lists.binds`) and every text; scope "marketing" records that the person refused
+(`outbound.reach.binds`) and every text; scope "marketing" records that the person refused
 marketing calls; scope "sms" (a STOP text) stops texts only.
 Adding and removing are audited with who, when and why; the form is checked whole before
 anything is written.

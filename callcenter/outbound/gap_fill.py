@@ -31,14 +31,8 @@ from callcenter.core.models import (
     TaskState,
     Treatment,
 )
-from callcenter.outbound.lists import (
-    DEFAULT_SETTINGS,
-    PRIORITY,
-    ListSettings,
-    callable_phones,
-    patients_with_future_visit,
-    save_new,
-)
+from callcenter.outbound.lists import DEFAULT_SETTINGS, PRIORITY, ListSettings, NewTask, save_new
+from callcenter.outbound.reach import callable_phones, patients_with_future_visit
 from callcenter.outbound.store import campaign_for
 from callcenter.schedule.slots import OCCUPYING
 
@@ -104,7 +98,7 @@ def _recall_due(session: Session, clinic_id: int, now: datetime) -> list[int]:
 
 
 def build_gap_fills(session: Session, clinic: Clinic, now: datetime,
-                    settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+                    settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
     """For every slot freed lately and still open: up to PER_SLOT patients to offer it to."""
     del settings  # the builders' common signature; a freed slot is offered whenever it frees
     slots = _freed_slots(session, clinic, now)
@@ -117,17 +111,16 @@ def build_gap_fills(session: Session, clinic: Clinic, now: datetime,
         DialTask.due_date == today)))
     due = [("unfinished_treatment", p) for p in _unfinished(session, clinic.id) if p not in booked]
     due += [("recall_due", p) for p in _recall_due(session, clinic.id, now) if p not in booked]
-    tasks: list[DialTask] = []
+    tasks: list[NewTask] = []
     for freed in slots:
         candidates = [("waiting_list", p) for p in _waiting_list(session, freed)] + due
         chosen = _first_callable(session, candidates, {freed.patient_id, *already})
         for rank, (reason, patient_id, phone) in enumerate(chosen[:PER_SLOT]):
             already.add(patient_id)
-            tasks.append(DialTask(
+            tasks.append(NewTask(
                 clinic_id=clinic.id, purpose=TaskPurpose.GAP_FILL, patient_id=patient_id, phone=phone,
                 due_date=today, appointment_id=freed.id, priority=PRIORITY[TaskPurpose.GAP_FILL] + rank,
-                state=TaskState.PENDING, attempts=0, next_attempt_at=now, deadline_at=freed.starts_at,
-                result="", notes=reason))
+                next_attempt_at=now, deadline_at=freed.starts_at, notes=reason))
     return tasks
 
 

@@ -1,4 +1,4 @@
-"""Pure list builders: `(session, clinic, now) -> [DialTask]`, read-only and idempotent.
+"""Pure list builders: `(session, clinic, now) -> [NewTask]`, read-only and idempotent.
 
 A task is unique per patient × purpose × due date; builders leave out what already exists, and
 `save_new` inserts with ON CONFLICT DO NOTHING, so re-running a builder adds nothing.
@@ -6,19 +6,18 @@ A task is unique per patient × purpose × due date; builders leave out what alr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import Integer, exists, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from callcenter.core import clinic_settings, followup_table
 from callcenter.core.clinic_settings import parse_window
-from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.core.db import insert_new_rows, without_jit
 from callcenter.core.models import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentStatus,
     Call,
@@ -28,13 +27,12 @@ from callcenter.core.models import (
     DayOff,
     DialTask,
     OptOut,
-    Patient,
-    PatientPhone,
     TaskPurpose,
     TaskState,
     Treatment,
     TreatmentType,
 )
+from callcenter.outbound.reach import binds, callable_phones, has_future_visit, phone_to_call
 from callcenter.outbound.visits import visits_to_confirm
 from callcenter.outbound.workdays import ClinicCalendar, confirmed_at_booking
 
@@ -48,7 +46,6 @@ PRIORITY = {
     TaskPurpose.FOLLOW_UP: 40,
     TaskPurpose.RECALL: 60,
 }
-CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -87,53 +84,6 @@ def clinic_calendar(session: Session, clinic: Clinic) -> ClinicCalendar:
     return ClinicCalendar.build(clinic.timezone, clinic.opening_hours, days_off)
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
-
-
-def callable_phones(session: Session, patient_ids: Iterable[int]) -> dict[int, str]:
-    """Patient id → the number to call, for patients who may be called at all.
-
-    Leaves out erased cards, patients without consent, and anyone who opted out (by card or by
-    number); a patient's first number that is not opted out is the one called.
-    """
-    ids = sorted(set(patient_ids))
-    phones: dict[int, str] = {}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(PatientPhone.patient_id, PatientPhone.e164)
-            .join(Patient, Patient.id == PatientPhone.patient_id)
-            .where(PatientPhone.patient_id.in_(chunk), Patient.consent_calls.is_(True),
-                   Patient.erased_at.is_(None),
-                   ~exists().where(OptOut.patient_id == Patient.id, OptOut.scope == "all"),
-                   ~exists().where(OptOut.e164 == PatientPhone.e164, OptOut.scope == "all",
-                                   binds(Patient.clinic_id)))
-            .order_by(PatientPhone.patient_id, PatientPhone.id)
-        ).all()
-        for patient_id, e164 in rows:
-            phones.setdefault(patient_id, e164)
-    return phones
-
-
-def binds(clinic_id: Any) -> ColumnElement[bool]:
-    """A do-not-call entry binds its own clinic; one without a clinic (older rows) binds all."""
-    return or_(OptOut.clinic_id.is_(None), OptOut.clinic_id == clinic_id)
-
-
-def number_opted_out(session: Session, e164: str, clinic_id: int) -> bool:
-    return session.scalar(select(exists().where(OptOut.e164 == e164, OptOut.scope == "all",
-                                                binds(clinic_id)))) or False
-
-
-def patients_with_future_visit(session: Session, clinic_id: int, now: datetime) -> set[int]:
-    return set(session.scalars(
-        select(Appointment.patient_id).distinct()
-        .where(Appointment.clinic_id == clinic_id, Appointment.starts_at > now,
-               Appointment.status.in_(ACTIVE_STATUSES))
-    ))
-
-
 def _existing(session: Session, clinic_id: int, purpose: TaskPurpose,
               due_dates: Iterable[date]) -> set[tuple[int | None, date]]:
     rows = session.execute(
@@ -144,16 +94,37 @@ def _existing(session: Session, clinic_id: int, purpose: TaskPurpose,
     return {(patient_id, due) for patient_id, due in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A task a builder proposes, not yet stored. Plain values: a large clinic's daily list is a
+    hundred thousand of them, and an ORM instance costs tens of microseconds to make."""
+
+    clinic_id: int
+    purpose: TaskPurpose
+    patient_id: int | None
+    phone: str
+    due_date: date
+    next_attempt_at: datetime
+    deadline_at: datetime
+    priority: int
+    appointment_id: int | None = None
+    treatment_id: int | None = None
+    call_id: int | None = None
+    notes: str = ""
+    state: TaskState = TaskState.PENDING
+    attempts: int = 0
+    result: str = ""
+
+
 def _task(clinic: Clinic, purpose: TaskPurpose, patient_id: int | None, phone: str, due: date,
-          not_before: datetime, deadline: datetime, **links: int | None) -> DialTask:
-    return DialTask(clinic_id=clinic.id, purpose=purpose, patient_id=patient_id, phone=phone,
-                    due_date=due, next_attempt_at=not_before, deadline_at=deadline,
-                    priority=PRIORITY[purpose], state=TaskState.PENDING, attempts=0, result="",
-                    notes="", **links)
+          not_before: datetime, deadline: datetime, **links: int | None) -> NewTask:
+    return NewTask(clinic_id=clinic.id, purpose=purpose, patient_id=patient_id, phone=phone,
+                   due_date=due, next_attempt_at=not_before, deadline_at=deadline,
+                   priority=PRIORITY[purpose], **links)
 
 
 def build_confirmations(session: Session, clinic: Clinic, now: datetime,
-                        settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+                        settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
     """Confirmation calls for today's runs; the due date is the visit day, so the morning and
     evening runs of one day never collide. A clinic that confirms by text alone calls nobody;
     one that texts first calls only after the reply wait."""
@@ -165,7 +136,7 @@ def build_confirmations(session: Session, clinic: Clinic, now: datetime,
     seen = _existing(session, clinic.id, TaskPurpose.CONFIRMATION, {v.visit_day for v in chosen})
     wait = (timedelta(minutes=settings.text_reply_wait)
             if settings.text_confirmation == "before_call" else timedelta(0))
-    tasks: list[DialTask] = []
+    tasks: list[NewTask] = []
     for visit in chosen:
         key = (visit.patient_id, visit.visit_day)
         if visit.patient_id not in phones or key in seen:
@@ -201,29 +172,69 @@ def _after_care_window(calendar: ClinicCalendar, today: date, due: date, now: da
     return not_before, deadline
 
 
+def follow_up_dues(kind: TreatmentType, performed_on: date, days: Collection[date],
+                   settings: ListSettings = DEFAULT_SETTINGS) -> list[date]:
+    """The days among `days` on which a treatment's follow-up calls fall (the follow-up table)."""
+    dues = (performed_on + timedelta(days=offset) for offset in settings.follow_ups.get(kind, ()))
+    return [due for due in dues if due in days]
+
+
+def recall_dues(performed_on: date, days: Collection[date],
+                settings: ListSettings = DEFAULT_SETTINGS) -> list[date]:
+    """The days among `days` on which a check-up falls after a patient's last treatment."""
+    dues = (performed_on + timedelta(days=after) for after in settings.recall_days)
+    return [due for due in dues if due in days]
+
+
+def _performed(days: Iterable[date], offsets: Iterable[int]) -> list[date]:
+    """The treatment days whose calls (`offsets` days later) fall on one of `days`: what the
+    query asks the index for; `follow_up_dues` / `recall_dues` then say which call it is."""
+    return sorted({day - timedelta(days=offset) for day in days for offset in offsets})
+
+
 def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
-                     settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
-    """Post-treatment calls due today (or missed in the last few days), per the follow-up table."""
+                     settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
+    """Post-treatment calls due today (or missed in the last few days), per the follow-up table,
+    for patients who may be called and have no visit booked. One statement finds the treatments,
+    the number and the booking; a patient × day called for two treatments is called once, for
+    the treatment whose type comes first in the table (then the earliest performed, then the
+    earliest recorded)."""
     calendar = clinic_calendar(session, clinic)
     today = calendar.local_day(now)
-    dues = _catch_up_days(today, settings)
+    days = set(_catch_up_days(today, settings))
     later = aliased(Treatment)
-    found: dict[tuple[int, date], int] = {}
-    for kind, offsets in settings.follow_ups.items():
-        performed = {due - timedelta(days=offset) for due in dues for offset in offsets}
-        query = (select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
-                 .where(Treatment.clinic_id == clinic.id, Treatment.type == kind,
-                        Treatment.performed_on.in_(sorted(performed))))
+    kinds = []
+    # One arm per type: each reads its days from the index alone (an OR of them read the rows).
+    for rank, (kind, offsets) in enumerate(settings.follow_ups.items()):
+        arm = select(Treatment.id, Treatment.patient_id, Treatment.type, Treatment.performed_on,
+                     literal(rank, Integer).label("rank")).where(
+            Treatment.clinic_id == clinic.id, Treatment.type == kind,
+            Treatment.performed_on.in_(_performed(days, offsets)))
         stop_kind = followup_table.UNTIL.get(kind)
         if stop_kind is not None:
-            query = query.where(~exists().where(
+            arm = arm.where(~exists().where(
                 later.patient_id == Treatment.patient_id, later.type == stop_kind,
                 later.performed_on > Treatment.performed_on))
-        for treatment_id, patient_id, performed_on in session.execute(query):
-            for offset in offsets:
-                due = performed_on + timedelta(days=offset)
-                if due in dues:
-                    found.setdefault((patient_id, due), treatment_id)
+        kinds.append(arm)
+    treated = union_all(*kinds).subquery()
+    without_jit(session)
+    # Core rows, not the ORM's: a hundred thousand of them, and every arm names its clinic.
+    rows = session.connection().execute(
+        select(treated.c.id, treated.c.patient_id, treated.c.rank, treated.c.performed_on,
+               phone_to_call(treated.c.patient_id))
+        .where(~has_future_visit(treated.c.patient_id, now))
+        .order_by(treated.c.rank, treated.c.performed_on, treated.c.id)
+    ).all()
+    table = list(settings.follow_ups)
+    dues: dict[tuple[int, date], list[date]] = {}
+    found: dict[tuple[int, date], tuple[int, str]] = {}
+    for treatment_id, patient_id, rank, performed_on, phone in rows:
+        if phone is None:
+            continue
+        if (rank, performed_on) not in dues:  # a few dozen distinct pairs among the rows
+            dues[rank, performed_on] = follow_up_dues(table[rank], performed_on, days, settings)
+        for due in dues[rank, performed_on]:
+            found.setdefault((patient_id, due), (treatment_id, phone))
     return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.FOLLOW_UP, found,
                              settings)
 
@@ -231,82 +242,81 @@ def build_follow_ups(session: Session, clinic: Clinic, now: datetime,
 def due_recalls(session: Session, clinic: Clinic, now: datetime,
                 settings: ListSettings = DEFAULT_SETTINGS) -> dict[tuple[int, date], int]:
     """(patient, due day) → the treatment it follows: check-ups due 6 / 12 months after a
-    patient's last treatment, today on the clinic's calendar or in the catch-up days."""
-    dues = _catch_up_days(clinic_calendar(session, clinic).local_day(now), settings)
-    performed = {due - timedelta(days=days) for due in dues for days in settings.recall_days}
+    patient's last treatment, today on the clinic's calendar or in the catch-up days, for
+    patients with no visit booked (of two treatments on the last day, the earliest recorded)."""
+    days = set(_catch_up_days(clinic_calendar(session, clinic).local_day(now), settings))
     later = aliased(Treatment)
+    without_jit(session)
     rows = session.execute(
         select(Treatment.id, Treatment.patient_id, Treatment.performed_on)
-        .where(Treatment.clinic_id == clinic.id, Treatment.performed_on.in_(sorted(performed)),
+        .where(Treatment.clinic_id == clinic.id,
+               Treatment.performed_on.in_(_performed(days, settings.recall_days)),
                ~exists().where(later.patient_id == Treatment.patient_id,
-                               later.performed_on > Treatment.performed_on))
+                               later.performed_on > Treatment.performed_on),
+               ~has_future_visit(Treatment.patient_id, now))
+        .order_by(Treatment.id)
     ).all()
     found: dict[tuple[int, date], int] = {}
     for treatment_id, patient_id, performed_on in rows:
-        for days in settings.recall_days:
-            due = performed_on + timedelta(days=days)
-            if due in dues:
-                found.setdefault((patient_id, due), treatment_id)
+        for due in recall_dues(performed_on, days, settings):
+            found.setdefault((patient_id, due), treatment_id)
     return found
 
 
 def build_recalls(session: Session, clinic: Clinic, now: datetime,
-                  settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+                  settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
     """Preventive check-up invitations 6 / 12 months after a patient's last treatment."""
     calendar = clinic_calendar(session, clinic)
     today = calendar.local_day(now)
-    found = due_recalls(session, clinic, now, settings)
+    due = due_recalls(session, clinic, now, settings)
     # A follow-up call the same day already invites the patient: one call, not two.
     follow_ups = _existing(session, clinic.id, TaskPurpose.FOLLOW_UP, _catch_up_days(today, settings))
-    found = {key: tid for key, tid in found.items() if key not in follow_ups}
+    due = {key: tid for key, tid in due.items() if key not in follow_ups}
+    phones = callable_phones(session, [patient_id for patient_id, _ in due])
+    found = {(patient_id, day): (tid, phones[patient_id])
+             for (patient_id, day), tid in due.items() if patient_id in phones}
     return _after_care_tasks(session, clinic, calendar, now, today, TaskPurpose.RECALL, found,
                              settings)
 
 
 def _after_care_tasks(session: Session, clinic: Clinic, calendar: ClinicCalendar, now: datetime,
-                      today: date, purpose: TaskPurpose, found: dict[tuple[int, date], int],
-                      settings: ListSettings) -> list[DialTask]:
-    booked = patients_with_future_visit(session, clinic.id, now)
-    wanted = {key: tid for key, tid in found.items() if key[0] not in booked}
-    phones = callable_phones(session, [patient_id for patient_id, _ in wanted])
-    seen = _existing(session, clinic.id, purpose, {due for _, due in wanted})
-    tasks = []
-    for (patient_id, due), treatment_id in sorted(wanted.items()):
-        if patient_id not in phones or (patient_id, due) in seen:
-            continue
-        not_before, deadline = _after_care_window(calendar, today, due, now, settings)
-        tasks.append(_task(clinic, purpose, patient_id, phones[patient_id], due, not_before,
-                           deadline, treatment_id=treatment_id))
-    return tasks
+                      today: date, purpose: TaskPurpose, found: dict[tuple[int, date], tuple[int, str]],
+                      settings: ListSettings) -> list[NewTask]:
+    """Tasks for (patient, due day) → (treatment, number), leaving out those already listed."""
+    days = {due for _, due in found}
+    seen = _existing(session, clinic.id, purpose, days)
+    windows = {due: _after_care_window(calendar, today, due, now, settings) for due in days}
+    return [_task(clinic, purpose, patient_id, phone, due, *windows[due], treatment_id=treatment_id)
+            for (patient_id, due), (treatment_id, phone) in sorted(found.items())
+            if (patient_id, due) not in seen]
 
 
 def build_no_shows(session: Session, clinic: Clinic, now: datetime,
-                   settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+                   settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
     """Today's visits marked no-show whose patient has not booked again: ask why, rebook."""
     calendar = clinic_calendar(session, clinic)
     today = calendar.local_day(now)
     rows = session.execute(
-        select(Appointment.id, Appointment.patient_id)
+        select(Appointment.id, Appointment.patient_id, phone_to_call(Appointment.patient_id))
         .where(Appointment.clinic_id == clinic.id, Appointment.status == AppointmentStatus.NO_SHOW,
-               Appointment.starts_at >= calendar.at(today, time(0)), Appointment.starts_at <= now)
+               Appointment.starts_at >= calendar.at(today, time(0)), Appointment.starts_at <= now,
+               ~has_future_visit(Appointment.patient_id, now))
         .order_by(Appointment.starts_at)
     ).all()
-    booked = patients_with_future_visit(session, clinic.id, now)
-    phones = callable_phones(session, [r.patient_id for r in rows if r.patient_id not in booked])
     seen = _existing(session, clinic.id, TaskPurpose.NO_SHOW, [today])
     deadline = calendar.at(today + timedelta(days=1), settings.call_hours[1])
     tasks = []
-    for row in rows:
-        if row.patient_id not in phones or (row.patient_id, today) in seen:
+    for visit_id, patient_id, phone in rows:
+        if phone is None or (patient_id, today) in seen:
             continue
-        seen.add((row.patient_id, today))
-        tasks.append(_task(clinic, TaskPurpose.NO_SHOW, row.patient_id, phones[row.patient_id],
-                           today, now, deadline, appointment_id=row.id))
+        seen.add((patient_id, today))
+        tasks.append(_task(clinic, TaskPurpose.NO_SHOW, patient_id, phone, today, now, deadline,
+                           appointment_id=visit_id))
     return tasks
 
 
 def build_missed_calls(session: Session, clinic: Clinic, now: datetime,
-                       settings: ListSettings = DEFAULT_SETTINGS) -> list[DialTask]:
+                       settings: ListSettings = DEFAULT_SETTINGS) -> list[NewTask]:
     """Missed inbound calls nobody has returned yet: top-priority call-backs, one per caller."""
     calendar = clinic_calendar(session, clinic)
     since = now - timedelta(days=settings.missed_call_days)
@@ -345,7 +355,7 @@ def build_missed_calls(session: Session, clinic: Clinic, now: datetime,
     return tasks
 
 
-Builder = Callable[[Session, Clinic, datetime, ListSettings], list[DialTask]]
+Builder = Callable[[Session, Clinic, datetime, ListSettings], list[NewTask]]
 BUILDERS: dict[TaskPurpose, Builder] = {
     TaskPurpose.MISSED_CALL: build_missed_calls,
     TaskPurpose.NO_SHOW: build_no_shows,
@@ -357,31 +367,21 @@ DAILY = (TaskPurpose.CONFIRMATION, TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL)
 CONTINUOUS = (TaskPurpose.MISSED_CALL, TaskPurpose.NO_SHOW)
 
 
-def save_new(session: Session, tasks: Sequence[DialTask], campaign_ids: Mapping[TaskPurpose, int]) -> int:
+def save_new(session: Session, tasks: Sequence[NewTask], campaign_ids: Mapping[TaskPurpose, int]) -> int:
     """Insert tasks, skipping any patient × purpose × due date that exists; returns how many were new."""
-    if not tasks:
-        return 0
     columns = ("clinic_id", "patient_id", "purpose", "due_date", "phone", "appointment_id",
                "treatment_id", "call_id", "priority", "state", "attempts", "next_attempt_at",
                "deadline_at", "result", "notes")
-    values = []
-    for task in tasks:
-        row = {name: getattr(task, name) for name in columns}
-        row["campaign_id"] = campaign_ids.get(task.purpose)
-        values.append(row)
-    # One statement compiled once, sent in batches (executemany); RETURNING counts what was new.
-    statement = insert_ignoring_conflicts(session, DialTask).returning(DialTask.id)
-    return len(session.connection().execute(statement, values).all())
+    rows = [{name: getattr(task, name) for name in columns} | {"campaign_id": campaign_ids.get(task.purpose)}
+            for task in tasks]
+    return insert_new_rows(session, DialTask, rows)
 
 
 def tasks_dropped_by_booking(session: Session, clinic: Clinic, now: datetime) -> list[int]:
     """Open after-care / no-show tasks whose patient has booked a visit since: off the list."""
-    booked = (select(Appointment.id)
-              .where(Appointment.patient_id == DialTask.patient_id, Appointment.starts_at > now,
-                     Appointment.status.in_(ACTIVE_STATUSES)))
     return list(session.scalars(
         select(DialTask.id).where(
             DialTask.clinic_id == clinic.id,
             DialTask.purpose.in_((TaskPurpose.FOLLOW_UP, TaskPurpose.RECALL, TaskPurpose.NO_SHOW)),
-            DialTask.state == TaskState.PENDING, exists(booked))))
+            DialTask.state == TaskState.PENDING, has_future_visit(DialTask.patient_id, now))))
 

@@ -11,15 +11,13 @@ from sqlalchemy.orm import Session
 
 from callcenter.core import events_out
 from callcenter.core.models import Clinic, Patient, Treatment
-from callcenter.outbound.lists import ListSettings, due_recalls, patients_with_future_visit
+from callcenter.outbound.lists import ListSettings, due_recalls
 
 
 def announce(session: Session, clinic: Clinic, now: datetime, settings: ListSettings) -> int:
     """Events for the recalls due now (or in the catch-up days) not announced before; a patient
     who has a visit booked, or whose data was erased, is not due. The caller commits."""
-    found = due_recalls(session, clinic, now, settings)
-    booked = patients_with_future_visit(session, clinic.id, now)
-    wanted = {key: tid for key, tid in found.items() if key[0] not in booked}
+    wanted = due_recalls(session, clinic, now, settings)
     if not wanted:
         return 0
     treatments = {row.id: row for row in session.execute(

@@ -109,12 +109,18 @@ class TreatmentType(enum.StrEnum):
 
 class Treatment(Base):
     __tablename__ = "treatments"
-    # Follow-up and recall lists look treatments up by clinic and date.
-    __table_args__ = (Index("ix_treatments_clinic_performed", "clinic_id", "performed_on"),)
+    # Follow-up and recall lists look treatments up by clinic, type and date (migration 0037).
+    __table_args__ = (
+        Index("ix_treatments_clinic_performed", "clinic_id", "performed_on",
+              postgresql_include=["patient_id", "id"]),
+        Index("ix_treatments_clinic_type_performed", "clinic_id", "type", "performed_on", "patient_id",
+              postgresql_include=["id"]),
+        Index("ix_treatments_patient_performed", "patient_id", "performed_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     type: Mapped[TreatmentType] = mapped_column(str_enum(TreatmentType, "treatment_type"))

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -72,6 +72,10 @@ class DialTask(Base):
         Index("ix_dial_tasks_state_next", "state", "next_attempt_at"),
         Index("ix_dial_tasks_clinic_due", "clinic_id", "due_date"),  # analytics: campaign figures
         Index("ix_dial_tasks_appointment", "appointment_id"),  # analytics: visits confirmed by call
+        # The lists' "already listed" (index-only) and "this missed call has its task" (0037).
+        Index("ix_dial_tasks_clinic_purpose_due", "clinic_id", "purpose", "due_date", "patient_id"),
+        Index("ix_dial_tasks_call", "call_id", postgresql_where=text("call_id IS NOT NULL"),
+              sqlite_where=text("call_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
@@ -40,15 +40,23 @@ class Patient(Base):
         back_populates="patient", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (Index("ix_patients_name", "clinic_id", "last_name", "first_name"),)
+    __table_args__ = (
+        Index("ix_patients_name", "clinic_id", "last_name", "first_name"),
+        # Who may be called at all, probed per patient by the outbound lists (migration 0037).
+        Index("ix_patients_callable", "id", postgresql_include=["clinic_id"],
+              postgresql_where=text("consent_calls IS TRUE AND erased_at IS NULL"),
+              sqlite_where=text("consent_calls IS TRUE AND erased_at IS NULL")),
+    )
 
 
 class PatientPhone(Base):
     __tablename__ = "patient_phones"
-    __table_args__ = (UniqueConstraint("patient_id", "e164"),)
+    # A patient's phones in the order they are tried (migration 0037).
+    __table_args__ = (UniqueConstraint("patient_id", "e164"),
+                      Index("ix_patient_phones_patient_order", "patient_id", "id", postgresql_include=["e164"]))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     e164: Mapped[str] = mapped_column(String(20), index=True)
     label: Mapped[str] = mapped_column(String(40), default="mobile")
 
