@@ -1,7 +1,7 @@
-// The receptionist's desk: live pops over SSE (resumed with Last-Event-ID), the card, the script,
-// wrap-up, booking, work lists, click-to-call, keyboard shortcuts and the idle lock.
-// Vanilla JS, no build step. Patient data lives only in the DOM of open cards and lists, and is
-// removed (not hidden) when the desk locks.
+// The receptionist's desk: live pops over SSE (resumed with Last-Event-ID), the cards, wrap-up,
+// booking, click-to-call and the idle lock; the card's markup, the work lists and the keyboard are in
+// desk_markup.js, desk_lists.js and desk_keys.js. Vanilla JS, no build step. Patient data lives only in
+// the DOM of open cards and lists, and is removed (not hidden) when the desk locks.
 (() => {
   "use strict";
   const cfg = JSON.parse(document.getElementById("desk-config").textContent);
@@ -16,7 +16,6 @@
   let source = null;
   let lastId = cfg.startId;
   let locked = cfg.locked;
-  let chord = null;
   let idleTimer = null;
   window.deskTimings = []; // [call id, event, ms from SSE message to drawn frame, epoch ms drawn]
 
@@ -40,8 +39,10 @@
     return `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
   };
   const fromLocalInput = (value) => (value ? `${value}:00${zoneOffset(value)}` : null);
-  // What desk_card.js and desk_patient_form.js need of this page.
+  // What desk_card.js, desk_patient_form.js, desk_markup.js and desk_lists.js need of this page.
   const kit = {api, esc, tx, T, cfg, when, csrf};
+  const markup = DeskMarkup(kit);
+  const lists = DeskLists(kit, {isLocked: () => locked, openCall, dial: clickToCall, alertBar});
 
   async function api(method, url, body) {
     const response = await fetch(url, {
@@ -66,7 +67,7 @@
       conn.dataset.state = "reconnecting"; conn.textContent = T.reconnecting;
       if (source && source.readyState === EventSource.CLOSED) {  // refused (e.g. signed out): retry by hand
         source = null;
-        loadLists();  // learns why through api(): 423 shows the lock screen, 401 the sign-in page
+        lists.load();  // learns why through api(): 423 shows the lock screen, 401 the sign-in page
         setTimeout(connect, 3000);
       }
     };
@@ -79,7 +80,7 @@
       else if (kind === "close") closeCard(data.call_id);
       // When the browser draws the next frame with the card in it (bench/pop_latency reads this).
       requestAnimationFrame(() => window.deskTimings.push([data.call_id, kind, performance.now() - arrived, Date.now()]));
-      if (kind !== "pop") refreshLists();
+      if (kind !== "pop") lists.refresh();
     };
     for (const kind of ["pop", "update", "close"]) source.addEventListener(kind, handle(kind));
   }
@@ -132,7 +133,7 @@
     const entry = cards.get(callId);
     if (!entry) return;
     if (!later && DeskCard.mustAsk(entry)) { DeskCard.ask(entry); return; }
-    DeskCard.flush(kit, callId, entry.el).then(refreshLists);  // it may wait on a list now
+    DeskCard.flush(kit, callId, entry.el).then(lists.refresh);  // it may wait on a list now
     closeCard(callId);
   }
 
@@ -170,67 +171,6 @@
     for (const field of el.querySelectorAll("[data-draft]")) if (draft[field.dataset.draft]) field.value = draft[field.dataset.draft];
   }
 
-  function channelLine(call) {
-    if (!call.channel) return "";
-    return `<span class="channel">${esc(T.via)} ${esc(call.channel.name)}${call.channel.label ? " — " + esc(call.channel.label) : ""}</span>`;
-  }
-
-  function kindLine(card) {
-    const call = card.call;
-    if (call.test) return `<span class="kind test" data-test-call>${esc(T.test_call)}</span>`;
-    if (card.patients.length > 1) return `<span class="kind family">${esc(tx("kind.family"))}</span>`;
-    const kind = card.patients.length ? "repeat" : call.caller_kind === "hidden" ? "hidden" : "new";
-    const first = !card.patients.length && call.caller_kind !== "hidden" ? ` · ${esc(call.first_time ? T.first_time : T.called_before)}` : "";
-    return `<span class="kind ${kind}">${esc(tx(`kind.${kind}`))}${first}</span>`;
-  }
-
-  function appointmentRow(a, actions) {
-    const buttons = actions ? `<span class="row-actions">
-        <button type="button" data-act="mark" data-mark="confirmed" data-appt="${a.id}" class="ok">${esc(T.confirm)}</button>
-        <button type="button" data-act="mark" data-mark="call" data-appt="${a.id}">${esc(T.mark_call)}</button>
-        <button type="button" data-act="cancel-open" data-appt="${a.id}" class="bad">${esc(T.cancel_visit)}</button></span>` : "";
-    return `<li data-appt-row="${a.id}"><b>${esc(a.when)}</b> · ${esc(a.doctor)}${a.service ? " · " + esc(a.service) : ""} ${a.status === "booked" ? "" : `<span class="appt-status" data-status="${esc(a.status)}">${esc(a.status === "confirmed" ? T.confirm : T.mark_call)}</span>`}${buttons}</li>`;
-  }
-
-  function patientBlock(p, index, total, selected) {
-    const pick = total > 1 ? `<button type="button" class="pick${selected ? " picked" : ""}" data-act="pick" data-patient="${p.id}"><kbd>${index + 1}</kbd> ${esc(p.name)}</button>` : "";
-    if (total > 1 && !selected) return `<div class="patient candidate">${pick}</div>`;
-    const due = p.due.length ? p.due.map((d) => `<li class="${d.overdue ? "overdue" : ""}">${esc(tx(`purpose.${d.purpose}`, d.purpose))} · ${esc(d.due_date)}${d.at ? " · " + esc(when(d.at)) : ""}</li>`).join("") : `<li class="none">${esc(T.none)}</li>`;
-    const next = p.next_appointments.length ? p.next_appointments.map((a) => appointmentRow(a, true)).join("") : `<li class="none">${esc(T.none)}</li>`;
-    return `<div class="patient" data-patient-id="${p.id}">
-      ${pick}
-      <div class="who">
-        <h3 class="patient-name">${esc(p.name)}</h3>
-        <span class="badge ${p.new ? "new" : "repeat"}">${esc(p.new ? T.new_badge : T.repeat_badge)}${p.visits ? ` · ${esc(T.visits)}: ${p.visits}` : ""}</span>
-        <a class="open-card" href="/desk/patients/${p.id}" target="_blank" rel="noopener">${esc(T.open_card)}</a>
-        <a class="open-history" href="/desk/patients/${p.id}/calls" target="_blank" rel="noopener">${esc(T.history)}</a>
-      </div>
-      <p class="address">${esc(T.address_as)}: <b class="address-as">${esc(p.address || T.ask_name)}</b></p>
-      <div class="facts">
-        <section><h4>${esc(T.next_appointments)}</h4><ul class="appointments">${next}</ul></section>
-        <section><h4>${esc(T.last_visit)}</h4><p>${p.last_visit ? `${esc(p.last_visit.when)} · ${esc(p.last_visit.doctor)}${p.last_visit.service ? " · " + esc(p.last_visit.service) : ""}` : esc(T.none)}</p></section>
-        <section><h4>${esc(T.due)}</h4><ul>${due}</ul></section>
-        ${p.notes ? `<section><h4>${esc(T.notes)}</h4><p class="notes">${esc(p.notes)}</p></section>` : ""}
-      </div>
-      <form class="cancel-form" data-form="cancel" hidden>
-        <p class="rule">${esc(T.cancel_rule)}</p>
-        <input type="hidden" name="appointment_id">
-        <label>${esc(T.new_date)} <input type="datetime-local" name="starts_at"></label>
-        <label>${esc(T.doctor)} <select name="doctor_id"><option value=""></option>${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select></label>
-        <label>${esc(T.call_back_at)} <input type="datetime-local" name="call_back_at"></label>
-        <label>${esc(T.refused)} <input type="text" name="refused" maxlength="500"></label>
-        <button type="submit" class="bad">${esc(T.cancel_visit)}</button>
-        <span class="form-error" role="alert"></span>
-      </form>
-    </div>`;
-  }
-
-  function servicePick(chosen) {
-    if (!cfg.services.length) return "";
-    const options = cfg.services.map((s) => `<option value="${s.id}"${String(s.id) === chosen ? " selected" : ""}>${esc(s.name)}</option>`).join("");
-    return `<label class="service-pick">${esc(T.service_asked)} <kbd>P</kbd> <select data-service-pick><option value="">—</option>${options}</select></label>`;
-  }
-
   async function pickService(callId, serviceId) {
     // The price-question script with the price of exactly this service from the clinic's list.
     const entry = cards.get(callId);
@@ -249,14 +189,6 @@
     showCard(entry.card, entry.status);
   }
 
-  function scriptBlock(script, service) {
-    if (!script) return "";
-    const sections = script.sections.map((s) => `<section class="step ${esc(s.kind)}">${s.title ? `<h4>${esc(s.title)}</h4>` : ""}<ul>${s.items.map((i) => `<li>${esc(i.text)}${i.answer ? `<div class="answer">${esc(i.answer)}</div>` : ""}</li>`).join("")}</ul></section>`).join("");
-    const slots = script.slots.length ? `<div class="slots"><h4>${esc(T.slots)}</h4>${script.slots.map((s, i) => `<button type="button" class="slot" data-act="book" data-slot="${i}"><kbd>B ${i + 1}</kbd> ${esc(s.label)} · ${esc(s.doctor)}${s.may_wait ? ` <em>(${esc(T.may_wait)})</em>` : ""}</button>`).join("")}</div>` : "";
-    const acute = script.scenario === "acute_pain" ? "" : `<button type="button" class="acute" data-act="acute"><kbd>A</kbd> ${esc(T.acute)}</button>`;
-    return `<div class="script"><div class="script-head"><h3>${esc(T.script)}: ${esc(script.title)}</h3>${acute}</div>${servicePick(service)}${slots}<div class="steps">${sections}</div></div>`;
-  }
-
   function renderCard(entry) {
     const card = entry.card;
     const call = card.call;
@@ -264,50 +196,7 @@
     el.className = "pop";
     el.dataset.callId = call.id;
     el.dataset.status = entry.status;
-    const patients = card.patients;
-    const shown = patients.length > 1
-      ? patients.map((p, i) => patientBlock(p, i, patients.length, p.id === entry.selected)).join("")
-      : patients.map((p, i) => patientBlock(p, i, 1, true)).join("");
-    const newForm = patients.length ? "" : DeskPatientForm.html(card, kit);
-    const previous = card.previous_calls.length ? card.previous_calls.map((c) => `<li>${esc(when(c.started_at))} · ${esc(tx(`status.${c.status}`, c.status))}${c.outcome ? " · " + esc(tx(`outcome.${c.outcome}`, c.outcome)) : ""}${c.notes ? " · " + esc(c.notes) : ""}${c.recording ? DeskCard.player(c.id, esc(T.recording)) : ""}</li>`).join("") : `<li class="none">${esc(T.none)}</li>`;
-    // The schedule link sits in the form's heading: on a laptop the card has no line to spare.
-    const toSchedule = entry.selected ? ` · <a class="to-schedule" href="/desk/schedule?call_id=${call.id}&patient_id=${entry.selected}">${esc(T.schedule)}</a>` : "";
-    const other = `<form class="other-time" data-form="book-other">
-        <h4>${esc(T.other_time)}${toSchedule}</h4>
-        <input type="datetime-local" name="starts_at">
-        <select name="doctor_id" aria-label="${esc(T.doctor)}"><option value="">${esc(T.doctor)}…</option>${cfg.doctors.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("")}</select>
-        <button type="submit">${esc(T.book)}</button><span class="form-error" role="alert"></span></form>`;
-    el.innerHTML = `
-      <header class="pop-head">
-        <span class="status" data-status="${esc(entry.status)}">${esc(tx(`status.${entry.status}`, entry.status))}</span>
-        <span class="number">${esc(call.number || tx("kind.hidden"))}</span>
-        ${channelLine(call)}
-        ${kindLine(card)}
-        ${DeskCard.timerHtml(call)}
-        ${call.recording ? DeskCard.player(call.id, esc(T.recording)) : ""}
-        <button type="button" class="ghost close" data-act="close" title="Esc">${esc(T.close)} <kbd>Esc</kbd></button>
-      </header>
-      <div class="pop-body">
-        <div class="col-patient">
-          ${shown}${newForm}
-          <section class="previous"><h4>${esc(T.previous_calls)}</h4><ul>${previous}</ul></section>
-        </div>
-        <div class="col-script">
-          ${scriptBlock(card.script, entry.service)}
-          ${patients.length ? other : ""}
-          <form class="wrap-up" data-form="wrap-up">
-            <h4>${esc(T.outcome)}</h4>
-            <div class="row">
-              <select name="outcome" data-draft="outcome" aria-label="${esc(T.outcome)}"><option value="">${esc(T.outcome)}…</option>${cfg.outcomes.map((o) => `<option value="${o}"${call.outcome === o ? " selected" : ""}>${esc(tx(`outcome.${o}`, o))}</option>`).join("")}</select>
-              <select name="heard_from" data-draft="heard" aria-label="${esc(T.heard_from)}"><option value="">${esc(T.heard_from)}</option>${cfg.channels.map((c, i) => `<option value="${esc(c)}"${call.heard_from === c ? " selected" : ""}>${esc(cfg.channelNames[i])}</option>`).join("")}</select>
-            </div>
-            <textarea name="notes" rows="2" placeholder="${esc(T.call_notes)}" data-draft="notes">${esc(call.notes)}</textarea>
-            <button type="submit">${esc(T.save)} <kbd>Ctrl+Enter</kbd></button>
-            <span class="form-note" role="status"></span><span class="draft-note muted" role="status"></span>
-            ${DeskCard.promptHtml(kit)}
-          </form>
-        </div>
-      </div>`;
+    el.innerHTML = markup.card(entry);
     entry.el = el;
     el.addEventListener("click", (ev) => onCardClick(ev, call.id));
     el.addEventListener("submit", (ev) => onCardSubmit(ev, call.id));
@@ -386,7 +275,7 @@
       else if (act === "pick") await pick(callId, Number(target.dataset.patient));
       else if (act === "book") await bookSlot(callId, Number(target.dataset.slot));
       else if (act === "acute") await acuteScript(callId);
-      else if (act === "mark") { await api("POST", `/api/desk/appointments/${target.dataset.appt}/mark`, {mark: target.dataset.mark}); await reloadCard(callId); refreshLists(); }
+      else if (act === "mark") { await api("POST", `/api/desk/appointments/${target.dataset.appt}/mark`, {mark: target.dataset.mark}); await reloadCard(callId); lists.refresh(); }
       else if (act === "cancel-open") {
         const form = target.closest(".patient").querySelector("[data-form=cancel]");
         form.hidden = false;
@@ -411,7 +300,7 @@
         entry.card.call.notes = form.notes.value;
         entry.card.call.heard_from = form.heard_from.value || null;
         note(form, T.saved);
-        refreshLists();
+        lists.refresh();
         if (entry.closing && form.outcome.value) closeCard(callId);
       } else if (kind === "book-other") {
         const booked = await api("POST", `/api/desk/calls/${callId}/book`, {patient_id: entry.selected, doctor_id: Number(form.doctor_id.value) || null, starts_at: fromLocalInput(form.starts_at.value)});
@@ -428,48 +317,9 @@
         await reloadCard(callId);
         const outcome = cards.get(callId).el.querySelector(".wrap-up select[name=outcome]");
         if (outcome) outcome.value = body.starts_at ? "rescheduled" : "cancelled";
-        refreshLists();
+        lists.refresh();
       }
     } catch (err) { note(form, err.message, true); if (entry) entry.closing = false; }
-  }
-
-  // ---- lists ----
-  let listsPending = null;
-  function refreshLists() {
-    if (locked) return;
-    clearTimeout(listsPending);
-    listsPending = setTimeout(loadLists, 300);
-  }
-
-  async function loadLists() {
-    if (locked) return;
-    let data;
-    try { data = await api("GET", "/api/desk/lists"); } catch { return; }
-    fill("list-missed", data.missed, (m) => `<span class="who">${esc(m.name || m.number)}</span> <span class="muted">${esc(m.name ? m.number : "")}${m.attempts > 1 ? ` · ${m.attempts} ${esc(T.times)}` : ""}</span> <span class="wait" data-minutes="${m.waited_minutes}">${esc(T.waited)} ${waitText(m.waited_minutes)}</span>`, (m) => ({number: m.number_e164}), T.call_back);
-    fill("list-confirmations", data.confirmations, (c) => `<span class="who">${esc(c.name)}</span> <span class="muted">${esc(c.when)} · ${esc(c.doctor)}</span>
-        <span class="row-actions"><button type="button" data-mark="confirmed" data-appt="${c.appointment_id}" class="ok">${esc(T.confirm)}</button><button type="button" data-mark="call" data-appt="${c.appointment_id}">${esc(T.mark_call)}</button></span>`, (c) => ({number: c.number_e164}), T.dial);
-    DeskCard.fillWithoutOutcome(kit, data.without_outcome || [], openCall);
-    fill("list-call-backs", data.call_backs, (b) => `<span class="who">${esc(b.name || b.number)}</span> <span class="muted">${esc(tx(`purpose.${b.purpose}`, b.purpose))}${b.at ? " · " + esc(when(b.at)) : ""}</span>`, (b) => ({number: b.number_e164, task_id: b.task_id}), T.dial);
-  }
-
-  function waitText(minutes) {
-    if (minutes < 60) return `${minutes} ${T.minutes}`;
-    const h = Math.floor(minutes / 60);
-    return `${h} ${T.hours} ${minutes % 60} ${T.minutes}`;
-  }
-
-  function fill(id, rows, line, dialBody, dialLabel) {
-    const list = document.querySelector(`#${id} ol`);
-    if (!rows.length) { list.innerHTML = `<li class="none">${esc(T.empty)}</li>`; return; }
-    list.innerHTML = rows.map((r, i) => `<li data-row="${i}">${line(r)}${dialBody(r).number ? ` <button type="button" class="dial" data-dial="${i}">☎ ${esc(dialLabel)}</button>` : ""}</li>`).join("");
-    list.onclick = async (ev) => {
-      const dialBtn = ev.target.closest("[data-dial]");
-      const markBtn = ev.target.closest("[data-mark]");
-      try {
-        if (dialBtn) { await clickToCall(dialBody(rows[Number(dialBtn.dataset.dial)])); }
-        if (markBtn) { await api("POST", `/api/desk/appointments/${markBtn.dataset.appt}/mark`, {mark: markBtn.dataset.mark}); loadLists(); }
-      } catch (err) { alertBar(err.message); }
-    };
   }
 
   async function clickToCall(body) {
@@ -522,52 +372,8 @@
   for (const kind of ["keydown", "mousemove", "mousedown", "touchstart", "wheel"]) document.addEventListener(kind, resetIdle, {passive: true});
   document.getElementById("lock-btn").addEventListener("click", () => lockDesk(true));
 
-  // ---- keyboard: the headset workflow ----
-  document.addEventListener("keydown", (ev) => {
-    if (locked) return;
-    const typing = ev.target.matches("input, textarea, select");
-    const entry = focused !== null ? cards.get(focused) : null;
-    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && entry) {
-      ev.preventDefault();
-      entry.el.querySelector("[data-form=wrap-up]").requestSubmit();
-      return;
-    }
-    if (ev.key === "Escape") {
-      const prompt = entry && entry.el.querySelector(".close-prompt:not([hidden])");
-      if (prompt) { prompt.hidden = true; ev.target.blur(); return; }  // back to the card
-      if (typing) { ev.target.blur(); return; }
-      if (entry) requestClose(focused);
-      return;
-    }
-    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const key = ev.key.toLowerCase();
-    if (chord === "b" && entry && (key === "1" || key === "2")) { chord = null; ev.preventDefault(); bookSlot(focused, Number(key) - 1); return; }
-    chord = null;
-    if (key === "l") { ev.preventDefault(); lockDesk(true); return; }
-    if (key === "w") {
-      const first = document.querySelector("#list-without-outcome [data-open]");
-      if (first) { ev.preventDefault(); first.focus(); }
-      return;
-    }
-    if (key === "tab" && cards.size > 1) {
-      ev.preventDefault();
-      const ids = [...cards.keys()];
-      focusCard(ids[(ids.indexOf(focused) + 1) % ids.length]);
-      return;
-    }
-    if (!entry) return;
-    if (/^[1-9]$/.test(key) && entry.card.patients.length > 1) {
-      const patient = entry.card.patients[Number(key) - 1];
-      if (patient) { ev.preventDefault(); pick(focused, patient.id).catch((err) => alertBar(err.message)); }
-      return;
-    }
-    if (key === "b") { chord = "b"; setTimeout(() => { chord = null; }, 1500); return; }
-    if (key === "a") { ev.preventDefault(); acuteScript(focused).catch((err) => alertBar(err.message)); return; }
-    if (key === "o") { ev.preventDefault(); entry.el.querySelector("[name=outcome]").focus(); return; }
-    if (key === "p" && cfg.services.length) { ev.preventDefault(); entry.el.querySelector("[data-service-pick]").focus(); return; }
-    if (key === "h") { ev.preventDefault(); entry.el.querySelector("[name=heard_from]").focus(); return; }
-    if (key === "n") { ev.preventDefault(); entry.el.querySelector("[name=notes]").focus(); }
-  });
+  DeskKeys({cards, isLocked: () => locked, focused: () => focused, hasServices: cfg.services.length > 0,
+    requestClose, bookSlot, lockDesk, focusCard, pick, acuteScript, alertBar});
 
   // ---- start ----
   async function start() {
@@ -577,7 +383,7 @@
       for (const card of active.cards) showCard(card, card.call.status);
     } catch { /* the stream still brings new pops */ }
     connect();
-    loadLists();
+    lists.load();
   }
 
   // A reload or a closed tab sends the drafts still waiting for their pause.
@@ -590,5 +396,5 @@
 
   syncWaiting();
   if (locked) showLock(); else start();
-  setInterval(() => { if (!locked) loadLists(); }, 60000);
+  setInterval(() => { if (!locked) lists.load(); }, 60000);
 })();
