@@ -221,11 +221,11 @@ def test_the_checklist_reads_each_item_from_the_database(client: Any, session: S
     assert _count(session, Channel) == 1 and _count(session, TrackingNumber) == 1
 
 
-def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(database_url: str, tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     env.update({"DATABASE_URL": database_url, "CALLCENTER_INSTANCE_DIR": str(tmp_path / "instance"),
                 "PYTHONPATH": str(ROOT)})
-    return subprocess.run([sys.executable, "-m", "callcenter.cli", "init", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "callcenter.cli", "init", *args], env=env, input=stdin,
                           capture_output=True, text=True, timeout=DEADLINE, cwd=tmp_path)
 
 
@@ -251,6 +251,27 @@ def test_callcenter_init_from_a_terminal(database_url: str, tmp_path: Path, sess
     again = _cli(database_url, tmp_path, *options, "--admin-password-file", str(tmp_path / "good"))
     assert again.returncode == 1 and "already set up" in again.stderr
     assert _count(session, Staff) == 1
+
+
+def test_callcenter_init_from_a_script(database_url: str, tmp_path: Path, session: Session) -> None:
+    # The password on stdin and only the answers without a default given: nothing is asked, so
+    # no prompt takes the password's line (it once did, for the address).
+    required = ["--clinic-name", "Zahn", "--admin-login", "boss", "--admin-first-name", "Anna"]
+    missing = _cli(database_url, tmp_path, "--clinic-name", "Zahn", "--admin-password-file", "-",
+                   stdin=GOOD + "\n")
+    assert missing.returncode == 2, missing.stderr
+    assert missing.stderr.strip().splitlines() == [
+        "Error: --admin-login: required (nothing to ask: stdin is not a terminal)"]
+    no_password = _cli(database_url, tmp_path, *required, stdin="")
+    assert no_password.returncode == 2 and "--admin-password-file: required" in no_password.stderr
+    assert _count(session, Clinic) == 0
+
+    done = _cli(database_url, tmp_path, *required, "--admin-password-file", "-", stdin=GOOD + "\n")
+    assert done.returncode == 0, done.stderr
+    admin = session.scalars(select(Staff)).one()
+    clinic = session.get(Clinic, admin.clinic_id)
+    assert (clinic.name, clinic.address, admin.login, admin.last_name) == ("Zahn", "", "boss", "")
+    assert verify_password(admin.password_hash, GOOD)
 
 
 def test_the_demo_says_so_on_every_page(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:

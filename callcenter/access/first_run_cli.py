@@ -1,9 +1,11 @@
 """`callcenter init`: the /setup page from a terminal. Asks for each answer it was not given as an
 option; checks them with the page's own checks; bad answers end in one line and exit code 2, an
-installation already set up in exit code 1."""
+installation already set up in exit code 1. Run from a script (stdin not a terminal) it asks
+nothing: a missing answer takes its default or is named as required."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -65,18 +67,27 @@ def _run(session: Any, config: dict[str, Any], given: dict[str, str | None],
         raise click.ClickException("this installation is already set up: sign in at /login")
     defaults = {"timezone": config["TIMEZONE"], "language": config["LOCALE"],
                 "region": config["REGION"], "address": "", "last_name": ""}
+    # The password first: with `--admin-password-file -` it is stdin's first line, which a prompt
+    # for another answer would otherwise take.
+    password = password_file.readline().rstrip("\r\n") if password_file is not None else None
+    interactive = sys.stdin.isatty()
     answers: dict[str, str] = {}
     for field, option, prompt in OPTIONS:
         value = given[option.lstrip("-").replace("-", "_")]
         if value is None:
             default = defaults.get(field)
-            value = click.prompt(prompt, default=default, show_default=bool(default))
+            if not interactive:
+                if default is None:
+                    raise BadAnswer(f"{option}: required (nothing to ask: stdin is not a terminal)")
+                value = default
+            else:
+                value = click.prompt(prompt, default=default, show_default=bool(default))
         answers[field] = value
-    if password_file is not None:
-        answers["password"] = answers["password_again"] = password_file.readline().rstrip("\r\n")
-    else:
-        answers["password"] = answers["password_again"] = click.prompt(
-            "Administrator's password", hide_input=True, confirmation_prompt=True)
+    if password is None:
+        if not interactive:
+            raise BadAnswer("--admin-password-file: required (nothing to ask: stdin is not a terminal)")
+        password = click.prompt("Administrator's password", hide_input=True, confirmation_prompt=True)
+    answers["password"] = answers["password_again"] = password
     try:
         admin = first_run.create_first_clinic(session, first_run.check(answers), utcnow(), via="cli")
     except first_run.Problems as exc:
