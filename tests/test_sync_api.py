@@ -146,6 +146,16 @@ def test_bad_records_are_refused_one_by_one(client: Any, session: Session, token
     mismatch = client.put("/api/sync/patients/P-9", json={"external_id": "P-8", "last_name": "Z"},
                           headers=_auth(token))
     assert mismatch.status_code == 400 and mismatch.get_json()["field"] == "external_id"
+    # One record refused is an error of the request: 422 naming the field, and a retry with the
+    # same Idempotency-Key answers the same.
+    for _ in range(2):
+        bad = client.put("/api/sync/patients/P-10", json={"last_name": "Z", "birth_date": "1990-13-01"},
+                         headers={**_auth(token), "Idempotency-Key": "bad-date"})
+        assert bad.status_code == 422, bad.get_json()
+        answer = bad.get_json()
+        assert (answer["error"], answer["field"]) == ("invalid_record", "birth_date")
+        assert answer["results"][0]["outcome"] == "refused"
+    assert session.scalar(select(func.count(Patient.id)).where(Patient.last_name == "Z")) == 0
 
 
 def test_the_rate_limit_answers_429_with_retry_after(client: Any, session: Session, token: str) -> None:

@@ -133,8 +133,9 @@ def _upsert(session: Session, token: IntegrationToken, kind: str,
 
 
 def _idempotent(session: Session, token: IntegrationToken, kind: str,
-                records: list[tuple[str, Any]]) -> tuple[Response, int]:
-    """Run the upserts once per Idempotency-Key: a retry gets the first answer."""
+                records: list[tuple[str, Any]], one: bool = False) -> tuple[Response, int]:
+    """Run the upserts once per Idempotency-Key: a retry gets the first answer. One record
+    refused answers 422 naming its field; a batch answers 200, each record with its outcome."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > KEY_LIMIT:
         return _refusal(400, "invalid_request", f"longer than {KEY_LIMIT} characters",
@@ -152,16 +153,21 @@ def _idempotent(session: Session, token: IntegrationToken, kind: str,
             response.headers["Idempotent-Replayed"] = "true"
             return response, earlier.status
     body = _upsert(session, token, kind, records)
+    status = 200
+    if one and body["counts"][REFUSED]:
+        refused = body["results"][0]
+        body = {"error": "invalid_record", "field": refused["field"], "message": refused["message"], **body}
+        status = 422
     if key:
         session.add(IdempotentRequest(clinic_id=token.clinic_id, key=key,
-                                      request_hash=fingerprint, status=200, body=body))
+                                      request_hash=fingerprint, status=status, body=body))
     try:
         session.commit()
     except IntegrityError:  # the same key, sent twice at once: the other one won
         session.rollback()
         return _refusal(409, "conflict", "a request with this Idempotency-Key is in progress",
                         "Idempotency-Key")
-    return jsonify(body), 200
+    return jsonify(body), status
 
 
 @bp.put("/api/sync/<kind>/<external_id>")
@@ -176,7 +182,7 @@ def upsert_one(kind: str, external_id: str) -> tuple[Response, int]:
         return _refusal(400, "invalid_request", "expected a JSON object", "body")
     if body.setdefault("external_id", external_id) != external_id:
         return _refusal(400, "invalid_request", "differs from the id in the path", "external_id")
-    return _idempotent(session, token, kind, [("body", body)])
+    return _idempotent(session, token, kind, [("body", body)], one=True)
 
 
 @bp.post("/api/sync/<kind>")
