@@ -13,19 +13,17 @@ ways back and compares them, on both databases.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, Enum, Table
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from callcenter.core.models.base import UTCDateTime
+from callcenter.core.driver_sql import converter, same
 
 Convert = Callable[[Any], Any]
-MEMO = 4096  # distinct values remembered per enum or date column
 
 
 def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
@@ -87,7 +85,7 @@ def _values(table: Table, names: list[str], rows: Sequence[dict[str, Any]],
     convert, defaults = _plan(table, tuple(names), dialect)
     names += [name for name, _default in defaults]
     # Column by column: map() runs each column's converter without a Python loop per value.
-    columns = [list(map(itemgetter(name), rows)) if c is _same
+    columns = [list(map(itemgetter(name), rows)) if c is same
                else list(map(c, map(itemgetter(name), rows))) for c, name in convert]
     columns += [[default() for _row in rows] for _name, default in defaults]
     return list(zip(*columns, strict=True))
@@ -122,30 +120,3 @@ def _columns(names: Sequence[str], dialect: Dialect) -> str:
 def _statement(table: Table, names: Sequence[str], dialect: Dialect) -> str:
     marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _name in names)
     return f"INSERT INTO {_name(table, dialect)} ({_columns(names, dialect)}) VALUES ({marks})"
-
-
-def converter(column_type: Any, dialect: Dialect) -> Convert:
-    """What SQLAlchemy would send the driver for a value of this column type."""
-    process = column_type._cached_bind_processor(dialect)
-    if process is None:
-        return _same
-    if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
-        return _sqlite_utc(process)
-    if isinstance(column_type, Enum | Date):
-        return lru_cache(maxsize=MEMO)(process)
-    return process
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _sqlite_utc(process: Convert) -> Convert:
-    def convert(value: Any) -> Any:
-        # An aware UTC datetime: "YYYY-MM-DD HH:MM:SS.ffffff" and its "+00:00" cut off, the very
-        # text of SQLAlchemy's storage format; anything else as SQLAlchemy has it.
-        if isinstance(value, datetime) and value.tzinfo is UTC and value.year >= 1000:
-            return value.isoformat(" ", "microseconds")[:26]
-        return process(value)
-
-    return convert

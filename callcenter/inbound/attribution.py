@@ -8,6 +8,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.core.db import insert_ignoring_conflicts
+from callcenter.core.driver_sql import Statement
 from callcenter.core.models import Call, Channel, TrackingNumber
 
 UNATTRIBUTED = "unattributed"
@@ -24,12 +25,12 @@ class NumberRow:
 
 
 # Built once: on every new call's path (see inbound/calls.py on statements built once).
-_NUMBER_ROW = (select(NUMBERS.c.id, NUMBERS.c.clinic_id, NUMBERS.c.channel_id)
-               .where(NUMBERS.c.e164 == bindparam("_e164")))
+_NUMBER_ROW = Statement(select(NUMBERS.c.id, NUMBERS.c.clinic_id, NUMBERS.c.channel_id)
+                        .where(NUMBERS.c.e164 == bindparam("_e164")))
 
 
 def number_row(conn: Connection, e164: str) -> NumberRow | None:
-    row = conn.execute(_NUMBER_ROW, {"_e164": e164}).one_or_none()
+    row = _NUMBER_ROW.one_or_none(conn, {"_e164": e164})
     return None if row is None else NumberRow(*row)
 
 

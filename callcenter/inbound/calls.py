@@ -6,22 +6,25 @@ that arrive out of order (ended before answered, recording before end) converge 
 An event that arrives in order is applied to the call's row alone (`call_fold.step`, proved equal
 to the fold); only an out-of-order one reads all the call's events again.
 
-The hot path of every webhook: Core statements on the session's connection (no ORM unit of work),
-about five per event (docs/performance.md has the profile that chose them).
+The hot path of every webhook: Core statements run on the driver's cursor of the session's
+connection (core/driver_sql.py; no ORM unit of work), about five per event (docs/performance.md
+has the profiles that chose them).
 """
 
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from callcenter.access.clinics import clinic_id_for_number
+from callcenter.core.driver_sql import Statement
 from callcenter.core.models import (
     Call,
     CallCandidate,
@@ -46,6 +49,7 @@ EVENTS = CallEventRecord.__table__
 STATE_NAMES = tuple(field.name for field in fields(call_fold.CallState))
 STATE = tuple(CALLS.c[name] for name in STATE_NAMES)
 ROW = (CALLS.c.id, CALLS.c.clinic_id, CALLS.c.direction, CALLS.c.tracking_number_id, *STATE)
+_CallRow = namedtuple("_CallRow", [column.name for column in ROW])
 
 # Statements built once, values bound at execution: building one per call cost more CPU than
 # running it (the profile in docs/performance.md; ~120 µs of SQLAlchemy's cache-key work each).
@@ -54,19 +58,20 @@ STAFF = Staff.__table__
 AGENT = (select(STAFF.c.id).where(STAFF.c.clinic_id == bindparam("_clinic"),
                                   STAFF.c.sip_extension == bindparam("_extension"))
          .limit(1).scalar_subquery())
-LOCKED_ROW = (select(*ROW).where(CALLS.c.provider == bindparam("_provider"),
-                                 CALLS.c.provider_call_id == bindparam("_call"))
-              .with_for_update())
+LOCKED_ROW = Statement(select(*ROW).where(CALLS.c.provider == bindparam("_provider"),
+                                          CALLS.c.provider_call_id == bindparam("_call"))
+                       .with_for_update())
 FACTS = (select(EVENTS.c.kind, EVENTS.c.occurred_at, EVENTS.c.id, EVENTS.c.data)
          .where(EVENTS.c.call_id == bindparam("_id")))
-UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("_id"))
-UPDATE_CALL_AGENT = UPDATE_CALL.values(agent_id=AGENT)
+_UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("_id"))
+UPDATE_CALL = Statement(_UPDATE_CALL)
+UPDATE_CALL_AGENT = Statement(_UPDATE_CALL.values(agent_id=AGENT))
 TASKS = DialTask.__table__
-CLOSE_MISSED_CALLS = update(CALLS).where(
+CLOSE_MISSED_CALLS = Statement(update(CALLS).where(
     CALLS.c.clinic_id == bindparam("_clinic"), CALLS.c.direction == CallDirection.INBOUND,
     CALLS.c.status == CallStatus.MISSED, CALLS.c.caller == bindparam("_remote"),
     CALLS.c.callback_done_at.is_(None), CALLS.c.started_at < bindparam("_started"),
-).values(callback_done_at=bindparam("_done"), callback_call_id=bindparam("_id"))
+).values(callback_done_at=bindparam("_done"), callback_call_id=bindparam("_id")))
 CLOSE_MISSED_TASKS = update(TASKS).where(
     TASKS.c.clinic_id == bindparam("_clinic"), TASKS.c.purpose == TaskPurpose.MISSED_CALL,
     TASKS.c.phone == bindparam("_remote"), TASKS.c.state.in_((TaskState.PENDING, TaskState.FAILED)),
@@ -77,8 +82,8 @@ CLOSE_MISSED_TASKS = update(TASKS).where(
 class _Inserts:
     """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
 
-    call: Any
-    event: Any
+    call: Statement
+    event: Statement
     candidate: Any
 
 
@@ -86,8 +91,9 @@ class _Inserts:
 def _inserts(dialect: str) -> _Inserts:
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return _Inserts(
-        call=builder(CALLS).values(agent_id=AGENT).on_conflict_do_nothing().returning(CALLS.c.id),
-        event=builder(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id),
+        call=Statement(builder(CALLS).values(agent_id=AGENT).on_conflict_do_nothing()
+                       .returning(CALLS.c.id)),
+        event=Statement(builder(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id)),
         candidate=builder(CallCandidate.__table__).on_conflict_do_nothing())
 
 
@@ -141,10 +147,10 @@ def record_call_event(
     if remote and after.answered_at is not None and (before.answered_at is None or newly_known):
         _close_missed_callbacks(conn, call_id, clinic_id, remote, after)
     if "extension" in values and after.extension:
-        conn.execute(UPDATE_CALL_AGENT, {**values, "_id": call_id, "_clinic": clinic_id,
+        UPDATE_CALL_AGENT.execute(conn, {**values, "_id": call_id, "_clinic": clinic_id,
                                          "_extension": after.extension})
     elif values:
-        conn.execute(UPDATE_CALL, {**values, "_id": call_id})
+        UPDATE_CALL.execute(conn, {**values, "_id": call_id})
     _forget_loaded(session, call_id)
     return CallChange(call_id, clinic_id, False, True, after.status, event.kind)
 
@@ -169,7 +175,7 @@ def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_
     values.update(linked)
     if inbound and state.dialed:
         values.update(_attribution(conn, clinic_id, state.dialed, number))
-    call_id = conn.execute(_inserts(conn.dialect.name).call, values).scalar()
+    call_id = _inserts(conn.dialect.name).call.scalar(conn, values)
     if call_id is None:
         return None
     _keep_candidates(conn, call_id, candidates)
@@ -182,11 +188,11 @@ def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_
 def _insert_event(conn: Connection, call_id: int, event: CallEvent, fact: call_fold.Fact,
                   raw_webhook_id: int | None) -> int | None:
     """The event stored under its dedupe key: its id, or None when it was stored before."""
-    return conn.execute(_inserts(conn.dialect.name).event, {
+    return _inserts(conn.dialect.name).event.scalar(conn, {
         "call_id": call_id, "kind": fact.kind, "occurred_at": fact.occurred_at,
         "dedupe_key": event.dedupe_key, "raw_webhook_id": raw_webhook_id, "data": fact.data,
         "received_at": utcnow(),
-    }).scalar()
+    })
 
 
 def _attribution(conn: Connection, clinic_id: int, dialed: str,
@@ -206,10 +212,10 @@ def _new_call(event: CallEvent, clinic_id: int) -> dict[str, Any]:
     }
 
 
-def _locked_row(conn: Connection, event: CallEvent) -> Row[Any] | None:
+def _locked_row(conn: Connection, event: CallEvent) -> _CallRow | None:
     """The call's row, locked until commit (PostgreSQL) so concurrent deliveries fold one by one."""
-    return conn.execute(LOCKED_ROW, {"_provider": event.provider,
-                                     "_call": event.provider_call_id}).one_or_none()
+    row = LOCKED_ROW.one_or_none(conn, {"_provider": event.provider, "_call": event.provider_call_id})
+    return None if row is None else _CallRow(*row)
 
 
 def _columns(state: call_fold.CallState) -> dict[str, Any]:
@@ -217,9 +223,8 @@ def _columns(state: call_fold.CallState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in STATE_NAMES}
 
 
-def _state(row: Row[Any]) -> call_fold.CallState:
-    mapping = row._mapping
-    return call_fold.CallState(**{column.name: mapping[column] for column in STATE})
+def _state(row: _CallRow) -> call_fold.CallState:
+    return call_fold.CallState(*row[4:])
 
 
 def _facts(conn: Connection, call_id: int) -> list[call_fold.Fact]:
@@ -267,6 +272,6 @@ def _close_missed_callbacks(conn: Connection, call_id: int, clinic_id: int, remo
     """A caller who got through, or was called back, leaves the missed-call list ... and every
     outbound list: the missed-call tasks for that number are done."""
     done_at: datetime = state.answered_at or state.started_at
-    conn.execute(CLOSE_MISSED_CALLS, {"_clinic": clinic_id, "_remote": remote, "_id": call_id,
+    CLOSE_MISSED_CALLS.execute(conn, {"_clinic": clinic_id, "_remote": remote, "_id": call_id,
                                       "_started": state.started_at, "_done": done_at})
     conn.execute(CLOSE_MISSED_TASKS, {"_clinic": clinic_id, "_remote": remote})

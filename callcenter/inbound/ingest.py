@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from callcenter.core.driver_sql import Statement
 from callcenter.core.inputs import InputError, check_strings, safe, text
 from callcenter.core.logging_setup import scrub
 from callcenter.core.models import Call, CallDirection, Clinic, RawState, RawWebhook, utcnow
@@ -255,9 +256,9 @@ RAW = RawWebhook.__table__
 CLINICS = Clinic.__table__
 # Built once (see inbound/calls.py on statements built once). The owner goes through the clinics
 # table: a guess naming a clinic since deleted stores none.
-_NEW_RAW = insert(RAW).returning(RAW.c.id)
-_NEW_RAW_OWNED = _NEW_RAW.values(
-    clinic_id=select(CLINICS.c.id).where(CLINICS.c.id == bindparam("_owner")).scalar_subquery())
+_NEW_RAW = Statement(insert(RAW).returning(RAW.c.id))
+_NEW_RAW_OWNED = Statement(insert(RAW).returning(RAW.c.id).values(
+    clinic_id=select(CLINICS.c.id).where(CLINICS.c.id == bindparam("_owner")).scalar_subquery()))
 # The clinic each number's calls went to lately, in this process: the raw row is written with its
 # clinic at once when this guess is right (nearly always), and corrected when it is not.
 _LATEST_CLINIC: dict[str, int] = {}
@@ -286,8 +287,8 @@ def _store(session: Session, request: InboundRequest, raw_id: int | None, readin
             # The account's clinic owns what came to its URL, refused or not: its admin reviews it.
             row.update(pbx_account_id=connection.account_id, clinic_id=connection.clinic_id)
         elif reading.refusal is None and owner is not None:
-            return int(conn.execute(_NEW_RAW_OWNED, {**row, "_owner": owner}).scalar_one())
-        return int(conn.execute(_NEW_RAW, row).scalar_one())
+            return int(_NEW_RAW_OWNED.scalar(conn, {**row, "_owner": owner}))
+        return int(_NEW_RAW.scalar(conn, row))
     updated = conn.execute(update(RAW).where(RAW.c.id == raw_id).values(
         state=reading.state, error=safe(reading.error), attempts=RAW.c.attempts + 1,
         processed_at=utcnow()))
@@ -330,8 +331,8 @@ def ingest_events(runtime: Runtime, provider: str, events: Sequence[CallEvent], 
     request = InboundRequest(provider=provider, subpath=source, method="STREAM", url="", headers={},
                              body=body, received_at=utcnow())
     with runtime.write_guard(), runtime.sessions() as session:
-        raw_id = session.connection().execute(
-            _NEW_RAW, {**_raw_values(request, RawState.PROCESSED), "clinic_id": clinic_id}).scalar_one()
+        raw_id = _NEW_RAW.scalar(session.connection(),
+                                 {**_raw_values(request, RawState.PROCESSED), "clinic_id": clinic_id})
         changes = [record_call_event(session, event, config=runtime.config,
                                      raw_webhook_id=raw_id, clinic_id=clinic_id)
                    for event in events]
