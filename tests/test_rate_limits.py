@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from callcenter.access.passwords import hash_password
 from callcenter.core.models import Clinic, RawWebhook, Staff, StaffRole
-from callcenter.core.ratelimit import Limit, MemoryCounters, RedisCounters, check, hit, reset
+from callcenter.core.ratelimit import (
+    Limit,
+    MemoryCounters,
+    RedisCounters,
+    check,
+    hit,
+    reset,
+    window_key,
+)
+from callcenter.inbound.webhook_rate import SourceRate
 from tests import factories as f
 from tests.conftest import app_settings
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -238,3 +247,23 @@ def test_redis_down_lets_webhooks_through(client, session: Session, redis_server
     codes = [_signed_generic(client, f"c{n}", "192.0.2.10").status_code for n in range(5)]
     assert codes == [204] * 5  # counted nowhere, refused never: the calls are what matters
     assert _stored(session) == 5
+
+
+def test_processes_spend_blocks_of_the_limit_and_never_exceed_it(redis_url: str) -> None:
+    """Two web processes (two SourceRate) share one window through Redis in blocks: together
+    they grant exactly the limit, and once refused a process asks Redis no more this window."""
+    client = redis_lib.Redis.from_url(redis_url)
+    first, second = (SourceRate(400, lambda: client) for _ in range(2))
+    assert first.block == 4
+    now = 1_000_020.0  # mid-window, so the window cannot end during the test
+    verdicts = [rate.wait("192.0.2.20", now) for _ in range(500) for rate in (first, second)]
+    assert sum(verdict is None for verdict in verdicts) == 400
+    assert all(0 < verdict <= 60 for verdict in verdicts if verdict is not None)
+    key = window_key(first.limit, "192.0.2.20", now)
+    counted = int(client.get(key) or 0)
+    assert counted <= 400 + 2 * first.block  # one block past the limit per process, then no more
+    for rate in (first, second):
+        assert rate.wait("192.0.2.20", now + 1) is not None
+    assert int(client.get(key) or 0) == counted
+    assert first.wait("192.0.2.21", now) is None  # another address has its own allowance
+    assert first.wait("192.0.2.20", now + 60) is None  # the next window starts afresh

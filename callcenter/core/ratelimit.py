@@ -35,8 +35,8 @@ class Verdict:
 
 
 class Counters(Protocol):
-    def add(self, key: str, window: int) -> int:
-        """Count one hit in the key's current window; the new count."""
+    def add(self, key: str, window: int, amount: int = 1) -> int:
+        """Count `amount` hits in the key's current window; the new count."""
 
     def get(self, key: str) -> int:
         """Hits so far in the key's current window."""
@@ -55,7 +55,8 @@ def seconds_left(limit: Limit, now: float) -> int:
 
 # INCR and EXPIRE in one script: one command each way, where MULTI/INCR/EXPIRE/EXEC cost a
 # third more CPU in the client (measured: 56 vs 86 µs), on every webhook.
-_ADD = "local count = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return count"
+_ADD = ("local count = redis.call('INCRBY', KEYS[1], ARGV[2]) "
+        "redis.call('EXPIRE', KEYS[1], ARGV[1]) return count")
 
 
 class RedisCounters:
@@ -64,8 +65,8 @@ class RedisCounters:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def add(self, key: str, window: int) -> int:
-        return int(self.client.register_script(_ADD)(keys=[key], args=[window + 1]))
+    def add(self, key: str, window: int, amount: int = 1) -> int:
+        return int(self.client.register_script(_ADD)(keys=[key], args=[window + 1, amount]))
 
     def get(self, key: str) -> int:
         return int(self.client.get(key) or 0)
@@ -83,11 +84,11 @@ class MemoryCounters:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def add(self, key: str, window: int) -> int:
+    def add(self, key: str, window: int, amount: int = 1) -> int:
         with self._lock:
             if key not in self._counts and len(self._counts) >= self.MAX_KEYS:
                 self._counts.clear()
-            self._counts[key] = self._counts.get(key, 0) + 1
+            self._counts[key] = self._counts.get(key, 0) + amount
             return self._counts[key]
 
     def get(self, key: str) -> int:
