@@ -63,6 +63,7 @@ class _Plan:
     names: tuple[str, ...]  # the driver's parameter names (named style) in bind order
     values: tuple[Callable[[Mapping[str, Any]], Any], ...]  # each bind's value, converted
     positional: bool
+    returns_rows: bool  # known from the statement: asking the cursor (description) costs more
     results: tuple[Convert, ...]
 
 
@@ -101,7 +102,7 @@ class Statement:
         cursor = dbapi.cursor()
         try:
             cursor.execute(plan.sql, arguments)
-            return cursor.fetchall() if cursor.description else []
+            return cursor.fetchall() if plan.returns_rows else []
         except conn.dialect.loaded_dbapi.Error as exc:
             conn._handle_dbapi_exception(exc, plan.sql, arguments, cursor, None)
             raise  # unreachable: the call above raises SQLAlchemy's own error
@@ -143,7 +144,8 @@ def _compile(statement: Executable, dialect: Dialect, keys: frozenset[str]) -> _
     results = tuple(column.type._cached_result_processor(dialect, None) or same
                     for column in compiled._result_columns)
     return _Plan(compiled.string, tuple(escaped.get(name, name) for name in names), tuple(values),
-                 dialect.positional, results if any(r is not same for r in results) else ())
+                 dialect.positional, bool(compiled._result_columns),
+                 results if any(r is not same for r in results) else ())
 
 
 def _default(default: Any) -> Callable[[Mapping[str, Any]], Any]:

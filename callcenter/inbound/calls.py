@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -72,10 +72,12 @@ CLOSE_MISSED_CALLS = Statement(update(CALLS).where(
     CALLS.c.status == CallStatus.MISSED, CALLS.c.caller == bindparam("_remote"),
     CALLS.c.callback_done_at.is_(None), CALLS.c.started_at < bindparam("_started"),
 ).values(callback_done_at=bindparam("_done"), callback_call_id=bindparam("_id")))
-CLOSE_MISSED_TASKS = update(TASKS).where(
+# OR rather than IN: a list is an expanding parameter, which the driver path does not take.
+CLOSE_MISSED_TASKS = Statement(update(TASKS).where(
     TASKS.c.clinic_id == bindparam("_clinic"), TASKS.c.purpose == TaskPurpose.MISSED_CALL,
-    TASKS.c.phone == bindparam("_remote"), TASKS.c.state.in_((TaskState.PENDING, TaskState.FAILED)),
-).values(state=TaskState.DONE, result=REACHED, next_attempt_at=None)
+    TASKS.c.phone == bindparam("_remote"),
+    or_(TASKS.c.state == TaskState.PENDING, TASKS.c.state == TaskState.FAILED),
+).values(state=TaskState.DONE, result=REACHED, next_attempt_at=None))
 
 
 @dataclass(frozen=True)
@@ -274,4 +276,4 @@ def _close_missed_callbacks(conn: Connection, call_id: int, clinic_id: int, remo
     done_at: datetime = state.answered_at or state.started_at
     CLOSE_MISSED_CALLS.execute(conn, {"_clinic": clinic_id, "_remote": remote, "_id": call_id,
                                       "_started": state.started_at, "_done": done_at})
-    conn.execute(CLOSE_MISSED_TASKS, {"_clinic": clinic_id, "_remote": remote})
+    CLOSE_MISSED_TASKS.execute(conn, {"_clinic": clinic_id, "_remote": remote})

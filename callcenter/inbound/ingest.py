@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.core.driver_sql import Statement
-from callcenter.core.inputs import InputError, check_strings, safe, text
+from callcenter.core.inputs import InputError, check_strings, limit, safe, text_within
 from callcenter.core.logging_setup import scrub
 from callcenter.core.models import Call, CallDirection, Clinic, RawState, RawWebhook, utcnow
 from callcenter.core.phones import mask
@@ -100,10 +100,10 @@ def _refuse(status: int, state: RawState, error: str, body: dict[str, Any],
                     keep_bytes=keep_bytes)
 
 
-# Event fields and the Call columns they are written to.
-EVENT_COLUMNS = {"provider_call_id": Call.provider_call_id, "caller": Call.caller,
-                 "dialed": Call.dialed, "extension": Call.extension,
-                 "recording_url": Call.recording_url}
+# Event fields and the characters the Call columns they are written to hold.
+EVENT_COLUMNS = {name: limit(column) for name, column in (
+    ("provider_call_id", Call.provider_call_id), ("caller", Call.caller), ("dialed", Call.dialed),
+    ("extension", Call.extension), ("recording_url", Call.recording_url))}
 
 
 def check_event(event: CallEvent) -> None:
@@ -111,13 +111,13 @@ def check_event(event: CallEvent) -> None:
     rather than failing the transaction; the error names the provider's own field."""
     # The provider's field is looked up only for a refusal (the same check again, naming it):
     # searching the payload for every value was a visible part of a webhook's CPU.
-    for name, column in EVENT_COLUMNS.items():
+    for name, most in EVENT_COLUMNS.items():
         value = getattr(event, name)
         if value:
             try:
-                text(column, value, name)
+                text_within(most, value, name)
             except InputError:
-                text(column, value, _source_field(event.raw, value, name))
+                text_within(most, value, _source_field(event.raw, value, name))
     for name, value in (("caller_raw", event.caller_raw), ("event_id", event.event_id),
                         *event.extra.items()):
         try:
