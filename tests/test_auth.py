@@ -171,3 +171,23 @@ def test_production_serve_never_loads_the_demo(cli_env: dict[str, str], tmp_path
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+def test_a_hash_with_older_parameters_signs_in_and_is_replaced(client, session: Session) -> None:
+    """Hashes made before the 19 MiB setting (argon2-cffi's defaults: 64 MiB, 3 passes, 4 lanes)
+    still verify, and the sign-in stores the password again at today's parameters."""
+    from argon2 import PasswordHasher
+
+    clinic = f.clinic(session)
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("0ld-s3cret")
+    staff = Staff(clinic_id=clinic.id, role=StaffRole.ADMIN, login="olga", first_name="Olga",
+                  last_name="A", password_hash=old)
+    session.add(staff)
+    session.commit()
+    assert _login_form(client, "olga", "0ld-s3cret").status_code == 302
+    session.expire_all()
+    stored = session.get(Staff, staff.id).password_hash
+    assert stored != old and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert hash_password("x").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    client.post("/logout")
+    assert _login_form(client, "olga", "0ld-s3cret").status_code == 302  # the new hash verifies

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.access import staff_sessions
-from callcenter.access.passwords import verify_password
+from callcenter.access.passwords import hash_password, needs_rehash, verify_password
 from callcenter.core import clinic_scope
 from callcenter.core.inputs import limit, problem
 from callcenter.core.models import Staff, StaffRole, StaffSession, utcnow
@@ -42,6 +42,8 @@ def authenticate(db: Session, login: str, password: str) -> Staff | None:
                       .execution_options(**clinic_scope.PAST_SCOPE))
     if staff is None or not verify_password(staff.password_hash, password):
         return None
+    if needs_rehash(staff.password_hash):  # made with older parameters: saved with the sign-in
+        staff.password_hash = hash_password(password)
     return staff
 
 
