@@ -5,9 +5,8 @@
 
 The same signed generic events as `bench webhook_throughput` (ringing, answered, ended of distinct
 calls), posted through the Flask app in this process (no HTTP server, no wrk), after a warm-up.
-Prints the process CPU per webhook, the SQL statements per webhook by event kind (on SQLite, the
-driver's own trace of what reaches the database: the hot path runs on the bare cursor, which
-SQLAlchemy's events do not see; on PostgreSQL only what goes through SQLAlchemy is counted), the
+Prints the process CPU per webhook, the SQL statements per webhook by event kind (SQLAlchemy's
+`before_cursor_execute` plus the statements `core.driver_sql` runs on the bare cursor), the
 statements themselves by count, and the functions that
 take the time (cProfile: own time, then cumulative).
 """
@@ -25,17 +24,17 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 
 from bench.population import populate
 from bench.webhook_throughput import SECRET, _requests
 from callcenter import create_app
-from callcenter.core import migrate
+from callcenter.core import driver_sql, migrate
 from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 WARM_UP = 150
-TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA"}
 
 
 class Statements:
@@ -46,8 +45,6 @@ class Statements:
         self.total = 0
 
     def __call__(self, statement: str) -> None:
-        if statement.split(None, 1)[0].upper() in TRANSACTION:
-            return
         self.total += 1
         folded = re.sub(r"\s+", " ", statement)
         self.seen[re.sub(r"\((?:[^()]|\([^()]*\))*\)", "(…)", folded)[:150]] += 1
@@ -60,12 +57,17 @@ def _profile(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -
                       "SECRET_KEY": "bench", "GENERIC_SECRET": SECRET, "LOG_LEVEL": "WARNING",
                       "WEBHOOK_RATE": 100_000_000})
     statements = Statements()
-    engine = app.extensions["callcenter"].engine
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements))
-    else:
-        event.listen(engine, "before_cursor_execute",
-                     lambda _conn, _cursor, statement, *_args: statements(statement))
+    event.listen(app.extensions["callcenter"].engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_args: statements(statement))
+    # The hot path's statements run on the driver's cursor, which SQLAlchemy's events do not see:
+    # count them where they are run (SQLite's own trace repeats a statement per trigger).
+    run = driver_sql.Statement._run
+
+    def counted(self: driver_sql.Statement, conn: Any, plan: Any, params: Any) -> Any:
+        statements(plan.sql)
+        return run(self, conn, plan, params)
+
+    driver_sql.Statement._run = counted  # type: ignore[method-assign]
     client = app.test_client()
     requests = _requests(WARM_UP + args.requests, args.patients, 50)
 
