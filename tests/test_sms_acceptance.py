@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -29,7 +30,7 @@ from callcenter.core.models import (
     utcnow,
 )
 from tests import factories as f
-from tests.campaign_env import clinic_with_visits, served, wait_until
+from tests.campaign_env import TZ, clinic_with_visits, served, wait_until
 from tests.conftest import app_settings
 from tests.sms_env import (
     PROVIDERS,
@@ -112,9 +113,11 @@ def test_reminder_reply_and_stop(app: Any, session: Session, database_url: str, 
             assert refusal is not None and refusal.scope == "sms"  # recorded before the answer
 
             # The next texts (after-care for today's treatments) go to the others, not to STOP.
+            # "Today" is the clinic's: from 21:00 UTC Moscow is already on the next day.
+            today = utcnow().astimezone(ZoneInfo(TZ)).date()
             for visit in visits:
                 session.add(Treatment(clinic_id=clinic.id, patient_id=visit.patient_id,
-                                      type=TreatmentType.EXTRACTION, performed_on=utcnow().date()))
+                                      type=TreatmentType.EXTRACTION, performed_on=today))
             session.commit()
             for phone in PHONES[:2]:
                 wait_until(lambda p=phone: len(messages_to(session, p)) == 2 and _delivered(session, p),
