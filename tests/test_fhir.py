@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.cli import cli
@@ -311,6 +311,13 @@ def test_errors_are_named_on_the_admin_page(app: Any, session: Session, fhir: Fh
 
     fhir.stop()
     failed_with("the FHIR server does not answer (ConnectionError)")
+    # From the terminal: the error in one line, not the last good pull's counts beside it.
+    runner = CliRunner(env={"DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": app.config["REDIS_URL"],
+                            "CALLCENTER_SECRET_KEY": app.config["SECRET_KEY"]})
+    stopped = runner.invoke(cli, ["fhir", "pull", "--clinic", str(clinic.id)])
+    assert stopped.exit_code == 2, stopped.output
+    assert "does not answer (ConnectionError)" in stopped.output
+    assert "created" not in stopped.output and "телефон" not in stopped.output
 
     refused = admin.post("/admin/fhir", data={"clinic_id": clinic.id, "base_url": "ftp://x",
                                               "token": "", "pull_minutes": "5"})
@@ -401,3 +408,20 @@ def test_a_change_stamp_without_a_zone_or_meta_is_not_a_cursor(session: Session)
                      "entry": [{"resource": p} for p in patients]}) as client:
         done = fhir_pull.pull(session, clinic, client, {}, now=utcnow(), guard=nullcontext, locale="en", via="cli")
     assert done.cursors["Patient"] == stamped
+
+
+def test_a_resource_without_an_id_is_refused_and_counted(session: Session) -> None:
+    """A server's Patient with no id has nothing to upsert by: it was dropped without a word,
+    so the counts did not add up to what the server sent."""
+    clinic = f.clinic(session, timezone=TZ)
+    session.commit()
+    patients = [{"resourceType": "Patient", "id": "kept", "name": [{"family": "Орлова", "given": ["Анна"]}]},
+                {"resourceType": "Patient", "name": [{"family": "Без", "given": ["Номера"]}]},
+                {"resourceType": "Patient", "id": "", "name": [{"family": "Пустой", "given": ["Ид"]}]}]
+    with _answering({"resourceType": "Bundle", "type": "searchset",
+                     "entry": [{"resource": p} for p in patients]}) as client:
+        done = fhir_pull.pull(session, clinic, client, {}, now=utcnow(), guard=nullcontext, locale="ru", via="cli")
+    assert done.counts["patients"]["created"] == 1
+    assert done.counts["patients"]["refused"] == 2 and done.refused == 2
+    assert done.refusals == [["Patient", "", "id", "у ресурса нет id"]] * 2
+    assert session.scalar(select(func.count()).select_from(Patient).where(Patient.clinic_id == clinic.id)) == 1

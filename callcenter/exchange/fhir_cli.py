@@ -40,6 +40,9 @@ def pull_command(clinic_id: int | None) -> None:
             if done is None:
                 failures.append(f"clinic {each}: a pull is running already")
                 continue
+            if done.pull_state != "ok":  # the counts kept on the connection are the last good pull's
+                failures.append(f"clinic {each}: {done.pull_error}")
+                continue
             for fhir_type, fhir_id, _field, reason in done.pull_refusals:
                 click.echo(f"clinic {each}: {fhir_type}/{fhir_id}: {reason}", err=True)
             for kind, counts in done.pull_counts.items():
@@ -47,8 +50,6 @@ def pull_command(clinic_id: int | None) -> None:
                            f"{counts['updated']}, unchanged {counts['unchanged']}, "
                            f"refused {counts['refused']}")
                 refused += counts["refused"]
-            if done.pull_state != "ok":
-                failures.append(f"clinic {each}: {done.pull_error}")
         return refused, failures
 
     refused, failures = in_session(run)

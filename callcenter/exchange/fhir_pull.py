@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
+from callcenter.core.i18n import N_
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic
 from callcenter.exchange.fhir_client import FhirClient
@@ -87,8 +88,10 @@ class _Pull:
             if stamp is not None and (newest is None or stamp > datetime.fromisoformat(newest)):
                 newest = resource["meta"]["lastUpdated"]
                 self.result.cursors[resource_type] = newest
-            if isinstance(resource.get("id"), str):
+            if isinstance(resource.get("id"), str) and resource["id"]:
                 yield resource
+            elif resource_type in KINDS:  # nothing to upsert it by: refused, and counted
+                self.refuse(KINDS[resource_type], "", InputError("id", N_("the resource has no id")))
 
     def item(self, kind: str, resource: dict[str, Any], cells: Callable[[dict[str, Any]], Cells]) -> Item:
         self.seen[kind].add(resource["id"])
@@ -124,20 +127,23 @@ class _Pull:
         """One page, in one transaction."""
         with self.guard():
             for item in items:
-                fhir_type = next(t for t, kind in KINDS.items() if kind == item.kind)
                 try:
                     if isinstance(item.cells, InputError):
                         raise item.cells
                     outcome = self.writer.upsert(item.kind, BUILDERS[item.kind](item.cells, self.ctx))
                 except InputError as exc:
-                    outcome = REFUSED
-                    self.result.refused += 1
-                    if len(self.result.refusals) < REFUSALS_KEPT:
-                        self.result.refusals.append(
-                            [fhir_type, item.fhir_id[:100], exc.field, exc.localized(self.locale)])
+                    self.refuse(item.kind, item.fhir_id, exc)
+                    continue
                 self.result.counts[item.kind][outcome] += 1
             self.writer.flush()
             self.session.commit()
+
+    def refuse(self, kind: str, fhir_id: str, exc: InputError) -> None:
+        self.result.refused += 1
+        self.result.counts[kind][REFUSED] += 1
+        if len(self.result.refusals) < REFUSALS_KEPT:
+            fhir_type = next(t for t, known in KINDS.items() if known == kind)
+            self.result.refusals.append([fhir_type, fhir_id[:100], exc.field, exc.localized(self.locale)])
 
     def pages(self, items: Iterable[list[Item]]) -> None:
         batch: list[Item] = []
