@@ -53,6 +53,7 @@ from callcenter.core.models import (
     TaskPurpose,
     Treatment,
 )
+from callcenter.schedule.offer_memo import OfferMemo
 from callcenter.schedule.slots import Slot, offer_for_clinic
 
 log = logging.getLogger(__name__)
@@ -250,9 +251,10 @@ def offered(slots: Sequence[Slot], doctors: Mapping[int, Staff], tz: str, locale
 
 
 def _offer(session: Session, clinic: Clinic, now: datetime, locale: str, *, acute: bool,
-           doctor_id: int | None = None, specialty: str | None = None) -> list[OfferedSlot]:
-    found = offer_for_clinic(session, clinic, now, acute=acute, doctor_id=doctor_id,
-                             specialty=specialty)
+           doctor_id: int | None = None, specialty: str | None = None,
+           memo: OfferMemo | None = None) -> list[OfferedSlot]:
+    make = memo.offer if memo else offer_for_clinic
+    found = make(session, clinic, now, acute=acute, doctor_id=doctor_id, specialty=specialty)
     doctors = {d.id: d for d in session.scalars(
         select(Staff).where(Staff.id.in_({s.doctor_id for s in found})))}
     return offered(found, doctors, clinic.timezone, locale)
@@ -315,12 +317,13 @@ def _attending_doctor_id(session: Session, patient: Patient | None,
 def script_for_call(session: Session, call: Call, now: datetime, *, library: Library | None = None,
                     scenario: str | None = None, locale: str | None = None,
                     doctor_id: int | None = None, specialty: str | None = None,
-                    agent: Staff | None = None, service: Service | None = None) -> RenderedScript:
+                    agent: Staff | None = None, service: Service | None = None,
+                    offers: OfferMemo | None = None) -> RenderedScript:
     """The filled-in script for a call, with the two slots offered (the desk can book them).
 
     `scenario`, `locale`, `doctor_id`, `specialty` override what the call itself suggests;
     `agent` is who will speak when the call has no agent yet (the desk that pops); `service`
-    is the one the caller asked about (its name and list price).
+    is the one the caller asked about (its name and list price); `offers`: the pops' memo.
     """
     library = library or default_library()
     clinic = session.get(Clinic, call.clinic_id)
@@ -355,7 +358,7 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
         wanted_doctor = doctor_id if doctor_id is not None else (
             None if offer == "acute" or specialty else attending)
         slots = _offer(session, clinic, now, chosen, acute=offer == "acute",
-                       doctor_id=wanted_doctor, specialty=specialty)
+                       doctor_id=wanted_doctor, specialty=specialty, memo=offers)
         values.update(_slot_values(slots))
     doctor = session.get(Staff, attending) if attending else None
     if doctor is None and slots:

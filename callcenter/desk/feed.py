@@ -26,6 +26,7 @@ from callcenter.core.models import CallStatus, Staff, utcnow
 from callcenter.core.runtime import Runtime
 from callcenter.desk.popcard import build_card, card_call
 from callcenter.inbound import screenpop
+from callcenter.schedule.offer_memo import OfferMemo
 
 POP, UPDATE, CLOSE = "pop", "update", "close"
 RINGS = ("ringing", "transferred")
@@ -85,6 +86,7 @@ class _LibraryCache:
 
 
 scripts_library = _LibraryCache()
+slot_offers = OfferMemo()  # the pops of a ringing peak share their clinic's offer
 
 
 def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -123,10 +125,19 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
     event, extension = payload.get("event"), payload.get("extension")
     if event in RINGS and extension not in (None, desk.extension):
         return None  # ringing elsewhere: decided without touching the database
-    if event == "answered" and extension is not None and extension != desk.extension:
-        return Outgoing(CLOSE, sse(CLOSE, {"call_id": payload["call_id"], "status": payload.get("status"),
-                                           "event": event, "extension": extension}, event_id),
-                        payload["call_id"], [])
+    if event not in RINGS and "answered" in payload:
+        # Not a ring: the state the event left decides, as the call's row would (an event
+        # published before who-answered travelled with it reads the row below).
+        action = desk_action(str(event), extension, str(payload.get("status")), payload.get("answered_by"),
+                             bool(payload["answered"]), desk.extension)
+        if action == POP and payload["call_id"] in shown:
+            action = UPDATE  # the card is on this desk already: only its state changes
+        if action is None:
+            return None
+        if action != POP:
+            state = {"call_id": payload["call_id"], "status": payload.get("status"), "event": event,
+                     "extension": extension}
+            return Outgoing(action, sse(action, state, event_id), payload["call_id"], [])
     with runtime.sessions() as session:
         clinic_scope.restrict(session, clinic_scope.Scope(desk.clinic_ids))
         call = card_call(session, payload["call_id"])
@@ -144,7 +155,7 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
         if action != POP:
             return Outgoing(action, sse(action, state, event_id), call.id, [])
         card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id),
-                          library=scripts_library(runtime), call=call)
+                          library=scripts_library(runtime), call=call, offers=slot_offers)
         if card is None:
             return None
         return Outgoing(POP, sse(POP, {**state, "card": card}, event_id), call.id,

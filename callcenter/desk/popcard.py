@@ -36,6 +36,7 @@ from callcenter.core.models import (
 )
 from callcenter.core.phones import display, mask
 from callcenter.desk import drafts
+from callcenter.schedule.offer_memo import OfferMemo
 from webhooks import TEST_CALLER
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,10 @@ def _channel(session: Session, call: Call) -> dict[str, Any] | None:
 
 
 def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None,
-                library: Library | None = None) -> dict[str, Any] | None:
+                library: Library | None = None, offers: OfferMemo | None = None) -> dict[str, Any] | None:
     """The filled-in script as the desk that pops will say it (its receptionist's name in it)."""
     try:
-        return script_for_call(session, call, now, agent=speaker, library=library).to_json()
+        return script_for_call(session, call, now, agent=speaker, library=library, offers=offers).to_json()
     except ScriptNotFound as exc:
         log.warning("no script for call %s: %s", call.id, exc)
         return None
@@ -173,9 +174,10 @@ def card_call(session: Session, call_id: int) -> Call | None:
 
 def build_card(session: Session, call_id: int, now: datetime, locale: str,
                speaker: Staff | None = None, library: Library | None = None,
-               call: Call | None = None) -> dict[str, Any] | None:
+               call: Call | None = None, offers: OfferMemo | None = None) -> dict[str, Any] | None:
     """The whole pop for one call, as JSON-ready data; None for an unknown call. `call`: read
-    already by `card_call` (the desk's stream reads it to decide the action)."""
+    already by `card_call` (the desk's stream reads it to decide the action); `offers`: the
+    stream's memo of slot offers."""
     call = call or card_call(session, call_id)
     if call is None:
         return None
@@ -207,5 +209,5 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
         "draft": drafts.draft_json(session, call.id, speaker.id if speaker else None),
         "patients": patient_summaries(session, clinic, ids, now, locale),
         "previous_calls": previous_calls(session, call),
-        "script": script_json(session, call, now, speaker, library),
+        "script": script_json(session, call, now, speaker, library, offers),
     }

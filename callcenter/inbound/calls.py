@@ -109,6 +109,15 @@ class CallChange:
     changed: bool
     status: CallStatus
     kind: CallEventKind
+    answered: bool = False
+    answered_by: str | None = None  # the extension that took it
+
+    @staticmethod
+    def of(call_id: int, clinic_id: int, created: bool, changed: bool, state: call_fold.CallState,
+           kind: CallEventKind) -> CallChange:
+        answered = state.answered_at is not None
+        return CallChange(call_id, clinic_id, created, changed, state.status, kind, answered,
+                          state.extension or None if answered else None)
 
 
 def record_call_event(
@@ -132,7 +141,7 @@ def record_call_event(
     before = _state(row)
     fact_id = _insert_event(conn, call_id, event, fact, raw_webhook_id)
     if fact_id is None:
-        return CallChange(call_id, clinic_id, False, False, before.status, event.kind)
+        return CallChange.of(call_id, clinic_id, False, False, before, event.kind)
     fact = replace(fact, id=fact_id)
     after = (call_fold.step(direction, before, fact)
              or call_fold.fold(direction, before, _facts(conn, call_id)))
@@ -154,7 +163,7 @@ def record_call_event(
     elif values:
         UPDATE_CALL.execute(conn, {**values, "_id": call_id})
     _forget_loaded(session, call_id)
-    return CallChange(call_id, clinic_id, False, True, after.status, event.kind)
+    return CallChange.of(call_id, clinic_id, False, True, after, event.kind)
 
 
 def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_fold.Fact,
@@ -184,7 +193,7 @@ def _open_call(session: Session, conn: Connection, event: CallEvent, fact: call_
     _insert_event(conn, call_id, event, fact, raw_webhook_id)
     if remote and state.answered_at is not None:
         _close_missed_callbacks(conn, call_id, clinic_id, remote, state)
-    return CallChange(call_id, clinic_id, True, True, state.status, event.kind)
+    return CallChange.of(call_id, clinic_id, True, True, state, event.kind)
 
 
 def _insert_event(conn: Connection, call_id: int, event: CallEvent, fact: call_fold.Fact,

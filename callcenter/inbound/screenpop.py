@@ -34,11 +34,14 @@ def publish(runtime: Runtime, payload: dict[str, Any]) -> str | None:
 
 def publish_change(runtime: Runtime, change: CallChange, extension: str | None = None) -> str | None:
     """`extension` is the event's own (which desk rang or answered): the desk's pop/close rule.
-    The clinic travels with every event: a desk of another clinic drops it unread."""
+    The clinic travels with every event: a desk of another clinic drops it unread. Who answered
+    travels too: every desk hears every event, and a close or an update is then decided without
+    reading the call."""
     return publish(runtime, {"type": "call", "call_id": change.call_id,
                              "clinic_id": change.clinic_id, "event": str(change.kind),
                              "status": str(change.status), "created": change.created,
-                             "extension": extension})
+                             "extension": extension, "answered": change.answered,
+                             "answered_by": change.answered_by})
 
 
 def read(runtime: Runtime, last_id: str = "$", block_ms: int = 15000, count: int = 100,
