@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +96,15 @@ def test_check_config_prints_settings(tmp_path: Path) -> None:
     result = _cli(["check-config"], {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "CALLCENTER_TIMEZONE" in result.stdout and "configuration ok" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["fhir", "pull"], ["staff", "check"]])
+def test_a_database_without_its_tables_is_one_line_naming_the_fix(
+        tmp_path: Path, postgres_server: Any, command: list[str]) -> None:
+    """An empty database (a new PostgreSQL one, or a SQLite file nobody upgraded) gave
+    PostgreSQL's UndefinedTable as a traceback."""
+    for url in (postgres_server.create_database(f"empty_{command[0]}"), f"sqlite:///{tmp_path / 'empty.db'}"):
+        result = _cli(command, {"CALLCENTER_INSTANCE_DIR": str(tmp_path), "DATABASE_URL": url}, tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert "the database has no tables yet: run `callcenter db upgrade`" in result.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from callcenter.core.config import ConfigError, load_config
 
@@ -24,10 +24,23 @@ def settings(override: dict[str, Any] | None = None) -> dict[str, Any]:
         raise UsageFailure(str(exc)) from None
 
 
+NOT_SET_UP = "DATABASE_URL: the database has no tables yet: run `callcenter db upgrade`"
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    """A new database nobody upgraded: SQLite says "no such table", PostgreSQL SQLSTATE 42P01."""
+    return (getattr(exc.orig, "sqlstate", None) == "42P01"
+            or str(exc.orig).startswith("no such table"))
+
+
 def with_database(action: Any, config: dict[str, Any]) -> Any:
     try:
         return action()
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
+        if _missing_table(exc):
+            raise UsageFailure(NOT_SET_UP) from None
+        if isinstance(exc, ProgrammingError):
+            raise  # a fault of ours, not of the setup: the traceback is for us
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise UsageFailure(f"DATABASE_URL: cannot use the database: {reason}") from None
 
