@@ -3,6 +3,7 @@ a lost worker's claim settled by asking the provider, the webhook edge storing w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from callcenter.core.models import (
 )
 from callcenter.messaging import optout, outbox, sending
 from callcenter.messaging.providers import MessageEvent, provider_for
+from callcenter.messaging.providers.base import Sent
 from callcenter.messaging.send_rate import SendRate
 from tests import factories as f
 from tests.conftest import app_settings
@@ -102,6 +104,36 @@ def test_statuses_only_move_forward(app: Any, session: Session) -> None:
     assert status(MessageStatus.DELIVERED) is MessageStatus.DELIVERED
     assert status(MessageStatus.SENT) is MessageStatus.DELIVERED  # a late "sent" changes nothing
     assert status(MessageStatus.UNDELIVERED) is MessageStatus.DELIVERED
+
+
+def test_a_delivery_reported_while_the_sender_records_its_send_is_kept(app: Any, session: Session) -> None:
+    """Twilio calls back within milliseconds of accepting a text: on PostgreSQL its
+    "delivered" landed between the sender's read of the row and its commit, and the sender's
+    "sent" overwrote it (the rating question stayed "sent" for good)."""
+    runtime = app.extensions["callcenter"]
+    clinic = f.clinic(session)
+    message_id = outbox.enqueue(session, _draft(clinic.id), utcnow(), app.config)
+    assert message_id is not None
+    session.get(Message, message_id).status = MessageStatus.SENDING
+    session.commit()
+
+    def callback() -> None:
+        with runtime.write_guard(), runtime.sessions() as other:
+            outbox.apply_status(other, MessageEvent("twilio", "status", "SM9", MessageStatus.DELIVERED,
+                                                    message_id=message_id), utcnow())
+            other.commit()
+
+    with runtime.write_guard(), runtime.sessions() as sender:
+        sending._load(sender, [message_id])  # the sender's own steps, as in _send_group
+        outbox.record_sent(sender, message_id, Sent("SM9", MessageStatus.SENT), utcnow())
+        reporter = threading.Thread(target=callback)
+        reporter.start()
+        reporter.join(0.5)  # it waits for the sender's commit now; before, it was done by here
+        sender.commit()
+    reporter.join(30)
+    assert not reporter.is_alive()
+    session.expire_all()
+    assert session.get(Message, message_id).status is MessageStatus.DELIVERED
 
 
 def test_a_lost_workers_claim_is_settled_with_the_provider(app: Any, session: Session, fake: Any) -> None:

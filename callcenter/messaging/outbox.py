@@ -162,14 +162,16 @@ def record_failure(session: Session, message_id: int, error: SendError, now: dat
 def apply_status(session: Session, event: MessageEvent, now: datetime) -> Message | None:
     """A delivery status from the provider, applied only if it moves the message forward."""
     message = None
+    # Locked: two callbacks of one text (sent, delivered: possibly out of order and at once) or
+    # a callback and the sender's own record must not write over each other's newer status.
     if event.message_id is not None:
         message = session.scalar(select(Message).where(
             Message.id == event.message_id, Message.provider == event.provider,
-            Message.direction == "outbound"))
+            Message.direction == "outbound").with_for_update())
     if message is None:
         message = session.scalar(select(Message).where(
             Message.provider == event.provider,
-            Message.provider_message_id == event.provider_message_id))
+            Message.provider_message_id == event.provider_message_id).with_for_update())
     if message is None or event.status is None:
         return message
     message.provider_message_id = message.provider_message_id or event.provider_message_id

@@ -98,8 +98,10 @@ def _send_group(rt: Any, provider: Provider, rate: SendRate, message_ids: Sequen
 
 
 def _load(session: Session, message_ids: Sequence[int]) -> None:
-    """The group's rows in one query: the per-text steps then find them in the session."""
-    session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+    """The group's rows in one query: the per-text steps then find them in the session. Locked
+    until the commit: a provider's status callback arriving in between (Twilio's come within
+    milliseconds) waits, instead of its "delivered" being overwritten by our "sent"."""
+    session.scalars(select(Message).where(Message.id.in_(message_ids)).with_for_update()).all()
 
 
 def recover(session: Session, provider: Provider, now: datetime, config: dict[str, Any]) -> int:
