@@ -87,10 +87,10 @@ def test_a_change_made_elsewhere_is_seen_within_the_moment(session: Session) -> 
     first = memo.offer(session, clinic, NOW, acute=True, doctor_id=None, specialty=None)
     taken = first[0]
     # Another process books (a statement this process's sessions do not see as a flush).
-    row = _booked(session, clinic, olga, taken.starts_at)
+    patient = f.patient(session, clinic, "+79160009999")
     session.commit()
     session.execute(insert(Appointment).values(
-        clinic_id=row.clinic_id, patient_id=row.patient_id, doctor_id=taken.doctor_id,
+        clinic_id=olga.clinic_id, patient_id=patient.id, doctor_id=taken.doctor_id,
         starts_at=taken.starts_at, ends_at=taken.ends_at, status=AppointmentStatus.BOOKED, created_at=NOW))
     session.commit()
     clock.value += 1.0

@@ -114,6 +114,21 @@ class Outgoing:
     patient_ids: list[int]
 
 
+def _decided(desk: Desk, payload: dict[str, Any], status: str, answered_by: str | None, answered: bool,
+             shown: Collection[int]) -> str | None:
+    """desk_action for this desk, from the event's state or the call's row."""
+    event = str(payload.get("event"))
+    action = desk_action(event, payload.get("extension"), status, answered_by, answered, desk.extension)
+    if action == POP and event == "answered" and payload["call_id"] in shown:
+        return UPDATE  # the card is on this desk already: only its state changes
+    return action
+
+
+def _state(payload: dict[str, Any], status: str) -> dict[str, Any]:
+    return {"call_id": payload["call_id"], "status": status, "event": payload.get("event"),
+            "extension": payload.get("extension")}
+
+
 def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, Any],
                 now: datetime, shown: Collection[int] = ()) -> Outgoing | None:
     """The SSE message this desk gets for one stream entry (None: not for this desk).
@@ -128,30 +143,23 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
     if event not in RINGS and "answered" in payload:
         # Not a ring: the state the event left decides, as the call's row would (an event
         # published before who-answered travelled with it reads the row below).
-        action = desk_action(str(event), extension, str(payload.get("status")), payload.get("answered_by"),
-                             bool(payload["answered"]), desk.extension)
-        if action == POP and payload["call_id"] in shown:
-            action = UPDATE  # the card is on this desk already: only its state changes
+        status = str(payload.get("status"))
+        action = _decided(desk, payload, status, payload.get("answered_by"), bool(payload["answered"]), shown)
         if action is None:
             return None
         if action != POP:
-            state = {"call_id": payload["call_id"], "status": payload.get("status"), "event": event,
-                     "extension": extension}
-            return Outgoing(action, sse(action, state, event_id), payload["call_id"], [])
+            return Outgoing(action, sse(action, _state(payload, status), event_id), payload["call_id"], [])
     with runtime.sessions() as session:
         clinic_scope.restrict(session, clinic_scope.Scope(desk.clinic_ids))
         call = card_call(session, payload["call_id"])
         if call is None:
             return None
-        action = desk_action(str(payload.get("event")), payload.get("extension"), str(call.status),
-                             call.extension if call.answered_at else None,
-                             call.answered_at is not None, desk.extension)
+        status = str(call.status)
+        action = _decided(desk, payload, status, call.extension if call.answered_at else None,
+                          call.answered_at is not None, shown)
         if action is None:
             return None
-        state = {"call_id": call.id, "status": str(call.status), "event": payload.get("event"),
-                 "extension": payload.get("extension")}
-        if action == POP and event == "answered" and call.id in shown:
-            action = UPDATE  # the card is on this desk already: only its state changes
+        state = _state(payload, status)
         if action != POP:
             return Outgoing(action, sse(action, state, event_id), call.id, [])
         card = build_card(session, call.id, now, desk.locale, speaker=session.get(Staff, desk.staff_id),
