@@ -14,6 +14,7 @@ A session that carries no scope (worker, CLI, the webhook pipeline) is installat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
@@ -138,14 +139,18 @@ def _add_criteria(state: ORMExecuteState) -> None:
                                                          scope.unassigned_webhooks))
 
 
-def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
+@lru_cache(maxsize=1024)
+def _criteria(ids: tuple[int, ...], unassigned: bool) -> tuple[object, ...]:
+    # Built once per scope: some 55 options a statement, each a lambda SQLAlchemy analyses, cost
+    # milliseconds to make and dominated a desk request's CPU when made anew for every statement.
+    # The options are immutable, so every statement of every session in that scope shares them.
     # Lambdas, so the criteria follow a table into its aliases (subqueries of the analytics).
     def own(model: type) -> object:
         return with_loader_criteria(model, lambda cls: cls.clinic_id.in_(ids), include_aliases=True)
 
     raw = ((lambda cls: or_(cls.clinic_id.in_(ids), cls.clinic_id.is_(None))) if unassigned
            else (lambda cls: cls.clinic_id.in_(ids)))
-    return [
+    return (
         *(own(m) for m in (Patient, Call, Appointment, Treatment, DialTask, Campaign, TrackingNumber,
                            Service, PbxAccount, Message, CallDraft, SlotClaim, DoctorNotice,
                            ExternalRef, ImportProfile, ImportJob, IntegrationToken, IdempotentRequest,
@@ -175,4 +180,4 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> list[object]:
             select(WebPool.id).where(WebPool.clinic_id.in_(ids))), include_aliases=True),
         with_loader_criteria(DialAttempt, lambda cls: cls.task_id.in_(
             select(DialTask.id).where(DialTask.clinic_id.in_(ids))), include_aliases=True),
-    ]
+    )
