@@ -22,9 +22,11 @@ from callcenter.core.models import Base
 
 # The hook is registered by being a name in this module (pytest scans conftest for hooks).
 from tests.ci_gate import IN_CI, pytest_runtest_makereport  # noqa: F401
+from tests.compiled_once import install as compile_once
 from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 PAYLOADS = Path(__file__).parent / "payloads"
+compile_once()
 
 
 def require(condition: object, reason: str) -> None:
