@@ -16,9 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
-
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import InputError
 from callcenter.core.models import AppointmentStatus, Sex
@@ -59,6 +56,11 @@ class Refused(Exception):
 
 def checked(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource if its type's R4B model accepts it; InputError naming the element if not."""
+    # Imported here: the R4B models take a quarter of a second to load, which every web, worker
+    # and CLI process would pay at start whether or not its clinic has a FHIR server.
+    from fhir.resources.R4B import get_fhir_model_class
+    from pydantic import ValidationError
+
     kind = str(resource.get("resourceType", ""))
     try:
         get_fhir_model_class(kind).model_validate(resource)
