@@ -3,6 +3,7 @@ resume, booking and cancellation rules, family pick, lists, audit, lock."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,43 @@ def test_ringing_webhook_pops_the_card_with_script_and_audit(client, session: Se
     views = session.scalars(select(AuditLog).where(AuditLog.action == "view_patient")).all()
     assert [(v.staff_id, v.object_id, v.details["via"]) for v in views] == [
         (world.anna.id, str(world.maria.id), "pop")]
+
+
+def _pops(client: Any, count: int) -> list[int]:
+    """Read the desk's stream from the start until `count` pops, then hang up; their patients."""
+    response = client.get("/desk/stream", headers={"Last-Event-ID": "0-0"}, buffered=False)
+    text, patients = "", []
+    try:
+        for chunk in response.response:
+            text += chunk.decode()
+            while "\n\n" in text:
+                message, text = text.split("\n\n", 1)
+                data = [line[6:] for line in message.splitlines() if line.startswith("data: ")]
+                if "event: pop" in message and data:
+                    patients += [p["id"] for p in json.loads(data[0])["card"]["patients"]]
+                    if len(patients) == count:
+                        return patients
+    finally:
+        response.close()
+    return patients
+
+
+def test_the_cards_of_one_read_are_audited_as_sent(client, session: Session, world: w.World) -> None:
+    """Both rings come in one read of the stream: a desk that hangs up after the first card
+    is audited for that card only; one that reads both, for both."""
+    _sign_in(client, world.anna)
+    _post(client, "c-1", "ringing")
+    _post(client, "c-2", "ringing", caller=w.EMILY_PHONE)
+
+    def viewed() -> list[str]:
+        session.expire_all()
+        return sorted(session.scalars(select(AuditLog.object_id).where(
+            AuditLog.action == "view_patient", AuditLog.staff_id == world.anna.id)))
+
+    assert _pops(client, 1) == [world.maria.id]
+    assert viewed() == [str(world.maria.id)]
+    assert _pops(client, 2) == [world.maria.id, world.emily.id]
+    assert viewed() == sorted([str(world.maria.id)] * 2 + [str(world.emily.id)])
 
 
 def test_other_desks_close_when_one_answers(app, client, session: Session, world: w.World) -> None:

@@ -170,12 +170,15 @@ def message_for(runtime: Runtime, desk: Desk, event_id: str, payload: dict[str, 
                         [p["id"] for p in card["patients"]])
 
 
-def record_sent(runtime: Runtime, desk: Desk, outgoing: Outgoing) -> None:
-    """Audit what a desk was shown; written after sending, so the pop never waits for a writer."""
-    if not outgoing.patient_ids:
+def record_sent(runtime: Runtime, desk: Desk, sent: Collection[Outgoing]) -> None:
+    """Audit what a desk was shown, in one transaction; written after sending, so the pop never
+    waits for a writer."""
+    shown = [outgoing for outgoing in sent if outgoing.patient_ids]
+    if not shown:
         return
     with runtime.write_guard(), runtime.sessions() as session:
-        audit_views(session, desk.staff_id, outgoing.call_id, outgoing.patient_ids, "pop")
+        for outgoing in shown:
+            audit_views(session, desk.staff_id, outgoing.call_id, outgoing.patient_ids, "pop")
         session.commit()
 
 
@@ -219,19 +222,24 @@ def stream(runtime: Runtime, desk: Desk, last_id: str, clock: Any, sleep: Any,
                 yield ": redis unavailable, retrying\n\n"
                 sleep(1.0)
                 continue
-            for event_id, payload in entries:
-                if stop.is_set():
-                    return
-                position = event_id
-                outgoing = message_for(runtime, desk, event_id, payload, utcnow(), shown)
-                if outgoing is not None:
-                    quiet_since = clock()
-                    if outgoing.kind == POP:
-                        shown.add(outgoing.call_id)
-                    try:
+            # The cards of one read are audited together once it is sent: on SQLite each audit
+            # write queues for the one writer behind the webhooks, and a desk that fell behind
+            # would wait there once per card, falling further behind.
+            sent: list[Outgoing] = []
+            try:
+                for event_id, payload in entries:
+                    if stop.is_set():
+                        return
+                    position = event_id
+                    outgoing = message_for(runtime, desk, event_id, payload, utcnow(), shown)
+                    if outgoing is not None:
+                        quiet_since = clock()
+                        if outgoing.kind == POP:
+                            shown.add(outgoing.call_id)
+                        sent.append(outgoing)  # before sending: the desk may hang up right after it
                         yield outgoing.text
-                    finally:  # also when the desk hung up right after: the card may have reached it
-                        record_sent(runtime, desk, outgoing)
+            finally:
+                record_sent(runtime, desk, sent)
             if clock() - quiet_since >= HEARTBEAT_SECONDS:
                 quiet_since = clock()
                 yield ": keep-alive\n\n"
