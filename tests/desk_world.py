@@ -126,21 +126,32 @@ def webhook(call_id: str, event: str, caller: str | None = MARIA_PHONE, extensio
                   SIGNATURE_HEADER: sign(SECRET, now, body)}
 
 
-def first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
-    """Open the desk's SSE stream and read up to its first real message."""
+def messages(client: Any, count: int, **headers: str) -> list[tuple[str, dict[str, Any]]]:
+    """Open the desk's SSE stream, read its first `count` real messages (comments and the retry
+    line skipped), then hang up."""
     response = client.get("/desk/stream", headers=headers, buffered=False)
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
-    text = ""
+    text, found = "", []
     try:
         for chunk in response.response:
             text += chunk.decode() if isinstance(chunk, bytes) else chunk
-            if "\ndata: " in text and text.endswith("\n\n"):
+            while "\n\n" in text and len(found) < count:
+                block, text = text.split("\n\n", 1)
+                fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line
+                              and not line.startswith(":"))
+                if "data" in fields:
+                    found.append((fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}))
+            if len(found) == count:
                 break
     finally:
         response.close()
-    fields = dict(line.split(": ", 1) for line in text.strip().splitlines() if ": " in line
-                  and not line.startswith(":"))
-    return fields["id"], {**json.loads(fields["data"]), "sse": fields["event"]}
+    return found
+
+
+def first_message(client: Any, **headers: str) -> tuple[str, dict[str, Any]]:
+    """Open the desk's SSE stream and read up to its first real message."""
+    [first] = messages(client, 1, **headers)
+    return first
 
 
 def admin_client(app: Any, session: Session, clinic: Clinic, locale: str = "en",

@@ -3,7 +3,6 @@ resume, booking and cancellation rules, family pick, lists, audit, lock."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -95,21 +94,9 @@ def test_ringing_webhook_pops_the_card_with_script_and_audit(client, session: Se
 
 def _pops(client: Any, count: int) -> list[int]:
     """Read the desk's stream from the start until `count` pops, then hang up; their patients."""
-    response = client.get("/desk/stream", headers={"Last-Event-ID": "0-0"}, buffered=False)
-    text, patients = "", []
-    try:
-        for chunk in response.response:
-            text += chunk.decode()
-            while "\n\n" in text:
-                message, text = text.split("\n\n", 1)
-                data = [line[6:] for line in message.splitlines() if line.startswith("data: ")]
-                if "event: pop" in message and data:
-                    patients += [p["id"] for p in json.loads(data[0])["card"]["patients"]]
-                    if len(patients) == count:
-                        return patients
-    finally:
-        response.close()
-    return patients
+    read = [message for _id, message in w.messages(client, count, **{"Last-Event-ID": "0-0"})]
+    assert [message["sse"] for message in read] == ["pop"] * count
+    return [p["id"] for message in read for p in message["card"]["patients"]]
 
 
 def test_the_cards_of_one_read_are_audited_as_sent(client, session: Session, world: w.World) -> None:

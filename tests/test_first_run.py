@@ -182,12 +182,14 @@ def test_the_database_keeps_the_first_of_two_set_ups_that_both_saw_it_empty(
         racer.start()
         if session.get_bind().dialect.name == "postgresql":
             # The second set-up passed its own check and now waits on the first one's row.
-            # PostgreSQL keeps one snapshot of pg_stat_activity per transaction: each look
-            # clears it, or a first look taken before the wait began would be seen forever.
-            _wait(lambda: session.execute(text("SELECT pg_stat_clear_snapshot()")) and session.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")),
-                "the second set-up waiting on the first one's lock")
+            def waiting() -> int:
+                # PostgreSQL keeps one snapshot of pg_stat_activity per transaction: each look
+                # clears it, or a first look taken before the wait began would be seen forever.
+                session.execute(text("SELECT pg_stat_clear_snapshot()"))
+                return session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE "
+                                           "wait_event_type = 'Lock' AND datname = current_database()"))
+
+            _wait(waiting, "the second set-up waiting on the first one's lock")
         first.commit()
         racer.join(DEADLINE)
         second.commit()
