@@ -56,7 +56,7 @@ def page(live_url: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)  # ARGS: hermetic, --host-resolver-rules
         context = browser.new_context(accept_downloads=True, locale="en-US",
                                       viewport={"width": 1280, "height": 900})
         yield context.new_page()

@@ -313,7 +313,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         _wait(lambda: serve.get("/setup")[0] == 200, "serve answers /setup", DEADLINE)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)  # ARGS: hermetic, --host-resolver-rules
             admin = browser.new_context(viewport={"width": 1280, "height": 1000},
                                         locale="en-US").new_page()
             admin.set_default_timeout(WAIT)

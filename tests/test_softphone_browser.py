@@ -65,7 +65,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
              "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
              "--autoplay-policy=no-user-gesture-required"]
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)  # ARGS: hermetic, --host-resolver-rules
         yield chromium
         chromium.close()
 
@@ -286,7 +286,7 @@ def test_microphone_check_and_a_refused_microphone_say_what_to_do(live: Live, ga
 
     # A second workstation whose browser asks before giving the microphone, and is told no
     # (Playwright refuses every permission it was not told to grant).
-    asking = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+    asking = browser.browser_type.launch(executable_path=CHROMIUM, args=[  # ARGS: --host-resolver-rules
         *ARGS, "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required"])
     try:
         john = desk(asking, live, "john")

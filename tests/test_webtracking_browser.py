@@ -86,7 +86,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)  # ARGS: hermetic, --host-resolver-rules
         yield chromium
         chromium.close()
 
