@@ -241,13 +241,17 @@ def test_click_to_call_from_the_missed_list(live: Live, browser: Any, twilio: Fa
 def test_a_phone_whose_files_are_missing_says_so_and_is_not_left_connecting(live: Live, browser: Any) -> None:
     """The browser phone's bundles absent (no npm at setup): the panel used to say "connecting…"
     for ever while the microphone prompt's failure covered the one useful line. Also: a missed
-    call waiting for hours said "3 h 5 мин" on a Russian desk."""
+    call waiting for hours said "3 h 5 мин" on a Russian desk, and one waiting for days counted
+    them in hours ("52 ч 10 мин"); an empty list's line stood outside the panel's padding."""
     from callcenter.access import softphone_accounts
 
     with live.sessions() as session:
         session.add(Call(clinic_id=live.world.clinic.id, provider="generic", provider_call_id="missed-3h",
                          direction="inbound", caller="+79035550077", dialed=w.TRACKED, status="missed",
                          started_at=utcnow() - timedelta(hours=3, minutes=5)))
+        session.add(Call(clinic_id=live.world.clinic.id, provider="generic", provider_call_id="missed-2d",
+                         direction="inbound", caller="+79035550078", dialed=w.TRACKED, status="missed",
+                         started_at=utcnow() - timedelta(days=2, hours=4, minutes=10)))
         anna = session.get(type(live.world.anna), live.world.anna.id)
         softphone_accounts.store("test-secret", anna, softphone_accounts.Softphone(
             "sip", wss_url="wss://pbx.example.org:8089/ws", sip_user="101", sip_domain="pbx.example.org",
@@ -265,4 +269,9 @@ def test_a_phone_whose_files_are_missing_says_so_and_is_not_left_connecting(live
     expect(page.locator("#phone")).to_have_attribute("data-state", "off")
     expect(page.locator("#phone-state")).to_contain_text("нет телефона в браузере")
     expect(page.locator("#list-missed")).to_contain_text(re.compile(r"3 ч \d+ мин"))
+    expect(page.locator("#list-missed")).to_contain_text(re.compile(r"ждёт 2 дн 4 ч"))
+    empty = page.locator(".desk-lists li.none").first
+    expect(empty).to_have_text("Пусто")
+    list_left = empty.evaluate("li => li.closest('ol').getBoundingClientRect().left")
+    assert empty.bounding_box()["x"] >= list_left
     context.close()

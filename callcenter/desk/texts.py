@@ -67,6 +67,7 @@ DESK_TEXTS: dict[str, str | Text] = {
     "waited": N_("waiting"),
     "minutes": N_("min"),
     "hours": N_("h"),
+    "days": N_("d"),
     "times": N_("times"),
     "empty": N_("Nothing here"),
     "locked": N_("Desk locked"),

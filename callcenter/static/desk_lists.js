@@ -23,10 +23,12 @@ window.DeskLists = (kit, page) => {
     fill("list-call-backs", data.call_backs, (b) => `<span class="who">${esc(b.name || b.number)}</span> <span class="muted">${esc(tx(`purpose.${b.purpose}`, b.purpose))}${b.at ? " · " + esc(when(b.at)) : ""}</span>`, (b) => ({number: b.number_e164, task_id: b.task_id}), T.dial);
   }
 
+  // Two units at most: "3 h 5 min" on the day of the call, "4 d 2 h" once it waited longer.
   function waitText(minutes) {
     if (minutes < 60) return `${minutes} ${T.minutes}`;
     const h = Math.floor(minutes / 60);
-    return `${h} ${T.hours} ${minutes % 60} ${T.minutes}`;
+    if (h < 24) return `${h} ${T.hours} ${minutes % 60} ${T.minutes}`;
+    return `${Math.floor(h / 24)} ${T.days} ${h % 24} ${T.hours}`;
   }
 
   function fill(id, rows, line, dialBody, dialLabel) {
