@@ -79,7 +79,7 @@ def db_upgrade() -> None:
     from callcenter.core import migrate
 
     config = settings()
-    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]))
     click.echo(f"database at revision {migrate.head_revision()}")
 
 
@@ -89,7 +89,7 @@ def db_current() -> None:
     from callcenter.core import migrate
 
     config = settings()
-    rev = with_database(lambda: migrate.current_revision(config["DATABASE_URL"]), config)
+    rev = with_database(lambda: migrate.current_revision(config["DATABASE_URL"]))
     click.echo(rev or "empty")
 
 
@@ -113,7 +113,7 @@ def _load_demo(config: dict[str, Any], *, seed: int, patients: int, force: bool)
     from callcenter.core.models import Clinic
     from callcenter.demo.builder import load_demo
 
-    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]), config)
+    with_database(lambda: migrate.upgrade(config["DATABASE_URL"]))
     engine = make_engine(config["DATABASE_URL"])
     try:
         with session_scope(make_session_factory(engine)) as session:
@@ -155,7 +155,7 @@ def retention(dry_run: bool) -> None:
             done = with_database(lambda: prune(
                 session, utcnow(), raw_days=config["RAW_RETENTION_DAYS"],
                 review_days=config["REVIEW_RETENTION_DAYS"],
-                recording_days=config["RECORDING_RETENTION_DAYS"], dry_run=dry_run), config)
+                recording_days=config["RECORDING_RETENTION_DAYS"], dry_run=dry_run))
     finally:
         engine.dispose()
     verb = "would remove" if dry_run else "removed"

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from callcenter.callscripts.greeting import EVENING_FROM, MORNING_UNTIL, greeting_for
 from callcenter.callscripts.library import (
@@ -255,9 +256,17 @@ def _offer(session: Session, clinic: Clinic, now: datetime, locale: str, *, acut
            memo: OfferMemo | None = None) -> list[OfferedSlot]:
     make = memo.offer if memo else offer_for_clinic
     found = make(session, clinic, now, acute=acute, doctor_id=doctor_id, specialty=specialty)
-    doctors = {d.id: d for d in session.scalars(
-        select(Staff).where(Staff.id.in_({s.doctor_id for s in found})))}
-    return offered(found, doctors, clinic.timezone, locale)
+    return offered(found, _doctors(session, {s.doctor_id for s in found}), clinic.timezone, locale)
+
+
+def _doctors(session: Session, ids: set[int]) -> dict[int, Staff]:
+    """The doctors by id, those the session holds already (a card's visits joined them) without
+    asking the database again."""
+    held = {i: row for i in ids if isinstance(row := session.identity_map.get(identity_key(Staff, i)), Staff)}
+    missing = ids - held.keys()
+    if missing:
+        held.update((d.id, d) for d in session.scalars(select(Staff).where(Staff.id.in_(missing))))
+    return held
 
 
 def _slot_values(slots: Sequence[OfferedSlot]) -> dict[str, str]:
@@ -289,12 +298,14 @@ def scenario_for_call(session: Session, call: Call, task: DialTask | None) -> st
     return SCENARIO_FOR_CALLER.get(call.caller_kind, "first_time")
 
 
-def _appointment_for(session: Session, call: Call, task: DialTask | None,
-                     now: datetime) -> Appointment | None:
+def _appointment_for(session: Session, call: Call, task: DialTask | None, now: datetime,
+                     known: Sequence[Appointment] | None) -> Appointment | None:
     if task is not None and task.appointment_id is not None:
         return session.get(Appointment, task.appointment_id)
     if call.patient_id is None:
         return None
+    if known is not None:
+        return next((a for a in known if a.status in ACTIVE_STATUSES and a.starts_at >= now), None)
     return session.scalars(
         select(Appointment).where(Appointment.patient_id == call.patient_id,
                                   Appointment.status.in_(ACTIVE_STATUSES),
@@ -302,14 +313,16 @@ def _appointment_for(session: Session, call: Call, task: DialTask | None,
         .order_by(Appointment.starts_at)).first()
 
 
-def _attending_doctor_id(session: Session, patient: Patient | None,
-                         appointment: Appointment | None, treatment: Treatment | None) -> int | None:
+def _attending_doctor_id(session: Session, patient: Patient | None, appointment: Appointment | None,
+                         treatment: Treatment | None, known: Sequence[Appointment] | None) -> int | None:
     if appointment is not None:
         return appointment.doctor_id
     if treatment is not None and treatment.doctor_id is not None:
         return treatment.doctor_id
     if patient is None:
         return None
+    if known is not None:
+        return known[-1].doctor_id if known else None
     return session.scalar(select(Appointment.doctor_id).where(Appointment.patient_id == patient.id)
                           .order_by(Appointment.starts_at.desc()).limit(1))
 
@@ -318,19 +331,23 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
                     scenario: str | None = None, locale: str | None = None,
                     doctor_id: int | None = None, specialty: str | None = None,
                     agent: Staff | None = None, service: Service | None = None,
-                    offers: OfferMemo | None = None) -> RenderedScript:
+                    offers: OfferMemo | None = None,
+                    appointments: Sequence[Appointment] | None = None) -> RenderedScript:
     """The filled-in script for a call, with the two slots offered (the desk can book them).
 
     `scenario`, `locale`, `doctor_id`, `specialty` override what the call itself suggests;
     `agent` is who will speak when the call has no agent yet (the desk that pops); `service`
-    is the one the caller asked about (its name and list price); `offers`: the pops' memo.
+    is the one the caller asked about (its name and list price); `offers`: the pops' memo;
+    `appointments`: every visit of the call's patient by start, when the caller read them already.
     """
     library = library or default_library()
     clinic = session.get(Clinic, call.clinic_id)
     if clinic is None:
         raise LookupError(f"call {call.id} has no clinic")
     task = _call_task(session, call)
-    patient = call.patient
+    # get(), not call.patient: a scoped session's lazy load asks the database even when the
+    # patient is in the identity map already.
+    patient = session.get(Patient, call.patient_id) if call.patient_id else None
     wanted_locale = locale or (patient.preferred_language if patient else None) or clinic.locale
     situation = Situation(
         scenario=scenario or scenario_for_call(session, call, task),
@@ -342,9 +359,9 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
     )
     selection = select_script(library, situation, clinic.locale)
     chosen = selection.script.locale
-    appointment = _appointment_for(session, call, task, now)
+    appointment = _appointment_for(session, call, task, now, appointments)
     treatment = session.get(Treatment, task.treatment_id) if task and task.treatment_id else None
-    attending = _attending_doctor_id(session, patient, appointment, treatment)
+    attending = _attending_doctor_id(session, patient, appointment, treatment, appointments)
     values = base_values(clinic, now, chosen)
     if call.agent_id is not None:
         agent = session.get(Staff, call.agent_id)

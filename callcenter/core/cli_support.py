@@ -33,7 +33,7 @@ def _missing_table(exc: DBAPIError) -> bool:
             or str(exc.orig).startswith("no such table"))
 
 
-def with_database(action: Any, config: dict[str, Any]) -> Any:
+def with_database(action: Any) -> Any:
     try:
         return action()
     except (OperationalError, ProgrammingError) as exc:
@@ -52,7 +52,7 @@ def in_session(action: Any) -> Any:
     engine = make_engine(config["DATABASE_URL"])
     try:
         with session_scope(make_session_factory(engine)) as session:
-            return with_database(lambda: action(session), config)
+            return with_database(lambda: action(session))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +33,6 @@ from callcenter.core.models import (
     Staff,
     TaskPurpose,
     TaskState,
-    TrackingNumber,
 )
 from callcenter.core.phones import display, mask
 from callcenter.desk import drafts
@@ -72,26 +72,45 @@ def full_name(patient: Patient) -> str:
     return " ".join(p for p in parts if p)
 
 
-def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[int], now: datetime,
-                      locale: str) -> list[dict[str, Any]]:
-    """Name, address form, visits, next appointments, last visit, dues and notes of each patient."""
+@dataclass(frozen=True)
+class PatientRows:
+    """What the card read of its patients. Held while the card's script is filled in: the
+    session's identity map keeps rows only while something references them, and the script
+    then finds the patient and their doctors there instead of asking the database again."""
+
+    patients: dict[int, Patient]
+    appointments: list[Appointment]  # by starts_at
+    tasks: list[DialTask]  # due, by due_date
+
+
+def patient_rows(session: Session, clinic: Clinic, patient_ids: Sequence[int], now: datetime) -> PatientRows:
     if not patient_ids:
-        return []
+        return PatientRows({}, [], [])
     patients = {p.id: p for p in session.scalars(
         select(Patient).options(joinedload(Patient.phones)).where(Patient.id.in_(patient_ids))
     ).unique()}
-    appointments = session.scalars(
+    appointments = list(session.scalars(
         select(Appointment).options(joinedload(Appointment.doctor))
         .where(Appointment.patient_id.in_(patient_ids)).order_by(Appointment.starts_at)
-    ).all()
+    ))
     local_today = now.astimezone(ZoneInfo(clinic.timezone)).date()
-    tasks = session.scalars(
+    tasks = list(session.scalars(
         select(DialTask).where(DialTask.patient_id.in_(patient_ids),
                                DialTask.state.in_((TaskState.PENDING, TaskState.IN_PROGRESS)),
                                DialTask.purpose.in_(DUE_PURPOSES),
                                DialTask.due_date <= local_today + DUE_AHEAD)
         .order_by(DialTask.due_date)
-    ).all()
+    ))
+    return PatientRows(patients, appointments, tasks)
+
+
+def patient_summaries(session: Session, clinic: Clinic, patient_ids: Sequence[int], now: datetime,
+                      locale: str, rows: PatientRows | None = None) -> list[dict[str, Any]]:
+    """Name, address form, visits, next appointments, last visit, dues and notes of each patient
+    (`rows`: read already by `patient_rows`)."""
+    rows = rows or patient_rows(session, clinic, patient_ids, now)
+    patients, appointments, tasks = rows.patients, rows.appointments, rows.tasks
+    local_today = now.astimezone(ZoneInfo(clinic.timezone)).date()
     cards = []
     for patient_id in patient_ids:
         patient = patients.get(patient_id)
@@ -144,21 +163,22 @@ def previous_calls(session: Session, call: Call, limit: int = PREVIOUS_CALLS) ->
              "recording": bool(c.recording_url)} for c in rows]
 
 
-def _channel(session: Session, call: Call) -> dict[str, Any] | None:
+def _channel(call: Call) -> dict[str, Any] | None:
     """"via maps listing — implants": the channel, and the tracking number's own label."""
     if call.channel is None:
         return None
-    number = session.get(TrackingNumber, call.tracking_number_id) if call.tracking_number_id else None
-    label = number.label if number else ""
+    label = call.tracking_number.label if call.tracking_number else ""
     return {"code": call.channel.code, "name": call.channel.name,
             "label": label if label and label != call.channel.code else ""}
 
 
 def script_json(session: Session, call: Call, now: datetime, speaker: Staff | None,
-                library: Library | None = None, offers: OfferMemo | None = None) -> dict[str, Any] | None:
+                library: Library | None = None, offers: OfferMemo | None = None,
+                appointments: Sequence[Appointment] | None = None) -> dict[str, Any] | None:
     """The filled-in script as the desk that pops will say it (its receptionist's name in it)."""
     try:
-        return script_for_call(session, call, now, agent=speaker, library=library, offers=offers).to_json()
+        return script_for_call(session, call, now, agent=speaker, library=library, offers=offers,
+                               appointments=appointments).to_json()
     except ScriptNotFound as exc:
         log.warning("no script for call %s: %s", call.id, exc)
         return None
@@ -167,7 +187,8 @@ def script_json(session: Session, call: Call, now: datetime, speaker: Staff | No
 def card_call(session: Session, call_id: int) -> Call | None:
     """The call with what its card shows of it loaded in the same statement."""
     return session.scalar(
-        select(Call).options(joinedload(Call.channel), joinedload(Call.heard_from_channel))
+        select(Call).options(joinedload(Call.channel), joinedload(Call.heard_from_channel),
+                             joinedload(Call.clinic), joinedload(Call.tracking_number))
         .where(Call.id == call_id)
     )
 
@@ -181,8 +202,7 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
     call = call or card_call(session, call_id)
     if call is None:
         return None
-    clinic = session.get(Clinic, call.clinic_id)
-    assert clinic is not None
+    clinic = call.clinic
     # Only a family's number has candidates: other calls skip the round trip (every pop has many).
     candidate_ids = list(session.scalars(
         select(CallCandidate.patient_id).where(CallCandidate.call_id == call.id)
@@ -191,11 +211,13 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
     if call.patient_id and call.patient_id not in ids:
         ids.append(call.patient_id)
     remote = call.dialed if str(call.direction) == "outbound" else call.caller
+    rows = patient_rows(session, clinic, ids, now)
+    own = [a for a in rows.appointments if a.patient_id == call.patient_id] if call.patient_id else None
     return {
         "call": {
             "id": call.id, "status": str(call.status), "direction": str(call.direction),
             "number": display(remote, clinic.region), "number_e164": remote,
-            "masked": mask(remote), "channel": _channel(session, call),
+            "masked": mask(remote), "channel": _channel(call),
             "caller_kind": str(call.caller_kind), "first_time": call.first_time,
             "extension": call.extension, "agent_id": call.agent_id,
             "started_at": call.started_at.isoformat(), "answered_at": _iso(call.answered_at),
@@ -207,7 +229,7 @@ def build_card(session: Session, call_id: int, now: datetime, locale: str,
         # The new-patient form starts in the clinic's language for new patients, not the desk's.
         "new_patient_language": clinic_settings.patient_language(clinic),
         "draft": drafts.draft_json(session, call.id, speaker.id if speaker else None),
-        "patients": patient_summaries(session, clinic, ids, now, locale),
+        "patients": patient_summaries(session, clinic, ids, now, locale, rows),
         "previous_calls": previous_calls(session, call),
-        "script": script_json(session, call, now, speaker, library, offers),
+        "script": script_json(session, call, now, speaker, library, offers, own),
     }

@@ -109,8 +109,8 @@ class CallChange:
     changed: bool
     status: CallStatus
     kind: CallEventKind
-    answered: bool = False
-    answered_by: str | None = None  # the extension that took it
+    answered: bool
+    answered_by: str | None  # the extension that took it
 
     @staticmethod
     def of(call_id: int, clinic_id: int, created: bool, changed: bool, state: call_fold.CallState,

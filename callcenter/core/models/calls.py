@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from callcenter.core.models.base import Base, UTCDateTime, str_enum, utcnow
 from callcenter.core.models.patients import Patient
+
+if TYPE_CHECKING:
+    from callcenter.core.models.clinic import Clinic
 
 
 class Channel(Base):
@@ -140,6 +143,10 @@ class Call(Base):
 
     patient: Mapped[Patient | None] = relationship(foreign_keys=[patient_id])
     channel: Mapped[Channel | None] = relationship(foreign_keys=[channel_id])
+    # Read-only: joined into the statement that reads a call for its card (one round trip).
+    clinic: Mapped[Clinic] = relationship(foreign_keys=[clinic_id], viewonly=True)
+    tracking_number: Mapped[TrackingNumber | None] = relationship(foreign_keys=[tracking_number_id],
+                                                                  viewonly=True)
     heard_from_channel: Mapped[Channel | None] = relationship(foreign_keys=[heard_from_channel_id])
     candidates: Mapped[list[CallCandidate]] = relationship(cascade="all, delete-orphan")
     events: Mapped[list[CallEventRecord]] = relationship(
