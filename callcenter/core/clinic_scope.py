@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, exists, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from callcenter.core.models import (
@@ -139,6 +139,11 @@ def _add_criteria(state: ORMExecuteState) -> None:
                                                          scope.unassigned_webhooks))
 
 
+_PATIENTS = Patient.__table__.alias("scope_patients")
+_CALLS = Call.__table__.alias("scope_calls")
+_TASKS = DialTask.__table__.alias("scope_dial_tasks")
+
+
 @lru_cache(maxsize=1024)
 def _criteria(ids: tuple[int, ...], unassigned: bool) -> tuple[object, ...]:
     # Built once per scope: some 55 options a statement, each a lambda SQLAlchemy analyses, cost
@@ -161,12 +166,20 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> tuple[object, ...]:
                            BookingCredit)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
-        with_loader_criteria(PatientPhone, lambda cls: cls.patient_id.in_(
-            select(Patient.id).where(Patient.clinic_id.in_(ids))), include_aliases=True),
-        with_loader_criteria(CallCandidate, lambda cls: cls.call_id.in_(
-            select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
-        with_loader_criteria(CallEventRecord, lambda cls: cls.call_id.in_(
-            select(Call.id).where(Call.clinic_id.in_(ids))), include_aliases=True),
+        # A child row is in scope when its parent is: a correlated EXISTS on the parent's primary
+        # key. An uncorrelated `parent_id IN (SELECT id FROM parent WHERE clinic_id IN …)` made
+        # SQLite list every patient (or call) of the clinic for each statement: 20 ms of a card's
+        # 35 at 100,000 patients. The parents are plain table aliases, so the subquery neither
+        # correlates to the statement's own patients/calls nor gets criteria of its own.
+        with_loader_criteria(PatientPhone, lambda cls: exists().where(
+            _PATIENTS.c.id == cls.patient_id, _PATIENTS.c.clinic_id.in_(ids))
+            .correlate_except(_PATIENTS), include_aliases=True),
+        with_loader_criteria(CallCandidate, lambda cls: exists().where(
+            _CALLS.c.id == cls.call_id, _CALLS.c.clinic_id.in_(ids))
+            .correlate_except(_CALLS), include_aliases=True),
+        with_loader_criteria(CallEventRecord, lambda cls: exists().where(
+            _CALLS.c.id == cls.call_id, _CALLS.c.clinic_id.in_(ids))
+            .correlate_except(_CALLS), include_aliases=True),
         # A staff member belongs to their own clinic and to every clinic they also work in; a
         # doctor's schedule and absences go with the doctor. (Each lambda names `ids` itself: the
         # lambda's cache key tracks only the closure variables it reads directly.)
@@ -178,6 +191,7 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> tuple[object, ...]:
           for model in (DoctorSchedule, DoctorAbsence)),
         with_loader_criteria(WebPoolNumber, lambda cls: cls.pool_id.in_(
             select(WebPool.id).where(WebPool.clinic_id.in_(ids))), include_aliases=True),
-        with_loader_criteria(DialAttempt, lambda cls: cls.task_id.in_(
-            select(DialTask.id).where(DialTask.clinic_id.in_(ids))), include_aliases=True),
+        with_loader_criteria(DialAttempt, lambda cls: exists().where(
+            _TASKS.c.id == cls.task_id, _TASKS.c.clinic_id.in_(ids))
+            .correlate_except(_TASKS), include_aliases=True),
     )
