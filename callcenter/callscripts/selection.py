@@ -15,12 +15,10 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from callcenter.callscripts.greeting import EVENING_FROM, MORNING_UNTIL, greeting_for
 from callcenter.callscripts.library import (
@@ -31,9 +29,9 @@ from callcenter.callscripts.library import (
     Script,
     load_library,
 )
+from callcenter.callscripts.offering import OfferedSlot, offer_slots, slot_values
 from callcenter.callscripts.values import (
     doctor_name,
-    format_when,
     person_values,
     service_values,
 )
@@ -55,7 +53,6 @@ from callcenter.core.models import (
     Treatment,
 )
 from callcenter.schedule.offer_memo import OfferMemo
-from callcenter.schedule.slots import Slot, offer_for_clinic
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +95,6 @@ class Selection:
     script: Script
     reason: str
     fallbacks: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class OfferedSlot:
-    doctor_id: int
-    doctor: str
-    starts_at: str  # ISO, UTC
-    ends_at: str
-    local: str  # ISO in the clinic's zone
-    label: str  # as said aloud
-    may_wait: bool
 
 
 @dataclass
@@ -238,41 +224,6 @@ def default_library() -> Library:
     return library_for(folder)
 
 
-def offered(slots: Sequence[Slot], doctors: Mapping[int, Staff], tz: str, locale: str) -> list[OfferedSlot]:
-    zone = ZoneInfo(tz)
-    return [
-        OfferedSlot(
-            doctor_id=s.doctor_id, doctor=doctor_name(doctors[s.doctor_id], locale),
-            starts_at=s.starts_at.isoformat(), ends_at=s.ends_at.isoformat(),
-            local=s.starts_at.astimezone(zone).isoformat(), label=format_when(s.starts_at, tz, locale),
-            may_wait=s.may_wait,
-        )
-        for s in slots
-    ]
-
-
-def _offer(session: Session, clinic: Clinic, now: datetime, locale: str, *, acute: bool,
-           doctor_id: int | None = None, specialty: str | None = None,
-           memo: OfferMemo | None = None) -> list[OfferedSlot]:
-    make = memo.offer if memo else offer_for_clinic
-    found = make(session, clinic, now, acute=acute, doctor_id=doctor_id, specialty=specialty)
-    return offered(found, _doctors(session, {s.doctor_id for s in found}), clinic.timezone, locale)
-
-
-def _doctors(session: Session, ids: set[int]) -> dict[int, Staff]:
-    """The doctors by id, those the session holds already (a card's visits joined them) without
-    asking the database again."""
-    held = {i: row for i in ids if isinstance(row := session.identity_map.get(identity_key(Staff, i)), Staff)}
-    missing = ids - held.keys()
-    if missing:
-        held.update((d.id, d) for d in session.scalars(select(Staff).where(Staff.id.in_(missing))))
-    return held
-
-
-def _slot_values(slots: Sequence[OfferedSlot]) -> dict[str, str]:
-    return {f"slot_{n}": s.label for n, s in enumerate(slots[:2], 1)}
-
-
 def base_values(clinic: Clinic, now: datetime, locale: str) -> dict[str, str | None]:
     """The values every script has: greeting by the clinic's clock, clinic name."""
     return {
@@ -313,8 +264,10 @@ def _appointment_for(session: Session, call: Call, task: DialTask | None, now: d
         .order_by(Appointment.starts_at)).first()
 
 
-def _attending_doctor_id(session: Session, patient: Patient | None, appointment: Appointment | None,
-                         treatment: Treatment | None, known: Sequence[Appointment] | None) -> int | None:
+def attending_doctor_id(session: Session, patient: Patient | None, appointment: Appointment | None,
+                        treatment: Treatment | None, known: Sequence[Appointment] | None = None) -> int | None:
+    """The doctor the patient would want: the visit's, the treatment's, else the latest visit's
+    (`known`: the patient's visits by start, when the caller read them already)."""
     if appointment is not None:
         return appointment.doctor_id
     if treatment is not None and treatment.doctor_id is not None:
@@ -361,7 +314,7 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
     chosen = selection.script.locale
     appointment = _appointment_for(session, call, task, now, appointments)
     treatment = session.get(Treatment, task.treatment_id) if task and task.treatment_id else None
-    attending = _attending_doctor_id(session, patient, appointment, treatment, appointments)
+    attending = attending_doctor_id(session, patient, appointment, treatment, appointments)
     values = base_values(clinic, now, chosen)
     if call.agent_id is not None:
         agent = session.get(Staff, call.agent_id)
@@ -374,9 +327,9 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
         # An acute case goes to whoever is free; otherwise the patient's own doctor when known.
         wanted_doctor = doctor_id if doctor_id is not None else (
             None if offer == "acute" or specialty else attending)
-        slots = _offer(session, clinic, now, chosen, acute=offer == "acute",
+        slots = offer_slots(session, clinic, now, chosen, acute=offer == "acute",
                        doctor_id=wanted_doctor, specialty=specialty, memo=offers)
-        values.update(_slot_values(slots))
+        values.update(slot_values(slots))
     doctor = session.get(Staff, attending) if attending else None
     if doctor is None and slots:
         doctor = session.get(Staff, slots[0].doctor_id)
@@ -401,8 +354,8 @@ def preview_script(session: Session, library: Library, *, scenario: str, locale:
     values = base_values(place, now, chosen)
     slots: list[OfferedSlot] = []
     if clinic is not None and selection.script.offer != "none":
-        slots = _offer(session, clinic, now, chosen, acute=selection.script.offer == "acute")
-        values.update(_slot_values(slots))
+        slots = offer_slots(session, clinic, now, chosen, acute=selection.script.offer == "acute")
+        values.update(slot_values(slots))
     if service is not None and clinic is not None:
         values.update(service_values(service, clinic, chosen))
     values.update(context)

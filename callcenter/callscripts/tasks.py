@@ -8,14 +8,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from callcenter.callscripts.offering import OfferedSlot, offer_slots, slot_values
 from callcenter.callscripts.selection import (
     SCENARIO_FOR_PURPOSE,
-    OfferedSlot,
     RenderedScript,
     Situation,
-    _attending_doctor_id,
-    _offer,
-    _slot_values,
+    attending_doctor_id,
     base_values,
     default_library,
     render,
@@ -37,14 +35,14 @@ def script_for_task(session: Session, task: DialTask, now: datetime, *, agent: S
     chosen = selection.script.locale
     visit = session.get(Appointment, task.appointment_id) if task.appointment_id else None
     treatment = session.get(Treatment, task.treatment_id) if task.treatment_id else None
-    attending = _attending_doctor_id(session, patient, visit, treatment)
+    attending = attending_doctor_id(session, patient, visit, treatment)
     values = base_values(clinic, now, chosen)
     values.update(person_values(clinic, chosen, agent, patient, visit, treatment))
     slots: list[OfferedSlot] = []
     if selection.script.offer != "none":
-        slots = _offer(session, clinic, now, chosen, acute=selection.script.offer == "acute",
+        slots = offer_slots(session, clinic, now, chosen, acute=selection.script.offer == "acute",
                        doctor_id=attending)
-        values.update(_slot_values(slots))
+        values.update(slot_values(slots))
     doctor = session.get(Staff, attending) if attending else None
     values["doctor"] = doctor_name(doctor, chosen) if doctor else None
     return render(selection, values, slots)
