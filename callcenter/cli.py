@@ -206,6 +206,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     from werkzeug.serving import run_simple
 
     from callcenter import create_app
+    from callcenter.core.heap import freeze_startup_objects
     from callcenter.core.processes import supervised
 
     config = settings()
@@ -233,6 +234,7 @@ def serve(host: str, port: int, with_demo: bool) -> None:
                 script = Path(__file__).resolve().parent.parent / "worker.py"
                 children.spawn("worker", [sys.executable, str(script)], env=os.environ.copy())
             app = create_app({"REDIS_URL": config["REDIS_URL"], "DATABASE_URL": config["DATABASE_URL"]})
+            freeze_startup_objects()
             click.echo(f"callcenter is running: open http://{host}:{port}/desk  (Ctrl+C to stop)")
             # Returns on the KeyboardInterrupt that Ctrl+C, SIGTERM or SIGHUP raise, web closed.
             run_simple(host, port, app, threaded=True, use_reloader=False)

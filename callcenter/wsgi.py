@@ -6,6 +6,7 @@ import click
 
 from callcenter import create_app
 from callcenter.cli import refuse_known_passwords
+from callcenter.core.heap import freeze_startup_objects
 
 app = create_app()
 if app.config["ENV"] == "production":
@@ -14,3 +15,4 @@ if app.config["ENV"] == "production":
     except click.ClickException as exc:  # the same one line `callcenter serve` prints
         sys.stderr.write(f"callcenter: {exc.format_message()}\n")
         sys.exit(2)
+freeze_startup_objects()
