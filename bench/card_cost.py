@@ -19,15 +19,14 @@ import gc
 import os
 import re
 import statistics
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
 
 from bench.pop_latency import _prepare
+from bench.services import private_services
 from bench.table import print_table
 from callcenter import create_app
 from callcenter.core import clinic_scope
@@ -35,7 +34,6 @@ from callcenter.core.heap import freeze_startup_objects
 from callcenter.core.models import Call, Staff, utcnow
 from callcenter.desk.feed import scripts_library, slot_offers
 from callcenter.desk.popcard import build_card, card_call
-from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 
 class StatementTimes:
@@ -129,40 +127,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--cards", type=int, default=300)
     args = parser.parse_args(argv)
-    binary, _origin = redis_binary()
-    if binary is None:
-        print("bench card_cost: no redis-server binary")
-        return 2
-    redis = RedisServer(binary)
-    redis.start()
-    postgres = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="cc-card-") as tmp:
-            if args.db == "postgresql":
-                bindir = postgres_bindir()
-                if bindir is None:
-                    print("bench card_cost: PostgreSQL binaries not found")
-                    return 2
-                postgres = PostgresServer(bindir)
-                postgres.init()
-                postgres.start()
-                url = postgres.create_database("cards")
-            else:
-                url = f"sqlite:///{Path(tmp) / 'cards.db'}"
-            _prepare(url, args.patients, 1)
-            app = create_app({"DATABASE_URL": url, "REDIS_URL": redis.url, "INSTANCE_DIR": tmp,
-                              "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "TIMEZONE": "Europe/Moscow"})
-            load_before = os.getloadavg()
-            rows = _cards(app, args.cards)
-            print_table(["card", "cards", "CPU p50 ms", "CPU p95 ms", "wall p50 ms", "statements"], rows,
-                        f"One card, {args.db}, {args.patients:,} patients")
-            print_table(["heap", "objects tracked", "pass ms (median of 3)"], _collector(app),
-                        "One full pass of the cyclic garbage collector over this process")
-            print("load average (1/5/15 min) before → after: " + " → ".join(
-                "/".join(f"{v:.1f}" for v in load) for load in (load_before, os.getloadavg())))
-            app.extensions["callcenter"].close()
-    finally:
-        redis.cleanup()
-        if postgres is not None:
-            postgres.cleanup()
+    with private_services("card_cost", args.db) as (url, redis_url, folder):
+        _prepare(url, args.patients, 1)
+        app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "INSTANCE_DIR": str(folder),
+                          "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING", "TIMEZONE": "Europe/Moscow"})
+        load_before = os.getloadavg()
+        rows = _cards(app, args.cards)
+        print_table(["card", "cards", "CPU p50 ms", "CPU p95 ms", "wall p50 ms", "statements"], rows,
+                    f"One card, {args.db}, {args.patients:,} patients")
+        print_table(["heap", "objects tracked", "pass ms (median of 3)"], _collector(app),
+                    "One full pass of the cyclic garbage collector over this process")
+        print("load average (1/5/15 min) before → after: " + " → ".join(
+            "/".join(f"{v:.1f}" for v in load) for load in (load_before, os.getloadavg())))
+        app.extensions["callcenter"].close()
     return 0

@@ -25,7 +25,6 @@ import os
 import random
 import signal
 import statistics
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, insert, select, text
 
+from bench.services import private_services
 from bench.table import print_table
 from callcenter.access.passwords import hash_password
 from callcenter.analytics import REPORTS, Filters, Granularity
@@ -55,7 +55,7 @@ from callcenter.core.models import (
 )
 from callcenter.demo.builder import load_demo
 from callcenter.outbound import lists
-from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindir, redis_binary
+from tests.services import Gunicorn
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET = "bench-secret"
@@ -370,32 +370,8 @@ def main(argv: list[str]) -> int:
                         help="a year's analytics and every outbound list built beside, over and over")
     args = parser.parse_args(argv)
     args.workers = args.workers or (1 if args.db == "sqlite" else 2)
-    binary, _origin = redis_binary()
-    if binary is None:
-        print("bench pop_latency: no redis-server binary", flush=True)
-        return 2
-    redis = RedisServer(binary)
-    redis.start()
-    postgres = None
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            if args.db == "postgresql":
-                bindir = postgres_bindir()
-                if bindir is None:
-                    print("bench pop_latency: PostgreSQL binaries not found", flush=True)
-                    return 2
-                postgres = PostgresServer(bindir)
-                postgres.init()
-                postgres.start()
-                url = postgres.create_database("pop_bench")
-            else:
-                url = f"sqlite:///{folder / 'pop.db'}"
-            rows = run(url, redis.url, args, folder)
-    finally:
-        redis.cleanup()
-        if postgres is not None:
-            postgres.cleanup()
+    with private_services("pop_latency", args.db) as (url, redis_url, folder):
+        rows = run(url, redis_url, args, folder)
     print_table(["measured", "pops sent", "received", "p50 ms", "p95 ms", "p99 ms", "max ms", "mean ms"],
                 rows, title="Screen-pop latency (webhook sent → card at the desk)")
     return 0

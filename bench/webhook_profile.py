@@ -20,7 +20,6 @@ import json
 import os
 import pstats
 import re
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,10 +28,10 @@ from typing import Any
 from sqlalchemy import event
 
 from bench.population import populate
+from bench.services import private_services
 from bench.webhook_throughput import SECRET, _requests
 from callcenter import create_app
 from callcenter.core import driver_sql, migrate
-from tests.services import PostgresServer, RedisServer, postgres_bindir, redis_binary
 
 WARM_UP = 150
 
@@ -112,30 +111,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=30)
     args = parser.parse_args(argv)
-    binary, _origin = redis_binary()
-    if binary is None:
-        print("bench webhook_profile: no redis-server binary")
-        return 2
-    redis = RedisServer(binary)
-    redis.start()
-    postgres = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="cc-profile-") as tmp:
-            folder = Path(tmp)
-            if args.db == "postgresql":
-                bindir = postgres_bindir()
-                if bindir is None:
-                    print("bench webhook_profile: PostgreSQL binaries not found")
-                    return 2
-                postgres = PostgresServer(bindir)
-                postgres.init()
-                postgres.start()
-                url = postgres.create_database("profile")
-            else:
-                url = f"sqlite:///{folder / 'profile.db'}"
-            _profile(url, redis.url, args, folder)
-    finally:
-        redis.cleanup()
-        if postgres is not None:
-            postgres.cleanup()
+    with private_services("webhook_profile", args.db) as (url, redis_url, folder):
+        _profile(url, redis_url, args, folder)
     return 0
