@@ -328,7 +328,7 @@ def script_for_call(session: Session, call: Call, now: datetime, *, library: Lib
         wanted_doctor = doctor_id if doctor_id is not None else (
             None if offer == "acute" or specialty else attending)
         slots = offer_slots(session, clinic, now, chosen, acute=offer == "acute",
-                       doctor_id=wanted_doctor, specialty=specialty, memo=offers)
+                            doctor_id=wanted_doctor, specialty=specialty, memo=offers)
         values.update(slot_values(slots))
     doctor = session.get(Staff, attending) if attending else None
     if doctor is None and slots:

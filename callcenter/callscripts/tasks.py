@@ -41,7 +41,7 @@ def script_for_task(session: Session, task: DialTask, now: datetime, *, agent: S
     slots: list[OfferedSlot] = []
     if selection.script.offer != "none":
         slots = offer_slots(session, clinic, now, chosen, acute=selection.script.offer == "acute",
-                       doctor_id=attending)
+                            doctor_id=attending)
         values.update(slot_values(slots))
     doctor = session.get(Staff, attending) if attending else None
     values["doctor"] = doctor_name(doctor, chosen) if doctor else None
