@@ -1,16 +1,19 @@
 """Number requests from the site snippet: leases per second, latency, double assignments.
 
     python -m bench webtracking_leases [--db sqlite|postgresql] [--pool 20000] [--seconds 10]
-                                       [--workers 2] [--threads 4] [--connections 32]
+                                       [--workers 2] [--threads 4] [--connections 16]
+                                       [--rate 1050] [--paced-connections 64]
 
 Two layers, same private Redis:
 1. the lease itself (leases.Leaser: one Lua script per request), from `--threads` Python threads,
    every request a new visitor of a pool large enough that none falls back;
 2. the whole endpoint, POST /wt/<key>/number under gunicorn (`--workers` gthread workers × 8
-   threads) driven by wrk (`--connections` connections): an ad burst of new visitors for
-   `--seconds` (each gets a number of a `--pool` pool: a visit and a lease recorded in Redis),
-   then returning visitors (the first thousand of them again, each a new page view keeping its
-   number) for as long. Then the records are written to the database as the worker does
+   threads) driven by wrk: flat out over `--connections` connections, an ad burst of new
+   visitors for `--seconds` (each gets a number of a `--pool` pool: a visit and a lease recorded
+   in Redis), then returning visitors (the first thousand of them again, each a new page view
+   keeping its number) for as long; then new visitors arriving at `--rate` a second (each of
+   `--paced-connections` visitors in flight waits a random time before the next request), whose
+   latency is the target's: flat out, the latency is mostly the queue wrk itself keeps full. Then the records are written to the database as the worker does
    (records.flush, timed), and the lease history is checked: two visitors never held one number
    at once. The load average is printed beside the figures; the machine is shared.
 """
@@ -42,7 +45,9 @@ from tests.services import Gunicorn, PostgresServer, RedisServer, postgres_bindi
 
 SITE = "https://clinic.example"
 # wrk's script: each request a visitor of its own (`%(prefix)s<thread>-<n>`), or one of the
-# first `%(cycle)d` again when cycle > 0 (returning visitors).
+# first `%(cycle)d` again when cycle > 0 (returning visitors). With think > 0 each connection
+# waits a random time (exponential, mean `think` ms) before its next request: many independent
+# visitors arriving at a steady rate, rather than as many requests as the server can answer.
 LUA = """
 local threads = 0
 function setup(thread)
@@ -58,6 +63,11 @@ function request()
     '"utm_medium":"cpc","utm_campaign":"burst"},"click_ids":{"gclid":"Cj0-' .. n .. '"},' ..
     '"landing_url":"https://clinic.example/implants"}'
   return wrk.format("POST", "%(path)s", {["Origin"] = "%(site)s", ["Content-Type"] = "text/plain"}, body)
+end
+if %(think)f > 0 then
+  function delay()
+    return -math.log(1 - math.random()) * %(think)f
+  end
 end
 """
 
@@ -144,9 +154,10 @@ def _overlaps(url: str) -> int:
     return count
 
 
-def _script(folder: Path, key: str, prefix: str, cycle: int) -> Path:
+def _script(folder: Path, key: str, prefix: str, cycle: int, think: float = 0.0) -> Path:
     script = folder / f"{prefix}.lua"
-    script.write_text(LUA % {"prefix": prefix, "cycle": cycle, "path": f"/wt/{key}/number", "site": SITE})
+    script.write_text(LUA % {"prefix": prefix, "cycle": cycle, "path": f"/wt/{key}/number", "site": SITE,
+                             "think": think})
     return script
 
 
@@ -159,10 +170,16 @@ def _http_layer(url: str, redis_url: str, args: argparse.Namespace,
     with Gunicorn("callcenter.wsgi:app", env, workers=args.workers, threads=8) as server:
         target = f"{server.base}/wt/{key}/number"
         _wrk(target, _script(folder, key, "warm", 50), 2, 4, 1, server.proc.pid)  # each worker reads the pool once
-        for name, prefix, cycle in (("endpoint: new visitors (ad burst)", "n", 0),
-                                    ("endpoint: returning visitors", "n", 1000)):
+        # As many requests as the server answers (its capacity; the latency is the queue of
+        # `connections` requests), then new visitors arriving at --rate (the latency at that rate).
+        paced = args.paced_connections
+        think = paced * 1000 / args.rate
+        for name, prefix, cycle, connections, wait in (
+                ("endpoint: new visitors (ad burst), flat out", "n", 0, args.connections, 0.0),
+                ("endpoint: returning visitors, flat out", "n", 1000, args.connections, 0.0),
+                (f"endpoint: new visitors arriving at {args.rate:,}/s", "p", 0, paced, think)):
             load = os.getloadavg()[0]
-            fig = _wrk(target, _script(folder, key, prefix, cycle), args.seconds, args.connections,
+            fig = _wrk(target, _script(folder, key, prefix, cycle, wait), args.seconds, connections,
                        args.threads, server.proc.pid)
             rows.append([name, int(fig["requests"]), fig["rps"], fig["p50"], fig["p99"],
                          int(fig["errors"]), round(fig["cpu_ms"], 2),
@@ -187,7 +204,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="wrk threads (and lease-layer threads)")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16, help="of the flat-out runs")
+    parser.add_argument("--rate", type=int, default=1050,
+                        help="new visitors per second offered in the paced run (a little over the "
+                             "1,000/s target: the think time does not count the answer's own time)")
+    parser.add_argument("--paced-connections", type=int, default=64,
+                        help="visitors in flight in the paced run")
     args = parser.parse_args(argv)
     binary, _origin = redis_binary()
     if not binary or not shutil.which("wrk"):
@@ -222,7 +244,8 @@ def main(argv: list[str]) -> int:
     print_table(("layer", "requests", "per second", "p50 ms", "p99 ms", "non-2xx",
                  "server CPU ms / request", "load avg"), rows,
                 title=f"web tracking number requests ({args.db}; gunicorn {args.workers} workers × 8 "
-                      f"threads, wrk {args.threads} threads × {args.connections} connections); "
+                      f"threads, wrk {args.threads} threads × {args.connections} connections flat out, "
+                      f"{args.paced_connections} paced); "
                       "target ≥ 1,000/s, p99 ≤ 20 ms, 0 double assignments")
     print(note)
     print(f"double assignments (overlapping leases of one number to two visitors): {overlaps}")

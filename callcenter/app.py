@@ -49,8 +49,7 @@ from callcenter.messaging import webhook_routes as sms_webhooks
 from callcenter.outbound import routes as campaigns_admin
 from callcenter.outbound import twilio_routes as outbound
 from callcenter.webtracking import admin_routes as webtracking_admin
-from callcenter.webtracking import pool_cache
-from callcenter.webtracking import public_routes as webtracking_public
+from callcenter.webtracking import number_endpoint, pool_cache
 from callcenter.webtracking import report_routes as webtracking_report
 
 
@@ -62,10 +61,12 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging_setup.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
     logging_setup.install_request_ids(app)
-    if config["TRUSTED_PROXIES"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     runtime = Runtime.from_config(config)
     app.extensions["callcenter"] = runtime
+    numbers = number_endpoint.NumberEndpoint(runtime, config["WEBTRACKING_RATE"], lambda: _set_up(app))
+    app.wsgi_app = number_endpoint.mount(app.wsgi_app, numbers)  # type: ignore[method-assign]
+    if config["TRUSTED_PROXIES"]:  # outside the number endpoint: it rate-limits by the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     pool_cache.watch(runtime.sessions, lambda: runtime.redis)
 
     @app.teardown_appcontext
@@ -76,6 +77,11 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
 
     _register_blueprints(app)
     return app
+
+
+def _set_up(app: Flask) -> bool:
+    with app.app_context():
+        return not setup.setup_pending()
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -120,7 +126,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(webtracking_admin.bp)
-    app.register_blueprint(webtracking_public.bp)
     app.register_blueprint(webtracking_report.bp)
     app.register_blueprint(complaints_routes.bp)
     app.register_blueprint(measures_routes.bp)

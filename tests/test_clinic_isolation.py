@@ -142,7 +142,6 @@ CHECKS: dict[str, Check] = {
     "services_admin.set_currency": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id",
                                                              "currency": "EUR"}),
     "numbers_admin.page": Check(LISTING, ADMIN, a_sees=True),
-    "webtracking_public.number": Check(NO_DATA),
     "webtracking_admin.page": Check(LISTING, ADMIN),
     "webtracking_admin.create": Check(BY_ID, ADMIN, form={"clinic_id": "@clinic_id", "name": "Site"}),
     "webtracking_admin.edit": Check(BY_ID, ADMIN),

@@ -99,6 +99,8 @@ def test_while_pending_pages_lead_to_setup_apis_refuse_and_webhooks_are_kept(
     body, headers = w.webhook("pending-1", "ringing")
     assert client.post("/webhooks/generic", data=body, headers=headers).status_code == 204
     assert _count(session, RawWebhook) == 1 and _count(session, Call) == 1
+    number = client.post("/wt/anykey/number", json={"visitor": "visitor-aaaa"})
+    assert number.status_code == 503 and number.get_json()["error"] == "setup_required"
 
     token = _csrf(client)
     done = client.post("/setup", data={**FORM, "csrf_token": token})
@@ -108,6 +110,7 @@ def test_while_pending_pages_lead_to_setup_apis_refuse_and_webhooks_are_kept(
     assert (clinic.name, clinic.timezone, clinic.is_demo) == ("Улыбка", "Europe/Moscow", False)
     assert session.scalars(select(Call)).one().clinic_id == clinic.id
     assert client.get("/admin/setup").status_code == 200  # signed in by the set-up
+    assert client.post("/wt/anykey/number", json={"visitor": "visitor-aaaa"}).status_code == 404
     other = client.application.test_client()  # another browser, late
     assert other.get("/desk").headers["Location"].startswith("/login")
     assert other.get("/setup").status_code == 404

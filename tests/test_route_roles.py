@@ -116,7 +116,6 @@ ROUTE_ROLES: dict[str, str | frozenset[str]] = {
     "services_admin.set_active": ADMIN,
     "services_admin.set_currency": ADMIN,
     "numbers_admin.page": ADMIN,
-    "webtracking_public.number": PUBLIC,
     "webtracking_admin.page": ADMIN,
     "webtracking_admin.create": ADMIN,
     "webtracking_admin.edit": ADMIN,

@@ -22,7 +22,7 @@ from callcenter.core.models import (
     WebPool,
 )
 from callcenter.inbound.calls import record_call_event
-from callcenter.webtracking.leases import Ask, Leaser
+from callcenter.webtracking.leases import SEQUENCES, Ask, Leaser
 from callcenter.webtracking.records import flush
 from callcenter.webtracking.report import funnel, pool_health
 from callcenter.webtracking.ties import tie_calls
@@ -137,6 +137,60 @@ def test_the_endpoint_refuses_other_sites_and_bad_input(client: Any, session: Se
     garbage = client.post(f"/wt/{pool.key}/number", data=b"\xff{", headers={"Origin": SITE})
     assert garbage.status_code == 400 and garbage.get_json()["field"] == "body"
     assert session.scalar(select(func.count()).select_from(WebLease)) == 0
+
+
+def test_the_endpoint_answers_like_every_other_route(client: Any, session: Session) -> None:
+    """Served in front of Flask, it still gives what the app-wide hooks give every answer."""
+    pool = make_pool(client, session)
+    answer = client.post(f"/wt/{pool.key}/number", json={"visitor": "visitor-aaaa"},
+                         headers={"Origin": SITE, "X-Request-Id": "proxy-id.42"})
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["X-Request-Id"] == "proxy-id.42"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert answer.get_json()["national_digits"] == 10  # +7 495 …: the part a site's format keeps
+    odd = ask(client, pool.key, "visitor-aaaa")  # no id of the proxy's: one of ours
+    assert len(odd.headers["X-Request-Id"]) == 16
+    wrong = client.get(f"/wt/{pool.key}/number", headers={"Origin": SITE})
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST, OPTIONS"
+    assert wrong.get_json()["error"] == "method_not_allowed"
+    big = client.post(f"/wt/{pool.key}/number", headers={"Origin": SITE},
+                      data=b'{"visitor": "visitor-aaaa", "referrer": "' + b"x" * 9000 + b'"}')
+    assert big.status_code == 413 and big.get_json()["field"] == "body"
+    assert client.get("/wt/x/y/number").status_code == 404  # not the endpoint's path: Flask's 404
+
+
+def test_ids_go_on_from_the_database_when_redis_lost_its_counters(app: Any, client: Any,
+                                                                  session: Session) -> None:
+    pool = make_pool(client, session)
+    first = ask(client, pool.key, "visitor-aaaa").get_json()["visit"]
+    redis = app.extensions["callcenter"].redis
+    flush(session, redis)
+    redis.delete(*SEQUENCES)  # a new or wiped Redis: the records are in the database
+    second = ask(client, pool.key, "visitor-bbbb").get_json()["visit"]
+    assert second > first
+    flush(session, redis)
+    assert session.scalar(select(func.count()).select_from(WebLease)) == 2
+
+
+def test_behind_a_trusted_proxy_the_clients_address_is_rate_limited(
+        database_url: str, redis_url: str, tmp_path: Any) -> None:
+    app = create_app(app_settings(database_url, redis_url, tmp_path, WEBTRACKING_RATE=1,
+                                  TRUSTED_PROXIES=1))
+    try:
+        client, session = app.test_client(), app.extensions["callcenter"].sessions()
+        pool = make_pool(client, session)
+
+        def from_(address: str, visitor: str) -> int:
+            return client.post(f"/wt/{pool.key}/number", json={"visitor": visitor},
+                               headers={"Origin": SITE, "X-Forwarded-For": address}).status_code
+
+        assert [from_("203.0.113.7", "visitor-aaaa"), from_("203.0.113.8", "visitor-bbbb"),
+                from_("203.0.113.7", "visitor-cccc")] == [200, 200, 429]
+        session.close()
+    finally:
+        app.extensions["callcenter"].close()
 
 
 def test_the_endpoint_is_rate_limited_per_address(database_url: str, redis_url: str, tmp_path: Any) -> None:

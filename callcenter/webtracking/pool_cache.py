@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from callcenter.core import clinic_scope
 from callcenter.core.models import TrackingNumber, WebPool, WebPoolNumber
+from callcenter.core.phones import national_digits
 
 log = logging.getLogger(__name__)
 VERSION = "callcenter:wt:config"
@@ -41,6 +42,7 @@ class PoolConfig:
     serves: str
     sources: tuple[str, ...]
     fallback: str  # E.164
+    fallback_digits: int  # how many of its trailing digits the national number is
     hold_minutes: int
     active: bool
     numbers: tuple[str, ...]  # the pool's numbers still advertised, in a fixed order
@@ -57,7 +59,8 @@ def _in_use(pool_id: int) -> Any:
 def pool_config(session: Session, pool: WebPool) -> PoolConfig:
     numbers = tuple(session.scalars(_in_use(pool.id).order_by(TrackingNumber.e164)))
     return PoolConfig(pool.id, pool.clinic_id, pool.key, frozenset(pool.sites), pool.serves,
-                      tuple(pool.sources), pool.fallback.e164, pool.hold_minutes, pool.active,
+                      tuple(pool.sources), pool.fallback.e164,
+                      national_digits(pool.fallback.e164), pool.hold_minutes, pool.active,
                       numbers, f"{pool.updated_at.timestamp()}:{len(numbers)}")
 
 

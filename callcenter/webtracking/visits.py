@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter.core.inputs import InputError, text
+from callcenter.core.inputs import InputError, limit, text_within
 from callcenter.core.models import WebLease, WebPool, WebVisit
 from callcenter.webtracking.leases import OPEN, Ask, Gate, Leaser
 from callcenter.webtracking.pool_cache import PoolConfig, pool_config
@@ -54,8 +54,14 @@ class Facts:
                     or self.utm_medium.lower() in PAID_MEDIUMS)
 
 
-def _optional(column: Any, value: Any, field: str) -> str:
-    return "" if value is None else text(column, value, field).strip()
+# The columns' lengths, read once: through the mapped attributes they were a tenth of a number
+# request's CPU.
+_LIMITS = {name: limit(getattr(WebVisit, name))
+           for name in (*(n for names in GROUPS.values() for n in names), "referrer", "landing_url")}
+
+
+def _optional(name: str, value: Any, field: str) -> str:
+    return "" if value is None else text_within(_LIMITS[name], value, field).strip()
 
 
 def read_facts(body: Any) -> Facts:
@@ -75,9 +81,9 @@ def read_facts(body: Any) -> Facts:
         if not isinstance(part, dict):
             raise InputError(group, "expected a JSON object")
         for name in names:
-            values[name] = _optional(getattr(WebVisit, name), part.get(name), f"{group}.{name}")
+            values[name] = _optional(name, part.get(name), f"{group}.{name}")
     for name in ("referrer", "landing_url"):
-        values[name] = _optional(getattr(WebVisit, name), body.get(name), name)
+        values[name] = _optional(name, body.get(name), name)
     return Facts(visitor=visitor, visit_id=visit, **values)
 
 
