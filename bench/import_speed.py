@@ -5,7 +5,7 @@
 At scale 1: 100,000 patients (150,000 phones, families sharing a number), 300,000 visits and
 200,000 treatments, with 20 doctors; the patients' file is Windows-1251 with `;` as Russian
 exports are, the visits' UTF-8 with a BOM as Excel writes it. Everything goes through what
-`callcenter import` runs (tables.read_table, importer.run_import, batches of 500 per
+`callcenter import` runs (tables.read_table, importer.run_import, batches of 2,000 per
 transaction). Each database runs in its own process so that its peak RSS is the job's own.
 
 The baseline, measured in the same run on the same database: the same patients and phones

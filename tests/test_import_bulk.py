@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
+from callcenter.core import db as bulk_db
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
     Appointment,
@@ -32,6 +33,7 @@ from callcenter.exchange import bulk
 from callcenter.exchange.upsert import _insert_returning_ids
 from tests import factories as f
 
+SHARED = ("clinic_id", "kind", "updated_at")
 MOSCOW = ZoneInfo("Europe/Moscow")
 MOMENTS = (datetime(2026, 3, 1, 7, 0, tzinfo=UTC), datetime(2026, 3, 1, 7, 0, 5, 120, tzinfo=UTC),
            datetime(2025, 10, 26, 2, 30, tzinfo=MOSCOW), datetime(1999, 12, 31, 23, 59, 59, 999999,
@@ -74,7 +76,10 @@ def _both_ways(session: Session, model: type, rows: list[dict[str, Any]],
     orm_ids = [row.id for row in orm]
     fast_ids = []
     for row in rows:  # one at a time: each its own key set, as a batch of one
-        fast_ids += _insert_returning_ids(session, table, [{**row, **(unique or {})}])
+        given = {**row, **(unique or {})}
+        # the import's way: what every row of a batch shares is given once (and converted once)
+        shared = {key: given.pop(key) for key in SHARED if key in given}
+        fast_ids += _insert_returning_ids(session, table, [given], shared)
     session.commit()
     skip = set(unique or {})
     assert _stored(session, table, fast_ids, skip) == _stored(session, table, orm_ids, skip)
@@ -135,3 +140,30 @@ def test_a_value_sqlalchemy_refuses_is_refused_by_the_fast_path_too(db: Session)
         bulk.insert(db, Patient.__table__, [{"clinic_id": clinic.id, "first_name": "A",
                                              "created_at": datetime(2026, 3, 1, 7, 0)}])
     db.rollback()
+
+
+def test_an_imports_page_cache_is_its_own(database_url: str) -> None:
+    """A bulk session's transactions get the large SQLite page cache, from the transaction in
+    progress on; the pooled connection gives it back with its next ordinary transaction."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused
+    sessions = make_session_factory(engine)
+
+    def cache(session: Session) -> int:
+        return session.execute(text("PRAGMA cache_size")).scalar_one()
+
+    try:
+        with sessions() as importing:
+            if engine.dialect.name != "sqlite":
+                bulk_db.bulk(importing)  # nothing to size on PostgreSQL: no statement, no error
+                assert importing.execute(text("SELECT 1")).scalar_one() == 1
+                return
+            assert cache(importing) == -bulk_db.DEFAULT_CACHE_KIB
+            bulk_db.bulk(importing)  # in the middle of a transaction
+            assert cache(importing) == -bulk_db.BULK_CACHE_KIB
+            importing.commit()
+            assert cache(importing) == -bulk_db.BULK_CACHE_KIB  # the next batch's transaction
+            importing.commit()
+        with sessions() as page_view:
+            assert cache(page_view) == -bulk_db.DEFAULT_CACHE_KIB
+    finally:
+        engine.dispose()

@@ -80,7 +80,32 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that honour a clinic scope once one is set on them (`clinic_scope.restrict`)."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     install(factory)
+    event.listen(factory, "after_begin", _page_cache)
     return factory
+
+
+# SQLite's page cache for a session marked `bulk` (an import): its batches dirty pages all over
+# the tables and their indexes, and with the default 2 MiB they spill to the WAL in mid-batch
+# and are read back; kept between batches, the index pages stay warm. A pooled connection that
+# carried an import gets the default back with its next transaction that is not one: a web
+# process keeps no 64 MiB per connection for page views.
+BULK = "callcenter.bulk"
+BULK_CACHE_KIB = 65536
+DEFAULT_CACHE_KIB = 2000  # SQLite's own default (PRAGMA cache_size = -2000)
+
+
+def bulk(session: Session, on: bool = True) -> None:
+    """Mark the session as a bulk writer (or not), from its transaction in progress on."""
+    session.info[BULK] = on
+    if session.in_transaction():
+        _page_cache(session, None, session.connection())
+
+
+def _page_cache(session: Session, _transaction: Any, connection: Connection) -> None:
+    wanted = session.info.get(BULK, False)
+    if connection.dialect.name == "sqlite" and connection.info.get(BULK, False) != wanted:
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB if wanted else DEFAULT_CACHE_KIB}")
+        connection.info[BULK] = wanted
 
 
 @contextmanager

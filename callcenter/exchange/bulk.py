@@ -12,7 +12,7 @@ ways back and compares them, on both databases.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -27,14 +27,15 @@ Convert = Callable[[Any], Any]
 
 
 def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
-           ids: Sequence[int] | None = None) -> None:
-    """Insert the rows (every row with the keys of the first); with `ids`, under those ids."""
+           ids: Sequence[int] | None = None, shared: Mapping[str, Any] | None = None) -> None:
+    """Insert the rows (every row with the keys of the first) and the `shared` values every row
+    has (converted once); with `ids`, under those ids."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    values = _values(table, names, rows, dialect)
+    values = _values(table, names, rows, dialect, shared or {})
     if ids is not None:
         names.append("id")
         values = [(*row, new) for row, new in zip(values, ids, strict=True)]
@@ -51,8 +52,8 @@ def insert(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         cursor.close()
 
 
-def insert_returning_ids(session: Session, table: Table,
-                         rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_returning_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+                         shared: Mapping[str, Any] | None = None) -> list[int]:
     """Insert the rows (SQLite); their new ids in the rows' order. SQLite gives a new row the
     largest id + 1 (sqlite.org/autoinc.html) and the first insert takes the database's write
     lock until the transaction ends, so the first row's id and the count tell every id; the
@@ -62,7 +63,7 @@ def insert_returning_ids(session: Session, table: Table,
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
-    values = _values(table, names, rows, dialect)
+    values = _values(table, names, rows, dialect, shared or {})
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         statement = _statement(table, names, dialect)
@@ -78,16 +79,20 @@ def insert_returning_ids(session: Session, table: Table,
     return list(range(first, last + 1))
 
 
-def _values(table: Table, names: list[str], rows: Sequence[dict[str, Any]],
-            dialect: Dialect) -> list[tuple[Any, ...]]:
-    """The rows' values in the order of `names`, which grows by the columns the rows leave out
-    that have a default on our side (given as SQLAlchemy's insert would give it)."""
+def _values(table: Table, names: list[str], rows: Sequence[dict[str, Any]], dialect: Dialect,
+            shared: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows' values in the order of `names`, which grows by the shared columns and then by
+    the columns left out that have a default on our side (given as SQLAlchemy's insert would give
+    it, once per batch: one transaction, one "now")."""
+    names += list(shared)
     convert, defaults = _plan(table, tuple(names), dialect)
     names += [name for name, _default in defaults]
+    count = len(rows)
     # Column by column: map() runs each column's converter without a Python loop per value.
-    columns = [list(map(itemgetter(name), rows)) if c is same
+    columns = [[c(shared[name])] * count if name in shared
+               else list(map(itemgetter(name), rows)) if c is same
                else list(map(c, map(itemgetter(name), rows))) for c, name in convert]
-    columns += [[default() for _row in rows] for _name, default in defaults]
+    columns += [[default()] * count for _name, default in defaults]
     return list(zip(*columns, strict=True))
 
 

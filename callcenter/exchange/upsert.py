@@ -193,7 +193,7 @@ class Writer:
         table: Table = MODELS[kind].__table__
         phones = [values.pop("phones", {}) for _external, _entry, values in pending]
         ids = _insert_returning_ids(self.session, table, _uniform(
-            table, [{**values, "clinic_id": self.clinic.id} for _ext, _entry, values in pending]))
+            table, [values for _ext, _entry, values in pending]), {"clinic_id": self.clinic.id})
         for (external, entry, _values), local_id in zip(pending, ids, strict=True):
             entry.local_id = local_id
             if entry.stored:
@@ -202,10 +202,10 @@ class Writer:
                 for local_id, wanted in zip(ids, phones, strict=True)
                 for e164, label in wanted.items()]
         bulk.insert(self.session, PatientPhone.__table__, rows)
-        new_refs = [{"clinic_id": self.clinic.id, "kind": kind, "external_id": external,
-                     "local_id": entry.local_id, "digest": entry.digest, "updated_at": self.now}
+        new_refs = [{"external_id": external, "local_id": entry.local_id, "digest": entry.digest}
                     for external, entry, _values in pending if not entry.stored]
-        bulk.insert(self.session, ExternalRef.__table__, new_refs)
+        bulk.insert(self.session, ExternalRef.__table__, new_refs,
+                    shared={"clinic_id": self.clinic.id, "kind": kind, "updated_at": self.now})
         self._refs_written += len(new_refs)
         for _external, entry, _values in pending:
             entry.stored = True
@@ -242,15 +242,16 @@ def _among(session: Session, column: Any, values: list[str]) -> Any:
     return column == any_(bindparam("among", values, type_=ARRAY(column.type)))
 
 
-def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the rows; their new ids, in the rows' order."""
+def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]],
+                          shared: dict[str, Any] | None = None) -> list[int]:
+    """Insert the rows (with the values they share); their new ids, in the rows' order."""
     if _sqlite(session):
-        return bulk.insert_returning_ids(session, table, rows)
+        return bulk.insert_returning_ids(session, table, rows, shared)
     # PostgreSQL: the ids drawn from the column's own sequence first, then the rows copied in.
     ids = list(session.scalars(
         select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
             func.generate_series(1, len(rows)))))
-    bulk.insert(session, table, rows, ids)
+    bulk.insert(session, table, rows, ids, shared)
     return ids
 
 
