@@ -88,9 +88,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 # the tables and their indexes, and with the default 2 MiB they spill to the WAL in mid-batch
 # and are read back; kept between batches, the index pages stay warm. A pooled connection that
 # carried an import gets the default back with its next transaction that is not one: a web
-# process keeps no 64 MiB per connection for page views.
+# process keeps no 16 MiB per connection for page views.
 BULK = "callcenter.bulk"
-BULK_CACHE_KIB = 65536
+BULK_CACHE_KIB = 16384
 DEFAULT_CACHE_KIB = 2000  # SQLite's own default (PRAGMA cache_size = -2000)
 
 
