@@ -154,15 +154,15 @@ def test_an_imports_page_cache_is_its_own(database_url: str) -> None:
     try:
         with sessions() as importing:
             if engine.dialect.name != "sqlite":
-                bulk_db.bulk(importing)  # nothing to size on PostgreSQL: no statement, no error
-                assert importing.execute(text("SELECT 1")).scalar_one() == 1
+                with bulk_db.bulk(importing):  # nothing to size on PostgreSQL: no statement, no error
+                    assert importing.execute(text("SELECT 1")).scalar_one() == 1
                 return
             assert cache(importing) == -bulk_db.DEFAULT_CACHE_KIB
-            bulk_db.bulk(importing)  # in the middle of a transaction
-            assert cache(importing) == -bulk_db.BULK_CACHE_KIB
-            importing.commit()
-            assert cache(importing) == -bulk_db.BULK_CACHE_KIB  # the next batch's transaction
-            importing.commit()
+            with bulk_db.bulk(importing):  # begun in the middle of a transaction
+                assert cache(importing) == -bulk_db.BULK_CACHE_KIB
+                importing.commit()
+                assert cache(importing) == -bulk_db.BULK_CACHE_KIB  # the next batch's transaction
+                importing.commit()
         with sessions() as page_view:
             assert cache(page_view) == -bulk_db.DEFAULT_CACHE_KIB
     finally:

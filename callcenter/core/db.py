@@ -94,8 +94,18 @@ BULK_CACHE_KIB = 16384
 DEFAULT_CACHE_KIB = 2000  # SQLite's own default (PRAGMA cache_size = -2000)
 
 
-def bulk(session: Session, on: bool = True) -> None:
-    """Mark the session as a bulk writer (or not), from its transaction in progress on."""
+@contextmanager
+def bulk(session: Session) -> Iterator[Session]:
+    """The session writes in bulk from its transaction in progress on, until the block ends."""
+    was = session.info.get(BULK, False)
+    _mark(session, True)
+    try:
+        yield session
+    finally:
+        _mark(session, was)
+
+
+def _mark(session: Session, on: bool) -> None:
     session.info[BULK] = on
     if session.in_transaction():
         _page_cache(session, None, session.connection())

@@ -24,7 +24,7 @@ from itertools import islice
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
-from callcenter.core.db import BULK, bulk
+from callcenter.core.db import bulk
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Clinic, utcnow
 from callcenter.exchange import values
@@ -104,12 +104,10 @@ def _bulk(session: Session) -> Iterator[None]:
     collector's full passes, which would walk them all again every few thousand rows; and give
     the session's transactions a bulk writer's page cache (core.db.bulk)."""
     gc.freeze()
-    was = session.info.get(BULK, False)
-    bulk(session)
     try:
-        yield
+        with bulk(session):
+            yield
     finally:
-        bulk(session, was)
         gc.unfreeze()
 
 
