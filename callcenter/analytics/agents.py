@@ -76,7 +76,7 @@ def receptionist_rows(session: Session, flt: Filters, offered: dict[Any, tuple[i
     ids = {k for k in (*offered, *callbacks, *bookings) if k is not None}
     names = _names(session, flt, ids)
     rows = []
-    for agent in sorted(set(names) | set(offered), key=lambda a: (a is None, names.get(a, ""))):
+    for agent in sorted(set(names) | set(offered), key=lambda a: (a is None, names.get(a, ""), a or 0)):
         n, taken, missed, speed = offered.get(agent, (0, 0, 0, None))
         n_back, back_delay = callbacks.get(agent, (0, None))
         rows.append({
@@ -139,7 +139,7 @@ def invitation_rows(session: Session, flt: Filters, counts: dict[tuple[Any, int]
     names = _names(session, flt, {agent for agent, _ in counts})
     rows = []
     for key, first in buckets(monthly):
-        for agent in sorted(names, key=lambda a: names[a]):
+        for agent in sorted(names, key=lambda a: (names[a], a)):
             n = counts.get((agent, key), 0)
             rows.append({"month": first.strftime("%Y-%m"), "staff_id": agent,
                          "receptionist": names[agent], "invitations": n,

@@ -210,7 +210,9 @@ def disagreement_rows(session: Session, pairs: Sequence[tuple[Any, ...]]) -> lis
     names = _channel_names(session)
     rows = [{"tracking_channel": names.get(tracked), "heard_channel": names.get(heard),
              "calls": n, "unique_callers": unique} for tracked, heard, n, unique in pairs]
-    return sorted(rows, key=lambda r: (-r["calls"], str(r["tracking_channel"])))
+    # The heard channel breaks ties too, so the order never depends on the database's.
+    return sorted(rows, key=lambda r: (-r["calls"], str(r["tracking_channel"]),
+                                       str(r["heard_channel"])))
 
 
 def series(session: Session, flt: Filters) -> list[Row]:
