@@ -9,6 +9,10 @@ its tracking numbers) at `--rate` calls/s, desk and admin pages of signed-in sta
 call lists (the plan job every 5 s, lists due at once) and an import of `--patients` patients
 uploaded through /admin/import. Every 0.2 s it reads each process's RSS; the table gives each
 role's peak, beside the load average. Targets (issue 18): web ≤ 150 MB, each worker ≤ 150 MB.
+
+It runs twice, one after the other: first with CALLCENTER_RETURN_MEMORY=0 (glibc's own malloc
+defaults: the baseline), then as shipped (callcenter.core.heap.return_freed_memory);
+`--only shipped` skips the baseline.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlalchemy import create_engine, select
 
 from bench.import_speed import generate
 from bench.table import print_table
+from callcenter.core.heap import ALLOCATOR
 from callcenter.core.models import PatientPhone, TrackingNumber
 from tests.services import free_port
 from webhooks.hmac_signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -163,14 +168,16 @@ def import_patients(base: str, folder: Path, patients: int) -> str:
     return "import still running"
 
 
-def run(seconds: float, rate: float, patients: int, folder: Path) -> tuple[Sampler, list[str]]:
+def run(seconds: float, rate: float, patients: int, folder: Path,
+        return_memory: bool) -> tuple[Sampler, list[str]]:
     port, instance = free_port(), folder / "instance"
     url = f"sqlite:///{instance / 'callcenter.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")
            and k not in ("REDIS_URL", "DATABASE_URL")}
     env.update({"CALLCENTER_INSTANCE_DIR": str(instance), "DATABASE_URL": url, "PYTHONPATH": str(ROOT),
                 "CALLCENTER_GENERIC_SECRET": SECRET, "CALLCENTER_PLAN_SECONDS": "5",
-                "CALLCENTER_LISTS_AT": "00:00", "CALLCENTER_LOG_LEVEL": "WARNING"})
+                "CALLCENTER_LISTS_AT": "00:00", "CALLCENTER_LOG_LEVEL": "WARNING",
+                "CALLCENTER_RETURN_MEMORY": "1" if return_memory else "0"})
     log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", "serve", "--port", str(port)],
                             env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
@@ -214,16 +221,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=10, help="calls per second (3 webhooks each)")
     parser.add_argument("--patients", type=int, default=5000, help="patients in the uploaded import")
+    parser.add_argument("--only", choices=["shipped"], help="skip the glibc-defaults baseline")
     args = parser.parse_args(argv)
-    load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    with tempfile.TemporaryDirectory(prefix="cc-bench-memory-") as folder:
-        sampler, notes = run(args.seconds, args.rate, args.patients, Path(folder))
-    load_after = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    for note in notes:
-        print(note)
-    print_table(["process", "RSS MB when up", "peak RSS MB", "load average"],
-                [[name, round(sampler.first[name], 1), round(peak, 1), f"{load_before} → {load_after}"]
-                 for name, peak in sorted(sampler.peaks.items())],
+    # The malloc variables are the product's to set: inherited ones would blur the comparison.
+    for name in ALLOCATOR:
+        os.environ.pop(name, None)
+    rows = []
+    for label, return_memory in [("glibc defaults", False), ("shipped", True)]:
+        if args.only and label != args.only:
+            continue
+        load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
+        with tempfile.TemporaryDirectory(prefix="cc-bench-memory-") as folder:
+            sampler, notes = run(args.seconds, args.rate, args.patients, Path(folder), return_memory)
+        load = f"{load_before} → {'/'.join(f'{x:.1f}' for x in os.getloadavg())}"
+        print(f"{label}: " + "; ".join(notes))
+        rows += [[label, name, round(sampler.first[name], 1), round(peak, 1), load]
+                 for name, peak in sorted(sampler.peaks.items())]
+    print_table(["malloc", "process", "RSS MB when up", "peak RSS MB", "load average"], rows,
                 title="callcenter serve under a mix of webhooks, pages, call lists and an import "
                       "(target: web ≤ 150 MB, each worker ≤ 150 MB)")
     return 0

@@ -168,6 +168,7 @@ def retention(dry_run: bool) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an RQ worker (same as python worker.py)."""
+    from callcenter.core.heap import return_freed_memory
     from callcenter.workers import QUEUES, run_worker
 
     # A misspelt queue ("dail") would be worked for ever while nothing dials.
@@ -178,18 +179,21 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     if not config["REDIS_URL"]:
         raise UsageFailure("REDIS_URL: required for a worker (callcenter serve starts one for you)")
     configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
+    return_freed_memory(config["RETURN_MEMORY"])  # the work horses it forks keep the setting
     run_worker(config, queues or QUEUES, burst=burst)
 
 
 @cli.command()
 def dialer() -> None:
     """Dial the queued calls: a long-lived process (python worker.py starts one beside it)."""
+    from callcenter.core.heap import return_freed_memory
     from callcenter.workers import run_dialer
 
     config = settings()
     if not config["REDIS_URL"]:
         raise UsageFailure("REDIS_URL: required for the dialer (callcenter serve starts one for you)")
     configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
+    return_freed_memory(config["RETURN_MEMORY"])
     run_dialer()
 
 
@@ -206,10 +210,11 @@ def serve(host: str, port: int, with_demo: bool) -> None:
     from werkzeug.serving import run_simple
 
     from callcenter import create_app
-    from callcenter.core.heap import freeze_startup_objects
+    from callcenter.core.heap import freeze_startup_objects, return_freed_memory
     from callcenter.core.processes import supervised
 
     config = settings()
+    return_freed_memory(config["RETURN_MEMORY"])  # before any thread starts: arenas are per thread
     try:
         with supervised() as children:
             if not config["REDIS_URL"]:

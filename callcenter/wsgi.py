@@ -6,9 +6,10 @@ import click
 
 from callcenter import create_app
 from callcenter.cli import refuse_known_passwords
-from callcenter.core.heap import freeze_startup_objects
+from callcenter.core.heap import freeze_startup_objects, return_freed_memory
 
 app = create_app()
+return_freed_memory(app.config["RETURN_MEMORY"])
 if app.config["ENV"] == "production":
     try:
         refuse_known_passwords()

@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Setting] = {
         Setting("CALLCENTER_SCRIPTS_DIR", "", config_values.plain_text,
                 "folder of the clinic's own scripts that override the packaged ones"),
         Setting("CALLCENTER_WEB_WORKER", "1", config_values.boolean, "serve: also start a worker process"),
+        Setting("CALLCENTER_RETURN_MEMORY", "1", config_values.boolean,
+                "glibc: hand freed memory back to the system (0 keeps glibc's own defaults)"),
         Setting("CALLCENTER_RAW_RETENTION_DAYS", "90", config_values.positive_int,
                 "days a processed raw webhook is kept (callcenter retention)"),
         Setting("CALLCENTER_REVIEW_RETENTION_DAYS", "365", config_values.positive_int,
