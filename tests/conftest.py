@@ -104,7 +104,18 @@ def _wipe(url: str) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # DELETE, not TRUNCATE: a test leaves a few rows in a few of the 58 tables, and
+            # TRUNCATE makes new files for every table and index (360 ms a test against 17 ms).
+            # The replica role turns off the foreign-key and roll-up triggers, so order and
+            # cycles (calls ↔ visits) do not matter; the used sequences restart as TRUNCATE's
+            # RESTART IDENTITY did.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.exec_driver_sql("; ".join(f"DELETE FROM {table}" for table in tables))
+            used = conn.execute(text("SELECT schemaname, sequencename FROM pg_sequences "
+                                     "WHERE last_value IS NOT NULL")).all()
+            if used:
+                conn.exec_driver_sql("; ".join(f'ALTER SEQUENCE "{schema}"."{name}" RESTART'
+                                               for schema, name in used))
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
