@@ -133,8 +133,9 @@ def _ordered(rows: list[Row], name_field: str) -> list[Row]:
 
 
 def _named(rows: dict[Any, Row], names: dict[int, str], id_field: str, name_field: str) -> list[Row]:
+    # In id order first: two rows alike in counts and name keep one order on every database.
     return _ordered([{id_field: k, name_field: names.get(k) if k is not None else None, **row}
-                     for k, row in rows.items()], name_field)
+                     for k, row in sorted(rows.items(), key=lambda item: str(item[0]))], name_field)
 
 
 def _line() -> ColumnElement[str]:
