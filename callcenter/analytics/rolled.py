@@ -2,8 +2,8 @@
 
 Each function gives exactly what its namesake in funnel.py / agents.py computes from the raw rows
 (tests/test_rollups_exact.py proves it on random data). The one figure no sum can give, distinct
-callers, is still counted from the calls: a narrow query of the number alone, the hidden-number
-callers (each a caller of its own) coming from the roll-up. Roll-ups are brought up to date
+callers, is the size of a union of the days' caller sets (`caller_sets`), the hidden-number
+callers (each a caller of its own) added from the call roll-up. Roll-ups are brought up to date
 first: `fresh` refreshes whatever the triggers marked for the clinic.
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy import BigInteger, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from callcenter.analytics import agents, funnel
-from callcenter.analytics.funnel import Row, call_conditions, empty_row, money
+from callcenter.analytics import agents, caller_sets, funnel
+from callcenter.analytics.funnel import Row, empty_row, money
 from callcenter.analytics.periods import Filters, Granularity, LocalClock, buckets, day_bucket
 from callcenter.analytics.rollups import local_day_number, pending, refresh
 from callcenter.core.models import (
@@ -26,6 +26,7 @@ from callcenter.core.models import (
     Call,
     RollupCall,
     RollupCallback,
+    RollupCaller,
     RollupHour,
     TrackingNumber,
 )
@@ -103,13 +104,12 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
             rows[k] = {"calls": int(n), "unique_callers": int(hidden),
                        "first_time_callers": int(hidden_first), "answered": int(answered),
                        "missed": int(missed), "bookings": 0, "arrivals": 0, "revenue": 0.0}
-    cols, group, dims = key(Call)
-    for k, unique, first in session.execute(
-        select(*cols, func.count(func.distinct(Call.caller)),
-               func.count(func.distinct(case((Call.first_time.is_(True), Call.caller)))))
-        .where(*call_conditions(flt), Call.caller.is_not(None), *keep(dims)).group_by(*group)
-    ).all():
-        if k in rows:  # else a call came in after the roll-ups were read: the next read has it
+    cols, _, dims = key(RollupCaller)
+    for k, (unique, first) in caller_sets.counted(session.execute(
+        select(*cols, RollupCaller.callers, RollupCaller.first_callers)
+        .where(*_where(RollupCaller, flt, dims.day), *keep(dims))
+    )).items():
+        if k in rows:
             rows[k]["unique_callers"] += unique
             rows[k]["first_time_callers"] += first
     cols, group, dims = key(BookingCredit)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
+from callcenter.analytics import caller_sets
 from callcenter.analytics.bookings import ATTENDED, credited_call_id
 from callcenter.analytics.funnel import ANSWERED, call_conditions
 from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock
@@ -40,6 +41,7 @@ from callcenter.core.models import (
     PatientPhone,
     RollupCall,
     RollupCallback,
+    RollupCaller,
     RollupHour,
 )
 from webhooks import TEST_CALLER
@@ -84,7 +86,7 @@ def refresh(conn: Connection, clinic_id: int) -> int:
 
 
 def _rebuild(conn: Connection, clinic_id: int, tz: ZoneInfo) -> None:
-    for model in (RollupCall, RollupHour, RollupCallback, BookingCredit):
+    for model in (RollupCall, RollupHour, RollupCallback, RollupCaller, BookingCredit):
         conn.execute(delete(model).where(model.clinic_id == clinic_id))
     first, last = conn.execute(select(func.min(Call.started_at), func.max(Call.started_at))
                                .where(Call.clinic_id == clinic_id)).one()
@@ -195,6 +197,7 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
         for model, query in ((RollupCall, _calls(flt)), (RollupHour, _hours(flt)),
                              (RollupCallback, _callbacks(flt))):
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
+        caller_sets.rebuild(conn, flt, first, last)
 
 
 def _count(condition: Any) -> Any:

@@ -85,8 +85,10 @@ from callcenter.core.models.pbx import PbxAccount
 from callcenter.core.models.rollups import (
     AnalyticsDirty,
     BookingCredit,
+    CallerNumber,
     RollupCall,
     RollupCallback,
+    RollupCaller,
     RollupHour,
 )
 from callcenter.core.models.webtracking import (
@@ -118,6 +120,7 @@ __all__ = [
     "CallOutcome",
     "CallStatus",
     "CallerKind",
+    "CallerNumber",
     "Campaign",
     "CampaignState",
     "Channel",
@@ -161,6 +164,7 @@ __all__ = [
     "RawWebhook",
     "RollupCall",
     "RollupCallback",
+    "RollupCaller",
     "RollupHour",
     "RouteKind",
     "Service",
