@@ -15,12 +15,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from callcenter.access.privacy import SCRUBBED_HEADER, erase, export, mask_numbers
+from callcenter.analytics.rollups import refresh
 from callcenter.cli import cli
 from callcenter.core.models import (
     Appointment,
     AuditLog,
     Base,
     Call,
+    CallerNumber,
     DialAttempt,
     DialMode,
     DialTask,
@@ -169,6 +171,11 @@ def test_erasure_removes_her_and_keeps_the_statistics(client, session: Session) 
     world = _world(client, session)
     before = session.execute(select(Call.id, Call.status, Call.caller_kind, Call.channel_id,
                                     Call.duration, Call.patient_id).order_by(Call.id)).all()
+    # The reports were read once: the analytics gave each number that called an id.
+    clinic_id = session.get(Patient, world.her).clinic_id  # type: ignore[union-attr]
+    refresh(session.connection(), clinic_id)
+    session.commit()
+    assert {OWN, LATER, FAMILY} <= set(session.scalars(select(CallerNumber.e164)))
     removed = erase(session, world.her, None, datetime.now(UTC))
     session.commit()
     session.expire_all()
@@ -196,6 +203,10 @@ def test_erasure_removes_her_and_keeps_the_statistics(client, session: Session) 
     # Only the suppression list keeps the number she opted out with, so it is never called again.
     assert [t for t, rows in dump.items() if OWN[2:] in rows] == ["opt_outs"]
     assert [t for t, rows in dump.items() if LATER[2:] in rows] == []
+    assert set(session.scalars(select(CallerNumber.e164))) == {FAMILY}  # his calls keep it
+    refresh(session.connection(), clinic_id)  # the days of her calls, rebuilt without her numbers
+    session.commit()
+    assert [t for t, rows in _everything(session).items() if OWN[2:] in rows] == ["opt_outs"]
     assert FAMILY[2:] in dump["patient_phones"]  # still her husband's
     scrubbed = session.scalars(select(RawWebhook)).all()
     assert sum(SCRUBBED_HEADER in r.headers for r in scrubbed) == removed["raw_webhooks"]

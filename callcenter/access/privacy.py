@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import phonenumbers
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from callcenter.access.audit import record as audit
@@ -42,6 +42,7 @@ from callcenter.core.models import (
     Call,
     CallCandidate,
     CallDirection,
+    CallerNumber,
     DialTask,
     Message,
     MessageStatus,
@@ -110,13 +111,17 @@ def erase(session: Session, patient_id: int, staff_id: int | None, now: datetime
     calls = _related_calls(session, patient)
     counts = {"phones": len(numbers), "calls": 0, "raw_webhooks": 0, "dial_tasks_cancelled": 0}
     raw_numbers: dict[int, set[str]] = {}
+    removed: set[str] = set()
     for call in calls:
         linked = call.patient_id == patient.id
         their_end = call.dialed if call.direction == CallDirection.OUTBOUND else call.caller
         gone = own | ({their_end} if linked and their_end else set())
         if not (linked or gone & {call.caller, call.dialed}):
             continue  # a family member's call from a shared number: theirs, not this patient's
+        caller = call.caller
         _anonymise_call(call, gone, linked)
+        if caller and call.caller is None:
+            removed.add(caller)
         counts["calls"] += 1
         for event in call.events:
             if event.raw_webhook_id:
@@ -154,6 +159,12 @@ def erase(session: Session, patient_id: int, staff_id: int | None, now: datetime
     patient.erased_at = now
     audit(session, staff_id, "erase", "patient", patient.id, via=via, **counts)
     session.flush()
+    # The analytics' id for a number (caller_sets) goes once no call of its clinic shows it; the
+    # days those calls fell on are rebuilt without it at the next refresh (the triggers marked them).
+    session.execute(delete(CallerNumber).where(
+        CallerNumber.e164.in_(removed),
+        ~select(Call.id).where(Call.clinic_id == CallerNumber.clinic_id,
+                               Call.caller == CallerNumber.e164).exists()))
     return counts
 
 
