@@ -5,7 +5,8 @@ Erasure keeps the rows that statistics are built from and removes what identifie
 - the card keeps its id (appointments, treatments and calls still point at it, so bookings, visits
   and campaign results add up as before) but loses names, birth date, sex, notes and phones;
 - their calls keep times, status, channel, caller kind and outcome; the caller's number (for an
-  outbound call, the dialed one), the raw caller text, notes and the recording link go;
+  outbound call, the dialed one), the raw caller text, notes and the recording link go, and so
+  does the analytics' id for the number once no call of the clinic shows it;
 - stored webhook bodies are the record of what the PBX sent, so they are not deleted: the
   patient's numbers in them are masked to the last two digits, and the row is marked
   X-Callcenter-Scrubbed (its signature no longer verifies, so it cannot be re-processed);
