@@ -1,4 +1,5 @@
-"""distinct callers rolled up: a bitmap of the day's callers per number, channel and answer
+"""distinct callers rolled up: a bitmap of the day's callers per number, channel and answer;
+booking credits read from their index alone
 
 Revision ID: 0038
 Revises: 0037
@@ -39,11 +40,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('rollup_callers', schema=None) as batch_op:
         batch_op.create_index('ix_rollup_callers_clinic_day', ['clinic_id', 'day'], unique=False)
+    with op.batch_alter_table('booking_credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_booking_credits_clinic_call_day')
+        batch_op.create_index('ix_booking_credits_clinic_call_day', [
+            'clinic_id', 'call_day', 'counted', 'lag_days', 'channel_id', 'tracking_number_id',
+            'heard_from_channel_id', 'agent_id', 'attended', 'revenue'], unique=False)
     # Every clinic's roll-ups are rebuilt, the new one with them, on the first read (or by the worker).
     op.execute("INSERT INTO analytics_dirty (clinic_id) SELECT id FROM clinics")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('booking_credits', schema=None) as batch_op:
+        batch_op.drop_index('ix_booking_credits_clinic_call_day')
+        batch_op.create_index('ix_booking_credits_clinic_call_day', ['clinic_id', 'call_day'], unique=False)
     with op.batch_alter_table('rollup_callers', schema=None) as batch_op:
         batch_op.drop_index('ix_rollup_callers_clinic_day')
     op.drop_table('rollup_callers')
