@@ -198,10 +198,14 @@ def _filters(w: World, session: Session) -> list[Filters]:
         tz = ZoneInfo(session.get(Clinic, clinic).timezone)
         for _ in range(2):
             start = rng.choice(ANCHORS) + timedelta(days=rng.randrange(-1, 5))
+            days = rng.randrange(0, 8)
+            if rng.random() < 0.4:  # whole months inside: read from the months' caller sets
+                start = start.replace(day=1) - timedelta(days=rng.randrange(0, 3))
+                days = rng.randrange(31, 250)
             channels = tuple(rng.sample(w.channels, 2)) if rng.random() < 0.25 else ()
             numbers = tuple(rng.sample(w.numbers[clinic], 2)) if rng.random() < 0.2 else ()
             out.append(Filters(clinic_id=clinic, tz=tz, start=start,
-                               end=start + timedelta(days=rng.randrange(0, 8)),
+                               end=start + timedelta(days=days),
                                granularity=rng.choice(list(Granularity)), channel_ids=channels,
                                tracking_number_ids=numbers, window_days=rng.randrange(1, 25)))
     return out

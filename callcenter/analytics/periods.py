@@ -107,6 +107,11 @@ class LocalClock:
         return day_bucket(self.day, self.flt)
 
 
+def local_day_number(day: date) -> int:
+    """A local calendar day as the roll-ups key it: days since 1970-01-01."""
+    return (day - EPOCH_DAY).days
+
+
 def day_bucket(day: ColumnElement[int], flt: Filters) -> ColumnElement[int]:
     """The bucket of a local day number (days since 1970-01-01), as `buckets` keys them."""
     if flt.granularity is Granularity.DAY:

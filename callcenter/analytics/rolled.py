@@ -19,8 +19,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics import agents, caller_sets, funnel
 from callcenter.analytics.funnel import Row, empty_row, money
-from callcenter.analytics.periods import Filters, Granularity, LocalClock, buckets, day_bucket
-from callcenter.analytics.rollups import local_day_number, pending, refresh
+from callcenter.analytics.periods import (
+    Filters,
+    Granularity,
+    LocalClock,
+    buckets,
+    day_bucket,
+    local_day_number,
+)
+from callcenter.analytics.rollups import pending, refresh
 from callcenter.core.models import (
     BookingCredit,
     Call,
@@ -63,8 +70,10 @@ def _dims(source: Any, flt: Filters) -> Dims:
 
 
 def _where(source: Any, flt: Filters, day: Any) -> list[ColumnElement[bool]]:
-    conditions = [source.clinic_id == flt.clinic_id, day >= local_day_number(flt.start),
-                  day <= local_day_number(flt.end)]
+    """The clinic, the filters and, unless `day` is None, the period's days."""
+    conditions = [source.clinic_id == flt.clinic_id]
+    if day is not None:
+        conditions += [day >= local_day_number(flt.start), day <= local_day_number(flt.end)]
     if flt.channel_ids:
         conditions.append(source.channel_id.in_(flt.channel_ids))
     if flt.tracking_number_ids:
@@ -82,8 +91,9 @@ Keep = Callable[[Dims], list[ColumnElement[bool]]]
 
 
 def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
-                  keep: Keep = lambda d: []) -> dict[Any, Row]:
-    """funnel.funnel from the roll-ups: `pick` names the dimension on any source, `keep` narrows."""
+                  keep: Keep = lambda d: [], by_day: bool = False) -> dict[Any, Row]:
+    """funnel.funnel from the roll-ups: `pick` names the dimension on any source, `keep` narrows;
+    `by_day` when `pick` tells days of one month apart (a month's caller set knows no days)."""
     fresh(session, flt)
 
     def key(source: Any) -> tuple[list[Any], list[Any], Dims]:
@@ -107,7 +117,8 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
     cols, _, dims = key(RollupCaller)
     for k, (unique, first) in caller_sets.counted(session.execute(
         select(*cols, RollupCaller.callers, RollupCaller.first_callers)
-        .where(*_where(RollupCaller, flt, dims.day), *keep(dims))
+        .where(*_where(RollupCaller, flt, None), caller_sets.period(flt.start, flt.end, months=not by_day),
+               *keep(dims))
     )).items():
         if k in rows:
             rows[k]["unique_callers"] += unique
@@ -149,7 +160,8 @@ def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
 
 
 def series(session: Session, flt: Filters) -> list[Row]:
-    rows = rolled_funnel(session, flt, lambda d: day_bucket(d.day, flt))
+    rows = rolled_funnel(session, flt, lambda d: day_bucket(d.day, flt),
+                         by_day=flt.granularity is not Granularity.MONTH)
     return [{"period": first.isoformat(), **rows.get(key, empty_row())} for key, first in buckets(flt)]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -259,8 +259,4 @@ def _callbacks(flt: Filters) -> Any:
     return _grouped(inner, dims, {
         "missed": lambda r: func.count(), "delay_seconds": lambda r: func.sum(r.c.delay_seconds),
         "delay_count": lambda r: func.sum(r.c.delay_count)})
-
-
-def local_day_number(day: date) -> int:
-    return (day - EPOCH_DAY).days
 

@@ -79,6 +79,8 @@ class RollupCaller(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
+    # A month's row (`day` its first day) holds the union of its days' sets.
+    month: Mapped[bool] = mapped_column(Boolean)
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)

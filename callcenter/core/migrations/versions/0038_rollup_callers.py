@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('clinic_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Boolean(), nullable=False),
     sa.Column('tracking_number_id', sa.Integer(), nullable=True),
     sa.Column('channel_id', sa.Integer(), nullable=True),
     sa.Column('heard_from_channel_id', sa.Integer(), nullable=True),
