@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,7 +34,16 @@ Key = tuple[int, int | None, int | None, int | None]  # day, number, channel, he
 
 def rebuild(conn: Connection, flt: Filters, first: int, last: int) -> None:
     """Recompute the caller sets of local days `first`..`last` (those `flt` spans), then of the
-    months they fall in."""
+    months they fall in: a month at a time, so a clinic rebuilt from scratch holds one month's
+    calls in memory, not years of them."""
+    for month_first, month_last in _months(first, last):
+        low, high = max(first, month_first), min(last, month_last)
+        _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
+                                    end=EPOCH_DAY + timedelta(days=high)), low, high)
+        _rebuild_month(conn, flt.clinic_id, month_first, month_last)
+
+
+def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None:
     conn.execute(delete(RollupCaller).where(RollupCaller.clinic_id == flt.clinic_id,
                                             RollupCaller.month.is_(False),
                                             RollupCaller.day >= first, RollupCaller.day <= last))
@@ -51,8 +61,6 @@ def rebuild(conn: Connection, flt: Filters, first: int, last: int) -> None:
         if is_first:
             first_time[key].add(ids[caller])
     _insert(conn, flt.clinic_id, False, everyone, first_time)
-    for month_first, month_last in _months(first, last):
-        _rebuild_month(conn, flt.clinic_id, month_first, month_last)
 
 
 def _rebuild_month(conn: Connection, clinic_id: int, first: int, last: int) -> None:
