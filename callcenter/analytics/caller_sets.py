@@ -33,15 +33,21 @@ FRESH_STATISTICS = 1000  # numbers added before PostgreSQL is told to re-count t
 Key = tuple[int, int | None, int | None, int | None]  # day, number, channel, heard from
 
 
-def rebuild(conn: Connection, flt: Filters, first: int, last: int) -> None:
-    """Recompute the caller sets of local days `first`..`last` (those `flt` spans), then of the
-    months they fall in: a month at a time, so a clinic rebuilt from scratch holds one month's
-    calls in memory, not years of them."""
+def rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None:
+    """Recompute the caller sets of local days `first`..`last` (those `flt` spans), a month at a
+    time, so a clinic rebuilt from scratch holds one month's calls in memory, not years of them.
+    The months' own sets follow with `rebuild_months`."""
     for month_first, month_last in _months(first, last):
         low, high = max(first, month_first), min(last, month_last)
         _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
                                     end=EPOCH_DAY + timedelta(days=high)), low, high)
-        _rebuild_month(conn, flt.clinic_id, month_first, month_last)
+
+
+def rebuild_months(conn: Connection, clinic_id: int, days: Iterable[int]) -> None:
+    """Recompute the sets of the months `days` fall in, each month once however many of its
+    days changed."""
+    for month_first, month_last in sorted({next(_months(day, day)) for day in days}):
+        _rebuild_month(conn, clinic_id, month_first, month_last)
 
 
 def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None:

@@ -197,7 +197,8 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
         for model, query in ((RollupCall, _calls(flt)), (RollupHour, _hours(flt)),
                              (RollupCallback, _callbacks(flt))):
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
-        caller_sets.rebuild(conn, flt, first, last)
+        caller_sets.rebuild_days(conn, flt, first, last)
+    caller_sets.rebuild_months(conn, clinic_id, days)
 
 
 def _count(condition: Any) -> Any:

@@ -58,12 +58,8 @@ class Runtime:
             # horse) opens its own: a lock on an inherited descriptor would be its parent's.
             if self._lock_file is None or self._lock_file[0] != (path, os.getpid()):
                 self._lock_file = ((path, os.getpid()), open(path, "a"))  # noqa: SIM115
-            handle = self._lock_file[1]
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
+            with _flocked(self._lock_file[1]):
                 yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._redis is not None:
@@ -87,9 +83,14 @@ def occasional_write_guard(engine: Engine) -> Iterator[None]:
     if path is None:
         yield
         return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with open(path, "a") as handle, _flocked(handle):
+        yield
+
+
+@contextmanager
+def _flocked(handle: TextIO) -> Iterator[None]:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)

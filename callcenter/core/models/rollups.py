@@ -69,9 +69,10 @@ class RollupCall(Base):
 class RollupCaller(Base):
     """Who called on one local day, per tracking number, channel and "how did you hear" answer:
     the callers' numbers (`CallerNumber` ids) as serialized Roaring bitmaps, all of them and those
-    calling for the first time. Distinct callers over any period are the size of the union of its
-    days' sets: a year is some 40,000 small sets joined in C, not half a million calls counted
-    distinct. Hidden numbers are not here (each is a caller of its own: RollupCall.hidden)."""
+    calling for the first time; a month's row holds the union of its days'. Distinct callers over
+    any period are the size of the union of its sets: a year is twelve month sets per report row,
+    not half a million calls counted distinct. Hidden numbers are not here (each is a caller of
+    its own: RollupCall.hidden)."""
 
     __tablename__ = "rollup_callers"
     __table_args__ = (Index("ix_rollup_callers_clinic_day", "clinic_id", "day"),)
@@ -136,10 +137,6 @@ class RollupCallback(Base):
     delay_count: Mapped[int] = mapped_column(Integer)
 
 
-CREDIT_COLUMNS = ("clinic_id", "call_day", "counted", "lag_days", "channel_id", "tracking_number_id",
-                  "heard_from_channel_id", "agent_id", "attended", "revenue")
-
-
 class BookingCredit(Base):
     """A booking (appointment that is not a moved copy) and the call it is credited to, with that
     call's figures copied: `lag_days` is 0 for a booking made on the call, else the whole days
@@ -149,7 +146,9 @@ class BookingCredit(Base):
     __table_args__ = (
         # Everything the funnel reads, so a year's credits come from the index alone (SQLite: 142 →
         # 24 ms for 136,000 credits; the table's rows lie in appointment order, not by day).
-        Index("ix_booking_credits_clinic_call_day", *CREDIT_COLUMNS),
+        Index("ix_booking_credits_clinic_call_day", "clinic_id", "call_day", "counted", "lag_days",
+              "channel_id", "tracking_number_id", "heard_from_channel_id", "agent_id", "attended",
+              "revenue"),
         Index("ix_booking_credits_clinic_visit_day", "clinic_id", "visit_day"),
         Index("ix_booking_credits_call", "call_id"),
     )
