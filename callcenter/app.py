@@ -43,7 +43,7 @@ from callcenter.exchange import import_routes as import_admin
 from callcenter.exchange import sync_routes as sync_api
 from callcenter.inbound import api_routes as api_calls
 from callcenter.inbound import threecx_routes as threecx
-from callcenter.inbound import webhook_routes as webhooks
+from callcenter.inbound import webhook_front, webhook_http
 from callcenter.messaging import routes as messaging
 from callcenter.messaging import webhook_routes as sms_webhooks
 from callcenter.outbound import routes as campaigns_admin
@@ -65,6 +65,9 @@ def create_app(config_override: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["callcenter"] = runtime
     numbers = number_endpoint.NumberEndpoint(runtime, config["WEBTRACKING_RATE"], lambda: _set_up(app))
     app.wsgi_app = number_endpoint.mount(app.wsgi_app, numbers)  # type: ignore[method-assign]
+    webhooks = webhook_front.WebhookFront(runtime, webhook_http.source_rate(app),
+                                          config["MAX_WEBHOOK_BYTES"], config["PUBLIC_URL"])
+    app.wsgi_app = webhook_front.mount(app.wsgi_app, app.url_map, webhooks)  # type: ignore[method-assign]
     if config["TRUSTED_PROXIES"]:  # outside the number endpoint: it rate-limits by the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXIES"])  # type: ignore[method-assign]
     pool_cache.watch(runtime.sessions, lambda: runtime.redis)
@@ -108,11 +111,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(numbers_admin.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(outbound.bp)  # before webhooks.bp: its catch-all route is wider
+    app.register_blueprint(outbound.bp)
     app.register_blueprint(campaigns_admin.bp)
-    app.register_blueprint(sms_webhooks.bp)  # before webhooks.bp, like outbound.bp
-    app.register_blueprint(desk_softphone.bp)  # /webhooks/twilio/softphone: before webhooks.bp too
-    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(sms_webhooks.bp)
+    app.register_blueprint(desk_softphone.bp)
     app.register_blueprint(api_calls.bp)
     app.register_blueprint(marketing.bp)
     app.register_blueprint(desk.bp)

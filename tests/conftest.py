@@ -19,6 +19,7 @@ from callcenter import create_app
 from callcenter.core import migrate
 from callcenter.core.db import make_engine
 from callcenter.core.models import Base
+from callcenter.inbound import webhook_front
 
 # The hook is registered by being a name in this module (pytest scans conftest for hooks).
 from tests.ci_gate import IN_CI, pytest_runtest_makereport  # noqa: F401
@@ -134,6 +135,11 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def sqlite_url(_migrated_sqlite: str) -> str:
     _wipe(_migrated_sqlite)
     return _migrated_sqlite
+
+
+def every_route(app: Any) -> list[Any]:
+    """Flask's routes and the webhooks answered in front of it (inbound.webhook_front)."""
+    return [*app.url_map.iter_rules(), *webhook_front.ROUTES.iter_rules()]
 
 
 def app_settings(database_url: str, redis_url: str, instance: Path, **extra: Any) -> dict[str, Any]:

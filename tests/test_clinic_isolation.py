@@ -26,7 +26,7 @@ from callcenter.core.openapi_routes import document
 from callcenter.inbound import screenpop
 from tests import clinic_pair as cp
 from tests import desk_world as w
-from tests.conftest import app_settings
+from tests.conftest import app_settings, every_route
 
 BY_ID = "by id"  # clinic A's ids go into the request: 404 (admitted role) or 403
 LISTING = "listing"  # no id to give: the answer is clinic B's own (200 or 403)
@@ -265,7 +265,7 @@ def _fill(value: Any, ids: dict[str, int]) -> Any:
 def _requests(app: Any, values: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(method, url) -> endpoint: every rule of the URL map and every documented operation."""
     found: dict[tuple[str, str], str] = {}
-    for rule in app.url_map.iter_rules():
+    for rule in every_route(app):
         url = rule.build(values, append_unknown=False)[1]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             found[(method, url)] = rule.endpoint
@@ -321,7 +321,7 @@ def _problems(endpoint: str, method: str, url: str, role: str, check: Check, b: 
 
 
 def test_every_endpoint_is_in_the_table(app: Any) -> None:
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    endpoints = {rule.endpoint for rule in every_route(app)}
     assert sorted(endpoints - set(CHECKS)) == [], "add these endpoints to CHECKS"
     assert sorted(set(CHECKS) - endpoints) == [], "CHECKS lists endpoints that no longer exist"
 

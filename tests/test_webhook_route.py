@@ -34,14 +34,37 @@ def test_oversized_body_is_413(client) -> None:
     assert response.status_code == 413 and response.json["error"] == "payload_too_large"
 
 
-def test_database_down_answers_503_so_the_pbx_retries(redis_url: str, tmp_path) -> None:
+def test_database_down_answers_503_so_the_pbx_retries(redis_url: str, tmp_path, caplog) -> None:
     from callcenter import create_app
 
     broken = app_settings(f"sqlite:///{tmp_path}/missing/dir/../../nope/x.db", redis_url, tmp_path)
     app = create_app(broken)
-    response = app.test_client().post("/webhooks/generic", data=b"{}", content_type="application/json")
+    response = app.test_client().post("/webhooks/generic", data=b"{}", content_type="application/json",
+                                      headers={"X-Request-Id": "pbx-7"})
     assert response.status_code == 503 and response.json["error"] == "database_unavailable"
-    assert response.headers["Retry-After"] == "5"
+    assert response.headers["Retry-After"] == "5" and response.headers["X-Request-Id"] == "pbx-7"
+    # Answered in front of Flask: the log record still names the request.
+    [logged] = [r for r in caplog.records if "webhook not stored" in r.getMessage()]
+    assert logged.request_id == "pbx-7"
+
+
+def test_methods_the_routes_do_not_take(client, session: Session) -> None:
+    options = client.options("/webhooks/generic")
+    assert options.status_code == 200 and options.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    put = client.put("/webhooks/generic/c/abc", data=b"{}")
+    assert put.status_code == 405 and put.json["error"] == "method_not_allowed"
+    assert put.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert client.post("/webhooks/").status_code == 404
+    assert client.post("/webhooks/generic/").json["error"] == "not_found"
+    assert session.scalars(select(RawWebhook)).all() == []  # none of them was a delivery
+
+
+def test_head_is_answered_as_get_without_a_body(client, session: Session) -> None:
+    head = client.head("/webhooks/nosuchpbx/status?x=1")
+    assert head.status_code == 404 and head.data == b""
+    assert int(head.headers["Content-Length"]) > 0 and head.headers["Cache-Control"] == "no-store"
+    raw = session.scalars(select(RawWebhook)).one()
+    assert (raw.method, raw.path, raw.query) == ("HEAD", "status", "x=1")
 
 
 def test_failed_webhook_reprocessed_later_is_judged_as_on_arrival(client, session: Session,

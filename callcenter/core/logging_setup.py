@@ -13,7 +13,9 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import quote, unquote
@@ -63,7 +65,24 @@ def _scrub_encoded(match: re.Match[str]) -> str:
     return match[0] if masked == decoded else quote(masked, safe="*+")
 
 
+# The id of a request answered in front of Flask (core.wsgi_front), which has no `g`.
+_FRONT_REQUEST_ID: ContextVar[str | None] = ContextVar("front_request_id", default=None)
+
+
+@contextmanager
+def request_id_scope(request_id: str) -> Iterator[None]:
+    """Records logged inside carry this request id (a path answered without Flask's context)."""
+    token = _FRONT_REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _FRONT_REQUEST_ID.reset(token)
+
+
 def _current_request_id() -> str:
+    front = _FRONT_REQUEST_ID.get()
+    if front is not None:
+        return front
     return g.get("request_id", "-") if has_request_context() else "-"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from callcenter.core.inputs import safe
 from callcenter.core.models import RawState, RawWebhook, utcnow
@@ -46,7 +46,7 @@ def receive(sms_provider: str, subpath: str) -> Response | tuple[Response, int]:
     impl = provider_for(provider, current_app.config)
     if impl is None:
         return jsonify({"error": "unknown_provider", "message": f"no text provider {provider!r}"}), 404
-    raw = inbound_request(f"sms-{provider}", subpath, request.get_data(cache=True))
+    raw = inbound_request(f"sms-{provider}", subpath)
     try:
         impl.verify(raw)
         events = impl.parse(raw)

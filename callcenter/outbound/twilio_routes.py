@@ -169,7 +169,7 @@ def status(attempt_id: int) -> Response | tuple[Response, int]:
     # installation's, shared by every clinic that sets none of its own).
     placed = _trusted_db().scalar(select(DialTask.clinic_id).join(
         DialAttempt, DialAttempt.task_id == DialTask.id).where(DialAttempt.id == attempt_id))
-    result = handle_webhook(runtime(), inbound_request("twilio", "status", request.get_data(cache=True)),
+    result = handle_webhook(runtime(), inbound_request("twilio", "status"),
                             clinic_id=placed)
     if result.error is not None:
         return jsonify({**result.error, "raw_id": result.raw_id}), result.status

@@ -6,34 +6,27 @@ An ad burst lands here, so the path waits neither for the database nor for a fra
 - the pool comes from this process's cache (pool_cache), and the check that the copy is current,
   the address's rate, the lease and the visit are one Lua script in Redis, one round trip, which
   keeps the records until the worker writes them (records.flush);
-- it is a plain WSGI application mounted in front of Flask (`mount`). Flask's request cycle —
-  the request and app contexts, the cookie session, every app-wide hook, the response object —
-  cost more CPU than all of the above together (bench webtracking_leases), and none of it is
-  used here: no staff session, no page, no form. What the app-wide hooks give every answer is
-  given here too: the security headers, no-store, the request id, JSON errors naming the field,
-  and no answer before the installation is set up.
+- it is answered in front of Flask (`mount`, core.wsgi_front): Flask's request cycle cost more
+  CPU than all of the above together (bench webtracking_leases). There is no answer here before
+  the installation is set up, as from Flask's routes.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from werkzeug.wsgi import get_input_stream
 
 from callcenter.core import clinic_scope
 from callcenter.core.inputs import InputError
-from callcenter.core.logging_setup import REQUEST_ID
 from callcenter.core.models import utcnow
 from callcenter.core.ratelimit import Limit, RedisCounters, hit, seconds_left, window_key
 from callcenter.core.runtime import Runtime
-from callcenter.core.security_headers import HEADERS
+from callcenter.core.wsgi_front import Reply, refusal, serve
 from callcenter.webtracking import pool_cache
 from callcenter.webtracking.leases import Gate, Leaser, Stale, Throttled
 from callcenter.webtracking.visits import Facts, read_facts, request_number, serves
@@ -41,30 +34,16 @@ from callcenter.webtracking.visits import Facts, read_facts, request_number, ser
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-log = logging.getLogger(__name__)
 PATH = re.compile(r"/wt/([^/]+)/number")
 MAX_BODY = 8192
-REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Content Too Large", 429: "Too Many Requests",
-           500: "Internal Server Error", 503: "Service Unavailable"}
 CORS = {"Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "Content-Type",
         "Access-Control-Max-Age": "600", "Vary": "Origin"}
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def allowed(self, origin: str) -> Reply:
-        """Readable by the page of that site (CORS)."""
-        self.headers.update(CORS, **{"Access-Control-Allow-Origin": origin})
-        return self
-
-
-def _refusal(status: int, error: str, field_name: str, message: str) -> Reply:
-    return Reply(status, {"error": error, "field": field_name, "message": message})
+def _allowed(reply: Reply, origin: str) -> Reply:
+    """Readable by the page of that site (CORS)."""
+    reply.headers.update(CORS, **{"Access-Control-Allow-Origin": origin})
+    return reply
 
 
 class NumberEndpoint:
@@ -107,12 +86,12 @@ class NumberEndpoint:
             if isinstance(pool, Reply):
                 return pool
             if method == "OPTIONS":
-                return Reply(204).allowed(origin)
+                return _allowed(Reply(204), origin)
             try:
-                return self._number(pool, origin, address, body).allowed(origin)
+                return _allowed(self._number(pool, origin, address, body), origin)
             except Stale:
                 self.pools.refresh()
-        return _refusal(503, "busy", "", "the pool is being changed; ask again").allowed(origin)
+        return _allowed(refusal(503, "busy", "", "the pool is being changed; ask again"), origin)
 
     def _pool(self, key: str, origin: str) -> pool_cache.PoolConfig | Reply:
         """The pool, if the request's site is one of its sites; a refusal is answered only after
@@ -126,7 +105,7 @@ class NumberEndpoint:
                 return pool
         if pool is None:
             return Reply(404, {"error": "not_found", "message": "no pool has this key"})
-        return _refusal(403, "origin_not_allowed", "Origin", "this site is not one of the pool's sites")
+        return refusal(403, "origin_not_allowed", "Origin", "this site is not one of the pool's sites")
 
     def _load(self, key: str) -> pool_cache.PoolConfig | None:
         with clinic_scope.restrict(self.runtime.sessions(), clinic_scope.NOBODY) as session:
@@ -156,20 +135,20 @@ class NumberEndpoint:
 
 
 def _throttled(limit: Limit, now: float) -> Reply:
-    refused = _refusal(429, "rate_limited", "", "too many number requests from this address")
+    refused = refusal(429, "rate_limited", "", "too many number requests from this address")
     refused.headers["Retry-After"] = str(seconds_left(limit, now))
     return refused
 
 
 def _facts(body: bytes) -> Facts | Reply:
     if len(body) > MAX_BODY:
-        return _refusal(413, "too_large", "body", f"at most {MAX_BODY} bytes")
+        return refusal(413, "too_large", "body", f"at most {MAX_BODY} bytes")
     try:
         return read_facts(json.loads(body or b"null"))
     except InputError as exc:
-        return _refusal(400, "invalid_request", exc.field, exc.message)
+        return refusal(400, "invalid_request", exc.field, exc.message)
     except ValueError:  # not JSON, not UTF-8
-        return _refusal(400, "invalid_request", "body", "expected a JSON object")
+        return refusal(400, "invalid_request", "body", "expected a JSON object")
 
 
 def mount(inner: WSGIApplication, endpoint: NumberEndpoint) -> WSGIApplication:
@@ -179,8 +158,6 @@ def mount(inner: WSGIApplication, endpoint: NumberEndpoint) -> WSGIApplication:
         found = PATH.fullmatch(environ.get("PATH_INFO", ""))
         if found is None:
             return inner(environ, start_response)
-        given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         read: list[bytes] = []
 
         def body() -> bytes:
@@ -188,20 +165,8 @@ def mount(inner: WSGIApplication, endpoint: NumberEndpoint) -> WSGIApplication:
                 read.append(get_input_stream(environ).read(MAX_BODY + 1))
             return read[0]
 
-        try:
-            reply = endpoint.answer(found.group(1), environ.get("REQUEST_METHOD", ""),
-                                    environ.get("HTTP_ORIGIN", ""), environ.get("REMOTE_ADDR") or "unknown",
-                                    body)
-        except Exception:
-            log.exception("unhandled error on %s /wt/…/number [%s]", environ.get("REQUEST_METHOD"),
-                          request_id)
-            reply = Reply(500, {"error": "internal_error", "message": "unexpected server error"})
-        content = b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
-        headers = {**HEADERS, "Cache-Control": "no-store", "X-Request-Id": request_id, **reply.headers,
-                   "Content-Length": str(len(content))}
-        if reply.body is not None:
-            headers["Content-Type"] = "application/json"
-        start_response(f"{reply.status} {REASONS[reply.status]}", list(headers.items()))
-        return [content]
+        return serve(environ, start_response, lambda: endpoint.answer(
+            found.group(1), environ.get("REQUEST_METHOD", ""), environ.get("HTTP_ORIGIN", ""),
+            environ.get("REMOTE_ADDR") or "unknown", body), "/wt/…/number")
 
     return application
