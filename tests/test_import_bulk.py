@@ -11,12 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from callcenter.core import db as bulk_db
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
+    AnalyticsDirty,
     Appointment,
     AppointmentStatus,
     ExternalRef,
@@ -131,6 +132,35 @@ def test_visits_treatments_doctors_services_stored_as_the_orm_stores_them(db: Se
         for kind in TreatmentType] + [
         {"clinic_id": clinic.id, "patient_id": patient.id, "type": "filling",
          "performed_on": date(2024, 2, 29)}])
+
+
+def test_a_batch_of_many_statements_keeps_its_order_ids_and_trigger_marks(db: Session) -> None:
+    """A batch longer than one statement (SQLite: ROWS_PER_STATEMENT rows to an INSERT) goes in
+    in the rows' order under the ids returned, and the analytics trigger marks every row."""
+    clinic = f.clinic(db)
+    patient = f.patient(db, clinic, "+79161234567")
+    doctor = Staff(clinic_id=clinic.id, role=StaffRole.DOCTOR, last_name="Петрова", first_name="Мария")
+    db.add(doctor)
+    db.commit()
+    count = 2 * bulk.ROWS_PER_STATEMENT + 7
+    visits = [{"patient_id": patient.id, "doctor_id": doctor.id, "notes": f"visit {n}",
+               "starts_at": MOMENTS[n % 2], "ends_at": MOMENTS[n % 2], "created_at": MOMENTS[0]}
+              for n in range(count)]
+    ids = _insert_returning_ids(db, Appointment.__table__, visits, {"clinic_id": clinic.id})
+    bulk.insert(db, PatientPhone.__table__, [
+        {"patient_id": patient.id, "e164": f"+7916{n:07d}", "label": "home"} for n in range(count)])
+    db.commit()
+    assert ids == list(range(ids[0], ids[0] + count))
+    assert db.execute(select(Appointment.id, Appointment.notes).where(Appointment.id.in_(ids))
+                      .order_by(Appointment.id)).all() == [
+        (local, f"visit {n}") for n, local in enumerate(ids)]
+    assert db.scalars(select(PatientPhone.e164).where(PatientPhone.label == "home")
+                      .order_by(PatientPhone.id)).all() == [f"+7916{n:07d}" for n in range(count)]
+    marked = db.scalars(select(AnalyticsDirty.appointment_id).where(
+        AnalyticsDirty.appointment_id.in_(ids)).order_by(AnalyticsDirty.id)).all()
+    assert marked == ids
+    assert db.scalar(select(func.count(AnalyticsDirty.id)).where(
+        AnalyticsDirty.patient_id == patient.id)) >= count
 
 
 def test_a_value_sqlalchemy_refuses_is_refused_by_the_fast_path_too(db: Session) -> None:
