@@ -21,6 +21,7 @@ from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from callcenter.core import patient_records
+from callcenter.core.driver_sql import Statement
 from callcenter.core.i18n import N_
 from callcenter.core.inputs import InputError
 from callcenter.core.models import (
@@ -40,7 +41,6 @@ CREATED, UPDATED, UNCHANGED, REFUSED = "created", "updated", "unchanged", "refus
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
 MODELS: dict[str, type] = {"patients": Patient, "doctors": Staff, "services": Service,
                            "appointments": Appointment, "treatments": Treatment}
-LOOKUP_CHUNK = 500  # external ids per IN (…): well under every database's bound-parameter limit
 FRESH_STATISTICS = 10_000  # external ids written before PostgreSQL is told to re-count again
 
 
@@ -55,6 +55,26 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
 
 def digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(_CANONICAL.encode(record).encode("utf-8")).hexdigest()
+
+
+_REFS = ExternalRef.__table__
+
+
+def _lookup(among: Any) -> Statement:
+    return Statement(select(_REFS.c.external_id, _REFS.c.local_id, _REFS.c.digest).where(
+        _REFS.c.clinic_id == bindparam("clinic"), _REFS.c.kind == bindparam("kind"), among))
+
+
+# A batch's ids of one kind in one statement, the same text every batch, run on the driver's
+# cursor (core.driver_sql): through the session, 500 ids to an `IN (…)`, SQLAlchemy's handling
+# of the statement cost about as much as the database's lookups. The ids go as one parameter:
+# on PostgreSQL an array (psycopg parses each new statement text anew), on SQLite a JSON list.
+_LOOKUPS = {
+    "postgresql": _lookup(_REFS.c.external_id == any_(
+        bindparam("among", type_=ARRAY(_REFS.c.external_id.type)))),
+    "sqlite": _lookup(_REFS.c.external_id.in_(
+        select(func.json_each(bindparam("among")).table_valued("value").c.value))),
+}
 
 
 @dataclass(slots=True)
@@ -89,20 +109,19 @@ class Writer:
 
     def prefetch(self, wanted: Mapping[str, Iterable[str]]) -> None:
         """Look up these external ids of each kind ({kind: ids}) in one query per kind."""
-        refs = ExternalRef.__table__
         for kind, ids in wanted.items():
             known = self._known.setdefault(kind, {})
-            missing = sorted({external for external in ids if external not in known})
-            for at in range(0, len(missing), LOOKUP_CHUNK):
-                chunk = missing[at:at + LOOKUP_CHUNK]
-                rows = self.session.execute(select(
-                    refs.c.external_id, refs.c.local_id, refs.c.digest).where(
-                    refs.c.clinic_id == self.clinic.id, refs.c.kind == kind,
-                    _among(self.session, refs.c.external_id, chunk)))
-                for external, local_id, signature in rows:
-                    known[external] = _Entry(local_id, signature, True)
-                for external in chunk:
-                    known.setdefault(external, None)
+            missing = list({external for external in ids if external not in known})
+            if not missing:
+                continue
+            connection = self.session.connection()
+            dialect = connection.dialect.name
+            among = missing if dialect == "postgresql" else json.dumps(missing, ensure_ascii=False)
+            for external, local_id, signature in _LOOKUPS[dialect].rows(connection, {
+                    "clinic": self.clinic.id, "kind": kind, "among": among}):
+                known[external] = _Entry(local_id, signature, True)
+            for external in missing:
+                known.setdefault(external, None)
 
     def _entry(self, kind: str, external_id: str) -> _Entry | None:
         known = self._known.setdefault(kind, {})
@@ -231,15 +250,6 @@ def _uniform(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
-
-
-def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """`column IN (values)`; on PostgreSQL one array parameter, so that the statement is the
-    same text every batch (psycopg re-parses each new text, and a 500-value IN is a new text
-    whenever the count differs)."""
-    if _sqlite(session):
-        return column.in_(values)
-    return column == any_(bindparam("among", values, type_=ARRAY(column.type)))
 
 
 def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]],
