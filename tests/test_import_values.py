@@ -1,13 +1,17 @@
 """The import's date and time parsing: the strict forms of the common formats read exactly what
-`strptime` reads, and a column's remembered format never changes what a value reads as."""
+`strptime` reads, and a column's remembered format never changes what a value reads as. A file
+row's signature written out by hand is the digest the JSON encoder gives."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, time
 
 import pytest
 
 from callcenter.core.inputs import InputError
+from callcenter.exchange.importer import cells_digest
+from callcenter.exchange.upsert import digest
 from callcenter.exchange.values import (
     _STRICT_DAYS,
     _STRICT_TIMES,
@@ -103,3 +107,23 @@ def test_a_cell_read_again_reads_the_same_and_a_refused_one_is_refused_again() -
             dates.clock("25:61", "time")
     with pytest.raises(InputError, match="not a date in a known format"):
         dates.day("9:30", "date")  # read as a time above: never a day for that
+
+
+def test_a_rows_signature_is_the_digest_of_its_cells() -> None:
+    """Cells of every kind of character JSON escapes, empty, several to a field, and the odd cell
+    that is not text (a workbook's numbers and dates, which the encoder itself writes)."""
+    rng = random.Random(16)
+    characters = ["a", "Я", "张", "😀", '"', "\\", "/", "\n", "\t", "\x00", "\x1f", "\x7f", "\u2028", " "]
+    odd: list[object] = [0, 7, 2.5, True, date(2026, 3, 9), datetime(2026, 3, 9, 10, 30),
+                         time(10, 30)]
+    for _ in range(5000):
+        cells: dict[str, list[object]] = {}
+        for name in rng.sample(["external_id", "phones", "last_name", "a", "Z", "ё"],
+                               rng.randrange(0, 6)):
+            cells[name] = [None if rng.random() < 0.2 else "".join(
+                rng.choice(characters) for _ in range(rng.randrange(0, 6)))
+                for _ in range(rng.randrange(0, 3))]
+        if cells and rng.random() < 0.1:
+            cells[rng.choice(list(cells))].append(rng.choice(odd))
+        kind = rng.choice(["patients", "appointments"])
+        assert cells_digest(kind, cells) == digest({"kind": kind, "cells": cells}), cells  # type: ignore[arg-type]
