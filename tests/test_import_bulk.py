@@ -173,13 +173,19 @@ def test_a_value_sqlalchemy_refuses_is_refused_by_the_fast_path_too(db: Session)
 
 
 def test_an_imports_page_cache_is_its_own(database_url: str) -> None:
-    """A bulk session's transactions get the large SQLite page cache, from the transaction in
-    progress on; the pooled connection gives it back with its next ordinary transaction."""
+    """A bulk session's transactions get the large SQLite page cache and WAL checkpoint, from the
+    transaction in progress on; the pooled connection gives them back with its next ordinary
+    transaction."""
     engine = make_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused
     sessions = make_session_factory(engine)
 
     def cache(session: Session) -> int:
-        return session.execute(text("PRAGMA cache_size")).scalar_one()
+        checkpoint = session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+        size = session.execute(text("PRAGMA cache_size")).scalar_one()
+        # both set together: the checkpoint told by the cache's size
+        assert checkpoint == (bulk_db.BULK_CHECKPOINT_PAGES if size == -bulk_db.BULK_CACHE_KIB
+                              else bulk_db.DEFAULT_CHECKPOINT_PAGES)
+        return size
 
     try:
         with sessions() as importing:
