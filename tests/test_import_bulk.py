@@ -172,34 +172,32 @@ def test_a_value_sqlalchemy_refuses_is_refused_by_the_fast_path_too(db: Session)
     db.rollback()
 
 
-def test_an_imports_page_cache_is_its_own(database_url: str) -> None:
-    """A bulk session's transactions get the large SQLite page cache and WAL checkpoint, from the
-    transaction in progress on; the pooled connection gives them back with its next ordinary
-    transaction."""
+def test_an_imports_sqlite_settings_are_its_own(database_url: str) -> None:
+    """A bulk session's transactions get the bulk writer's SQLite settings (page cache, WAL
+    checkpoint, temporary storage), from the transaction in progress on; the pooled connection
+    gives them back with its next ordinary transaction."""
     engine = make_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused
     sessions = make_session_factory(engine)
 
-    def cache(session: Session) -> int:
-        checkpoint = session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
-        size = session.execute(text("PRAGMA cache_size")).scalar_one()
-        # both set together: the checkpoint told by the cache's size
-        assert checkpoint == (bulk_db.BULK_CHECKPOINT_PAGES if size == -bulk_db.BULK_CACHE_KIB
-                              else bulk_db.DEFAULT_CHECKPOINT_PAGES)
-        return size
+    def settings(session: Session) -> list[int]:
+        return [session.execute(text(f"PRAGMA {pragma}")).scalar_one()
+                for pragma, _bulk, _default in bulk_db.BULK_PRAGMAS]
 
+    wanted = [value for _pragma, value, _default in bulk_db.BULK_PRAGMAS]
+    default = [value for _pragma, _wanted, value in bulk_db.BULK_PRAGMAS]
     try:
         with sessions() as importing:
             if engine.dialect.name != "sqlite":
-                with bulk_db.bulk(importing):  # nothing to size on PostgreSQL: no statement, no error
+                with bulk_db.bulk(importing):  # nothing to set on PostgreSQL: no statement, no error
                     assert importing.execute(text("SELECT 1")).scalar_one() == 1
                 return
-            assert cache(importing) == -bulk_db.DEFAULT_CACHE_KIB
+            assert settings(importing) == default
             with bulk_db.bulk(importing):  # begun in the middle of a transaction
-                assert cache(importing) == -bulk_db.BULK_CACHE_KIB
+                assert settings(importing) == wanted
                 importing.commit()
-                assert cache(importing) == -bulk_db.BULK_CACHE_KIB  # the next batch's transaction
+                assert settings(importing) == wanted  # the next batch's transaction
                 importing.commit()
         with sessions() as page_view:
-            assert cache(page_view) == -bulk_db.DEFAULT_CACHE_KIB
+            assert settings(page_view) == default
     finally:
         engine.dispose()

@@ -80,24 +80,28 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that honour a clinic scope once one is set on them (`clinic_scope.restrict`)."""
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     install(factory)
-    event.listen(factory, "after_begin", _page_cache)
+    event.listen(factory, "after_begin", _bulk_settings)
     return factory
 
 
-# SQLite's page cache for a session marked `bulk` (an import): its batches dirty pages all over
-# the tables and their indexes, and with the default 2 MiB they spill to the WAL in mid-batch
-# and are read back; kept between batches, the index pages stay warm. And its WAL: every batch's
-# commit writes more pages than SQLite's default checkpoint (1,000 pages), so each commit also
-# copied the WAL back into the database, an index page that every batch touches once per batch;
-# at 10,000 pages (a WAL of about 40 MB) once every few batches (the commits' CPU at scale 1:
-# 8.5-10.2 s → 7.2-7.9 s). A pooled connection that carried an import gets the defaults back with
-# its next transaction that is not one: a web process keeps no 16 MiB per connection for page
-# views.
+# SQLite settings for a session marked `bulk` (an import), as (pragma, the bulk writer's value,
+# SQLite's own default):
+# - the page cache: its batches dirty pages all over the tables and their indexes, and with the
+#   default 2 MiB they spill to the WAL in mid-batch and are read back; kept between batches,
+#   the index pages stay warm;
+# - the WAL checkpoint: every batch's commit writes more pages than the default 1,000, so each
+#   commit also copied the WAL back into the database, an index page that every batch touches
+#   once a batch; at 10,000 pages (a WAL of about 40 MB) once every few batches (the commits'
+#   CPU at scale 1: 8.5-10.2 s → 7.2-7.9 s);
+# - temporary storage in memory: a statement inserting a few hundred rows into a table with a
+#   trigger keeps a statement journal past the 64 KiB SQLite holds in memory, so it went to a
+#   temporary file and back for every statement (visits: 20.4 → 17.8 µs a row).
+# A pooled connection that carried an import gets the defaults back with its next transaction
+# that is not one: a web process keeps no 16 MiB per connection for page views.
 BULK = "callcenter.bulk"
-BULK_CACHE_KIB = 16384
-DEFAULT_CACHE_KIB = 2000  # SQLite's own default (PRAGMA cache_size = -2000)
-BULK_CHECKPOINT_PAGES = 10000
-DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default (PRAGMA wal_autocheckpoint)
+BULK_PRAGMAS = (("cache_size", -16384, -2000),  # KiB
+                ("wal_autocheckpoint", 10000, 1000),  # pages
+                ("temp_store", 2, 0))  # 2: MEMORY, 0: DEFAULT (the build's, a file here)
 
 
 @contextmanager
@@ -114,15 +118,14 @@ def bulk(session: Session) -> Iterator[Session]:
 def _mark(session: Session, on: bool) -> None:
     session.info[BULK] = on
     if session.in_transaction():
-        _page_cache(session, None, session.connection())
+        _bulk_settings(session, None, session.connection())
 
 
-def _page_cache(session: Session, _transaction: Any, connection: Connection) -> None:
+def _bulk_settings(session: Session, _transaction: Any, connection: Connection) -> None:
     wanted = session.info.get(BULK, False)
     if connection.dialect.name == "sqlite" and connection.info.get(BULK, False) != wanted:
-        connection.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB if wanted else DEFAULT_CACHE_KIB}")
-        connection.exec_driver_sql("PRAGMA wal_autocheckpoint = "
-                                   f"{BULK_CHECKPOINT_PAGES if wanted else DEFAULT_CHECKPOINT_PAGES}")
+        for pragma, bulk_value, default in BULK_PRAGMAS:
+            connection.exec_driver_sql(f"PRAGMA {pragma} = {bulk_value if wanted else default}")
         connection.info[BULK] = wanted
 
 

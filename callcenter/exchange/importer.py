@@ -123,7 +123,7 @@ def _batches(rows: Iterator[list[Cell]], size: int) -> Iterator[list[tuple[int, 
 def _bulk(session: Session) -> Iterator[None]:
     """Leave the objects alive before the import (modules, mappers, the app) out of the garbage
     collector's full passes, which would walk them all again every few thousand rows; and give
-    the session's transactions a bulk writer's page cache (core.db.bulk)."""
+    the session's transactions a bulk writer's SQLite settings (core.db.bulk)."""
     gc.freeze()
     try:
         with bulk(session):
