@@ -42,6 +42,9 @@ OUTCOMES = (CREATED, UPDATED, UNCHANGED, REFUSED)
 MODELS: dict[str, type] = {"patients": Patient, "doctors": Staff, "services": Service,
                            "appointments": Appointment, "treatments": Treatment}
 FRESH_STATISTICS = 10_000  # external ids written before PostgreSQL is told to re-count again
+# External ids per lookup: PostgreSQL plans an array of a few thousand as a scan of every
+# reference (seen at 120,000 references); 500 keep to the index.
+LOOKUP_CHUNK = 500
 
 
 MISSING = {"patients": N_("no patient with id '{value}' was imported"),
@@ -65,9 +68,9 @@ def _lookup(among: Any) -> Statement:
         _REFS.c.clinic_id == bindparam("clinic"), _REFS.c.kind == bindparam("kind"), among))
 
 
-# A batch's ids of one kind in one statement, the same text every batch, run on the driver's
-# cursor (core.driver_sql): through the session, 500 ids to an `IN (…)`, SQLAlchemy's handling
-# of the statement cost about as much as the database's lookups. The ids go as one parameter:
+# A batch's ids of one kind, LOOKUP_CHUNK to a statement of the same text every time, run on the
+# driver's cursor (core.driver_sql): through the session, SQLAlchemy's rendering and handling of
+# a 500-id `IN (…)` cost about as much as the database's lookups. The ids go as one parameter:
 # on PostgreSQL an array (psycopg parses each new statement text anew), on SQLite a JSON list.
 _LOOKUPS = {
     "postgresql": _lookup(_REFS.c.external_id == any_(
@@ -108,18 +111,20 @@ class Writer:
     _analyze_at: int = 0  # the first batch's end, then each time the references doubled
 
     def prefetch(self, wanted: Mapping[str, Iterable[str]]) -> None:
-        """Look up these external ids of each kind ({kind: ids}) in one query per kind."""
+        """Look up these external ids of each kind ({kind: ids}), LOOKUP_CHUNK to a query."""
         for kind, ids in wanted.items():
             known = self._known.setdefault(kind, {})
-            missing = list({external for external in ids if external not in known})
+            missing = sorted({external for external in ids if external not in known})
             if not missing:
                 continue
             connection = self.session.connection()
             dialect = connection.dialect.name
-            among = missing if dialect == "postgresql" else json.dumps(missing, ensure_ascii=False)
-            for external, local_id, signature in _LOOKUPS[dialect].rows(connection, {
-                    "clinic": self.clinic.id, "kind": kind, "among": among}):
-                known[external] = _Entry(local_id, signature, True)
+            for at in range(0, len(missing), LOOKUP_CHUNK):
+                chunk = missing[at:at + LOOKUP_CHUNK]
+                among = chunk if dialect == "postgresql" else json.dumps(chunk, ensure_ascii=False)
+                for external, local_id, signature in _LOOKUPS[dialect].rows(connection, {
+                        "clinic": self.clinic.id, "kind": kind, "among": among}):
+                    known[external] = _Entry(local_id, signature, True)
             for external in missing:
                 known.setdefault(external, None)
 
