@@ -79,6 +79,11 @@ def request_id_scope(request_id: str) -> Iterator[None]:
         _FRONT_REQUEST_ID.reset(token)
 
 
+def request_id_from(given: str) -> str:
+    """The id a request is known by: the proxy's X-Request-Id if sane, else a new one."""
+    return given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+
+
 def _current_request_id() -> str:
     front = _FRONT_REQUEST_ID.get()
     if front is not None:
@@ -147,8 +152,7 @@ def install_request_ids(app: Flask) -> None:
 
     @app.before_request
     def _assign() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        g.request_id = request_id_from(request.headers.get("X-Request-Id", ""))
 
     @app.after_request
     def _echo(response: Response) -> Response:

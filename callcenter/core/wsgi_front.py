@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from callcenter.core.logging_setup import REQUEST_ID, request_id_scope
+from callcenter.core.logging_setup import request_id_from, request_id_scope
 from callcenter.core.security_headers import HEADERS
 
 if TYPE_CHECKING:
@@ -48,8 +47,7 @@ def serve(environ: WSGIEnvironment, start_response: StartResponse, answer: Calla
           what: str) -> Iterable[bytes]:
     """Runs `answer` under the request's id and sends its reply; `what` names the path in the log
     of an unexpected error (without the secrets a path may hold)."""
-    given = environ.get("HTTP_X_REQUEST_ID", "")
-    request_id = given if REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+    request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
     with request_id_scope(request_id):
         try:
             reply = answer()

@@ -57,8 +57,8 @@ class WebhookFront:
     def answer(self, given: Request, provider: str, subpath: str, token: str | None) -> Reply:
         refused = refused_by_limits(given, self.most_bytes, self.rate)
         if refused is not None:
-            retry = {} if refused.retry_after is None else {"Retry-After": str(refused.retry_after)}
-            return Reply(refused.status, {"error": refused.error, "message": refused.message}, retry)
+            return Reply(refused.status, {"error": refused.error, "message": refused.message},
+                         refused.headers())
         inbound = as_inbound(given, provider, subpath, self.public_url)
         try:
             result = handle_webhook(self.runtime, inbound, token=token)

@@ -46,6 +46,9 @@ class Refused:
     message: str
     retry_after: int | None = None
 
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+
 
 def refused_by_limits(given: Request, most_bytes: int, rate: SourceRate) -> Refused | None:
     """Size, then the sender's rate, before anything is stored or parsed (every webhook route,
@@ -94,8 +97,7 @@ def limit_webhook() -> tuple[Response, int] | None:
     if refused is None:
         return None
     response = error(refused.status, refused.error, refused.message)
-    if refused.retry_after is not None:
-        response[0].headers["Retry-After"] = str(refused.retry_after)
+    response[0].headers.update(refused.headers())
     return response
 
 
