@@ -58,6 +58,19 @@ class _Worker(Worker):
         type(self).stop_requested = True
         super().request_stop(signum, frame)
 
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        # RQ installs its signal handlers only after registering this worker and starting its
+        # scheduler process (seconds on a busy machine): a stop in between ended the process by
+        # Python's default, leaving the worker registered and counted alive by /healthz for a
+        # minute. Until RQ's handlers are in, a stop is noted, and RQ's loop ends on it at once.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._note_stop)
+        super().bootstrap(*args, **kwargs)
+
+    def _note_stop(self, _signum: int, _frame: Any) -> None:
+        type(self).stop_requested = True
+        self._stop_requested = True
+
 
 def run_dialer(burst: bool = False) -> None:
     """The dialer in this process until SIGTERM or Ctrl+C (each call under way ends first)."""
