@@ -189,7 +189,7 @@ class CallEventRecord(Base):
     __table_args__ = (UniqueConstraint("call_id", "dedupe_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(24))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dedupe_key: Mapped[str] = mapped_column(String(200))

@@ -43,7 +43,7 @@ class Appointment(Base):
     __tablename__ = "appointments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -119,7 +119,7 @@ class Treatment(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))

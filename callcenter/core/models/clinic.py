@@ -66,7 +66,7 @@ class DayOff(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(200), default="")
 

@@ -35,7 +35,7 @@ class ExternalRef(Base):
                       Index("ix_external_refs_local", "clinic_id", "kind", "local_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(100))
     local_id: Mapped[int] = mapped_column(Integer)
@@ -51,7 +51,7 @@ class ImportProfile(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "kind", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(80))
     columns: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
@@ -113,7 +113,7 @@ class IdempotentRequest(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
@@ -149,7 +149,7 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     # The writing transaction's id on PostgreSQL (pg_current_xact_id), 0 on SQLite: the changes
     # feed is ordered by (xid, id) and shows only transactions older than every one still
     # running, so an event committed late is never passed over (see exchange.feed).
@@ -219,7 +219,7 @@ class FhirWriteback(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "appointment_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
     fhir_id: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(12), default="pending", index=True)

@@ -78,7 +78,7 @@ class ComplaintRule(Base):
                       CheckConstraint("due_days >= 0 AND due_days <= 60", name="due_days"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     subject: Mapped[ComplaintSubject] = mapped_column(str_enum(ComplaintSubject, "complaint_subject"))
     severity: Mapped[ComplaintSeverity | None] = mapped_column(
         str_enum(ComplaintSeverity, "complaint_severity"))
@@ -107,7 +107,7 @@ class Organisation(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "e164"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     e164: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200), default="")
     purpose: Mapped[NonPatientPurpose] = mapped_column(str_enum(NonPatientPurpose, "non_patient_purpose"))
@@ -122,7 +122,7 @@ class NonPatientRoute(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "purpose"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     purpose: Mapped[NonPatientPurpose] = mapped_column(str_enum(NonPatientPurpose, "non_patient_purpose"))
     kind: Mapped[RouteKind] = mapped_column(str_enum(RouteKind, "route_kind"))
     # Whom the receptionist names to the caller ("the marketing manager"), and their extension or

@@ -81,7 +81,7 @@ class DialTask(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     purpose: Mapped[TaskPurpose] = mapped_column(str_enum(TaskPurpose, "task_purpose"))
     due_date: Mapped[date] = mapped_column(Date)
     phone: Mapped[str | None] = mapped_column(String(20))
@@ -110,7 +110,7 @@ class DialAttempt(Base):
     __table_args__ = (UniqueConstraint("task_id", "attempt_no"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("dial_tasks.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("dial_tasks.id"))
     attempt_no: Mapped[int] = mapped_column(Integer)
     mode: Mapped[DialMode] = mapped_column(str_enum(DialMode, "dial_mode"))
     phone: Mapped[str] = mapped_column(String(20))

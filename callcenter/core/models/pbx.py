@@ -16,7 +16,7 @@ class PbxAccount(Base):
     __table_args__ = (UniqueConstraint("clinic_id", "provider"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     provider: Mapped[str] = mapped_column(String(32))
     # The path segment of the webhook URL: it names the account before anything in the request is
     # trusted, so the right secret verifies it. Random, not the id: a guessed URL gets a 404.
