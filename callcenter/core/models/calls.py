@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -104,6 +105,12 @@ class Call(Base):
         Index("ix_calls_caller_started", "caller", "started_at"),
         Index("ix_calls_channel_started", "channel_id", "started_at"),
         Index("ix_calls_status_started", "status", "started_at"),
+        # The missed calls a call returned (the roll-ups' refresh, the call-back script of an
+        # outbound call): without it each such question read every call. Most calls return
+        # none, and a partial index costs them nothing.
+        Index("ix_calls_callback", "callback_call_id",
+              sqlite_where=text("callback_call_id IS NOT NULL"),
+              postgresql_where=text("callback_call_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
