@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pyroaring import BitMap
-from sqlalchemy import Connection, and_, delete, insert, or_, select, text
+from sqlalchemy import Connection, and_, delete, insert, literal, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.funnel import call_conditions
@@ -33,27 +33,47 @@ FRESH_STATISTICS = 1000  # numbers added before PostgreSQL is told to re-count t
 Key = tuple[int, int | None, int | None, int | None]  # day, number, channel, heard from
 
 
-def rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None:
+Sets = tuple[dict[Key, BitMap], dict[Key, BitMap]]  # every caller, first-time callers
+# Month (its first day) → its days' new sets when each only gained callers, None when one lost any.
+Grown = dict[int, Sets | None]
+
+
+def rebuild_days(conn: Connection, flt: Filters, first: int, last: int, grown: Grown) -> None:
     """Recompute the caller sets of local days `first`..`last` (those `flt` spans), a month at a
-    time, so a clinic rebuilt from scratch holds one month's calls in memory, not years of them.
-    The months' own sets follow with `rebuild_months`."""
+    time, so a clinic rebuilt from scratch holds one month's calls in memory, not years of them;
+    note in `grown` how each month's days changed, for `rebuild_months`."""
     for month_first, month_last in _months(first, last):
         low, high = max(first, month_first), min(last, month_last)
-        _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
-                                    end=EPOCH_DAY + timedelta(days=high)), low, high)
+        new = _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
+                                          end=EPOCH_DAY + timedelta(days=high)), low, high)
+        if month_first not in grown:
+            grown[month_first] = ({}, {})
+        before = grown[month_first]
+        if new is None or before is None:
+            grown[month_first] = None
+        else:
+            for into, sets in zip(before, new, strict=True):
+                into.update(sets)
 
 
-def rebuild_months(conn: Connection, clinic_id: int, days: Iterable[int]) -> None:
-    """Recompute the sets of the months `days` fall in, each month once however many of its
-    days changed."""
-    for month_first, month_last in sorted({next(_months(day, day)) for day in days}):
-        _rebuild_month(conn, clinic_id, month_first, month_last)
+def rebuild_months(conn: Connection, clinic_id: int, grown: Grown) -> None:
+    """Bring the sets of the months `grown` names up to date: where the month's changed days only
+    gained callers (the usual case: today's calls coming in), the month's sets gain their new sets;
+    otherwise (a call deleted, moved to another day, number or answer) the month's sets are
+    rebuilt from all its days'."""
+    for month_first, added in sorted(grown.items()):
+        if added is None:
+            _rebuild_month(conn, clinic_id, month_first, next(_months(month_first, month_first))[1])
+        else:
+            _grow_month(conn, clinic_id, month_first, added)
 
 
-def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None:
-    conn.execute(delete(RollupCaller).where(RollupCaller.clinic_id == flt.clinic_id,
-                                            RollupCaller.month.is_(False),
-                                            RollupCaller.day >= first, RollupCaller.day <= last))
+def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> Sets | None:
+    """The days' new sets if every old set is within its new one, else None."""
+    days = (RollupCaller.clinic_id == flt.clinic_id, RollupCaller.month.is_(False),
+            RollupCaller.day >= first, RollupCaller.day <= last)
+    old = _read(conn, select(RollupCaller.day, *_SETS).where(*days), lambda day: day)
+    conn.execute(delete(RollupCaller).where(*days))
     clock = LocalClock(Call.started_at, flt)
     rows = conn.execute(
         select(clock.day, Call.tracking_number_id, Call.channel_id, Call.heard_from_channel_id,
@@ -68,23 +88,47 @@ def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> None
         if is_first:
             first_time[key].add(ids[caller])
     _insert(conn, flt.clinic_id, False, everyone, first_time)
+    for was, now in zip(old, (everyone, first_time), strict=True):
+        if any(not callers <= now.get(key, BitMap()) for key, callers in was.items()):
+            return None
+    return everyone, first_time
 
 
 def _rebuild_month(conn: Connection, clinic_id: int, first: int, last: int) -> None:
     """The month's sets: the union of its days' sets, per number, channel and answer."""
     conn.execute(delete(RollupCaller).where(RollupCaller.clinic_id == clinic_id,
                                             RollupCaller.month.is_(True), RollupCaller.day == first))
+    everyone, first_time = _read(conn, select(literal(first), *_SETS).where(
+        RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(False),
+        RollupCaller.day >= first, RollupCaller.day <= last), lambda _day: first)
+    _insert(conn, clinic_id, True, everyone, first_time)
+
+
+def _grow_month(conn: Connection, clinic_id: int, first: int, added: Sets) -> None:
+    """The month's sets joined with its changed days' new sets."""
+    month = (RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(True), RollupCaller.day == first)
+    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*month), lambda day: day)
+    for into, sets in zip((everyone, first_time), added, strict=True):
+        for (_day, *dims), callers in sets.items():
+            into[(first, *dims)] |= callers
+    conn.execute(delete(RollupCaller).where(*month))
+    _insert(conn, clinic_id, True, everyone, first_time)
+
+
+_SETS = (RollupCaller.tracking_number_id, RollupCaller.channel_id, RollupCaller.heard_from_channel_id,
+         RollupCaller.callers, RollupCaller.first_callers)
+
+
+def _read(conn: Connection, query: Any, day_of: Any) -> Sets:
+    """(day, number, channel, answer, callers, first-time callers) rows → the sets by key, the
+    rows of one key (`day_of` their day) joined."""
     everyone: dict[Key, BitMap] = defaultdict(BitMap)
     first_time: dict[Key, BitMap] = defaultdict(BitMap)
-    for number, channel, heard, callers, first_callers in conn.execute(
-            select(RollupCaller.tracking_number_id, RollupCaller.channel_id,
-                   RollupCaller.heard_from_channel_id, RollupCaller.callers, RollupCaller.first_callers)
-            .where(RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(False),
-                   RollupCaller.day >= first, RollupCaller.day <= last)):
-        key = (first, number, channel, heard)
+    for day, number, channel, heard, callers, first_callers in conn.execute(query):
+        key = (day_of(day), number, channel, heard)
         everyone[key] |= BitMap.deserialize(callers)
         first_time[key] |= BitMap.deserialize(first_callers)
-    _insert(conn, clinic_id, True, everyone, first_time)
+    return everyone, first_time
 
 
 def _insert(conn: Connection, clinic_id: int, month: bool, everyone: Mapping[Key, BitMap],

@@ -188,6 +188,7 @@ def _runs(days: set[int]) -> Iterator[tuple[int, int]]:
 
 
 def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int]) -> None:
+    grown: caller_sets.Grown = {}
     for first, last in _runs(days):
         flt = Filters(clinic_id=clinic_id, tz=tz, start=EPOCH_DAY + timedelta(days=first),
                       end=EPOCH_DAY + timedelta(days=last))
@@ -197,8 +198,8 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
         for model, query in ((RollupCall, _calls(flt)), (RollupHour, _hours(flt)),
                              (RollupCallback, _callbacks(flt))):
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
-        caller_sets.rebuild_days(conn, flt, first, last)
-    caller_sets.rebuild_months(conn, clinic_id, days)
+        caller_sets.rebuild_days(conn, flt, first, last, grown)
+    caller_sets.rebuild_months(conn, clinic_id, grown)
 
 
 def _count(condition: Any) -> Any:
