@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,10 +36,13 @@ def hold(session: Session, appointment: Appointment, units: Iterable[datetime]) 
     try:
         # Claims of visits since cancelled or moved by a path that did not release them (an
         # automatic call's "cancel", an erasure) would block the slot forever: they go first.
-        stale = select(Appointment.id).where(Appointment.status.not_in(OCCUPYING))
+        # Asked per claim found (by the visit's id), not as "among every visit not occupying":
+        # SQLite listed the clinic's whole history (past visits occupy nothing) for each booking.
+        stale = exists().where(Appointment.id == SlotClaim.appointment_id,
+                               Appointment.status.not_in(OCCUPYING))
         session.execute(delete(SlotClaim).where(
             SlotClaim.doctor_id == appointment.doctor_id, SlotClaim.lane == lane,
-            SlotClaim.starts_at.in_(starts), SlotClaim.appointment_id.in_(stale)),
+            SlotClaim.starts_at.in_(starts), stale),
             execution_options={"synchronize_session": False})
         session.add_all(SlotClaim(clinic_id=appointment.clinic_id, doctor_id=appointment.doctor_id,
                                   appointment_id=appointment.id, starts_at=at, lane=lane)
