@@ -43,6 +43,7 @@ from callcenter.core.price_list import currency_of
 
 ARRIVED = (AppointmentStatus.ARRIVED, AppointmentStatus.COMPLETED)
 NOT_A_BOOKING = (AppointmentStatus.CANCELLED,)
+CHUNK = 500  # call ids per IN (…)
 METRICA_COLUMNS = ("DateTime", "StaticCall", "PhoneNumber", "TalkDuration", "CallMissed",
                    "FirstTimeCaller", "Tag", "URL", "Price", "Currency")
 GOOGLE_CALL_CSV_HEADER = ("Caller's Phone Number", "Call Start Time", "Conversion Name",
@@ -74,19 +75,19 @@ def _kinds(appointment: Appointment) -> dict[str, datetime]:
 
 def collect(session: Session, now: datetime) -> int:
     """Record the conversions not yet recorded; how many. The caller commits."""
-    web = session.execute(
-        select(Appointment, WebCallLink.call_id, WebVisit)
-        .join(WebCallLink, WebCallLink.call_id == Appointment.created_by_call_id)
-        .join(WebVisit, WebVisit.id == WebCallLink.visit_id)
-        .where(Appointment.status.not_in(NOT_A_BOOKING))).all()
-    calls = session.execute(
-        select(Appointment, Call.id)
-        .join(Call, Call.id == Appointment.created_by_call_id)
-        .join(Channel, Channel.id == Call.channel_id)
+    # From the few calls that can owe a conversion (tied to a site visit, or on a channel the clinic
+    # reports to Google) to their bookings by the bookings' call index: joined the other way,
+    # SQLite read every visit the clinics ever had, every minute, inside the job's write.
+    visits = {call_id: visit for call_id, visit in session.execute(
+        select(WebCallLink.call_id, WebVisit).join(WebVisit, WebVisit.id == WebCallLink.visit_id))}
+    web = [(a, a.created_by_call_id, visits[a.created_by_call_id])
+           for a in _booked_on(session, list(visits))]
+    google_calls = session.scalars(
+        select(Call.id).join(Channel, Channel.id == Call.channel_id)
         .join(WebAdAccount, (WebAdAccount.clinic_id == Call.clinic_id)
               & (WebAdAccount.google_call_channel == Channel.code))
-        .where(Appointment.status.not_in(NOT_A_BOOKING), WebAdAccount.google_call_channel != "",
-               Call.caller.is_not(None))).all()
+        .where(WebAdAccount.google_call_channel != "", Call.caller.is_not(None))).all()
+    calls = [(a, a.created_by_call_id) for a in _booked_on(session, google_calls)]
     owed = [(a, call_id, visit, platform) for a, call_id, visit in web for platform in _platforms(visit)]
     owed += [(a, call_id, None, "google_call") for a, call_id in calls]
     if not owed:
@@ -107,6 +108,16 @@ def collect(session: Session, now: datetime) -> int:
             added += 1
     session.flush()
     return added
+
+
+def _booked_on(session: Session, call_ids: list[int]) -> list[Appointment]:
+    """The bookings made on these calls (not cancelled or moved away), in id order."""
+    found: list[Appointment] = []
+    for start in range(0, len(call_ids), CHUNK):
+        found += session.scalars(select(Appointment).where(
+            Appointment.created_by_call_id.in_(call_ids[start:start + CHUNK]),
+            Appointment.status.not_in(NOT_A_BOOKING)))
+    return sorted(found, key=lambda a: a.id)
 
 
 @dataclass(frozen=True)
