@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from callcenter.core.models import (
@@ -82,11 +82,13 @@ def collect(session: Session, now: datetime) -> int:
         select(WebCallLink.call_id, WebVisit).join(WebVisit, WebVisit.id == WebCallLink.visit_id))}
     web = [(a, a.created_by_call_id, visits[a.created_by_call_id])
            for a in _booked_on(session, list(visits))]
-    google_calls = session.scalars(
-        select(Call.id).join(Channel, Channel.id == Call.channel_id)
-        .join(WebAdAccount, (WebAdAccount.clinic_id == Call.clinic_id)
-              & (WebAdAccount.google_call_channel == Channel.code))
-        .where(WebAdAccount.google_call_channel != "", Call.caller.is_not(None))).all()
+    channels = [tuple(row) for row in session.execute(
+        select(Channel.id, WebAdAccount.clinic_id)
+        .join(Channel, WebAdAccount.google_call_channel == Channel.code)
+        .where(WebAdAccount.google_call_channel != ""))]
+    google_calls = session.scalars(select(Call.id).where(
+        tuple_(Call.channel_id, Call.clinic_id).in_(channels), Call.caller.is_not(None))).all() \
+        if channels else []
     calls = [(a, a.created_by_call_id) for a in _booked_on(session, google_calls)]
     owed = [(a, call_id, visit, platform) for a, call_id, visit in web for platform in _platforms(visit)]
     owed += [(a, call_id, None, "google_call") for a, call_id in calls]
