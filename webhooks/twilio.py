@@ -190,11 +190,12 @@ def _occurred(form: Mapping[str, str], name: str, received: datetime) -> datetim
         return received
     try:
         stamp = parsedate_to_datetime(value)
+        if stamp.tzinfo is None:
+            raise PayloadError(name, "has no time zone")
+        # The last day of year 9999 west of UTC is in year 10000 on UTC's clock: no datetime.
+        return stamp.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         raise PayloadError(name, "not an RFC 2822 date") from None
-    if stamp.tzinfo is None:
-        raise PayloadError(name, "has no time zone")
-    return stamp.astimezone(UTC)
 
 
 def _agent(uri: str) -> str | None:
