@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUPPORT = {"__main__", "table", "population", "bare_app", "services"}
+SUPPORT = {"__main__", "table", "population", "bare_app", "services", "analytics_data"}
 # `import` is a keyword, so that bench's module has another name.
 ALIASES = {"import": "import_speed"}
 

@@ -26,21 +26,27 @@ def tracking_number(index: int) -> str:
     return f"+7495{index:07d}"
 
 
-def populate(url: str, patients: int, numbers: int, seed: int = 7) -> int:
-    """Insert one clinic, `patients` patients (each with a mobile) and `numbers` tracking numbers."""
+def populate(url: str, patients: int, numbers: int, seed: int = 7, *, name: str = "Bench clinic",
+             timezone: str = "Europe/Moscow", first_phone: int = 0, first_number: int = 0) -> int:
+    """Insert one clinic, `patients` patients (each with a mobile) and `numbers` tracking numbers.
+
+    Another clinic of the same database (a network) takes phones and numbers from `first_phone`
+    and `first_number` on, past the earlier clinics', and shares their channels."""
     rng = random.Random(seed)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     with sessions() as session:
-        clinic = Clinic(name="Bench clinic", timezone="Europe/Moscow", locale="ru", region="RU",
-                        opening_hours={})
+        clinic = Clinic(name=name, timezone=timezone, locale="ru", region="RU", opening_hours={})
         session.add(clinic)
         session.flush()
-        channels = [Channel(code=f"bench_{i}", name=f"Channel {i}") for i in range(min(numbers, 10))]
+        codes = [f"bench_{i}" for i in range(min(numbers, 10))]
+        existing = {c.code: c for c in session.scalars(select(Channel).where(Channel.code.in_(codes)))}
+        channels = [existing.get(code) or Channel(code=code, name=f"Channel {i}")
+                    for i, code in enumerate(codes)]
         session.add_all(channels)
         session.flush()
         session.execute(insert(TrackingNumber), [
-            {"clinic_id": clinic.id, "e164": tracking_number(i),
+            {"clinic_id": clinic.id, "e164": tracking_number(first_number + i),
              "channel_id": channels[i % len(channels)].id, "label": f"line {i}"}
             for i in range(numbers)
         ])
@@ -51,9 +57,9 @@ def populate(url: str, patients: int, numbers: int, seed: int = 7) -> int:
                 "last_name": literal("Bench") + literal_column("g::text"), "preferred_language": literal("ru")})
             series(session, PatientPhone.__table__, patients, {
                 "patient_id": literal_column(f"{int(start)} + g"), "label": literal("mobile"),
-                "e164": literal("+7916") + literal_column("lpad((g - 1)::text, 7, '0')")})
+                "e164": literal("+7916") + literal_column(f"lpad((g - 1 + {int(first_phone)})::text, 7, '0')")})
         else:
-            _batches(session, rng, clinic.id, start, patients)
+            _batches(session, rng, clinic.id, start, patients, first_phone)
         session.commit()
         clinic_id = clinic.id
     with engine.begin() as conn:  # planner statistics, as autovacuum would gather them in service
@@ -62,7 +68,8 @@ def populate(url: str, patients: int, numbers: int, seed: int = 7) -> int:
     return clinic_id
 
 
-def _batches(session: Session, rng: random.Random, clinic_id: int, start: int, patients: int) -> None:
+def _batches(session: Session, rng: random.Random, clinic_id: int, start: int, patients: int,
+             first_phone: int) -> None:
     for offset in range(0, patients, CHUNK):
         count = min(CHUNK, patients - offset)
         session.execute(insert(Patient), [
@@ -71,7 +78,8 @@ def _batches(session: Session, rng: random.Random, clinic_id: int, start: int, p
             for i in range(count)
         ])
         session.execute(insert(PatientPhone), [
-            {"patient_id": start + offset + i + 1, "e164": patient_phone(offset + i), "label": "mobile"}
+            {"patient_id": start + offset + i + 1, "e164": patient_phone(first_phone + offset + i),
+             "label": "mobile"}
             for i in range(count)
         ])
 
