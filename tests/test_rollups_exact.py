@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs
+from callcenter.analytics.funnel import LINES
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -59,6 +60,7 @@ class World:
     staff: dict[int, list[int]] = field(default_factory=dict)
     doctors: dict[int, int] = field(default_factory=dict)
     phones: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # clinic → (patient, e164)
+    lines: set[str] = field(default_factory=set)  # the lines the compared channel reports showed
 
 
 def _instant(rng: random.Random) -> datetime:
@@ -220,6 +222,8 @@ def _compare(session: Session, w: World) -> int:
             raw = RAW_BUILDS[name](session, flt)
             assert rolled == raw, (name, flt)
             compared += 1
+            if name == "channels":
+                w.lines.update(row["line"] for row in rolled)
     return compared
 
 
@@ -235,6 +239,8 @@ def test_rollups_equal_raw_reports(database_url: str, seed: int) -> None:
             _change(session, w)
             compared += _compare(session, w)
         assert compared == (ROUNDS + 1) * 6 * len(ROLLED)
+        # Channels and each kind of line come from one pass: every kind was there to compare.
+        assert w.lines == set(LINES)
         # Every clinic was read last: each mark was taken, none is left to recompute.
         assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
     engine.dispose()

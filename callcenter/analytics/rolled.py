@@ -138,11 +138,16 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
     return {k: funnel.add_rates(row) for k, row in rows.items()}
 
 
-def _line(dims: Dims) -> ColumnElement[str]:
+# A call without a channel counts under its line (funnel.LINES): keys below every channel id, so
+# channels and lines come from one pass over the roll-ups, not one pass each.
+LINE_KEYS = {-1: "no_number", -2: "main_line", -3: "no_channel"}
+
+
+def _channel_or_line(dims: Dims) -> ColumnElement[int]:
     main = select(TrackingNumber.id).where(TrackingNumber.main_line.is_(True))
-    return case((dims.tracking_number_id.is_(None), literal("no_number")),
-                (dims.tracking_number_id.in_(main), literal("main_line")),
-                else_=literal("no_channel"))
+    return case((dims.channel_id.is_not(None), dims.channel_id),
+                (dims.tracking_number_id.is_(None), literal(-1)),
+                (dims.tracking_number_id.in_(main), literal(-2)), else_=literal(-3))
 
 
 def summary(session: Session, flt: Filters) -> list[Row]:
@@ -150,9 +155,9 @@ def summary(session: Session, flt: Filters) -> list[Row]:
 
 
 def by_channel(session: Session, flt: Filters) -> list[Row]:
-    channels = rolled_funnel(session, flt, lambda d: d.channel_id, lambda d: [d.channel_id.is_not(None)])
-    lines = rolled_funnel(session, flt, _line, lambda d: [d.channel_id.is_(None)])
-    return funnel.channel_rows(session, channels, lines)
+    rows = rolled_funnel(session, flt, _channel_or_line)
+    return funnel.channel_rows(session, {k: r for k, r in rows.items() if k not in LINE_KEYS},
+                               {LINE_KEYS[k]: r for k, r in rows.items() if k in LINE_KEYS})
 
 
 def by_heard_from(session: Session, flt: Filters) -> list[Row]:
