@@ -44,7 +44,7 @@ class Appointment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     doctor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -68,7 +68,12 @@ class Appointment(Base):
 
     __table_args__ = (
         Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
-        Index("ix_appointments_clinic_start", "clinic_id", "starts_at"),
+        # PostgreSQL: with the id in the index, a clinic's visits of a period are read from the
+        # index alone (SQLite's indexes end in the row id anyway). Migration 0042.
+        Index("ix_appointments_clinic_start", "clinic_id", "starts_at", postgresql_include=["id"]),
+        # A patient's bookings made after a moment (a campaign's results), answered from the index.
+        Index("ix_appointments_patient_created", "patient_id", "created_at",
+              postgresql_include=["clinic_id"]),
         # analytics: bookings made in a period (attribution to calls)
         Index("ix_appointments_clinic_created", "clinic_id", "created_at"),
     )
