@@ -86,9 +86,10 @@ def collect(session: Session, now: datetime) -> int:
         select(Channel.id, WebAdAccount.clinic_id)
         .join(Channel, WebAdAccount.google_call_channel == Channel.code)
         .where(WebAdAccount.google_call_channel != ""))]
-    google_calls = session.scalars(select(Call.id).where(
-        tuple_(Call.channel_id, Call.clinic_id).in_(channels), Call.caller.is_not(None))).all() \
-        if channels else []
+    google_calls: list[int] = []
+    if channels:
+        google_calls = list(session.scalars(select(Call.id).where(
+            tuple_(Call.channel_id, Call.clinic_id).in_(channels), Call.caller.is_not(None))))
     calls = [(a, a.created_by_call_id) for a in _booked_on(session, google_calls)]
     owed = [(a, call_id, visit, platform) for a, call_id, visit in web for platform in _platforms(visit)]
     owed += [(a, call_id, None, "google_call") for a, call_id in calls]
