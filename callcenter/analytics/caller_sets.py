@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pyroaring import BitMap
-from sqlalchemy import Connection, and_, delete, insert, literal, or_, select, text
+from sqlalchemy import Connection, and_, delete, insert, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.funnel import call_conditions
@@ -46,9 +46,7 @@ def rebuild_days(conn: Connection, flt: Filters, first: int, last: int, grown: G
         low, high = max(first, month_first), min(last, month_last)
         new = _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
                                           end=EPOCH_DAY + timedelta(days=high)), low, high)
-        if month_first not in grown:
-            grown[month_first] = ({}, {})
-        before = grown[month_first]
+        before = grown.setdefault(month_first, ({}, {}))
         if new is None or before is None:
             grown[month_first] = None
         else:
@@ -72,7 +70,7 @@ def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> Sets
     """The days' new sets if every old set is within its new one, else None."""
     days = (RollupCaller.clinic_id == flt.clinic_id, RollupCaller.month.is_(False),
             RollupCaller.day >= first, RollupCaller.day <= last)
-    old = _read(conn, select(RollupCaller.day, *_SETS).where(*days), lambda day: day)
+    old = _read(conn, select(RollupCaller.day, *_SETS).where(*days))
     conn.execute(delete(RollupCaller).where(*days))
     clock = LocalClock(Call.started_at, flt)
     rows = conn.execute(
@@ -98,16 +96,16 @@ def _rebuild_month(conn: Connection, clinic_id: int, first: int, last: int) -> N
     """The month's sets: the union of its days' sets, per number, channel and answer."""
     conn.execute(delete(RollupCaller).where(RollupCaller.clinic_id == clinic_id,
                                             RollupCaller.month.is_(True), RollupCaller.day == first))
-    everyone, first_time = _read(conn, select(literal(first), *_SETS).where(
+    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(
         RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(False),
-        RollupCaller.day >= first, RollupCaller.day <= last), lambda _day: first)
+        RollupCaller.day >= first, RollupCaller.day <= last), month=first)
     _insert(conn, clinic_id, True, everyone, first_time)
 
 
 def _grow_month(conn: Connection, clinic_id: int, first: int, added: Sets) -> None:
     """The month's sets joined with its changed days' new sets."""
     month = (RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(True), RollupCaller.day == first)
-    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*month), lambda day: day)
+    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*month))
     for into, sets in zip((everyone, first_time), added, strict=True):
         for (_day, *dims), callers in sets.items():
             into[(first, *dims)] |= callers
@@ -119,13 +117,13 @@ _SETS = (RollupCaller.tracking_number_id, RollupCaller.channel_id, RollupCaller.
          RollupCaller.callers, RollupCaller.first_callers)
 
 
-def _read(conn: Connection, query: Any, day_of: Any) -> Sets:
+def _read(conn: Connection, query: Any, month: int | None = None) -> Sets:
     """(day, number, channel, answer, callers, first-time callers) rows → the sets by key, the
-    rows of one key (`day_of` their day) joined."""
+    rows of one key joined; with `month` (its first day), every day's row counts as the month's."""
     everyone: dict[Key, BitMap] = defaultdict(BitMap)
     first_time: dict[Key, BitMap] = defaultdict(BitMap)
     for day, number, channel, heard, callers, first_callers in conn.execute(query):
-        key = (day_of(day), number, channel, heard)
+        key = (day if month is None else month, number, channel, heard)
         everyone[key] |= BitMap.deserialize(callers)
         first_time[key] |= BitMap.deserialize(first_callers)
     return everyone, first_time
