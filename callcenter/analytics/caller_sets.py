@@ -13,17 +13,16 @@ The union is exact: a set holds ids, never a sketch.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pyroaring import BitMap
-from sqlalchemy import Connection, and_, delete, insert, or_, select, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, delete, insert, select, text
 
 from callcenter.analytics.funnel import call_conditions
-from callcenter.analytics.periods import EPOCH_DAY, Filters, LocalClock, local_day_number
+from callcenter.analytics.periods import EPOCH_DAY, Filters, LocalClock, month_spans
 from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import Call, CallerNumber, RollupCaller
 
@@ -42,7 +41,7 @@ def rebuild_days(conn: Connection, flt: Filters, first: int, last: int, grown: G
     """Recompute the caller sets of local days `first`..`last` (those `flt` spans), a month at a
     time, so a clinic rebuilt from scratch holds one month's calls in memory, not years of them;
     note in `grown` how each month's days changed, for `rebuild_months`."""
-    for month_first, month_last in _months(first, last):
+    for month_first, month_last in month_spans(first, last):
         low, high = max(first, month_first), min(last, month_last)
         new = _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
                                           end=EPOCH_DAY + timedelta(days=high)), low, high)
@@ -61,7 +60,7 @@ def rebuild_months(conn: Connection, clinic_id: int, grown: Grown) -> None:
     rebuilt from all its days'."""
     for month_first, added in sorted(grown.items()):
         if added is None:
-            _rebuild_month(conn, clinic_id, month_first, next(_months(month_first, month_first))[1])
+            _rebuild_month(conn, clinic_id, month_first, next(month_spans(month_first, month_first))[1])
         else:
             _grow_month(conn, clinic_id, month_first, added)
 
@@ -137,30 +136,6 @@ def _insert(conn: Connection, clinic_id: int, month: bool, everyone: Mapping[Key
              "channel_id": key[2], "heard_from_channel_id": key[3], "callers": callers.serialize(),
              "first_callers": first_time.get(key, BitMap()).serialize()}
             for key, callers in everyone.items()])
-
-
-def _months(first: int, last: int) -> Iterator[tuple[int, int]]:
-    """The calendar months (first and last day numbers) that days `first`..`last` touch."""
-    month = (EPOCH_DAY + timedelta(days=first)).replace(day=1)
-    while (start := local_day_number(month)) <= last:
-        following = (month + timedelta(days=32)).replace(day=1)
-        yield start, local_day_number(following) - 1
-        month = following
-
-
-def period(start: date, end: date, months: bool = True) -> ColumnElement[bool]:
-    """The rows that make up days `start`..`end`: with `months`, a whole month's set for each
-    month inside the period and the days' own sets for the rest (a year is twelve sets per row
-    of the report); without, the days' sets alone."""
-    first, last = local_day_number(start), local_day_number(end)
-    whole = [(m_first, m_last) for m_first, m_last in _months(first, last)
-             if months and m_first >= first and m_last <= last]
-    days = RollupCaller.month.is_(False)
-    if not whole:
-        return and_(days, RollupCaller.day >= first, RollupCaller.day <= last)
-    return or_(and_(RollupCaller.month.is_(True), RollupCaller.day.in_([m for m, _ in whole])),
-               and_(days, RollupCaller.day >= first, RollupCaller.day < whole[0][0]),
-               and_(days, RollupCaller.day > whole[-1][1], RollupCaller.day <= last))
 
 
 def _number_ids(conn: Connection, clinic_id: int, numbers: set[str]) -> dict[str, int]:

@@ -8,12 +8,13 @@ one) inside the period; SQL adds the segment's offset to the epoch and does inte
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, literal
+from sqlalchemy import and_, case, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.sqltime import epoch_seconds
@@ -110,6 +111,31 @@ class LocalClock:
 def local_day_number(day: date) -> int:
     """A local calendar day as the roll-ups key it: days since 1970-01-01."""
     return (day - EPOCH_DAY).days
+
+
+def month_spans(first: int, last: int) -> Iterator[tuple[int, int]]:
+    """The calendar months (first and last day numbers) that days `first`..`last` touch."""
+    month = (EPOCH_DAY + timedelta(days=first)).replace(day=1)
+    while (start := local_day_number(month)) <= last:
+        following = (month + timedelta(days=32)).replace(day=1)
+        yield start, local_day_number(following) - 1
+        month = following
+
+
+def rolled_days(model: Any, start: date, end: date, months: bool = True) -> ColumnElement[bool]:
+    """The roll-up rows (of a model with `day` and `month` columns) that make up days
+    `start`..`end`: with `months`, a whole month's row for each month inside the period and the
+    days' own rows for the rest (a year is twelve rows per report row and dimension, not 365);
+    without, the days' rows alone (a report that tells days of one month apart)."""
+    first, last = local_day_number(start), local_day_number(end)
+    whole = [(m_first, m_last) for m_first, m_last in month_spans(first, last)
+             if months and m_first >= first and m_last <= last]
+    days = model.month.is_(False)
+    if not whole:
+        return and_(days, model.day >= first, model.day <= last)
+    return or_(and_(model.month.is_(True), model.day.in_([m for m, _ in whole])),
+               and_(days, model.day >= first, model.day < whole[0][0]),
+               and_(days, model.day > whole[-1][1], model.day <= last))
 
 
 def day_bucket(day: ColumnElement[int], flt: Filters) -> ColumnElement[int]:

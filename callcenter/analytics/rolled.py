@@ -22,15 +22,14 @@ from callcenter.analytics.funnel import Row, empty_row, money
 from callcenter.analytics.periods import (
     Filters,
     Granularity,
-    LocalClock,
     buckets,
     day_bucket,
     local_day_number,
+    rolled_days,
 )
 from callcenter.analytics.rollups import pending, refresh
 from callcenter.core.models import (
     BookingCredit,
-    Call,
     RollupCall,
     RollupCallback,
     RollupCaller,
@@ -65,19 +64,21 @@ class Dims:
     day: Any
 
 
-def _dims(source: Any, flt: Filters) -> Dims:
-    if source is Call:
-        day = LocalClock(Call.started_at, flt).day
-    else:
-        day = source.call_day if source is BookingCredit else source.day
+def _dims(source: Any) -> Dims:
+    day = source.call_day if source is BookingCredit else source.day
     return Dims(source.tracking_number_id, source.channel_id, source.heard_from_channel_id, day)
 
 
-def _where(source: Any, flt: Filters, day: Any) -> list[ColumnElement[bool]]:
-    """The clinic, the filters and, unless `day` is None, the period's days."""
-    conditions = [source.clinic_id == flt.clinic_id]
-    if day is not None:
-        conditions += [day >= local_day_number(flt.start), day <= local_day_number(flt.end)]
+def _where(source: Any, flt: Filters, months: bool = True) -> list[ColumnElement[bool]]:
+    """The clinic, the filters and the period's days: the booking credits by their call's day; a
+    roll-up by its month rows for the whole months inside the period (with `months`; a report
+    that tells days of one month apart reads day rows only) and day rows for the rest."""
+    if source is BookingCredit:
+        day = BookingCredit.call_day
+        conditions = [day >= local_day_number(flt.start), day <= local_day_number(flt.end)]
+    else:
+        conditions = [rolled_days(source, flt.start, flt.end, months)]
+    conditions.append(source.clinic_id == flt.clinic_id)
     if flt.channel_ids:
         conditions.append(source.channel_id.in_(flt.channel_ids))
     if flt.tracking_number_ids:
@@ -86,7 +87,7 @@ def _where(source: Any, flt: Filters, day: Any) -> list[ColumnElement[bool]]:
 
 
 def _credits(flt: Filters) -> list[ColumnElement[bool]]:
-    return [*_where(BookingCredit, flt, BookingCredit.call_day), BookingCredit.counted.is_(True),
+    return [*_where(BookingCredit, flt), BookingCredit.counted.is_(True),
             BookingCredit.lag_days <= flt.window_days]
 
 
@@ -101,7 +102,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
     fresh(session, flt)
 
     def key(source: Any) -> tuple[list[Any], list[Any], Dims]:
-        dims = _dims(source, flt)
+        dims = _dims(source)
         value = pick(dims) if pick is not None else None
         return ([value.label("key")] if value is not None else [literal(None).label("key")],
                 [value] if value is not None else [], dims)
@@ -112,7 +113,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
         select(*cols, func.sum(RollupCall.calls), func.sum(RollupCall.answered),
                func.sum(RollupCall.missed), func.sum(RollupCall.hidden),
                func.sum(RollupCall.hidden_first))
-        .where(*_where(RollupCall, flt, dims.day), *keep(dims)).group_by(*group)
+        .where(*_where(RollupCall, flt, not by_day), *keep(dims)).group_by(*group)
     ).all():
         if n:
             rows[k] = {"calls": int(n), "unique_callers": int(hidden),
@@ -121,8 +122,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
     cols, _, dims = key(RollupCaller)
     for k, (unique, first) in caller_sets.counted(session.execute(
         select(*cols, RollupCaller.callers, RollupCaller.first_callers)
-        .where(*_where(RollupCaller, flt, None), caller_sets.period(flt.start, flt.end, months=not by_day),
-               *keep(dims))
+        .where(*_where(RollupCaller, flt, not by_day), *keep(dims))
     )).items():
         if k in rows:
             rows[k]["unique_callers"] += unique
@@ -186,22 +186,22 @@ def disagreements(session: Session, flt: Filters) -> list[Row]:
 
 
 def _answering(session: Session, flt: Filters, pick: Callable[[Any], Any], keys: range,
-               name: str) -> list[Row]:
+               name: str, months: bool) -> list[Row]:
     fresh(session, flt)
     dimension = pick(RollupHour)
     found = {k: (int(n), int(a), int(m)) for k, n, a, m in session.execute(
         select(dimension, func.sum(RollupHour.calls), func.sum(RollupHour.answered),
                func.sum(RollupHour.missed))
-        .where(*_where(RollupHour, flt, RollupHour.day)).group_by(dimension)).all()}
+        .where(*_where(RollupHour, flt, months)).group_by(dimension)).all()}
     return funnel.answering_rows(found, keys, name)
 
 
 def by_hour(session: Session, flt: Filters) -> list[Row]:
-    return _answering(session, flt, lambda r: r.hour, range(24), "hour")
+    return _answering(session, flt, lambda r: r.hour, range(24), "hour", months=True)
 
 
 def by_weekday(session: Session, flt: Filters) -> list[Row]:
-    return _answering(session, flt, lambda r: (r.day + 3) % 7, range(7), "weekday")
+    return _answering(session, flt, lambda r: (r.day + 3) % 7, range(7), "weekday", months=False)
 
 
 def _ratio(total: Any, count: Any) -> float | None:
@@ -215,12 +215,12 @@ def receptionists(session: Session, flt: Filters) -> list[Row]:
                    select(RollupCall.agent_id, func.sum(RollupCall.calls), func.sum(RollupCall.answered),
                           func.sum(RollupCall.missed), func.sum(RollupCall.answer_seconds),
                           func.sum(RollupCall.answer_count))
-                   .where(*_where(RollupCall, flt, RollupCall.day)).group_by(RollupCall.agent_id))}
+                   .where(*_where(RollupCall, flt)).group_by(RollupCall.agent_id))}
     callbacks = {agent: (int(n), _ratio(seconds, done))
                  for agent, n, seconds, done in session.execute(
                      select(RollupCallback.back_agent_id, func.sum(RollupCallback.missed),
                             func.sum(RollupCallback.delay_seconds), func.sum(RollupCallback.delay_count))
-                     .where(*_where(RollupCallback, flt, RollupCallback.day),
+                     .where(*_where(RollupCallback, flt),
                             RollupCallback.back_direction == "outbound")
                      .group_by(RollupCallback.back_agent_id))}
     bookings = dict(session.execute(
@@ -234,7 +234,7 @@ def callbacks(session: Session, flt: Filters) -> list[Row]:
     found = {direction: (int(n), int(seconds), int(done)) for direction, n, seconds, done in session.execute(
         select(RollupCallback.back_direction, func.sum(RollupCallback.missed),
                func.sum(RollupCallback.delay_seconds), func.sum(RollupCallback.delay_count))
-        .where(*_where(RollupCallback, flt, RollupCallback.day))
+        .where(*_where(RollupCallback, flt))
         .group_by(RollupCallback.back_direction))}
     missed = sum(n for n, _, _ in found.values())
     back, seconds, done = found.get("outbound", (0, 0, 0))

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from callcenter.analytics import caller_sets
 from callcenter.analytics.bookings import ATTENDED, credited_call_id
 from callcenter.analytics.funnel import ANSWERED, call_conditions
-from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock
+from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, month_spans
 from callcenter.analytics.sqltime import epoch_seconds, shifted
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -187,19 +187,53 @@ def _runs(days: set[int]) -> Iterator[tuple[int, int]]:
         yield start, previous
 
 
+# What a month's row of each roll-up sums from its days' rows; its other columns but the key
+# (id, clinic, day, month) are the dimensions it keeps.
+MONTHLY_SUMS: dict[Any, tuple[str, ...]] = {
+    RollupCall: ("calls", "answered", "missed", "hidden", "hidden_first", "answer_seconds",
+                 "answer_count"),
+    RollupHour: ("calls", "answered", "missed"),
+    RollupCallback: ("missed", "delay_seconds", "delay_count"),
+}
+
+
 def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int]) -> None:
+    """Recompute the local days `days` of every roll-up, then the months they fall in."""
     grown: caller_sets.Grown = {}
     for first, last in _runs(days):
         flt = Filters(clinic_id=clinic_id, tz=tz, start=EPOCH_DAY + timedelta(days=first),
                       end=EPOCH_DAY + timedelta(days=last))
-        for model in (RollupCall, RollupHour, RollupCallback):
-            conn.execute(delete(model).where(model.clinic_id == clinic_id, model.day >= first,
-                                             model.day <= last))
         for model, query in ((RollupCall, _calls(flt)), (RollupHour, _hours(flt)),
                              (RollupCallback, _callbacks(flt))):
+            conn.execute(delete(model).where(model.clinic_id == clinic_id, model.month.is_(False),
+                                             model.day >= first, model.day <= last))
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
         caller_sets.rebuild_days(conn, flt, first, last, grown)
     caller_sets.rebuild_months(conn, clinic_id, grown)
+    for first, last in sorted({span for run in _runs(days) for span in month_spans(*run)}):
+        for model, sums in MONTHLY_SUMS.items():
+            _rebuild_month(conn, model, sums, clinic_id, first, last)
+
+
+def _rebuild_month(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int, first: int,
+                   last: int) -> None:
+    """A month's rows of one roll-up: its days' rows summed per dimension. Summed afresh from the
+    month's days (a few hundred rows a day at most), not adjusted by the changed days' difference:
+    one statement that cannot drift from the days it stands for."""
+    table = model.__table__
+    dims = [c for c in table.c if c.name not in {"id", "clinic_id", "day", "month", *sums}]
+    conn.execute(delete(model).where(model.clinic_id == clinic_id, model.month.is_(True),
+                                     model.day == first))
+    conn.execute(insert(model).from_select(
+        ["clinic_id", "day", "month", *(c.name for c in dims), *sums],
+        select(literal(clinic_id), literal(first), literal(True), *dims,
+               *(func.sum(table.c[name]) for name in sums))
+        .where(model.clinic_id == clinic_id, model.month.is_(False), model.day >= first,
+               model.day <= last)
+        .group_by(*dims)))
+
+
+_DAY_ROW = literal(False).label("month")
 
 
 def _count(condition: Any) -> Any:
@@ -216,8 +250,8 @@ def _calls(flt: Filters) -> Any:
     clock = LocalClock(Call.started_at, flt)
     answer = epoch_seconds(Call.answered_at) - epoch_seconds(func.coalesce(Call.ringing_at, Call.started_at))
     inner = select(
-        literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), Call.tracking_number_id,
-        Call.channel_id, Call.heard_from_channel_id, Call.agent_id,
+        literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), _DAY_ROW,
+        Call.tracking_number_id, Call.channel_id, Call.heard_from_channel_id, Call.agent_id,
         case((Call.status.in_(ANSWERED), 1), else_=0).label("answered"),
         case((Call.status == CallStatus.MISSED, 1), else_=0).label("missed"),
         case((Call.caller.is_(None), 1), else_=0).label("hidden"),
@@ -225,7 +259,8 @@ def _calls(flt: Filters) -> Any:
         case((Call.answered_at.is_not(None), answer), else_=0).label("answer_seconds"),
         case((Call.answered_at.is_not(None), 1), else_=0).label("answer_count"),
     ).where(*call_conditions(flt))
-    dims = ("clinic_id", "day", "tracking_number_id", "channel_id", "heard_from_channel_id", "agent_id")
+    dims = ("clinic_id", "day", "month", "tracking_number_id", "channel_id", "heard_from_channel_id",
+            "agent_id")
     return _grouped(inner, dims, {
         "calls": lambda r: func.count(), **{n: (lambda r, n=n: func.sum(r.c[n])) for n in (
             "answered", "missed", "hidden", "hidden_first", "answer_seconds", "answer_count")}})
@@ -234,12 +269,12 @@ def _calls(flt: Filters) -> Any:
 def _hours(flt: Filters) -> Any:
     clock = LocalClock(Call.started_at, flt)
     inner = select(
-        literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), clock.hour.label("hour"),
-        Call.tracking_number_id, Call.channel_id,
+        literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), _DAY_ROW,
+        clock.hour.label("hour"), Call.tracking_number_id, Call.channel_id,
         case((Call.status.in_(ANSWERED), 1), else_=0).label("answered"),
         case((Call.status == CallStatus.MISSED, 1), else_=0).label("missed"),
     ).where(*call_conditions(flt))
-    return _grouped(inner, ("clinic_id", "day", "hour", "tracking_number_id", "channel_id"), {
+    return _grouped(inner, ("clinic_id", "day", "month", "hour", "tracking_number_id", "channel_id"), {
         "calls": lambda r: func.count(), "answered": lambda r: func.sum(r.c.answered),
         "missed": lambda r: func.sum(r.c.missed)})
 
@@ -250,14 +285,15 @@ def _callbacks(flt: Filters) -> Any:
     delay = epoch_seconds(Call.callback_done_at) - epoch_seconds(Call.started_at)
     done = Call.callback_done_at.is_not(None)
     inner = (
-        select(literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"),
+        select(literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), _DAY_ROW,
                Call.tracking_number_id, Call.channel_id, back.agent_id.label("back_agent_id"),
                back.direction.label("back_direction"),
                case((done, delay), else_=0).label("delay_seconds"),
                case((done, 1), else_=0).label("delay_count"))
         .select_from(Call).outerjoin(back, back.id == Call.callback_call_id)
         .where(*call_conditions(flt), Call.status == CallStatus.MISSED))
-    dims = ("clinic_id", "day", "tracking_number_id", "channel_id", "back_agent_id", "back_direction")
+    dims = ("clinic_id", "day", "month", "tracking_number_id", "channel_id", "back_agent_id",
+            "back_direction")
     return _grouped(inner, dims, {
         "missed": lambda r: func.count(), "delay_seconds": lambda r: func.sum(r.c.delay_seconds),
         "delay_count": lambda r: func.sum(r.c.delay_count)})

@@ -45,14 +45,16 @@ class AnalyticsDirty(Base):
 
 class RollupCall(Base):
     """Inbound calls that count (not test calls, not non-patients) of one local day, per
-    tracking number, channel, "how did you hear" answer and receptionist."""
+    tracking number, channel, "how did you hear" answer and receptionist; a month's row holds
+    the sums of its days' rows (a year reads twelve months, not 365 days)."""
 
     __tablename__ = "rollup_calls"
-    __table_args__ = (Index("ix_rollup_calls_clinic_day", "clinic_id", "day"),)
+    __table_args__ = (Index("ix_rollup_calls_clinic_month_day", "clinic_id", "month", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
+    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)
@@ -102,14 +104,16 @@ class CallerNumber(Base):
 
 
 class RollupHour(Base):
-    """The same calls per hour of the clinic's day (the hours and weekdays reports)."""
+    """The same calls per hour of the clinic's day (the hours and weekdays reports), with month
+    rows as in `RollupCall` (the weekdays report reads days only)."""
 
     __tablename__ = "rollup_hours"
-    __table_args__ = (Index("ix_rollup_hours_clinic_day", "clinic_id", "day"),)
+    __table_args__ = (Index("ix_rollup_hours_clinic_month_day", "clinic_id", "month", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
+    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
     hour: Mapped[int] = mapped_column(Integer)
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
@@ -120,14 +124,16 @@ class RollupHour(Base):
 
 class RollupCallback(Base):
     """Missed calls of the day by what closed them: the call back's receptionist and direction
-    (outbound: the desk called back; inbound: the caller got through; none: still open)."""
+    (outbound: the desk called back; inbound: the caller got through; none: still open), with
+    month rows as in `RollupCall`."""
 
     __tablename__ = "rollup_callbacks"
-    __table_args__ = (Index("ix_rollup_callbacks_clinic_day", "clinic_id", "day"),)
+    __table_args__ = (Index("ix_rollup_callbacks_clinic_month_day", "clinic_id", "month", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
+    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     back_agent_id: Mapped[int | None] = mapped_column(Integer)
@@ -149,7 +155,9 @@ class BookingCredit(Base):
         Index("ix_booking_credits_clinic_call_day", "clinic_id", "call_day", "counted", "lag_days",
               "channel_id", "tracking_number_id", "heard_from_channel_id", "agent_id", "attended",
               "revenue"),
-        Index("ix_booking_credits_clinic_visit_day", "clinic_id", "visit_day"),
+        # And what the invitations report reads by the visit's day.
+        Index("ix_booking_credits_clinic_visit_day", "clinic_id", "visit_day", "attended",
+              "lag_days", "agent_id"),
         Index("ix_booking_credits_call", "call_id"),
     )
 
