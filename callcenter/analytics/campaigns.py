@@ -36,10 +36,13 @@ def campaigns(session: Session, flt: Filters) -> list[Row]:
         Appointment.created_at >= DialTask.created_at,
         Appointment.created_at <= shifted(DialTask.created_at, flt.window_seconds),
     )
+    # A confirmation's row shows no bookings: its tasks are not probed (most of a clinic's tasks).
+    booked = func.coalesce(func.sum(case((DialTask.purpose == TaskPurpose.CONFIRMATION, 0),
+                                         (booked_after, 1), else_=0)), 0)
     found = session.execute(
         select(DialTask.campaign_id, Campaign.name, DialTask.purpose, func.count(),
                _count(result.in_(REACHED)), _count(result == results.Outcome.CONFIRMED.value),
-               _count(result.in_(CANCELLING)), _count(booked_after))
+               _count(result.in_(CANCELLING)), booked)
         .outerjoin(Campaign, Campaign.id == DialTask.campaign_id)
         .where(DialTask.clinic_id == flt.clinic_id, DialTask.due_date >= flt.start,
                DialTask.due_date <= flt.end)
