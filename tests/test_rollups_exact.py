@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs
 from callcenter.analytics.funnel import LINES
-from callcenter.analytics.rollups import MONTHLY_SUMS
+from callcenter.analytics.rollups import KEPT
 from callcenter.core import migrate
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
@@ -37,6 +37,8 @@ from callcenter.core.models import (
     PatientPhone,
     RollupCall,
     RollupCaller,
+    RollupHour,
+    Span,
     Staff,
     StaffRole,
     TrackingNumber,
@@ -250,20 +252,21 @@ def test_rollups_equal_raw_reports(database_url: str, seed: int) -> None:
     engine.dispose()
 
 
-def _month_sets(session: Session) -> list[tuple[object, ...]]:
+def _span_sets(session: Session) -> list[tuple[object, ...]]:
     return [tuple(row) for row in session.execute(
-        select(RollupCaller.clinic_id, RollupCaller.day, RollupCaller.tracking_number_id,
-               RollupCaller.channel_id, RollupCaller.heard_from_channel_id, RollupCaller.callers,
-               RollupCaller.first_callers)
-        .where(RollupCaller.month.is_(True))
-        .order_by(RollupCaller.clinic_id, RollupCaller.day, RollupCaller.tracking_number_id,
-                  RollupCaller.channel_id, RollupCaller.heard_from_channel_id))]
+        select(RollupCaller.clinic_id, RollupCaller.span, RollupCaller.day,
+               RollupCaller.tracking_number_id, RollupCaller.channel_id,
+               RollupCaller.heard_from_channel_id, RollupCaller.callers, RollupCaller.first_callers)
+        .where(RollupCaller.span != Span.DAY)
+        .order_by(RollupCaller.clinic_id, RollupCaller.span, RollupCaller.day,
+                  RollupCaller.tracking_number_id, RollupCaller.channel_id,
+                  RollupCaller.heard_from_channel_id))]
 
 
-def test_months_grown_by_new_calls_equal_months_rebuilt(database_url: str) -> None:
-    """New calls only add callers to their days: the months' sets are then joined with the days'
-    new sets instead of rebuilt from every day of the month. Both ways give the same sets, and
-    the reports still equal the raw rows'."""
+def test_spans_grown_by_new_calls_equal_spans_rebuilt(database_url: str) -> None:
+    """New calls only add callers to their days: the weeks' and months' sets are then joined with
+    the days' new sets instead of rebuilt from every day of the span. Both ways give the same
+    sets, and the reports still equal the raw rows'."""
     engine = make_engine(database_url)
     with make_session_factory(engine)() as session:
         w = _world(session, 7)
@@ -272,12 +275,12 @@ def test_months_grown_by_new_calls_equal_months_rebuilt(database_url: str) -> No
         for _ in range(3):
             _add_calls(session, w, 25)
             _compare(session, w)
-        grown = _month_sets(session)
-        assert grown
+        grown = _span_sets(session)
+        assert {row[1] for row in grown} == {Span.WEEK, Span.MONTH}
         session.add_all(AnalyticsDirty(clinic_id=clinic) for clinic in w.clinics)
         session.commit()
-        _compare(session, w)  # a clinic-wide mark: every month rebuilt from its days
-        assert _month_sets(session) == grown
+        _compare(session, w)  # a clinic-wide mark: every week and month rebuilt from its days
+        assert _span_sets(session) == grown
     engine.dispose()
 
 
@@ -312,10 +315,10 @@ def test_worker_job_takes_every_clinics_marks(database_url: str, monkeypatch: py
         counted = session.scalar(select(func.count()).select_from(Call).where(
             Call.direction == CallDirection.INBOUND, Call.caller_kind != CallerKind.NON_PATIENT,
             (Call.caller.is_(None)) | (Call.caller != TEST_CALLER)))
-        # Every counted call is in its day's row, and again in its month's.
-        for month in (False, True):
+        # Every counted call is in its day's row, and again in its week's and its month's.
+        for span in Span:
             assert session.scalar(select(func.sum(RollupCall.calls))
-                                  .where(RollupCall.month.is_(month))) == counted
+                                  .where(RollupCall.span == span)) == counted
     jobs._runtime.cache_clear()
     engine.dispose()
 
@@ -369,23 +372,28 @@ def test_imported_visits_and_phones_roll_up_exactly(database_url: str) -> None:
     engine.dispose()
 
 
-def _month_rows(session: Session) -> dict[str, list[tuple[object, ...]]]:
+def _span_rows(session: Session) -> dict[str, list[tuple[object, ...]]]:
+    """Every roll-up's week and month rows (and the hours' weekdays), without their ids."""
     out = {}
-    for model in MONTHLY_SUMS:
+    for model in KEPT:
         columns = [c for c in model.__table__.c if c.name != "id"]
-        out[model.__tablename__] = sorted(
-            (tuple(row) for row in session.execute(select(*columns).where(model.month.is_(True)))), key=repr)
+        rows = session.execute(select(*columns).where(model.span != Span.DAY)).all()
+        out[model.__tablename__] = sorted((tuple(row) for row in rows), key=repr)
+        assert {row.span for row in rows} == set(KEPT[model])
+    out["weekdays"] = sorted(session.execute(select(RollupHour.day, RollupHour.weekday)
+                                             .where(RollupHour.span == Span.DAY).distinct()).all())
     return out
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
-def test_migration_gives_rolled_up_data_the_months_a_refresh_keeps(
+def test_migration_gives_rolled_up_data_the_spans_a_refresh_keeps(
         db: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """Roll-ups built before migration 0043 had day rows only: the migration sums their months
-    itself, to the same rows the code keeps, so no clinic is rebuilt (82 s a clinic at 1,000,000
-    calls); down and up again leaves the reports as they were."""
-    url = (f"sqlite:///{tmp_path / 'months.db'}" if db == "sqlite"
-           else request.getfixturevalue("postgres_server").create_database("rollup_months"))
+    """Roll-ups built before migration 0043 had day rows (and month caller sets) only: the
+    migration joins their weeks and months itself, to the same rows the code keeps, so no clinic
+    is rebuilt (82 s a clinic at 1,000,000 calls); down and up again leaves the reports as they
+    were."""
+    url = (f"sqlite:///{tmp_path / 'spans.db'}" if db == "sqlite"
+           else request.getfixturevalue("postgres_server").create_database("rollup_spans"))
     migrate.upgrade(url)
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
@@ -393,14 +401,14 @@ def test_migration_gives_rolled_up_data_the_months_a_refresh_keeps(
         _add_calls(session, w, 80)
         _add_bookings(session, w, 20)
         _compare(session, w)
-        kept = _month_rows(session)
-        assert all(kept.values())
+        kept = _span_rows(session)
     command.downgrade(migrate.alembic_config(url), "0042")
     with engine.connect() as conn:
-        assert "month" not in {c["name"] for c in inspect(conn).get_columns("rollup_calls")}
+        assert "span" not in {c["name"] for c in inspect(conn).get_columns("rollup_calls")}
+        assert "month" in {c["name"] for c in inspect(conn).get_columns("rollup_callers")}
     migrate.upgrade(url)
     with make_session_factory(engine)() as session:
-        assert _month_rows(session) == kept
+        assert _span_rows(session) == kept
         assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
         _compare(session, w)
     engine.dispose()

@@ -6,7 +6,8 @@ period, 560 ms for a year of half a million calls on SQLite whatever the indexes
 local day keeps, per tracking number, channel and "how did you hear" answer, the set of its
 callers (as `CallerNumber` ids, and a second set of those calling for the first time); a
 period's distinct callers are the size of the union of its days' sets, per report row; each
-calendar month also keeps the union of its days, so a year joins twelve sets per row, not 365.
+week and calendar month also keeps the union of its days, so a year joins twelve sets per row,
+not 365, and half a year by week some 28.
 The union is exact: a set holds ids, never a sketch.
 """
 
@@ -22,52 +23,57 @@ from pyroaring import BitMap
 from sqlalchemy import Connection, delete, insert, select, text
 
 from callcenter.analytics.funnel import call_conditions
-from callcenter.analytics.periods import EPOCH_DAY, Filters, LocalClock, month_spans
+from callcenter.analytics.periods import EPOCH_DAY, Filters, LocalClock, spans
 from callcenter.core.db import insert_ignoring_conflicts
-from callcenter.core.models import Call, CallerNumber, RollupCaller
+from callcenter.core.models import Call, CallerNumber, RollupCaller, Span
 
 CHUNK = 500  # numbers per IN (…) when their ids are looked up
+KEPT = (Span.WEEK, Span.MONTH)  # the spans whose rows hold their days' sets united
 FRESH_STATISTICS = 1000  # numbers added before PostgreSQL is told to re-count the table
 
 Key = tuple[int, int | None, int | None, int | None]  # day, number, channel, heard from
 
 
 Sets = tuple[dict[Key, BitMap], dict[Key, BitMap]]  # every caller, first-time callers
-# Month (its first day) → its days' new sets when each only gained callers, None when one lost any.
-Grown = dict[int, Sets | None]
+# A week or month (its span, first and last day) → its changed days' new sets when each only
+# gained callers, None when one lost any.
+Grown = dict[tuple[Span, int, int], Sets | None]
 
 
 def rebuild_days(conn: Connection, flt: Filters, first: int, last: int, grown: Grown) -> None:
     """Recompute the caller sets of local days `first`..`last` (those `flt` spans), a month at a
     time, so a clinic rebuilt from scratch holds one month's calls in memory, not years of them;
-    note in `grown` how each month's days changed, for `rebuild_months`."""
-    for month_first, month_last in month_spans(first, last):
+    note in `grown` how each week's and month's days changed, for `rebuild_spans`."""
+    for month_first, month_last in spans(Span.MONTH, first, last):
         low, high = max(first, month_first), min(last, month_last)
         new = _rebuild_days(conn, replace(flt, start=EPOCH_DAY + timedelta(days=low),
                                           end=EPOCH_DAY + timedelta(days=high)), low, high)
-        before = grown.setdefault(month_first, ({}, {}))
-        if new is None or before is None:
-            grown[month_first] = None
-        else:
-            for into, sets in zip(before, new, strict=True):
-                into.update(sets)
+        for span in KEPT:
+            for span_first, span_last in spans(span, low, high):
+                before = grown.setdefault((span, span_first, span_last), ({}, {}))
+                if new is None or before is None:
+                    grown[(span, span_first, span_last)] = None
+                    continue
+                for into, sets in zip(before, new, strict=True):
+                    into.update((key, callers) for key, callers in sets.items()
+                                if span_first <= key[0] <= span_last)
 
 
-def rebuild_months(conn: Connection, clinic_id: int, grown: Grown) -> None:
-    """Bring the sets of the months `grown` names up to date: where the month's changed days only
-    gained callers (the usual case: today's calls coming in), the month's sets gain their new sets;
-    otherwise (a call deleted, moved to another day, number or answer) the month's sets are
+def rebuild_spans(conn: Connection, clinic_id: int, grown: Grown) -> None:
+    """Bring the sets of the weeks and months `grown` names up to date: where the changed days
+    only gained callers (the usual case: today's calls coming in), the span's sets gain their new
+    sets; otherwise (a call deleted, moved to another day, number or answer) the span's sets are
     rebuilt from all its days'."""
-    for month_first, added in sorted(grown.items()):
+    for (span, first, last), added in sorted(grown.items()):
         if added is None:
-            _rebuild_month(conn, clinic_id, month_first, next(month_spans(month_first, month_first))[1])
+            _rebuild_span(conn, clinic_id, span, first, last)
         else:
-            _grow_month(conn, clinic_id, month_first, added)
+            _grow_span(conn, clinic_id, span, first, added)
 
 
 def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> Sets | None:
     """The days' new sets if every old set is within its new one, else None."""
-    days = (RollupCaller.clinic_id == flt.clinic_id, RollupCaller.month.is_(False),
+    days = (RollupCaller.clinic_id == flt.clinic_id, RollupCaller.span == Span.DAY,
             RollupCaller.day >= first, RollupCaller.day <= last)
     old = _read(conn, select(RollupCaller.day, *_SETS).where(*days))
     conn.execute(delete(RollupCaller).where(*days))
@@ -84,55 +90,56 @@ def _rebuild_days(conn: Connection, flt: Filters, first: int, last: int) -> Sets
         everyone[key].add(ids[caller])
         if is_first:
             first_time[key].add(ids[caller])
-    _insert(conn, flt.clinic_id, False, everyone, first_time)
+    _insert(conn, flt.clinic_id, Span.DAY, everyone, first_time)
     for was, now in zip(old, (everyone, first_time), strict=True):
         if any(not callers <= now.get(key, BitMap()) for key, callers in was.items()):
             return None
     return everyone, first_time
 
 
-def _rebuild_month(conn: Connection, clinic_id: int, first: int, last: int) -> None:
-    """The month's sets: the union of its days' sets, per number, channel and answer."""
+def _rebuild_span(conn: Connection, clinic_id: int, span: Span, first: int, last: int) -> None:
+    """A week's or month's sets: the union of its days' sets, per number, channel and answer."""
     conn.execute(delete(RollupCaller).where(RollupCaller.clinic_id == clinic_id,
-                                            RollupCaller.month.is_(True), RollupCaller.day == first))
+                                            RollupCaller.span == span, RollupCaller.day == first))
     everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(
-        RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(False),
-        RollupCaller.day >= first, RollupCaller.day <= last), month=first)
-    _insert(conn, clinic_id, True, everyone, first_time)
+        RollupCaller.clinic_id == clinic_id, RollupCaller.span == Span.DAY,
+        RollupCaller.day >= first, RollupCaller.day <= last), span_first=first)
+    _insert(conn, clinic_id, span, everyone, first_time)
 
 
-def _grow_month(conn: Connection, clinic_id: int, first: int, added: Sets) -> None:
-    """The month's sets joined with its changed days' new sets."""
-    month = (RollupCaller.clinic_id == clinic_id, RollupCaller.month.is_(True), RollupCaller.day == first)
-    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*month))
+def _grow_span(conn: Connection, clinic_id: int, span: Span, first: int, added: Sets) -> None:
+    """A week's or month's sets joined with its changed days' new sets."""
+    rows = (RollupCaller.clinic_id == clinic_id, RollupCaller.span == span, RollupCaller.day == first)
+    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*rows))
     for into, sets in zip((everyone, first_time), added, strict=True):
         for (_day, *dims), callers in sets.items():
             into[(first, *dims)] |= callers
-    conn.execute(delete(RollupCaller).where(*month))
-    _insert(conn, clinic_id, True, everyone, first_time)
+    conn.execute(delete(RollupCaller).where(*rows))
+    _insert(conn, clinic_id, span, everyone, first_time)
 
 
 _SETS = (RollupCaller.tracking_number_id, RollupCaller.channel_id, RollupCaller.heard_from_channel_id,
          RollupCaller.callers, RollupCaller.first_callers)
 
 
-def _read(conn: Connection, query: Any, month: int | None = None) -> Sets:
+def _read(conn: Connection, query: Any, span_first: int | None = None) -> Sets:
     """(day, number, channel, answer, callers, first-time callers) rows → the sets by key, the
-    rows of one key joined; with `month` (its first day), every day's row counts as the month's."""
+    rows of one key joined; with `span_first` (a week's or month's first day), every day's row
+    counts as the span's."""
     everyone: dict[Key, BitMap] = defaultdict(BitMap)
     first_time: dict[Key, BitMap] = defaultdict(BitMap)
     for day, number, channel, heard, callers, first_callers in conn.execute(query):
-        key = (day if month is None else month, number, channel, heard)
+        key = (day if span_first is None else span_first, number, channel, heard)
         everyone[key] |= BitMap.deserialize(callers)
         first_time[key] |= BitMap.deserialize(first_callers)
     return everyone, first_time
 
 
-def _insert(conn: Connection, clinic_id: int, month: bool, everyone: Mapping[Key, BitMap],
+def _insert(conn: Connection, clinic_id: int, span: Span, everyone: Mapping[Key, BitMap],
             first_time: Mapping[Key, BitMap]) -> None:
     if everyone:
         conn.execute(insert(RollupCaller), [
-            {"clinic_id": clinic_id, "day": key[0], "month": month, "tracking_number_id": key[1],
+            {"clinic_id": clinic_id, "day": key[0], "span": span, "tracking_number_id": key[1],
              "channel_id": key[2], "heard_from_channel_id": key[3], "callers": callers.serialize(),
              "first_callers": first_time.get(key, BitMap()).serialize()}
             for key, callers in everyone.items()])

@@ -8,7 +8,7 @@ one) inside the period; SQL adds the segment's offset to the epoch and does inte
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, literal, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.analytics.sqltime import epoch_seconds
+from callcenter.core.models import Span
 
 DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)  # a Thursday: (day number + 3) % 7 == 0 on Mondays
@@ -113,8 +114,14 @@ def local_day_number(day: date) -> int:
     return (day - EPOCH_DAY).days
 
 
-def month_spans(first: int, last: int) -> Iterator[tuple[int, int]]:
-    """The calendar months (first and last day numbers) that days `first`..`last` touch."""
+def spans(span: Span, first: int, last: int) -> Iterator[tuple[int, int]]:
+    """The weeks (Monday to Sunday) or calendar months that days `first`..`last` touch, as their
+    first and last day numbers."""
+    if span is Span.WEEK:
+        monday = first - (first + 3) % 7
+        for start in range(monday, last + 1, 7):
+            yield start, start + 6
+        return
     month = (EPOCH_DAY + timedelta(days=first)).replace(day=1)
     while (start := local_day_number(month)) <= last:
         following = (month + timedelta(days=32)).replace(day=1)
@@ -122,20 +129,26 @@ def month_spans(first: int, last: int) -> Iterator[tuple[int, int]]:
         month = following
 
 
-def rolled_days(model: Any, start: date, end: date, months: bool = True) -> ColumnElement[bool]:
-    """The roll-up rows (of a model with `day` and `month` columns) that make up days
-    `start`..`end`: with `months`, a whole month's row for each month inside the period and the
-    days' own rows for the rest (a year is twelve rows per report row and dimension, not 365);
-    without, the days' rows alone (a report that tells days of one month apart)."""
-    first, last = local_day_number(start), local_day_number(end)
-    whole = [(m_first, m_last) for m_first, m_last in month_spans(first, last)
-             if months and m_first >= first and m_last <= last]
-    days = model.month.is_(False)
-    if not whole:
-        return and_(days, model.day >= first, model.day <= last)
-    return or_(and_(model.month.is_(True), model.day.in_([m for m, _ in whole])),
-               and_(days, model.day >= first, model.day < whole[0][0]),
-               and_(days, model.day > whole[-1][1], model.day <= last))
+def rolled_days(model: Any, start: date, end: date, coarser: Sequence[Span]) -> ColumnElement[bool]:
+    """The roll-up rows (of a model with `day` and `span` columns) that make up days
+    `start`..`end`: for each span of `coarser` in turn (months before weeks), the rows of the
+    spans that lie wholly inside what is left of the period; the days' own rows for the rest. A
+    report that tells days apart asks for no coarser span; by week, for weeks alone."""
+    ranges = [(local_day_number(start), local_day_number(end))]
+    taken: list[ColumnElement[bool]] = []
+    for span in sorted(coarser, reverse=True):
+        rest = []
+        for first, last in ranges:
+            whole = [(s, e) for s, e in spans(span, first, last) if s >= first and e <= last]
+            if not whole:
+                rest.append((first, last))
+                continue
+            taken.append(and_(model.span == span, model.day.in_([s for s, _ in whole])))
+            rest += [r for r in ((first, whole[0][0] - 1), (whole[-1][1] + 1, last)) if r[0] <= r[1]]
+        ranges = rest
+    taken += [and_(model.span == Span.DAY, model.day >= first, model.day <= last)
+              for first, last in ranges]
+    return or_(*taken) if len(taken) != 1 else taken[0]
 
 
 def day_bucket(day: ColumnElement[int], flt: Filters) -> ColumnElement[int]:

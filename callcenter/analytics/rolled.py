@@ -9,7 +9,7 @@ first: `fresh` refreshes whatever the triggers marked for the clinic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +27,14 @@ from callcenter.analytics.periods import (
     local_day_number,
     rolled_days,
 )
-from callcenter.analytics.rollups import pending, refresh
+from callcenter.analytics.rollups import KEPT, pending, refresh
 from callcenter.core.models import (
     BookingCredit,
     RollupCall,
     RollupCallback,
     RollupCaller,
     RollupHour,
+    Span,
     TrackingNumber,
 )
 from callcenter.core.runtime import occasional_write_guard
@@ -69,15 +70,20 @@ def _dims(source: Any) -> Dims:
     return Dims(source.tracking_number_id, source.channel_id, source.heard_from_channel_id, day)
 
 
-def _where(source: Any, flt: Filters, months: bool = True) -> list[ColumnElement[bool]]:
+EVERY_SPAN = (Span.MONTH, Span.WEEK)
+
+
+def _where(source: Any, flt: Filters, coarser: Sequence[Span] = EVERY_SPAN) -> list[ColumnElement[bool]]:
     """The clinic, the filters and the period's days: the booking credits by their call's day; a
-    roll-up by its month rows for the whole months inside the period (with `months`; a report
-    that tells days of one month apart reads day rows only) and day rows for the rest."""
+    roll-up by the rows of the months and weeks (those of `coarser` it keeps) wholly inside the
+    period and day rows for the rest. A report whose buckets a span's row could straddle asks for
+    fewer spans: by day none, by week weeks alone, by month months alone."""
     if source is BookingCredit:
         day = BookingCredit.call_day
         conditions = [day >= local_day_number(flt.start), day <= local_day_number(flt.end)]
     else:
-        conditions = [rolled_days(source, flt.start, flt.end, months)]
+        conditions = [rolled_days(source, flt.start, flt.end,
+                                  [span for span in coarser if span in KEPT[source]])]
     conditions.append(source.clinic_id == flt.clinic_id)
     if flt.channel_ids:
         conditions.append(source.channel_id.in_(flt.channel_ids))
@@ -96,9 +102,9 @@ Keep = Callable[[Dims], list[ColumnElement[bool]]]
 
 
 def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
-                  keep: Keep = lambda d: [], by_day: bool = False) -> dict[Any, Row]:
+                  keep: Keep = lambda d: [], coarser: Sequence[Span] = EVERY_SPAN) -> dict[Any, Row]:
     """funnel.funnel from the roll-ups: `pick` names the dimension on any source, `keep` narrows;
-    `by_day` when `pick` tells days of one month apart (a month's caller set knows no days)."""
+    `coarser` the spans whose rows `pick` can tell apart (a month's row knows no days)."""
     fresh(session, flt)
 
     def key(source: Any) -> tuple[list[Any], list[Any], Dims]:
@@ -113,7 +119,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
         select(*cols, func.sum(RollupCall.calls), func.sum(RollupCall.answered),
                func.sum(RollupCall.missed), func.sum(RollupCall.hidden),
                func.sum(RollupCall.hidden_first))
-        .where(*_where(RollupCall, flt, not by_day), *keep(dims)).group_by(*group)
+        .where(*_where(RollupCall, flt, coarser), *keep(dims)).group_by(*group)
     ).all():
         if n:
             rows[k] = {"calls": int(n), "unique_callers": int(hidden),
@@ -122,7 +128,7 @@ def rolled_funnel(session: Session, flt: Filters, pick: Pick | None = None,
     cols, _, dims = key(RollupCaller)
     for k, (unique, first) in caller_sets.counted(session.execute(
         select(*cols, RollupCaller.callers, RollupCaller.first_callers)
-        .where(*_where(RollupCaller, flt, not by_day), *keep(dims))
+        .where(*_where(RollupCaller, flt, coarser), *keep(dims))
     )).items():
         if k in rows:
             rows[k]["unique_callers"] += unique
@@ -168,9 +174,12 @@ def by_tracking_number(session: Session, flt: Filters) -> list[Row]:
     return funnel.number_rows(session, flt, rolled_funnel(session, flt, lambda d: d.tracking_number_id))
 
 
+SERIES_SPANS = {Granularity.DAY: (), Granularity.WEEK: (Span.WEEK,), Granularity.MONTH: (Span.MONTH,)}
+
+
 def series(session: Session, flt: Filters) -> list[Row]:
     rows = rolled_funnel(session, flt, lambda d: day_bucket(d.day, flt),
-                         by_day=flt.granularity is not Granularity.MONTH)
+                         coarser=SERIES_SPANS[flt.granularity])
     return [{"period": first.isoformat(), **rows.get(key, empty_row())} for key, first in buckets(flt)]
 
 
@@ -186,22 +195,22 @@ def disagreements(session: Session, flt: Filters) -> list[Row]:
 
 
 def _answering(session: Session, flt: Filters, pick: Callable[[Any], Any], keys: range,
-               name: str, months: bool) -> list[Row]:
+               name: str) -> list[Row]:
     fresh(session, flt)
     dimension = pick(RollupHour)
     found = {k: (int(n), int(a), int(m)) for k, n, a, m in session.execute(
         select(dimension, func.sum(RollupHour.calls), func.sum(RollupHour.answered),
                func.sum(RollupHour.missed))
-        .where(*_where(RollupHour, flt, months)).group_by(dimension)).all()}
+        .where(*_where(RollupHour, flt)).group_by(dimension)).all()}
     return funnel.answering_rows(found, keys, name)
 
 
 def by_hour(session: Session, flt: Filters) -> list[Row]:
-    return _answering(session, flt, lambda r: r.hour, range(24), "hour", months=True)
+    return _answering(session, flt, lambda r: r.hour, range(24), "hour")
 
 
 def by_weekday(session: Session, flt: Filters) -> list[Row]:
-    return _answering(session, flt, lambda r: (r.day + 3) % 7, range(7), "weekday", months=False)
+    return _answering(session, flt, lambda r: r.weekday, range(7), "weekday")
 
 
 def _ratio(total: Any, count: Any) -> float | None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from callcenter.analytics import caller_sets
 from callcenter.analytics.bookings import ATTENDED, credited_call_id
 from callcenter.analytics.funnel import ANSWERED, call_conditions
-from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, month_spans
+from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, spans
 from callcenter.analytics.sqltime import epoch_seconds, shifted
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -43,6 +43,7 @@ from callcenter.core.models import (
     RollupCallback,
     RollupCaller,
     RollupHour,
+    Span,
 )
 from webhooks import TEST_CALLER
 
@@ -187,53 +188,59 @@ def _runs(days: set[int]) -> Iterator[tuple[int, int]]:
         yield start, previous
 
 
-# What a month's row of each roll-up sums from its days' rows; its other columns but the key
-# (id, clinic, day, month) are the dimensions it keeps.
-MONTHLY_SUMS: dict[Any, tuple[str, ...]] = {
+# What a week's or month's row of each summed roll-up adds up from its days' rows, and which of
+# those spans it keeps; its other columns but the key (id, clinic, day, span) are the dimensions.
+SUMS: dict[Any, tuple[str, ...]] = {
     RollupCall: ("calls", "answered", "missed", "hidden", "hidden_first", "answer_seconds",
                  "answer_count"),
     RollupHour: ("calls", "answered", "missed"),
     RollupCallback: ("missed", "delay_seconds", "delay_count"),
 }
+KEPT: dict[Any, tuple[Span, ...]] = {
+    RollupCall: (Span.WEEK, Span.MONTH), RollupCaller: caller_sets.KEPT,
+    RollupCallback: (Span.WEEK, Span.MONTH),
+    RollupHour: (Span.MONTH,),  # a week's rows, one per weekday, would be its days' rows again
+}
 
 
 def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int]) -> None:
-    """Recompute the local days `days` of every roll-up, then the months they fall in."""
+    """Recompute the local days `days` of every roll-up, then the weeks and months they fall in."""
     grown: caller_sets.Grown = {}
     for first, last in _runs(days):
         flt = Filters(clinic_id=clinic_id, tz=tz, start=EPOCH_DAY + timedelta(days=first),
                       end=EPOCH_DAY + timedelta(days=last))
         for model, query in ((RollupCall, _calls(flt)), (RollupHour, _hours(flt)),
                              (RollupCallback, _callbacks(flt))):
-            conn.execute(delete(model).where(model.clinic_id == clinic_id, model.month.is_(False),
+            conn.execute(delete(model).where(model.clinic_id == clinic_id, model.span == Span.DAY,
                                              model.day >= first, model.day <= last))
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
         caller_sets.rebuild_days(conn, flt, first, last, grown)
-    caller_sets.rebuild_months(conn, clinic_id, grown)
-    for first, last in sorted({span for run in _runs(days) for span in month_spans(*run)}):
-        for model, sums in MONTHLY_SUMS.items():
-            _rebuild_month(conn, model, sums, clinic_id, first, last)
+    caller_sets.rebuild_spans(conn, clinic_id, grown)
+    for model, sums in SUMS.items():
+        for span in KEPT[model]:
+            for first, last in sorted({s for run in _runs(days) for s in spans(span, *run)}):
+                _sum_span(conn, model, sums, clinic_id, span, first, last)
 
 
-def _rebuild_month(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int, first: int,
-                   last: int) -> None:
-    """A month's rows of one roll-up: its days' rows summed per dimension. Summed afresh from the
-    month's days (a few hundred rows a day at most), not adjusted by the changed days' difference:
-    one statement that cannot drift from the days it stands for."""
+def _sum_span(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int, span: Span,
+              first: int, last: int) -> None:
+    """A week's or month's rows of one roll-up: its days' rows summed per dimension. Summed afresh
+    from the days (a few hundred rows a day at most), not adjusted by the changed days'
+    difference: one statement that cannot drift from the days it stands for."""
     table = model.__table__
-    dims = [c for c in table.c if c.name not in {"id", "clinic_id", "day", "month", *sums}]
-    conn.execute(delete(model).where(model.clinic_id == clinic_id, model.month.is_(True),
+    dims = [c for c in table.c if c.name not in {"id", "clinic_id", "day", "span", *sums}]
+    conn.execute(delete(model).where(model.clinic_id == clinic_id, model.span == span,
                                      model.day == first))
     conn.execute(insert(model).from_select(
-        ["clinic_id", "day", "month", *(c.name for c in dims), *sums],
-        select(literal(clinic_id), literal(first), literal(True), *dims,
+        ["clinic_id", "day", "span", *(c.name for c in dims), *sums],
+        select(literal(clinic_id), literal(first), literal(int(span)), *dims,
                *(func.sum(table.c[name]) for name in sums))
-        .where(model.clinic_id == clinic_id, model.month.is_(False), model.day >= first,
+        .where(model.clinic_id == clinic_id, model.span == Span.DAY, model.day >= first,
                model.day <= last)
         .group_by(*dims)))
 
 
-_DAY_ROW = literal(False).label("month")
+_DAY_ROW = literal(int(Span.DAY)).label("span")
 
 
 def _count(condition: Any) -> Any:
@@ -259,7 +266,7 @@ def _calls(flt: Filters) -> Any:
         case((Call.answered_at.is_not(None), answer), else_=0).label("answer_seconds"),
         case((Call.answered_at.is_not(None), 1), else_=0).label("answer_count"),
     ).where(*call_conditions(flt))
-    dims = ("clinic_id", "day", "month", "tracking_number_id", "channel_id", "heard_from_channel_id",
+    dims = ("clinic_id", "day", "span", "tracking_number_id", "channel_id", "heard_from_channel_id",
             "agent_id")
     return _grouped(inner, dims, {
         "calls": lambda r: func.count(), **{n: (lambda r, n=n: func.sum(r.c[n])) for n in (
@@ -270,11 +277,13 @@ def _hours(flt: Filters) -> Any:
     clock = LocalClock(Call.started_at, flt)
     inner = select(
         literal(flt.clinic_id).label("clinic_id"), clock.day.label("day"), _DAY_ROW,
-        clock.hour.label("hour"), Call.tracking_number_id, Call.channel_id,
+        clock.weekday.label("weekday"), clock.hour.label("hour"), Call.tracking_number_id,
+        Call.channel_id,
         case((Call.status.in_(ANSWERED), 1), else_=0).label("answered"),
         case((Call.status == CallStatus.MISSED, 1), else_=0).label("missed"),
     ).where(*call_conditions(flt))
-    return _grouped(inner, ("clinic_id", "day", "month", "hour", "tracking_number_id", "channel_id"), {
+    dims = ("clinic_id", "day", "span", "weekday", "hour", "tracking_number_id", "channel_id")
+    return _grouped(inner, dims, {
         "calls": lambda r: func.count(), "answered": lambda r: func.sum(r.c.answered),
         "missed": lambda r: func.sum(r.c.missed)})
 
@@ -292,7 +301,7 @@ def _callbacks(flt: Filters) -> Any:
                case((done, 1), else_=0).label("delay_count"))
         .select_from(Call).outerjoin(back, back.id == Call.callback_call_id)
         .where(*call_conditions(flt), Call.status == CallStatus.MISSED))
-    dims = ("clinic_id", "day", "month", "tracking_number_id", "channel_id", "back_agent_id",
+    dims = ("clinic_id", "day", "span", "tracking_number_id", "channel_id", "back_agent_id",
             "back_direction")
     return _grouped(inner, dims, {
         "missed": lambda r: func.count(), "delay_seconds": lambda r: func.sum(r.c.delay_seconds),

@@ -90,6 +90,7 @@ from callcenter.core.models.rollups import (
     RollupCallback,
     RollupCaller,
     RollupHour,
+    Span,
 )
 from callcenter.core.models.webtracking import (
     WebAdAccount,
@@ -170,6 +171,7 @@ __all__ = [
     "Service",
     "Sex",
     "SlotClaim",
+    "Span",
     "Staff",
     "StaffClinic",
     "StaffRole",

@@ -8,6 +8,7 @@ clinic's local calendar days as integers (days since 1970-01-01).
 
 from __future__ import annotations
 
+import enum
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -18,12 +19,23 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.core.models.base import Base
+
+
+class Span(enum.IntEnum):
+    """What a roll-up row covers, from its `day` on: that local day, the week it starts (a
+    Monday) or the calendar month it starts. A week's or month's row holds what its days' rows
+    hold, joined (sums added, caller sets united), so a long period reads few rows."""
+
+    DAY = 0
+    WEEK = 1
+    MONTH = 2
 
 
 class AnalyticsDirty(Base):
@@ -45,16 +57,16 @@ class AnalyticsDirty(Base):
 
 class RollupCall(Base):
     """Inbound calls that count (not test calls, not non-patients) of one local day, per
-    tracking number, channel, "how did you hear" answer and receptionist; a month's row holds
-    the sums of its days' rows (a year reads twelve months, not 365 days)."""
+    tracking number, channel, "how did you hear" answer and receptionist; with week and month
+    rows (`Span`)."""
 
     __tablename__ = "rollup_calls"
-    __table_args__ = (Index("ix_rollup_calls_clinic_month_day", "clinic_id", "month", "day"),)
+    __table_args__ = (Index("ix_rollup_calls_clinic_span_day", "clinic_id", "span", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
-    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
+    span: Mapped[int] = mapped_column(SmallInteger)  # a Span
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)
@@ -71,19 +83,18 @@ class RollupCall(Base):
 class RollupCaller(Base):
     """Who called on one local day, per tracking number, channel and "how did you hear" answer:
     the callers' numbers (`CallerNumber` ids) as serialized Roaring bitmaps, all of them and those
-    calling for the first time; a month's row holds the union of its days'. Distinct callers over
-    any period are the size of the union of its sets: a year is twelve month sets per report row,
-    not half a million calls counted distinct. Hidden numbers are not here (each is a caller of
-    its own: RollupCall.hidden)."""
+    calling for the first time; a week's or month's row (`Span`) holds the union of its days'.
+    Distinct callers over any period are the size of the union of its sets: a year is twelve
+    month sets per report row, not half a million calls counted distinct. Hidden numbers are not
+    here (each is a caller of its own: RollupCall.hidden)."""
 
     __tablename__ = "rollup_callers"
-    __table_args__ = (Index("ix_rollup_callers_clinic_day", "clinic_id", "day"),)
+    __table_args__ = (Index("ix_rollup_callers_clinic_span_day", "clinic_id", "span", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
-    # A month's row (`day` its first day) holds the union of its days' sets.
-    month: Mapped[bool] = mapped_column(Boolean)
+    span: Mapped[int] = mapped_column(SmallInteger)  # a Span
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     heard_from_channel_id: Mapped[int | None] = mapped_column(Integer)
@@ -104,16 +115,17 @@ class CallerNumber(Base):
 
 
 class RollupHour(Base):
-    """The same calls per hour of the clinic's day (the hours and weekdays reports), with month
-    rows as in `RollupCall` (the weekdays report reads days only)."""
+    """The same calls per hour and weekday of the clinic's calendar (the hours and weekdays
+    reports), with month rows (`Span`): a week's would hold as many rows as its days."""
 
     __tablename__ = "rollup_hours"
-    __table_args__ = (Index("ix_rollup_hours_clinic_month_day", "clinic_id", "month", "day"),)
+    __table_args__ = (Index("ix_rollup_hours_clinic_span_day", "clinic_id", "span", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
-    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
+    span: Mapped[int] = mapped_column(SmallInteger)  # a Span
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 = Monday
     hour: Mapped[int] = mapped_column(Integer)
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
@@ -125,15 +137,15 @@ class RollupHour(Base):
 class RollupCallback(Base):
     """Missed calls of the day by what closed them: the call back's receptionist and direction
     (outbound: the desk called back; inbound: the caller got through; none: still open), with
-    month rows as in `RollupCall`."""
+    week and month rows (`Span`)."""
 
     __tablename__ = "rollup_callbacks"
-    __table_args__ = (Index("ix_rollup_callbacks_clinic_month_day", "clinic_id", "month", "day"),)
+    __table_args__ = (Index("ix_rollup_callbacks_clinic_span_day", "clinic_id", "span", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     day: Mapped[int] = mapped_column(Integer)
-    month: Mapped[bool] = mapped_column(Boolean)  # a month's row, `day` its first day
+    span: Mapped[int] = mapped_column(SmallInteger)  # a Span
     tracking_number_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[int | None] = mapped_column(Integer)
     back_agent_id: Mapped[int | None] = mapped_column(Integer)
