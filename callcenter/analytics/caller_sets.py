@@ -108,13 +108,30 @@ def _rebuild_span(conn: Connection, clinic_id: int, span: Span, first: int, last
 
 
 def _grow_span(conn: Connection, clinic_id: int, span: Span, first: int, added: Sets) -> None:
-    """A week's or month's sets joined with its changed days' new sets."""
-    rows = (RollupCaller.clinic_id == clinic_id, RollupCaller.span == span, RollupCaller.day == first)
-    everyone, first_time = _read(conn, select(RollupCaller.day, *_SETS).where(*rows))
-    for into, sets in zip((everyone, first_time), added, strict=True):
+    """A week's or month's sets joined with its changed days' new sets: only the rows that gained
+    a caller are written again (today's calls touch a few of a month's hundreds)."""
+    gained: Sets = (defaultdict(BitMap), defaultdict(BitMap))
+    for into, sets in zip(gained, added, strict=True):
         for (_day, *dims), callers in sets.items():
             into[(first, *dims)] |= callers
-    conn.execute(delete(RollupCaller).where(*rows))
+    stored = {(first, number, channel, heard): (id_, callers, first_callers)
+              for id_, number, channel, heard, callers, first_callers in conn.execute(
+                  select(RollupCaller.id, *_SETS).where(RollupCaller.clinic_id == clinic_id,
+                                                        RollupCaller.span == span, RollupCaller.day == first))}
+    stale: list[int] = []
+    everyone: dict[Key, BitMap] = {}
+    first_time: dict[Key, BitMap] = {}
+    for key, callers in gained[0].items():
+        id_, was, was_first = stored.get(key, (None, None, None))
+        old = BitMap.deserialize(was) if was is not None else BitMap()
+        old_first = BitMap.deserialize(was_first) if was_first is not None else BitMap()
+        if callers <= old and gained[1][key] <= old_first:
+            continue
+        if id_ is not None:
+            stale.append(id_)
+        everyone[key], first_time[key] = old | callers, old_first | gained[1][key]
+    if stale:
+        conn.execute(delete(RollupCaller).where(RollupCaller.id.in_(stale)))
     _insert(conn, clinic_id, span, everyone, first_time)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from callcenter.analytics import caller_sets
 from callcenter.analytics.bookings import ATTENDED, credited_call_id
 from callcenter.analytics.funnel import ANSWERED, call_conditions
-from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, spans
+from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, rolled_days, spans
 from callcenter.analytics.sqltime import epoch_seconds, shifted
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -225,9 +225,10 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
 def _sum_span(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int, span: Span,
               first: int, last: int) -> None:
     """A week's or month's rows of one roll-up: its days' rows summed per dimension. Summed afresh
-    from the days (a few hundred rows a day at most), not adjusted by the changed days'
+    (a month from its weeks, just summed, and its edge days), not adjusted by the changed days'
     difference: one statement that cannot drift from the days it stands for."""
     table = model.__table__
+    finer = [kept for kept in KEPT[model] if kept < span]
     dims = [c for c in table.c if c.name not in {"id", "clinic_id", "day", "span", *sums}]
     conn.execute(delete(model).where(model.clinic_id == clinic_id, model.span == span,
                                      model.day == first))
@@ -235,8 +236,9 @@ def _sum_span(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int,
         ["clinic_id", "day", "span", *(c.name for c in dims), *sums],
         select(literal(clinic_id), literal(first), literal(int(span)), *dims,
                *(func.sum(table.c[name]) for name in sums))
-        .where(model.clinic_id == clinic_id, model.span == Span.DAY, model.day >= first,
-               model.day <= last)
+        .where(model.clinic_id == clinic_id,
+               rolled_days(model, EPOCH_DAY + timedelta(days=first), EPOCH_DAY + timedelta(days=last),
+                           finer))
         .group_by(*dims)))
 
 
