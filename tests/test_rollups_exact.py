@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs
 from callcenter.analytics.funnel import LINES
-from callcenter.analytics.rollups import KEPT
+from callcenter.analytics.rollups import KEPT, refresh, settle
 from callcenter.core import migrate
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
@@ -38,6 +38,7 @@ from callcenter.core.models import (
     RollupCall,
     RollupCaller,
     RollupHour,
+    RollupStale,
     Span,
     Staff,
     StaffRole,
@@ -401,6 +402,9 @@ def test_migration_gives_rolled_up_data_the_spans_a_refresh_keeps(
         _add_calls(session, w, 80)
         _add_bookings(session, w, 20)
         _compare(session, w)
+        with engine.begin() as conn:
+            for clinic in w.clinics:
+                settle(conn, clinic, 0, 10**6)
         kept = _span_rows(session)
     command.downgrade(migrate.alembic_config(url), "0042")
     with engine.connect() as conn:
@@ -411,4 +415,34 @@ def test_migration_gives_rolled_up_data_the_spans_a_refresh_keeps(
         assert _span_rows(session) == kept
         assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
         _compare(session, w)
+    engine.dispose()
+
+
+def test_spans_are_summed_when_a_period_holds_them_whole(database_url: str) -> None:
+    """Changed days leave their weeks and months stale; a report sums only the ones its period
+    holds whole (today's month waits), and what it reads equals the raw rows'."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        w = _world(session, 5)
+        _add_calls(session, w, 60)
+        clinic = w.clinics[0]
+        tz = ZoneInfo(session.get(Clinic, clinic).timezone)
+        month = Filters(clinic_id=clinic, tz=tz, start=date(2025, 3, 1), end=date(2025, 3, 31))
+        inside = Filters(clinic_id=clinic, tz=tz, start=date(2025, 3, 3), end=date(2025, 3, 29))
+
+        def stale() -> set[tuple[int, int]]:
+            return {(span, day) for span, day in session.execute(
+                select(RollupStale.span, RollupStale.day).where(RollupStale.clinic_id == clinic))}
+
+        with engine.begin() as conn:
+            refresh(conn, clinic)  # the calls' days recomputed, their weeks and months marked
+        march = (Span.MONTH, (date(2025, 3, 1) - date(1970, 1, 1)).days)
+        weeks = {(Span.WEEK, (date(2025, 3, d) - date(1970, 1, 1)).days) for d in (3, 10, 17)}
+        assert march in stale() and weeks & stale()
+        assert REPORTS["summary"].build(session, inside) == RAW_BUILDS["summary"](session, inside)
+        # The weeks from the 3rd to the 23rd are whole inside the 3rd to the 29th: summed. The
+        # month is not, nor the week of the 24th: left for a report that holds them.
+        assert march in stale() and not weeks & stale()
+        assert REPORTS["summary"].build(session, month) == RAW_BUILDS["summary"](session, month)
+        assert march not in stale()
     engine.dispose()

@@ -27,7 +27,7 @@ from callcenter.analytics.periods import (
     local_day_number,
     rolled_days,
 )
-from callcenter.analytics.rollups import KEPT, pending, refresh
+from callcenter.analytics.rollups import KEPT, pending, refresh, settle, unsettled
 from callcenter.core.models import (
     BookingCredit,
     RollupCall,
@@ -43,16 +43,19 @@ PAIR = 1 << 32  # (channel, heard-from channel) as one key: channel × PAIR + he
 
 
 def fresh(session: Session, flt: Filters) -> None:
-    """Recompute what changed since the roll-ups were last brought up to date (usually today)."""
+    """Recompute what changed since the roll-ups were last brought up to date (usually today), and
+    sum again the changed weeks and months the period holds whole."""
     engine = session.get_bind()
+    first, last = local_day_number(flt.start), local_day_number(flt.end)
     with engine.connect() as conn:
-        if not pending(conn, [flt.clinic_id]):
+        if not pending(conn, [flt.clinic_id]) and not unsettled(conn, flt.clinic_id, first, last):
             return
     # In the queue of SQLite's writers, not beside it: outside it, each refresh made the
     # webhooks it met wait in SQLite's busy handler (pops' p99 above a second with reports
     # read over and over beside 60 webhooks/s).
     with occasional_write_guard(engine), engine.begin() as conn:
         refresh(conn, flt.clinic_id)
+        settle(conn, flt.clinic_id, first, last)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from callcenter.analytics.bookings import ATTENDED, credited_call_id
 from callcenter.analytics.funnel import ANSWERED, call_conditions
 from callcenter.analytics.periods import DAY, EPOCH_DAY, Filters, LocalClock, rolled_days, spans
 from callcenter.analytics.sqltime import epoch_seconds, shifted
+from callcenter.core.db import insert_ignoring_conflicts
 from callcenter.core.models import (
     AnalyticsDirty,
     Appointment,
@@ -43,6 +44,7 @@ from callcenter.core.models import (
     RollupCallback,
     RollupCaller,
     RollupHour,
+    RollupStale,
     Span,
 )
 from webhooks import TEST_CALLER
@@ -87,7 +89,7 @@ def refresh(conn: Connection, clinic_id: int) -> int:
 
 
 def _rebuild(conn: Connection, clinic_id: int, tz: ZoneInfo) -> None:
-    for model in (RollupCall, RollupHour, RollupCallback, RollupCaller, BookingCredit):
+    for model in (RollupCall, RollupHour, RollupCallback, RollupCaller, RollupStale, BookingCredit):
         conn.execute(delete(model).where(model.clinic_id == clinic_id))
     first, last = conn.execute(select(func.min(Call.started_at), func.max(Call.started_at))
                                .where(Call.clinic_id == clinic_id)).one()
@@ -204,7 +206,8 @@ KEPT: dict[Any, tuple[Span, ...]] = {
 
 
 def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int]) -> None:
-    """Recompute the local days `days` of every roll-up, then the weeks and months they fall in."""
+    """Recompute the local days `days` of every roll-up and the caller sets of the weeks and months
+    they fall in, and mark those weeks and months stale for the summed roll-ups (`settle`)."""
     grown: caller_sets.Grown = {}
     for first, last in _runs(days):
         flt = Filters(clinic_id=clinic_id, tz=tz, start=EPOCH_DAY + timedelta(days=first),
@@ -216,10 +219,38 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
         caller_sets.rebuild_days(conn, flt, first, last, grown)
     caller_sets.rebuild_spans(conn, clinic_id, grown)
-    for model, sums in SUMS.items():
-        for span in KEPT[model]:
-            for first, last in sorted({s for run in _runs(days) for s in spans(span, *run)}):
-                _sum_span(conn, model, sums, clinic_id, span, first, last)
+    stale = {(span, first) for span in (Span.WEEK, Span.MONTH) for run in _runs(days)
+             for first, _ in spans(span, *run)}
+    if stale:
+        conn.execute(insert_ignoring_conflicts(conn, RollupStale), [
+            {"clinic_id": clinic_id, "span": int(span), "day": first} for span, first in sorted(stale)])
+
+
+def _stale_inside(conn: Connection, clinic_id: int, first: int, last: int) -> list[tuple[Span, int, int]]:
+    """The clinic's stale weeks and months that lie wholly inside days `first`..`last`, weeks
+    first: (span, first day, last day)."""
+    found = conn.execute(select(RollupStale.span, RollupStale.day).where(
+        RollupStale.clinic_id == clinic_id, RollupStale.day >= first, RollupStale.day <= last)).all()
+    inside = [(Span(span), day, next(spans(Span(span), day, day))[1]) for span, day in found]
+    return sorted(item for item in inside if item[2] <= last)
+
+
+def unsettled(conn: Connection, clinic_id: int, first: int, last: int) -> bool:
+    return bool(_stale_inside(conn, clinic_id, first, last))
+
+
+def settle(conn: Connection, clinic_id: int, first: int, last: int) -> int:
+    """Sum again the clinic's stale weeks and months wholly inside days `first`..`last` (a
+    report's period, or every ended span for the worker), weeks before the months summed from
+    them; the number settled."""
+    inside = _stale_inside(conn, clinic_id, first, last)
+    for span, span_first, span_last in inside:
+        for model, sums in SUMS.items():
+            if span in KEPT[model]:
+                _sum_span(conn, model, sums, clinic_id, span, span_first, span_last)
+        conn.execute(delete(RollupStale).where(RollupStale.clinic_id == clinic_id,
+                                               RollupStale.span == span, RollupStale.day == span_first))
+    return len(inside)
 
 
 def _sum_span(conn: Connection, model: Any, sums: Sequence[str], clinic_id: int, span: Span,

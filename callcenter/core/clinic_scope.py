@@ -60,6 +60,7 @@ from callcenter.core.models import (
     RollupCall,
     RollupCallback,
     RollupHour,
+    RollupStale,
     Service,
     SlotClaim,
     Staff,
@@ -163,7 +164,7 @@ def _criteria(ids: tuple[int, ...], unassigned: bool) -> tuple[object, ...]:
                            WebPool, WebVisit, WebLease, WebCallLink, WebAdAccount, WebConversion,
                            Complaint, ComplaintRule, Organisation, NonPatientRoute, OrganisationMessage,
                            Rating, AnalyticsDirty, RollupCall, RollupHour, RollupCallback,
-                           BookingCredit)),
+                           RollupStale, BookingCredit)),
         with_loader_criteria(Clinic, lambda cls: cls.id.in_(ids), include_aliases=True),
         *(with_loader_criteria(m, raw, include_aliases=True) for m in (RawWebhook, AuditLog, OptOut)),
         # A child row is in scope when its parent is: a correlated EXISTS on the parent's primary

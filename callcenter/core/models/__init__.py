@@ -90,6 +90,7 @@ from callcenter.core.models.rollups import (
     RollupCallback,
     RollupCaller,
     RollupHour,
+    RollupStale,
     Span,
 )
 from callcenter.core.models.webtracking import (
@@ -167,6 +168,7 @@ __all__ = [
     "RollupCallback",
     "RollupCaller",
     "RollupHour",
+    "RollupStale",
     "RouteKind",
     "Service",
     "Sex",

@@ -155,6 +155,21 @@ class RollupCallback(Base):
     delay_count: Mapped[int] = mapped_column(Integer)
 
 
+class RollupStale(Base):
+    """A week or month (`span`, from `day`) of the summed roll-ups (calls, hours, callbacks) whose
+    rows are behind its days: summed again when a report whose period holds the whole span reads,
+    or by the worker once the span has ended. Until then its days changed for nothing a report
+    could read: today's week and month are wholly inside a period only once they end."""
+
+    __tablename__ = "rollup_stale"
+    __table_args__ = (UniqueConstraint("clinic_id", "span", "day", name="uq_rollup_stale_span"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    span: Mapped[int] = mapped_column(SmallInteger)  # a Span: week or month
+    day: Mapped[int] = mapped_column(Integer)
+
+
 class BookingCredit(Base):
     """A booking (appointment that is not a moved copy) and the call it is credited to, with that
     call's figures copied: `lag_days` is 0 for a booking made on the call, else the whole days

@@ -11,7 +11,8 @@ joined per dimension (sums added, caller sets united; the caller sets already ha
 flagged by `month`, now `span` 2), so a year reads twelve months and the edges' weeks and days.
 The hours keep their weekday, so the weekdays report reads months too. Every roll-up's index
 leads with the span, so each kind of row is one range of it. The rows of the data already
-rolled up are joined here, from the day rows, so no clinic has to be rebuilt.
+rolled up are joined here, from the day rows, so no clinic has to be rebuilt. `rollup_stale`
+names the weeks and months whose sums are behind their days, summed again when read.
 """
 
 from collections import defaultdict
@@ -123,9 +124,19 @@ def upgrade() -> None:
     _week_sets(conn)
     _reindex('booking_credits', 'ix_booking_credits_clinic_visit_day', 'ix_booking_credits_clinic_visit_day',
              ['clinic_id', 'visit_day', 'attended', 'lag_days', 'agent_id'])
+    op.create_table('rollup_stale',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('span', sa.SmallInteger(), nullable=False),
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_rollup_stale_clinic_id_clinics')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_stale')),
+    sa.UniqueConstraint('clinic_id', 'span', 'day', name='uq_rollup_stale_span')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('rollup_stale')
     _reindex('booking_credits', 'ix_booking_credits_clinic_visit_day', 'ix_booking_credits_clinic_visit_day',
              ['clinic_id', 'visit_day'])
     op.execute("DELETE FROM rollup_callers WHERE span = 1")
