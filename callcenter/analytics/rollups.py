@@ -8,7 +8,10 @@ written meanwhile stays for the next refresh) and, in the same transaction:
   appointments of marked patients, those credited to a marked call, and those a marked call could
   now take (the caller's patients' bookings made up to a year after it: a late webhook);
 - rebuilds the local days of the marked calls (a call's UTC day spans two local days) and of the
-  missed calls a marked call closed (its receptionist and direction are theirs in the reports).
+  missed calls a marked call closed (its receptionist and direction are theirs in the reports),
+  the caller sets of their weeks and months, and marks those weeks and months stale for the
+  summed roll-ups; `settle` sums a stale span again once a report's period holds it whole (or
+  the worker's job, once it has ended).
 
 A mark with only the clinic rebuilds the clinic from scratch (the migration leaves one per clinic).
 """
