@@ -222,8 +222,8 @@ def rebuild_days(conn: Connection, clinic_id: int, tz: ZoneInfo, days: set[int])
             conn.execute(insert(model).from_select(list(query.selected_columns.keys()), query))
         caller_sets.rebuild_days(conn, flt, first, last, grown)
     caller_sets.rebuild_spans(conn, clinic_id, grown)
-    stale = {(span, first) for span in (Span.WEEK, Span.MONTH) for run in _runs(days)
-             for first, _ in spans(span, *run)}
+    stale = {(span, first) for span in {kept for model in SUMS for kept in KEPT[model]}
+             for run in _runs(days) for first, _ in spans(span, *run)}
     if stale:
         conn.execute(insert_ignoring_conflicts(conn, RollupStale), [
             {"clinic_id": clinic_id, "span": int(span), "day": first} for span, first in sorted(stale)])
