@@ -3,7 +3,7 @@ PostgreSQL.
 
     python -m bench analytics_queries [--db sqlite|postgresql|both] [--calls 1000000]
                                       [--appointments 300000] [--patients 150000] [--clinics 1]
-                                      [--repeat 5]
+                                      [--repeat 5] [--threads 2]
 
 Builds two years of history (bench/analytics_data.py: streamed by COPY on PostgreSQL,
 executemany on SQLite) into a database migrated to head (so the indexes are the ones production
@@ -15,7 +15,9 @@ result caching anywhere), against the same report computed from the raw rows in 
 (the baseline, one run), and what a read pays to bring the roll-ups up to date after calls
 changed today. With --clinics N the calls, appointments and patients are shared among N clinics
 of a network: the first clinic's reports are timed as above, then each report of the whole
-network as the dashboard's "all clinics" view asks for it (analytics/network.py).
+network as the dashboard's "all clinics" view asks for it (analytics/network.py), built by
+--threads threads (default 2, the app's CALLCENTER_REPORT_THREADS) against the clinics one at a
+time in the same run, and the dashboard's whole page (every report at once) the same two ways.
 """
 
 from __future__ import annotations
@@ -93,19 +95,25 @@ def measure(url: str, world: World, repeat: int) -> list[Figures]:
     return out
 
 
-def measure_network(url: str, worlds: Sequence[World], repeat: int) -> list[Figures]:
+def measure_network(url: str, worlds: Sequence[World], repeat: int, threads: int) -> list[Figures]:
     """The same for the whole network: each report as the dashboard builds it for "all clinics",
-    each clinic's filters on its own clock (analytics/routes.py `_context`), summed."""
+    each clinic's filters on its own clock (analytics/routes.py `_context`), summed; built with
+    `threads` threads as the app does (CALLCENTER_REPORT_THREADS), against the clinics one after
+    another in the same run (the baseline column). The row "whole page" is every report at once,
+    as the dashboard asks for them."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     out: list[Figures] = []
     for label, start, end, granularity in PERIODS:
         filters = [_filters(w, start, end, granularity) for w in worlds]
-        for name in REPORTS:
+        for names in [[name] for name in REPORTS] + [list(REPORTS)]:
             with sessions() as session:
-                network.build(session, name, filters)  # warm-up
-                times = _timed(partial(network.build, session, name, filters), repeat)
-            out.append((label, name, statistics.median(times), max(times), None))
+                build = partial(network.build_many, session, names, filters, sessions, threads)
+                build()  # warm-up
+                one_by_one = _timed(partial(network.build_many, session, names, filters), repeat)
+                times = _timed(build, repeat)
+            out.append((label, names[0] if len(names) == 1 else "whole page",
+                        statistics.median(times), max(times), statistics.median(one_by_one)))
         print(f"{make_url(url).get_backend_name()}: network, {label} measured, {_load()}")
     engine.dispose()
     return out
@@ -132,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=150_000)
     parser.add_argument("--clinics", type=int, default=1, help="clinics of one network sharing the rows")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads building a network's reports (CALLCENTER_REPORT_THREADS)")
     args = parser.parse_args(argv)
     results: dict[str, list[Figures]] = {}
     networks: dict[str, list[Figures]] = {}
@@ -162,20 +172,22 @@ def _print(results: dict[str, list[Figures]], networks: dict[str, list[Figures]]
            args: argparse.Namespace) -> None:
     engines = list(results)
     rows = []
-    for index, (period, name, *_) in enumerate(next(iter(results.values()), [])):
+    # The network has one row more per period (the whole page): its rows are matched by name.
+    for period, name, *_ in max([*networks.values(), *results.values()], key=len):
         cells: list[object] = [period, name]
         for engine_name in engines:
-            _, _, median, worst, baseline = results[engine_name][index]
-            cells += [round(median, 1), round(worst, 1), round(baseline or 0, 1)]
-            if networks[engine_name]:
-                _, _, median, worst, _ = networks[engine_name][index]
-                cells += [round(median, 1), round(worst, 1)]
+            clinic = {(p, n): figures for p, n, *figures in results[engine_name]}.get((period, name))
+            cells += [round(v or 0, 1) for v in clinic] if clinic else ["", "", ""]
+            network_row = {(p, n): figures for p, n, *figures in networks[engine_name]}
+            if network_row:
+                cells += [round(v or 0, 1) for v in network_row[(period, name)]]
         rows.append(cells)
     headers = ["period", "report"]
     for engine_name in engines:
         headers += [f"{engine_name} {m} ms" for m in ("median", "worst", "raw rows")]
         if networks[engine_name]:
-            headers += [f"{engine_name} network {m} ms" for m in ("median", "worst")]
+            headers += [f"{engine_name} network {m} ms" for m in
+                        (f"median ({args.threads} threads)", "worst", "median (one at a time)")]
     title = f"{args.calls:,} calls, {args.appointments:,} appointments"
     if args.clinics > 1:
         title += f", {args.clinics} clinics (one clinic's reports, then the network's)"
@@ -186,4 +198,4 @@ def _run(url: str, name: str, args: argparse.Namespace) -> tuple[list[Figures], 
     worlds, loaded, rolled = build(url, args.calls, args.appointments, args.patients, args.clinics)
     print(f"{name}: loaded in {loaded:.0f} s, roll-ups built in {rolled:.1f} s ({_load()})")
     clinic = measure(url, worlds[0], args.repeat)
-    return clinic, measure_network(url, worlds, args.repeat) if len(worlds) > 1 else []
+    return clinic, measure_network(url, worlds, args.repeat, args.threads) if len(worlds) > 1 else []

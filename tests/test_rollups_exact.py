@@ -18,10 +18,10 @@ from alembic import command
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs
+from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs, network
 from callcenter.analytics.funnel import LINES
 from callcenter.analytics.rollups import KEPT, refresh, settle
-from callcenter.core import migrate
+from callcenter.core import clinic_scope, migrate
 from callcenter.core.db import make_engine, make_session_factory
 from callcenter.core.models import (
     AnalyticsDirty,
@@ -250,6 +250,50 @@ def test_rollups_equal_raw_reports(database_url: str, seed: int) -> None:
         assert w.lines == set(LINES)
         # Every clinic was read last: each mark was taken, none is left to recompute.
         assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
+    engine.dispose()
+
+
+def test_a_network_built_in_threads_equals_its_clinics_raw_reports(database_url: str) -> None:
+    """The dashboard's reports for several clinics, built two and three at a time on sessions of
+    their own while the clinics' marks are still to be taken (so threads bring the same clinic
+    up to date at once), equal the raw rows summed; and the threads see only the scope's
+    clinics, as the request's session does."""
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        w = _world(session, 7)
+        for round_ in range(3):
+            if round_ == 0:
+                _add_calls(session, w, 80)
+                _add_bookings(session, w, 30)
+            else:
+                _change(session, w)
+            start = date(2025, 2, 24) + timedelta(days=37 * round_)
+            filters = [Filters(clinic_id=c, tz=ZoneInfo(session.get(Clinic, c).timezone), start=start,
+                               end=start + timedelta(days=200), granularity=Granularity.WEEK)
+                       for c in w.clinics]
+            assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) > 0
+            built = network.build_many(session, list(REPORTS), filters, factory, 2 + round_ % 2)
+            assert session.scalar(select(func.count()).select_from(AnalyticsDirty)) == 0
+            for name in REPORTS:
+                expected = network.merge(name, [RAW_BUILDS[name](session, flt) for flt in filters])
+                assert built[name] == expected, name
+            assert built["summary"][0]["calls"] > 0
+        own = clinic_scope.Scope(frozenset({w.clinics[0]}))
+        scoped = clinic_scope.restrict(factory(), own)
+        in_turn = network.build_many(scoped, list(REPORTS), filters)
+        threaded = network.build_many(scoped, list(REPORTS), filters,
+                                      lambda: clinic_scope.restrict(factory(), own), 2)
+        scoped.close()
+        assert threaded == in_turn
+        alone = network.build(session, "summary", filters[:1])
+        assert threaded["summary"][0]["calls"] == alone[0]["calls"] < built["summary"][0]["calls"]
+
+        def unreachable() -> Session:
+            raise ConnectionError("no connection left in the pool")
+
+        with pytest.raises(ConnectionError):
+            network.build_many(session, list(REPORTS), filters, unreachable, 2)
     engine.dispose()
 
 

@@ -34,7 +34,7 @@ from callcenter.core.i18n import Text, t
 from callcenter.core.ids import MAX_ID
 from callcenter.core.inputs import InputError
 from callcenter.core.models import Channel, Clinic, TrackingNumber
-from callcenter.core.web import db
+from callcenter.core.web import db, session_opener
 
 bp = Blueprint("marketing", __name__, template_folder="templates")
 
@@ -123,6 +123,10 @@ def _report(name: str) -> Any:
     return report
 
 
+def _build(name: str, filters: list[Filters]) -> list[Row]:
+    return network.build(db(), name, filters, session_opener(), current_app.config["REPORT_THREADS"])
+
+
 def _filters_json(filters: list[Filters]) -> dict[str, Any]:
     flt = filters[0]
     return {"from": flt.start.isoformat(), "to": flt.end.isoformat(), "group": flt.granularity.value,
@@ -149,7 +153,7 @@ def api_report(name: str) -> Response:
     report = _report(name)
     _, filters, _ = _context()
     return jsonify({"report": name, "filters": _filters_json(filters), "columns": list(report.columns),
-                    "rows": network.build(db(), name, filters)})
+                    "rows": _build(name, filters)})
 
 
 @bp.get("/marketing/export/<name>.csv")
@@ -158,7 +162,7 @@ def export_csv(name: str) -> Response:
     report = _report(name)
     _, filters, _ = _context()
     flt = filters[0]
-    rows = network.build(db(), name, filters)
+    rows = _build(name, filters)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=report.columns, extrasaction="ignore")
     writer.writeheader()
@@ -257,7 +261,8 @@ def dashboard() -> str:
     flt = filters[0]
     locale = request_locale(clinic.locale or current_app.config["LOCALE"])
     session = db()
-    data = {name: network.build(session, name, filters) for name in REPORTS}
+    data = network.build_many(session, list(REPORTS), filters, session_opener(),
+                              current_app.config["REPORT_THREADS"])
     fmt = _Formatter(locale, flt)
 
     def tr(message: str | Text) -> str:

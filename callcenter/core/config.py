@@ -146,6 +146,9 @@ DEFAULTS: dict[str, Setting] = {
                 "waits between retries of a failed conversions upload (seconds, comma-separated)"),
         Setting("CALLCENTER_ATTRIBUTION_DAYS", "14", config_values.positive_int,
                 "analytics: a booking made this many days after a call still counts for the call"),
+        Setting("CALLCENTER_REPORT_THREADS", "2", config_values.positive_int,
+                "analytics: reports of one page built at once, each on a database connection of "
+                "its own (about the server's cores)"),
         Setting("CALLCENTER_INVITATIONS_TARGET", "50", config_values.positive_int,
                 "analytics: monthly target of phone invitations that came, per receptionist"),
         Setting("CALLCENTER_CALL_HOURS", "09:00-21:00", config_values.time_window,

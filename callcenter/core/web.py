@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
@@ -20,3 +22,11 @@ def db() -> Session:
     if "db" not in g:
         g.db = clinic_scope.restrict(runtime().sessions(), clinic_scope.NOBODY)
     return g.db
+
+
+def session_opener() -> Callable[[], Session]:
+    """Opens sessions like the request's (same database, same clinic scope) for threads the
+    request starts: a session is never shared between threads. The scope is the one the request
+    holds now, so call it after the viewer is known."""
+    sessions, scope = runtime().sessions, clinic_scope.current(db()) or clinic_scope.NOBODY
+    return lambda: clinic_scope.restrict(sessions(), scope)
