@@ -5,7 +5,8 @@
 
 The same signed generic events as `bench webhook_throughput` (ringing, answered, ended of distinct
 calls), posted through the Flask app in this process (no HTTP server, no wrk), after a warm-up.
-Prints the process CPU per webhook, the SQL statements per webhook by event kind (SQLAlchemy's
+Prints the CPU per webhook without the profiler and the part of it spent holding the write
+guard (SQLite's one writer), then under cProfile the process CPU per webhook, the SQL statements per webhook by event kind (SQLAlchemy's
 `before_cursor_execute` plus the statements `core.driver_sql` runs on the bare cursor), the
 statements themselves by count, and the functions that
 take the time (cProfile: own time, then cumulative).
@@ -14,6 +15,7 @@ take the time (cProfile: own time, then cumulative).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -77,6 +79,8 @@ def _profile(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -
 
     for body, headers in requests[:WARM_UP]:
         post(body, headers)
+    _time_unprofiled(app.extensions["callcenter"], post, requests[WARM_UP:WARM_UP + args.requests])
+    requests = _requests(WARM_UP + args.requests, args.patients, 50, run=1)  # new calls again
     by_kind: dict[str, list[int]] = {}
     statements.seen.clear()
     profiler = cProfile.Profile()
@@ -102,6 +106,37 @@ def _profile(url: str, redis_url: str, args: argparse.Namespace, folder: Path) -
         pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
         print(f"\nBy {order}:\n" + out.getvalue().split("\n\n", 2)[-1])
     app.extensions["callcenter"].close()
+
+
+def _time_unprofiled(runtime: Any, post: Any, requests: list[tuple[str, dict[str, str]]]) -> None:
+    """CPU per webhook without the profiler, and the part of it spent holding the database's
+    write guard. On SQLite that part is the pipeline's ceiling: the guard admits one writer at a
+    time across every process, so no number of threads or processes passes 1 / (time held)."""
+    held = [0.0, 0.0]  # thread CPU, wall
+    guard = runtime.write_guard
+
+    @contextlib.contextmanager
+    def timed() -> Any:
+        with guard():
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                yield
+            finally:
+                held[0] += time.thread_time() - cpu
+                held[1] += time.perf_counter() - wall
+
+    runtime.write_guard = timed
+    cpu_started = time.thread_time()
+    try:
+        for body, headers in requests:
+            post(body, headers)
+    finally:
+        del runtime.write_guard
+    cpu, count = time.thread_time() - cpu_started, len(requests)
+    print(f"\n{count} webhooks in one process, no profiler: {1000 * cpu / count:.3f} ms CPU each "
+          f"(the test client's own work included), {1000 * held[0] / count:.3f} ms CPU "
+          f"({1000 * held[1] / count:.3f} ms wall) of it holding the write guard "
+          f"(load average {'/'.join(f'{v:.1f}' for v in os.getloadavg())})")
 
 
 def main(argv: list[str]) -> int:
