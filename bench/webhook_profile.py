@@ -5,11 +5,11 @@
 
 The same signed generic events as `bench webhook_throughput` (ringing, answered, ended of distinct
 calls), posted through the Flask app in this process (no HTTP server, no wrk), after a warm-up.
-Prints the CPU per webhook without the profiler and the part of it spent holding the write
-guard (SQLite's one writer), then under cProfile the process CPU per webhook, the SQL statements per webhook by event kind (SQLAlchemy's
-`before_cursor_execute` plus the statements `core.driver_sql` runs on the bare cursor), the
-statements themselves by count, and the functions that
-take the time (cProfile: own time, then cumulative).
+Prints the CPU per webhook without the profiler and the part of it spent holding the write guard
+(SQLite's one writer), then under cProfile: the process CPU per webhook, the SQL statements per
+webhook by event kind (SQLAlchemy's `before_cursor_execute` plus the statements `core.driver_sql`
+runs on the bare cursor), the statements themselves by count, and the functions that take the
+time (own time, then cumulative).
 """
 
 from __future__ import annotations
