@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from flask import Flask, Response, request
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, insert
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, exc, insert
 
 from callcenter.core.db import make_engine
 
@@ -13,7 +14,10 @@ metadata = MetaData()
 hits = Table("bare_hits", metadata, Column("id", Integer, primary_key=True), Column("body", LargeBinary))
 
 engine = make_engine(os.environ["DATABASE_URL"])
-metadata.create_all(engine)
+# Both gunicorn workers import this at once: on PostgreSQL the second CREATE TABLE can fail on the
+# catalogue's unique index while the first commits; the table is there either way.
+with contextlib.suppress(exc.IntegrityError, exc.ProgrammingError):
+    metadata.create_all(engine)
 app = Flask(__name__)
 
 

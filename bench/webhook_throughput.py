@@ -130,8 +130,11 @@ def _wrk(url: str, script: Path, duration: int, connections: int, threads: int,
     result = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
          "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=False,
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk against {url} exited with {result.returncode}: "
+                           f"{(result.stderr or result.stdout).strip()[-2000:]}")
     cpu = _cpu_seconds(server) - cpu_before
     out = result.stdout
     figures: dict[str, Any] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
