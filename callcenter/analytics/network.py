@@ -8,6 +8,7 @@ callers are counted per clinic (a patient of two clinics is a caller of each).
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -103,7 +104,9 @@ def _in_threads(session: Session, opener: Callable[[], Session],
         except BaseException as exc:  # raised again in the calling thread
             errors.append(exc)
 
-    helpers = [threading.Thread(target=helper, name="report", daemon=True)
+    # Each helper runs in a copy of the request's context: its log records carry the request id.
+    helpers = [threading.Thread(target=contextvars.copy_context().run, args=(helper,),
+                                name="report", daemon=True)
                for _ in range(min(threads, len(units)) - 1)]
     for thread in helpers:
         thread.start()
