@@ -104,14 +104,17 @@ def load() -> str:
 
 @contextmanager
 def busy_machine(target: float) -> Iterator[None]:
-    """CPU burners beside the run until the 1-minute load average is about `target`."""
-    count = max(1, round(target - os.getloadavg()[0]))
+    """Other work beside the run: CPU burners enough that, with what else runs now, `target`
+    processes want the CPU, then a wait until the 1-minute load average shows it. The count is
+    taken from the processes running this instant (/proc/loadavg), not from the load average,
+    which lags: topping up while it climbed started 6 burners for a target of 4 and put the
+    load at 7–10 once the run's own processes joined."""
+    running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1  # not this one
+    count = max(1, round(target) - running)
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(count)]
     try:
         deadline = time.monotonic() + 120
         while os.getloadavg()[0] < target * 0.9 and time.monotonic() < deadline:
-            if os.getloadavg()[0] < target - 1.5 and len(burners) < 2 * count:
-                burners.append(subprocess.Popen([sys.executable, "-c", BURN]))
             time.sleep(5)
         print(f"busy: {len(burners)} CPU burners, load average {load()}", flush=True)
         yield
