@@ -174,14 +174,15 @@ def _print(results: dict[str, list[Figures]], networks: dict[str, list[Figures]]
     engines = list(results)
     rows = []
     # The network has one row more per period (the whole page): its rows are matched by name.
+    clinic_rows = {e: {(p, n): figures for p, n, *figures in results[e]} for e in engines}
+    network_rows = {e: {(p, n): figures for p, n, *figures in networks[e]} for e in engines}
     for period, name, *_ in max([*networks.values(), *results.values()], key=len):
         cells: list[object] = [period, name]
         for engine_name in engines:
-            clinic = {(p, n): figures for p, n, *figures in results[engine_name]}.get((period, name))
+            clinic = clinic_rows[engine_name].get((period, name))
             cells += [round(v or 0, 1) for v in clinic] if clinic else ["", "", ""]
-            network_row = {(p, n): figures for p, n, *figures in networks[engine_name]}
-            if network_row:
-                cells += [round(v or 0, 1) for v in network_row[(period, name)]]
+            if network_rows[engine_name]:
+                cells += [round(v or 0, 1) for v in network_rows[engine_name][(period, name)]]
         rows.append(cells)
     headers = ["period", "report"]
     for engine_name in engines:

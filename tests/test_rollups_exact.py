@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.analytics import RAW_BUILDS, REPORTS, Filters, Granularity, jobs, network
 from callcenter.analytics.funnel import LINES
+from callcenter.analytics.periods import local_day_number
 from callcenter.analytics.rollups import KEPT, refresh, settle
 from callcenter.core import clinic_scope, migrate
 from callcenter.core.db import make_engine, make_session_factory
@@ -480,8 +481,8 @@ def test_spans_are_summed_when_a_period_holds_them_whole(database_url: str) -> N
 
         with engine.begin() as conn:
             refresh(conn, clinic)  # the calls' days recomputed, their weeks and months marked
-        march = (Span.MONTH, (date(2025, 3, 1) - date(1970, 1, 1)).days)
-        weeks = {(Span.WEEK, (date(2025, 3, d) - date(1970, 1, 1)).days) for d in (3, 10, 17)}
+        march = (Span.MONTH, local_day_number(date(2025, 3, 1)))
+        weeks = {(Span.WEEK, local_day_number(date(2025, 3, d))) for d in (3, 10, 17)}
         assert march in stale() and weeks & stale()
         assert REPORTS["summary"].build(session, inside) == RAW_BUILDS["summary"](session, inside)
         # The weeks from the 3rd to the 23rd are whole inside the 3rd to the 29th: summed. The
